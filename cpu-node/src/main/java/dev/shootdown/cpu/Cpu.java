@@ -1,0 +1,289 @@
+package dev.shootdown.cpu;
+
+import dev.shootdown.core.Decider;
+import dev.shootdown.core.Decision;
+import dev.shootdown.core.Lifecycle;
+import dev.shootdown.core.NodeStateMachine;
+import dev.shootdown.event.Access;
+import dev.shootdown.event.ControlEvent;
+import dev.shootdown.event.Event;
+import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.Kernel;
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.event.SyscallEvent;
+import dev.shootdown.event.TraceEvent;
+import dev.shootdown.event.WalkEvent;
+import dev.shootdown.scenario.TaskOp;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * One x86 CPU: its TLB (tagged by mm, standing in for the PCID/ASID), cpu_tlbstate (loaded_mm,
+ * is_lazy, the per-context tlb_gen) and the user task it runs. Models arch/x86/mm/tlb.c:
+ * {@code flush_tlb_func} for flush IPIs and {@code switch_mm_irqs_off} for context switches.
+ *
+ * <p>The task's program runs one step per {@code cpuStepNs}: an access that hits the TLB
+ * completes at once; a miss walks the page table (a read of the coordinator's memory); a walk
+ * that finds no usable PTE raises a page fault; SIGSEGV ends the task and the CPU goes lazy on
+ * the task's mm (enter_lazy_tlb).
+ *
+ * <p>Task state while it waits:
+ * <pre>
+ *   READY --miss--> WALK --PTE ok--> READY
+ *                   WALK --no PTE--> FAULT --RETRY--> READY
+ *                                    FAULT --SIGSEGV--> (exited)
+ *   READY --munmap--> SYSCALL --returned--> READY
+ * </pre>
+ *
+ * <p>Thread: the host's node thread. Time: simulated nanoseconds.
+ */
+public final class Cpu implements NodeStateMachine {
+
+    /** init_mm: the kernel's own address space; no user translations. */
+    static final long INIT_MM = 0L;
+    static final String STEP_TIMER = "step";
+
+    private enum Wait { READY, WALK, FAULT, SYSCALL }
+
+    private record TlbEntry(long frame, long frameEpoch, boolean writable) {}
+
+    private static final class Task {
+        final int pid;
+        final long mm;
+        final List<TaskOp> program;
+        int pc;
+        long iteration;
+        Wait wait = Wait.READY;
+
+        Task(int pid, long mm, List<TaskOp> program) {
+            this.pid = pid;
+            this.mm = mm;
+            this.program = program;
+        }
+
+        TaskOp op() {
+            return pc < program.size() ? program.get(pc) : null;
+        }
+    }
+
+    private final String nodeId;
+    private Lifecycle lifecycle = Lifecycle.CREATED;
+    private long cpuStepNs = 100;
+
+    private long loadedMm = INIT_MM;
+    private boolean lazy;
+    private final Map<Long, Long> ctxTlbGen = new HashMap<>();
+    private final Map<Long, TreeMap<Long, TlbEntry>> tlb = new HashMap<>();
+    private Task task;
+
+    public Cpu(String nodeId) {
+        NodeIds.cpuIndex(nodeId);
+        this.nodeId = nodeId;
+    }
+
+    @Override
+    public String nodeId() {
+        return nodeId;
+    }
+
+    @Override
+    public Lifecycle lifecycle() {
+        return lifecycle;
+    }
+
+    /** TLB entries currently cached for {@code mm} (for tests and time travel). */
+    public int tlbEntries(long mm) {
+        TreeMap<Long, TlbEntry> entries = tlb.get(mm);
+        return entries == null ? 0 : entries.size();
+    }
+
+    public long loadedMm() {
+        return loadedMm;
+    }
+
+    public boolean isLazy() {
+        return lazy;
+    }
+
+    @Override
+    public Decision onEvent(Event input, long nowNs) {
+        Decider d = new Decider(this);
+        if (input instanceof ControlEvent.RunStarted started) {
+            evolve(started);
+        } else if (input instanceof ControlEvent.RunCompleted) {
+            d.cancelTimer(STEP_TIMER);
+            d.emit(new ControlEvent.NodeQuiesced(NodeIds.CONTROL, nodeId));
+        } else if (input instanceof IpiEvent.TaskScheduled scheduled) {
+            onTaskScheduled(d, scheduled, nowNs);
+        } else if (input instanceof IpiEvent.FlushTlb flush) {
+            flushTlbFunc(d, flush);
+        } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(STEP_TIMER)) {
+            if (task != null && task.wait == Wait.READY) {
+                step(d, nowNs);
+            }
+        } else if (input instanceof WalkEvent.PageWalkCompleted walk) {
+            onPageWalkCompleted(d, walk, nowNs);
+        } else if (input instanceof FaultEvent.PageFaultHandled handled) {
+            onPageFaultHandled(d, handled, nowNs);
+        } else if (input instanceof SyscallEvent.MunmapReturned && task != null && task.wait == Wait.SYSCALL) {
+            step(d, nowNs);
+        }
+        return d.decision();
+    }
+
+    /** The scheduler woke a task here: switch_mm_irqs_off to its mm, then start its program. */
+    private void onTaskScheduled(Decider d, IpiEvent.TaskScheduled scheduled, long nowNs) {
+        if (task != null) {
+            throw new IllegalStateException(nodeId + ": task " + scheduled.pid() + " scheduled while task "
+                    + task.pid + " runs (one task per CPU in this model)");
+        }
+        d.emit(new TraceEvent.MmSwitched(nodeId, loadedMm, scheduled.mm(), scheduled.mmTlbGen()));
+        d.emit(new TraceEvent.TaskStarted(nodeId, scheduled.pid(), scheduled.mm(), scheduled.program()));
+        d.timer(STEP_TIMER, nowNs + cpuStepNs);
+    }
+
+    /** arch/x86/mm/tlb.c: flush_tlb_func, run from the IPI (or locally by the initiator). */
+    private void flushTlbFunc(Decider d, IpiEvent.FlushTlb f) {
+        FlushKind kind;
+        int dropped = 0;
+        long localTlbGen = ctxTlbGen.getOrDefault(loadedMm, 0L);
+        if (loadedMm == INIT_MM || f.mm() != loadedMm) {
+            kind = FlushKind.NOT_LOADED;
+        } else if (lazy) {
+            // Lazy: switching to init_mm is as cheap as a minimal flush; switch_mm flushes later.
+            d.emit(new TraceEvent.MmSwitched(nodeId, loadedMm, INIT_MM, 0L));
+            kind = FlushKind.LAZY;
+        } else if (f.newTlbGen() <= localTlbGen || localTlbGen == f.mmTlbGen()) {
+            kind = FlushKind.NONE;
+        } else if (f.end() != Kernel.TLB_FLUSH_ALL && f.newTlbGen() == localTlbGen + 1 && f.newTlbGen() == f.mmTlbGen()) {
+            kind = FlushKind.PARTIAL;
+            dropped = (int) entries(f.mm()).keySet().stream().filter(va -> Kernel.covers(f.start(), f.end(), va)).count();
+            localTlbGen = f.mmTlbGen();
+        } else {
+            kind = FlushKind.FULL;
+            dropped = entries(f.mm()).size();
+            localTlbGen = f.mmTlbGen();
+        }
+        d.emit(new IpiEvent.TlbFlushed(NodeIds.COORDINATOR, nodeId, f.mm(), f.start(), f.end(), kind, localTlbGen,
+                dropped, f.shootdownId()));
+    }
+
+    /** Runs the task's next program step. */
+    private void step(Decider d, long nowNs) {
+        TaskOp op = task.op();
+        if (op == null) {
+            d.emit(new SyscallEvent.TaskExited(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, "exit"));
+        } else if (op instanceof TaskOp.Touch touch) {
+            access(d, touchAddress(touch), touch.access(), nowNs);
+        } else if (op instanceof TaskOp.Munmap munmap) {
+            d.emit(new SyscallEvent.Munmap(NodeIds.COORDINATOR, nodeId, task.pid, task.mm,
+                    munmap.start(), munmap.start() + munmap.pages() * Kernel.PAGE_SIZE));
+        } else {
+            throw new IllegalStateException(nodeId + ": unknown task op " + op);
+        }
+    }
+
+    private long touchAddress(TaskOp.Touch touch) {
+        return touch.start() + (task.iteration % touch.pages()) * Kernel.PAGE_SIZE;
+    }
+
+    private void access(Decider d, long va, Access access, long nowNs) {
+        TlbEntry hit = entries(task.mm).get(va);
+        if (hit != null && (hit.writable() || !access.isWrite())) {
+            d.emit(new TraceEvent.MemoryAccessed(nodeId, task.pid, task.mm, va, hit.frame(), hit.frameEpoch(), access, true));
+            d.timer(STEP_TIMER, nowNs + cpuStepNs);
+        } else {
+            d.emit(new WalkEvent.PageWalkRequested(NodeIds.COORDINATOR, nodeId, task.mm, -1, va, access));
+        }
+    }
+
+    private void onPageWalkCompleted(Decider d, WalkEvent.PageWalkCompleted walk, long nowNs) {
+        if (task == null || task.wait != Wait.WALK) {
+            return;
+        }
+        TaskOp.Touch touch = (TaskOp.Touch) task.op();
+        boolean usable = walk.present() && (walk.writable() || !touch.access().isWrite());
+        if (usable) {
+            d.emit(new TraceEvent.TlbFilled(nodeId, walk.mm(), walk.va(), walk.frame(), walk.frameEpoch(), walk.writable()));
+            d.emit(new TraceEvent.MemoryAccessed(nodeId, task.pid, walk.mm(), walk.va(), walk.frame(), walk.frameEpoch(),
+                    touch.access(), false));
+            d.timer(STEP_TIMER, nowNs + cpuStepNs);
+        } else {
+            d.emit(new FaultEvent.PageFaultRaised(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, walk.va(), touch.access()));
+        }
+    }
+
+    private void onPageFaultHandled(Decider d, FaultEvent.PageFaultHandled handled, long nowNs) {
+        if (task == null || task.wait != Wait.FAULT) {
+            return;
+        }
+        if (handled.result() == FaultEvent.FaultResult.RETRY) {
+            step(d, nowNs);
+        } else {
+            d.emit(new SyscallEvent.TaskExited(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, "SIGSEGV"));
+        }
+    }
+
+    private TreeMap<Long, TlbEntry> entries(long mm) {
+        return tlb.computeIfAbsent(mm, k -> new TreeMap<>());
+    }
+
+    @Override
+    public void evolve(Event own) {
+        if (own instanceof ControlEvent.RunStarted started) {
+            lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
+            cpuStepNs = started.scenario().timing().cpuStepNs();
+        } else if (own instanceof ControlEvent.NodeQuiesced) {
+            lifecycle = lifecycle.transitionTo(Lifecycle.QUIESCED, nodeId);
+        } else if (own instanceof TraceEvent.MmSwitched s) {
+            long prevGen = ctxTlbGen.getOrDefault(s.mm(), 0L);
+            if (s.mm() != INIT_MM && prevGen < s.localTlbGen()) {
+                // switch_mm_irqs_off: a stale context generation means a full flush on load.
+                entries(s.mm()).clear();
+            }
+            loadedMm = s.mm();
+            lazy = false;
+            if (s.mm() != INIT_MM) {
+                ctxTlbGen.put(s.mm(), s.localTlbGen());
+            }
+        } else if (own instanceof TraceEvent.TaskStarted s) {
+            task = new Task(s.pid(), s.mm(), s.program());
+        } else if (own instanceof TraceEvent.TlbFilled f) {
+            entries(f.mm()).put(f.va(), new TlbEntry(f.frame(), f.frameEpoch(), f.writable()));
+        } else if (own instanceof TraceEvent.MemoryAccessed) {
+            task.wait = Wait.READY;
+            task.iteration++;
+            if (task.op() instanceof TaskOp.Touch touch && touch.rounds() > 0
+                    && task.iteration >= (long) touch.pages() * touch.rounds()) {
+                task.pc++;
+                task.iteration = 0;
+            }
+        } else if (own instanceof WalkEvent.PageWalkRequested) {
+            task.wait = Wait.WALK;
+        } else if (own instanceof FaultEvent.PageFaultRaised) {
+            task.wait = Wait.FAULT;
+        } else if (own instanceof SyscallEvent.Munmap) {
+            task.wait = Wait.SYSCALL;
+            task.pc++;
+            task.iteration = 0;
+        } else if (own instanceof SyscallEvent.TaskExited) {
+            task = null;
+            lazy = true; // enter_lazy_tlb: the idle task keeps the exited task's mm loaded
+        } else if (own instanceof IpiEvent.TlbFlushed f) {
+            if (f.kind() == FlushKind.PARTIAL) {
+                entries(f.mm()).keySet().removeIf(va -> Kernel.covers(f.start(), f.end(), va));
+            } else if (f.kind() == FlushKind.FULL) {
+                entries(f.mm()).clear();
+            }
+            if (f.kind() == FlushKind.PARTIAL || f.kind() == FlushKind.FULL) {
+                ctxTlbGen.put(f.mm(), f.localTlbGen());
+            }
+        } else {
+            throw new IllegalStateException(nodeId + ": cannot apply " + own.getClass().getSimpleName());
+        }
+    }
+}

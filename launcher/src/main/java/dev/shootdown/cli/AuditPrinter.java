@@ -1,0 +1,56 @@
+package dev.shootdown.cli;
+
+import dev.shootdown.audit.AuditReport;
+import dev.shootdown.audit.ShootdownSummary;
+import dev.shootdown.audit.Violation;
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/** Prints an audit for a person at a terminal: one block per shootdown, then the verdict. */
+final class AuditPrinter {
+
+    private AuditPrinter() {}
+
+    static void print(AuditReport r, String engine, PrintWriter out) {
+        out.printf("Shootdown audit: %s on %s, %s, engine %s, run %s%n", r.scenario(), r.arch(), r.policy(), engine, r.run());
+        out.printf("  %d events, %s simulated, %d CPU accesses, %d DMAs, %d device faults, %d frames freed%n",
+                r.stats().events(), us(r.stats().simulatedNs()), r.stats().cpuAccesses(), r.stats().dmaAccesses(),
+                r.stats().deviceFaults(), r.stats().framesFreed());
+        for (ShootdownSummary s : r.shootdowns()) {
+            out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s, %d PTEs cleared%n", s.id(), s.caller(), s.start(),
+                    s.end(), s.mm(), s.cpu(), s.ptesCleared());
+            out.printf("  %-22s %s%n", "PTE change", at(s.pteChangeNs()));
+            for (ShootdownSummary.CpuFlush f : s.cpuFlushes()) {
+                out.printf("  %-22s %s  %s%s%n", f.cpu() + " flush done", at(f.completedNs()), f.kind(),
+                        f.viaIpi() ? " (IPI)" : " (local)");
+            }
+            for (ShootdownSummary.SecondaryInvalidation i : s.secondary()) {
+                out.printf("  %-22s issued %s, IOTLB synced %s, ATC synced %s, done %s  [%s, %s)%n",
+                        i.iommu() + " secondary", at(i.issuedNs()), at(i.iotlbNs()), at(i.atcNs()), at(i.completedNs()),
+                        i.start(), i.end());
+            }
+            out.printf("  %-22s %s  (%d frames)%n", "frames freed", at(s.lastFreeNs()), s.framesFreed());
+            out.printf("  %-22s %s%n", s.caller() + " returned", at(s.returnedNs()));
+            out.printf("  %-22s %s%s%n", "order", s.order(),
+                    s.lagNs() == null ? "" : String.format(Locale.ROOT, " (secondary done %s after the last CPU flush)",
+                            us(s.lagNs())));
+        }
+        out.println();
+        if (!r.complete()) {
+            out.println("warning: the run did not complete; the audit covers what was recorded");
+        }
+        for (Violation v : r.violations()) {
+            out.printf("VIOLATION %s on %s at %s: %s%n    events: %s%n", v.kind(), v.node(), v.va(), v.explanation(),
+                    String.join(" -> ", v.events()));
+        }
+        out.printf("verdict: %s (%d violations)%n", r.verdict(), r.violations().size());
+    }
+
+    private static String at(Long ns) {
+        return ns == null ? "never" : "t=" + us(ns);
+    }
+
+    private static String us(long ns) {
+        return String.format(Locale.ROOT, "%.3f us", ns / 1000.0);
+    }
+}

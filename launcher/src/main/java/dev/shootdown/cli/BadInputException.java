@@ -1,0 +1,10 @@
+package dev.shootdown.cli;
+
+/** Bad input from the user (flag, scenario, file): exit 2 with this one-line message. */
+public final class BadInputException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    public BadInputException(String message) {
+        super(message);
+    }
+}

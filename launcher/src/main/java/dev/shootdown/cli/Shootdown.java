@@ -1,0 +1,71 @@
+package dev.shootdown.cli;
+
+import dev.shootdown.host.kafka.InfrastructureException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code shootdown} command. Exit status: 0 clean, 1 violations found, 2 bad input, 3
+ * infrastructure failure.
+ */
+@Command(
+        name = "shootdown",
+        mixinStandardHelpOptions = true,
+        version = "shootdown 0.1.0",
+        description = "Simulates Linux TLB shootdowns with secondary TLBs (IOMMU IOTLB, device ATC) "
+                + "across services that talk through Kafka, and audits the recorded log.",
+        subcommands = {RunCommand.class, CommandLine.HelpCommand.class})
+public final class Shootdown implements Runnable {
+
+    public static final int EXIT_CLEAN = 0;
+    public static final int EXIT_VIOLATIONS = 1;
+    public static final int EXIT_BAD_INPUT = 2;
+    public static final int EXIT_INFRASTRUCTURE = 3;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns the exit status (tests call this instead of main). */
+    public static int execute(String... args) {
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        CommandLine cl = new CommandLine(new Shootdown());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            err.println("shootdown: " + ex.getMessage());
+            err.println("try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'");
+            return EXIT_BAD_INPUT;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            PrintWriter err = c.getErr();
+            if (ex instanceof BadInputException) {
+                err.println("shootdown: " + ex.getMessage());
+                return EXIT_BAD_INPUT;
+            }
+            if (ex instanceof InfrastructureException) {
+                err.println("shootdown: " + ex.getMessage());
+                if (verbose) {
+                    ex.printStackTrace(err);
+                }
+                return EXIT_INFRASTRUCTURE;
+            }
+            err.println("shootdown: internal error: " + ex);
+            if (verbose) {
+                ex.printStackTrace(err);
+            } else {
+                err.println("(run again with --verbose for the stack trace)");
+            }
+            return EXIT_INFRASTRUCTURE;
+        });
+        return cl.execute(args);
+    }
+}

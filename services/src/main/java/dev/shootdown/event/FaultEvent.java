@@ -1,0 +1,40 @@
+package dev.shootdown.event;
+
+/** Page faults from CPUs, device faults through the IOMMU's page-request queue, and answers. */
+public sealed interface FaultEvent extends Event {
+
+    @Override
+    default Family family() {
+        return Family.FAULT;
+    }
+
+    /** A CPU's user access faulted (exc_page_fault); the kernel runs handle_mm_fault. */
+    record PageFaultRaised(String target, String cpu, int pid, long mm, long va, Access access)
+            implements FaultEvent, Directed {}
+
+    /** The fault handler's verdict for the faulting task. */
+    record PageFaultHandled(String target, int pid, long mm, long va, FaultResult result)
+            implements FaultEvent, Directed {}
+
+    /** A PRI page request from {@code device}, queued for iommu_queue_iopf. */
+    record DeviceFaultRaised(String target, String iommu, String device, int pasid, long mm, long va, Access access)
+            implements FaultEvent, Directed {}
+
+    /** iopf_group_response: the page response the device waits for before it retries. */
+    record PageResponseSent(String target, String device, int pasid, long va, PageResponseCode code)
+            implements FaultEvent, Directed {}
+
+    /** What handle_mm_fault meant for a CPU's faulting access. */
+    enum FaultResult {
+        /** The fault was resolved (or was spurious): retry the instruction. */
+        RETRY,
+        /** No VMA or no permission: the task gets SIGSEGV. */
+        SIGSEGV
+    }
+
+    /** The PCIe page response code (IOMMU_PAGE_RESP_SUCCESS / _INVALID). */
+    enum PageResponseCode {
+        SUCCESS,
+        INVALID
+    }
+}

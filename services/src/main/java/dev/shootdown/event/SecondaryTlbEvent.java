@@ -1,0 +1,47 @@
+package dev.shootdown.event;
+
+import java.util.List;
+
+/** Traffic between the kernel's mm and the IOMMUs: SVA binds and secondary-TLB invalidation. */
+public sealed interface SecondaryTlbEvent extends Event {
+
+    @Override
+    default Family family() {
+        return Family.SECONDARY_TLB;
+    }
+
+    /**
+     * iommu_sva_bind_device: {@code device} may now translate {@code mm}'s addresses under
+     * {@code pasid}; the IOMMU driver registered an mmu_notifier on the mm.
+     */
+    record SvaBound(String target, String device, int pasid, long mm, boolean ats)
+            implements SecondaryTlbEvent, Directed {}
+
+    /**
+     * mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end) reached the IOMMU driver's
+     * arch_invalidate_secondary_tlbs callback (arm_smmu_mm_arch_invalidate_secondary_tlbs).
+     * end == -1UL means the whole address space.
+     */
+    record InvalidateSecondaryTlbs(String target, long mm, int pasid, long start, long end, long shootdownId)
+            implements SecondaryTlbEvent, Directed {}
+
+    /** Commands written to the IOMMU's command queue (TLBI_NH_VA, TLBI_NH_ASID, ATC_INV, CMD_SYNC). */
+    record CommandsIssued(String iommu, long mm, int pasid, long start, long end, List<String> commands, long shootdownId)
+            implements SecondaryTlbEvent {
+        public CommandsIssued {
+            commands = List.copyOf(commands);
+        }
+    }
+
+    /** The IOTLB invalidation's CMD_SYNC completed: no IOTLB entry of the range survives. */
+    record IotlbInvalidated(String iommu, int pasid, long start, long end, String command, int entriesDropped, long shootdownId)
+            implements SecondaryTlbEvent {}
+
+    /** The device's ATC invalidation (ATC_INV + CMD_SYNC) completed. */
+    record AtcInvalidated(String iommu, String device, int pasid, long start, long end, int entriesDropped, long shootdownId)
+            implements SecondaryTlbEvent {}
+
+    /** The callback returned: every secondary TLB of this IOMMU for {@code mm} is invalidated. */
+    record SecondaryTlbsInvalidated(String target, String iommu, long mm, int pasid, long start, long end, long shootdownId)
+            implements SecondaryTlbEvent, Directed {}
+}

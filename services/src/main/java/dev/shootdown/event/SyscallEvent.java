@@ -1,0 +1,21 @@
+package dev.shootdown.event;
+
+/** System calls a user task makes into the kernel's mm, and their returns. */
+public sealed interface SyscallEvent extends Event {
+
+    @Override
+    default Family family() {
+        return Family.SYSCALL;
+    }
+
+    /** munmap(2) of [start, end) by task {@code pid} running on {@code cpu}. */
+    record Munmap(String target, String cpu, int pid, long mm, long start, long end)
+            implements SyscallEvent, Directed {}
+
+    /** do_exit: task {@code pid} on {@code cpu} ended; {@code reason} "exit" or the fatal signal. */
+    record TaskExited(String target, String cpu, int pid, long mm, String reason) implements SyscallEvent, Directed {}
+
+    /** munmap(2) returned {@code rc} to the task: every flush it needed is complete. */
+    record MunmapReturned(String target, int pid, long mm, long start, long end, int rc)
+            implements SyscallEvent, Directed {}
+}

@@ -1,0 +1,187 @@
+package dev.shootdown.host;
+
+import dev.shootdown.core.Decision;
+import dev.shootdown.core.Lifecycle;
+import dev.shootdown.core.NodeStateMachine;
+import dev.shootdown.core.TimerRequest;
+import dev.shootdown.event.ControlEvent;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.event.Event;
+import dev.shootdown.event.Routing;
+import dev.shootdown.event.VectorClock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * What every host does around a node's state machine, so the Kafka host, the deterministic
+ * scheduler and the replayer behave alike: stamps envelopes (sequence, vector clock, cause, link
+ * sequence numbers), keeps the node's simulated clock, delivers each sender-to-node link in order
+ * across topics (holding early arrivals, dropping redeliveries), and arms timers.
+ *
+ * <p>A driver without a state machine is a pure source (the run controller).
+ *
+ * <p>Thread: the host's node thread only; not thread-safe. Times are simulated nanoseconds.
+ */
+public final class NodeDriver {
+
+    /** What handling one input or timer produced: envelopes to publish, timers to arm. */
+    public record Output(List<Envelope> envelopes, List<TimerRequest> timers) {
+        public static final Output NONE = new Output(List.of(), List.of());
+    }
+
+    private record Held(Envelope envelope, long deliverAtNs) {}
+
+    private final String runId;
+    private final String nodeId;
+    private final NodeStateMachine node;
+    private final List<String> topology;
+
+    private long seq;
+    private long localNowNs;
+    private VectorClock clock = VectorClock.EMPTY;
+    private final Map<String, Long> sentOnLink = new HashMap<>();
+    private final Map<String, Long> deliveredOnLink = new HashMap<>();
+    private final Map<String, TreeMap<Long, Held>> held = new HashMap<>();
+    private final Map<String, Long> armed = new HashMap<>();
+    private long duplicatesDropped;
+
+    public NodeDriver(String runId, NodeStateMachine node, List<String> topology) {
+        this(runId, node.nodeId(), node, topology);
+    }
+
+    private NodeDriver(String runId, String nodeId, NodeStateMachine node, List<String> topology) {
+        this.runId = Objects.requireNonNull(runId);
+        this.nodeId = Objects.requireNonNull(nodeId);
+        this.node = node;
+        this.topology = List.copyOf(topology);
+    }
+
+    /** A driver for a node that only emits (the run controller). */
+    public static NodeDriver source(String runId, String nodeId, List<String> topology) {
+        return new NodeDriver(runId, nodeId, null, topology);
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public long localNowNs() {
+        return localNowNs;
+    }
+
+    /** Redelivered inputs dropped so far (their link sequence number was already delivered). */
+    public long duplicatesDropped() {
+        return duplicatesDropped;
+    }
+
+    /** True while some input waits for a link predecessor that has not arrived yet. */
+    public boolean hasHeldInputs() {
+        for (TreeMap<Long, Held> waiting : held.values()) {
+            if (!waiting.isEmpty()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** True when {@code envelope} is addressed to this node. */
+    public boolean isForMe(Envelope envelope) {
+        return envelope.links().containsKey(nodeId);
+    }
+
+    /**
+     * Offers an input that arrived at simulated time {@code deliverAtNs}. Inputs not addressed to
+     * this node are ignored; early ones are held until their link predecessors arrive.
+     */
+    public Output offer(Envelope in, long deliverAtNs) {
+        Long linkSeq = in.links().get(nodeId);
+        if (linkSeq == null || node == null) {
+            return Output.NONE;
+        }
+        long expected = deliveredOnLink.getOrDefault(in.node(), 0L) + 1;
+        if (linkSeq < expected) {
+            duplicatesDropped++;
+            return Output.NONE;
+        }
+        if (linkSeq > expected) {
+            held.computeIfAbsent(in.node(), k -> new TreeMap<>()).putIfAbsent(linkSeq, new Held(in, deliverAtNs));
+            return Output.NONE;
+        }
+        List<Envelope> envelopes = new ArrayList<>();
+        List<TimerRequest> timers = new ArrayList<>();
+        deliver(in, deliverAtNs, envelopes, timers);
+        TreeMap<Long, Held> waiting = held.get(in.node());
+        while (waiting != null && !waiting.isEmpty()
+                && waiting.firstKey() == deliveredOnLink.getOrDefault(in.node(), 0L) + 1) {
+            Held next = waiting.pollFirstEntry().getValue();
+            deliver(next.envelope(), next.deliverAtNs(), envelopes, timers);
+        }
+        return new Output(envelopes, timers);
+    }
+
+    private void deliver(Envelope in, long deliverAtNs, List<Envelope> out, List<TimerRequest> timers) {
+        deliveredOnLink.put(in.node(), in.links().get(nodeId));
+        localNowNs = Math.max(localNowNs, deliverAtNs);
+        clock = clock.merge(in.clock());
+        if (node.lifecycle() == Lifecycle.QUIESCED) {
+            return;
+        }
+        Decision decision = node.onEvent(in.event(), localNowNs);
+        stampAll(decision, in.id(), out, timers);
+    }
+
+    /**
+     * Fires timer {@code name} armed for {@code fireAtNs}. A timer that was re-armed or cancelled
+     * since, or that fires after the node quiesced, does nothing.
+     */
+    public Output fire(String name, long fireAtNs) {
+        Long at = armed.get(name);
+        if (node == null || at == null || at != fireAtNs || node.lifecycle() == Lifecycle.QUIESCED) {
+            return Output.NONE;
+        }
+        armed.remove(name);
+        localNowNs = Math.max(localNowNs, fireAtNs);
+        List<Envelope> envelopes = new ArrayList<>();
+        List<TimerRequest> timers = new ArrayList<>();
+        ControlEvent.TimerFired fired = new ControlEvent.TimerFired(name, fireAtNs);
+        Envelope firedEnvelope = stamp(fired, null);
+        envelopes.add(firedEnvelope);
+        Decision decision = node.onEvent(fired, localNowNs);
+        stampAll(decision, firedEnvelope.id(), envelopes, timers);
+        return new Output(envelopes, timers);
+    }
+
+    /** Emits an event that no input caused (the run controller's RunStarted). */
+    public Envelope emit(Event event, long nowNs) {
+        localNowNs = Math.max(localNowNs, nowNs);
+        return stamp(event, null);
+    }
+
+    private void stampAll(Decision decision, String causeId, List<Envelope> out, List<TimerRequest> timers) {
+        for (Event e : decision.events()) {
+            out.add(stamp(e, causeId));
+        }
+        for (TimerRequest t : decision.timers()) {
+            if (t.isCancel()) {
+                armed.remove(t.name());
+            } else {
+                armed.put(t.name(), t.fireAtNs());
+            }
+            timers.add(t);
+        }
+    }
+
+    private Envelope stamp(Event event, String causeId) {
+        seq++;
+        clock = clock.with(nodeId, seq);
+        TreeMap<String, Long> links = new TreeMap<>();
+        for (String destination : Routing.destinations(event, topology)) {
+            links.put(destination, sentOnLink.merge(destination, 1L, Long::sum));
+        }
+        return new Envelope(runId, nodeId, seq, Envelope.SCHEMA_VERSION, localNowNs, clock, causeId, links, event);
+    }
+}

@@ -1,0 +1,75 @@
+package dev.shootdown.host.kafka;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+
+/**
+ * How the Kafka host reaches the cluster and paces simulated time.
+ *
+ * @param bootstrapServers   the cluster, HOST:PORT[,HOST:PORT...]
+ * @param clientProperties   extra Kafka client settings (security, tuning), applied to every client
+ * @param simNsPerWallMs     simulated nanoseconds per wall-clock millisecond for timers: a timer
+ *                           {@code d} simulated ns away fires after {@code d / simNsPerWallMs} ms
+ * @param partitions         partitions per topic
+ * @param replicationFactor  replication factor of the run's topics
+ * @param requestTimeout     bound on reaching the cluster (admin calls, topic creation)
+ */
+public record KafkaHostConfig(
+        String bootstrapServers,
+        Map<String, String> clientProperties,
+        long simNsPerWallMs,
+        int partitions,
+        short replicationFactor,
+        Duration requestTimeout) {
+
+    public KafkaHostConfig {
+        Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+        clientProperties = Map.copyOf(clientProperties);
+        if (simNsPerWallMs <= 0 || partitions <= 0 || replicationFactor <= 0) {
+            throw new IllegalArgumentException("simNsPerWallMs, partitions and replicationFactor must be positive");
+        }
+    }
+
+    public static KafkaHostConfig defaults(String bootstrapServers) {
+        return new KafkaHostConfig(bootstrapServers, Map.of(), 1_000, 2, (short) 1, Duration.ofSeconds(15));
+    }
+
+    /** Base client properties: bootstrap servers, bounded timeouts, then the user's overrides. */
+    public Properties baseProperties() {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrapServers);
+        p.put("request.timeout.ms", Long.toString(requestTimeout.toMillis()));
+        p.put("default.api.timeout.ms", Long.toString(requestTimeout.toMillis()));
+        p.putAll(clientProperties);
+        return p;
+    }
+
+    /** Idempotent producer, acks=all: no loss, no duplicates on retry. */
+    public Properties producerProperties(String clientId) {
+        Properties p = baseProperties();
+        p.put("client.id", clientId);
+        p.put("acks", "all");
+        p.put("enable.idempotence", "true");
+        p.put("linger.ms", "1");
+        p.put("max.block.ms", Long.toString(requestTimeout.toMillis()));
+        p.put("delivery.timeout.ms", Long.toString(Math.max(30_000, requestTimeout.toMillis() * 2)));
+        p.put("key.serializer", "org.apache.kafka.common.serialization.StringSerializer");
+        p.put("value.serializer", "org.apache.kafka.common.serialization.StringSerializer");
+        return p;
+    }
+
+    /** Manually committed consumer reading committed records only, from the start when new. */
+    public Properties consumerProperties(String groupId, String clientId) {
+        Properties p = baseProperties();
+        p.put("group.id", groupId);
+        p.put("client.id", clientId);
+        p.put("enable.auto.commit", "false");
+        p.put("auto.offset.reset", "earliest");
+        p.put("isolation.level", "read_committed");
+        p.put("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
+        p.put("value.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
+        return p;
+    }
+}

@@ -1,0 +1,129 @@
+package dev.shootdown.host.kafka;
+
+import dev.shootdown.codec.EventCodec;
+import dev.shootdown.codec.LogFormatException;
+import dev.shootdown.event.ControlEvent;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.event.Family;
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.event.Routing;
+import dev.shootdown.host.NodeDriver;
+import dev.shootdown.scenario.Scenario;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * The run controller of the Kafka host: creates the run's topics, deploys one verticle per node,
+ * publishes RunStarted, waits until every node reports NodeQuiesced, undeploys, and reads the
+ * whole log back from the topics. The nodes share nothing but those topics.
+ */
+public final class KafkaRunner {
+
+    /** The run's log as read back from Kafka, in causal order, and whether every node quiesced. */
+    public record Result(List<RecordedEvent> log, boolean quiesced, List<String> missingNodes) {}
+
+    private final KafkaHostConfig config;
+
+    public KafkaRunner(KafkaHostConfig config) {
+        this.config = config;
+    }
+
+    /**
+     * Runs one scenario.
+     *
+     * @param verticles one per node of the scenario, built over the same {@link NodeHost}
+     * @param runTimeout how long to wait for every node to quiesce
+     * @param progress   told each NodeQuiesced as it arrives
+     */
+    public Result run(NodeHost host, long seed, Scenario scenario, List<NodeVerticle> verticles, Duration runTimeout,
+            Consumer<String> progress) throws InfrastructureException {
+        String runId = host.runId();
+        try (Admin admin = Admin.create(config.baseProperties())) {
+            RunTopics.checkReachable(admin, config);
+            RunTopics.create(admin, runId, config);
+        }
+        Vertx vertx = Vertx.vertx();
+        List<String> deployments = new ArrayList<>();
+        TreeSet<String> quiesced = new TreeSet<>();
+        try {
+            for (NodeVerticle v : verticles) {
+                deployments.add(await(vertx.deployVerticle(v), "deploying " + v.nodeId()));
+            }
+            try (KafkaProducer<String, String> producer = new KafkaProducer<>(config.producerProperties("shootdown-control-" + runId));
+                    KafkaConsumer<String, String> consumer = new KafkaConsumer<>(
+                            config.consumerProperties("shootdown-control-" + runId, "shootdown-control-" + runId))) {
+                String controlTopic = Routing.topic(runId, Family.CONTROL);
+                List<TopicPartition> partitions = new ArrayList<>();
+                for (PartitionInfo info : consumer.partitionsFor(controlTopic, config.requestTimeout())) {
+                    partitions.add(new TopicPartition(controlTopic, info.partition()));
+                }
+                consumer.assign(partitions);
+                consumer.seekToBeginning(partitions);
+
+                NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, host.topology());
+                Envelope start = control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L);
+                producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
+                        .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+
+                long deadline = System.nanoTime() + runTimeout.toNanos();
+                while (quiesced.size() < host.topology().size() && System.nanoTime() < deadline) {
+                    for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
+                        Envelope e = EventCodec.decode(r.value());
+                        if (e.event() instanceof ControlEvent.NodeQuiesced q && quiesced.add(q.node())) {
+                            progress.accept(q.node());
+                        }
+                    }
+                }
+            }
+        } catch (ExecutionException | TimeoutException | LogFormatException e) {
+            throw new InfrastructureException("run " + runId + " failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException("run " + runId + " interrupted");
+        } finally {
+            for (String id : deployments) {
+                try {
+                    await(vertx.undeploy(id), "undeploying");
+                } catch (InfrastructureException e) {
+                    host.errors().record("control", e.getMessage(), null);
+                }
+            }
+            try {
+                await(vertx.close(), "closing Vert.x");
+            } catch (InfrastructureException e) {
+                host.errors().record("control", e.getMessage(), null);
+            }
+        }
+        List<String> missing = new ArrayList<>(host.topology());
+        missing.removeAll(quiesced);
+        return new Result(RunLogReader.read(config, runId), missing.isEmpty(), missing);
+    }
+
+    private <T> T await(Future<T> future, String what) throws InfrastructureException {
+        try {
+            return future.toCompletionStage().toCompletableFuture().get(config.requestTimeout().toMillis() * 2,
+                    TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new InfrastructureException(what + " failed: " + cause.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException(what + " interrupted");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package dev.shootdown.host.kafka;
+
+import dev.shootdown.codec.EventCodec;
+import dev.shootdown.codec.LogFormatException;
+import dev.shootdown.log.CausalOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Reads a whole run back from its topics, from the first offset to the end offsets seen when
+ * reading starts, and returns it in canonical causal order with the stored lines untouched.
+ */
+public final class RunLogReader {
+
+    private RunLogReader() {}
+
+    public static List<RecordedEvent> read(KafkaHostConfig config, String runId) throws InfrastructureException {
+        List<RecordedEvent> events = new ArrayList<>();
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(
+                config.consumerProperties("shootdown-reader-" + runId, "shootdown-reader-" + runId))) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (String topic : RunTopics.names(runId)) {
+                List<PartitionInfo> infos = consumer.partitionsFor(topic, config.requestTimeout());
+                if (infos == null || infos.isEmpty()) {
+                    throw new InfrastructureException("run " + runId + " has no topic " + topic + " on "
+                            + config.bootstrapServers());
+                }
+                for (PartitionInfo info : infos) {
+                    partitions.add(new TopicPartition(topic, info.partition()));
+                }
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, config.requestTimeout());
+            long deadline = System.nanoTime() + config.requestTimeout().toNanos() * 4;
+            while (!caughtUp(consumer, end)) {
+                if (System.nanoTime() > deadline) {
+                    throw new InfrastructureException("reading run " + runId + " back from " + config.bootstrapServers()
+                            + " did not reach the end offsets in time");
+                }
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                    try {
+                        events.add(new RecordedEvent(EventCodec.decode(r.value()), r.value()));
+                    } catch (LogFormatException e) {
+                        throw new InfrastructureException(r.topic() + "-" + r.partition() + " offset " + r.offset()
+                                + ": " + e.getMessage(), e);
+                    }
+                }
+            }
+        }
+        return CausalOrder.sort(events, RecordedEvent::envelope);
+    }
+
+    private static boolean caughtUp(KafkaConsumer<String, String> consumer, Map<TopicPartition, Long> end) {
+        for (Map.Entry<TopicPartition, Long> e : end.entrySet()) {
+            if (consumer.position(e.getKey()) < e.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

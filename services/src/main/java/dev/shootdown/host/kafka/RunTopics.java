@@ -1,0 +1,83 @@
+package dev.shootdown.host.kafka;
+
+import dev.shootdown.event.Family;
+import dev.shootdown.event.Routing;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.TopicPartition;
+
+/** The topics of one run: {@code shootdown.<run>.<family>} for every family. */
+public final class RunTopics {
+
+    private RunTopics() {}
+
+    /** Every topic name of {@code runId}, in family order. */
+    public static List<String> names(String runId) {
+        List<String> names = new ArrayList<>();
+        for (Family f : Family.values()) {
+            names.add(Routing.topic(runId, f));
+        }
+        return names;
+    }
+
+    /** Fails within the configured timeout, naming the address, when the cluster is unreachable. */
+    public static void checkReachable(Admin admin, KafkaHostConfig config) throws InfrastructureException {
+        try {
+            admin.describeCluster().clusterId().get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            throw new InfrastructureException("cannot reach Kafka at " + config.bootstrapServers() + " within "
+                    + config.requestTimeout().toSeconds() + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException("interrupted while reaching Kafka at " + config.bootstrapServers());
+        }
+    }
+
+    /**
+     * Creates the run's topics and waits until every partition answers a ListOffsets: producing
+     * before the partitions have leaders can lose records (KAFKA-15591).
+     */
+    public static void create(Admin admin, String runId, KafkaHostConfig config) throws InfrastructureException {
+        List<NewTopic> topics = new ArrayList<>();
+        for (String name : names(runId)) {
+            topics.add(new NewTopic(name, config.partitions(), config.replicationFactor()));
+        }
+        long timeoutMs = config.requestTimeout().toMillis();
+        try {
+            admin.createTopics(topics).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+            Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+            for (String name : names(runId)) {
+                for (int p = 0; p < config.partitions(); p++) {
+                    request.put(new TopicPartition(name, p), OffsetSpec.latest());
+                }
+            }
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+            while (true) {
+                try {
+                    admin.listOffsets(request).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+                    return;
+                } catch (ExecutionException retriable) {
+                    if (System.nanoTime() > deadline) {
+                        throw retriable;
+                    }
+                    Thread.sleep(50);
+                }
+            }
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new InfrastructureException("cannot create the topics of run " + runId + " on " + config.bootstrapServers()
+                    + ": " + cause.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException("interrupted while creating the topics of run " + runId);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package dev.shootdown.scenario;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.annotation.JsonTypeName;
+import dev.shootdown.event.Access;
+
+/** One step of a user task's program, executed by the CPU it runs on. */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "op")
+@JsonSubTypes({
+    @JsonSubTypes.Type(value = TaskOp.Touch.class, name = "touch"),
+    @JsonSubTypes.Type(value = TaskOp.Munmap.class, name = "munmap"),
+})
+public sealed interface TaskOp {
+
+    /**
+     * Accesses {@code pages} pages from {@code start}, one per CPU step, {@code rounds} times over
+     * (0 = until the task is killed or the run ends).
+     */
+    @JsonTypeName("touch")
+    record Touch(long start, int pages, Access access, int rounds) implements TaskOp {
+        public Touch {
+            if (pages <= 0 || rounds < 0) {
+                throw new IllegalArgumentException("touch needs pages > 0 and rounds >= 0");
+            }
+        }
+    }
+
+    /** The munmap(2) system call on [start, start + pages * PAGE_SIZE). */
+    @JsonTypeName("munmap")
+    record Munmap(long start, int pages) implements TaskOp {
+        public Munmap {
+            if (pages <= 0) {
+                throw new IllegalArgumentException("munmap needs pages > 0");
+            }
+        }
+    }
+}
