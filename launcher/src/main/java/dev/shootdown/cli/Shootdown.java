@@ -35,10 +35,17 @@ public final class Shootdown implements Runnable {
         System.exit(execute(args));
     }
 
-    /** Runs the command line and returns the exit status (tests call this instead of main). */
+    /** Runs the command line on stdout and stderr and returns the exit status. */
     public static int execute(String... args) {
+        return execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    /** Runs the command line with the given output streams (tests call this) and returns the exit status. */
+    public static int execute(PrintWriter out, PrintWriter errWriter, String... args) {
         boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
         CommandLine cl = new CommandLine(new Shootdown());
+        cl.setOut(out);
+        cl.setErr(errWriter);
         cl.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("shootdown: " + ex.getMessage());
@@ -66,6 +73,17 @@ public final class Shootdown implements Runnable {
             }
             return EXIT_INFRASTRUCTURE;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (Error e) {
+            // picocli hands only Exceptions to the handler above; a broken classpath or an
+            // exhausted heap still gets one line.
+            errWriter.println("shootdown: fatal: " + e);
+            if (verbose) {
+                e.printStackTrace(errWriter);
+            }
+            errWriter.flush();
+            return EXIT_INFRASTRUCTURE;
+        }
     }
 }

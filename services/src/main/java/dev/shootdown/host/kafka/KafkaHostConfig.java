@@ -33,7 +33,7 @@ public record KafkaHostConfig(
     }
 
     public static KafkaHostConfig defaults(String bootstrapServers) {
-        return new KafkaHostConfig(bootstrapServers, Map.of(), 1_000, 2, (short) 1, Duration.ofSeconds(15));
+        return new KafkaHostConfig(bootstrapServers, Map.of(), 250, 2, (short) 1, Duration.ofSeconds(15));
     }
 
     /** Base client properties: bootstrap servers, bounded timeouts, then the user's overrides. */
