@@ -41,16 +41,15 @@ import org.apache.logging.log4j.Logger;
  * <h2>Contract</h2>
  * <ul>
  *   <li>{@link #start(Path)} returns only once the broker answers requests: a {@code describeCluster}
- *       from an {@link Admin} client must succeed within 30 s and list
- *       this node. Otherwise the half-started broker is shut down and {@link BrokerStartException}
- *       is thrown.</li>
+ *       from an {@link Admin} client must succeed within 30 s and list this node. Otherwise the
+ *       half-started broker is shut down and {@link BrokerStartException} is thrown.</li>
  *   <li>The log directory is formatted once, the way {@code kafka-storage.sh format} does, using
  *       {@link StorageTool}; a directory that already holds {@code meta.properties} is not formatted
  *       again, so starting on the directory of a closed broker brings back its topics, records and
  *       committed offsets (under a new port).</li>
- *   <li>Both listeners bind to 127.0.0.1 only, on ports that are free when chosen. The
- *       controller quorum is static ({@code controller.quorum.voters}), so the controller port may
- *       change from one start to the next.</li>
+ *   <li>Both listeners (client and controller) bind to 127.0.0.1 only, on ports that are free
+ *       when chosen. The controller quorum is static ({@code controller.quorum.voters}), so both
+ *       ports may change from one start on a directory to the next.</li>
  *   <li>Internal topics (consumer offsets, transaction state, share-group state) have replication
  *       factor and min ISR 1 and 4 partitions; topics are never auto-created.</li>
  *   <li>{@link #close()} shuts the broker down and waits for it; it is idempotent and never
@@ -91,7 +90,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     /** Tries when a port chosen free was taken by someone else before the broker could bind it. */
     private static final int START_ATTEMPTS = 3;
 
-    /** Kafka's own logs meta.properties in every formatted log directory. */
+    /** The file that formatting writes into a log directory. */
     private static final String META_PROPERTIES = "meta.properties";
 
     /** Through log4j-api, which Kafka itself uses too; route it to SLF4J with log4j-to-slf4j. */
@@ -304,16 +303,19 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         try {
             configFile = Files.createTempFile("shootdown-kafka-format-", ".properties");
         } catch (IOException e) {
-            throw new BrokerStartException(failure + "cannot write its configuration file: " + oneLine(e), e);
+            throw new BrokerStartException(failure + "cannot create its configuration file: " + oneLine(e), e);
         }
         ByteArrayOutputStream output = new ByteArrayOutputStream();
-        try (OutputStream out = Files.newOutputStream(configFile);
-             PrintStream toolOutput = new PrintStream(output, true, StandardCharsets.UTF_8)) {
-            settings.store(out, "kafka-storage format, written by " + EmbeddedKafkaBroker.class.getName());
-            out.close();
-            int status = StorageTool.execute(new String[] {
-                "format", "--config", configFile.toString(), "--cluster-id", Uuid.randomUuid().toString()
-            }, toolOutput);
+        try {
+            try (OutputStream out = Files.newOutputStream(configFile)) {
+                settings.store(out, "kafka-storage format, written by " + EmbeddedKafkaBroker.class.getName());
+            }
+            int status;
+            try (PrintStream toolOutput = new PrintStream(output, true, StandardCharsets.UTF_8)) {
+                status = StorageTool.execute(new String[] {
+                    "format", "--config", configFile.toString(), "--cluster-id", Uuid.randomUuid().toString()
+                }, toolOutput);
+            }
             if (status != 0) {
                 throw new BrokerStartException(failure + "kafka-storage format ended with status " + status
                         + ": " + oneLine(output.toString(StandardCharsets.UTF_8)));
@@ -419,9 +421,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             if (t instanceof BindException) {
                 return true;
             }
-            if (t.getCause() == t) {
-                break;
-            }
         }
         return false;
     }
@@ -468,8 +467,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * <ul>
      *   <li>{@code --dir DIR}: the log directory, formatted on first use and reused afterwards;
      *       without it, a temporary directory deleted on exit.</li>
-     *   <li>{@code --port N}: the client port on 127.0.0.1; without it (or with 0), a free
-     *       one.</li>
+     *   <li>{@code --port N}: the client port on 127.0.0.1; without it (or with 0), a free one.
+     *       The controller port is always a free one.</li>
      *   <li>{@code --verbose}: start time on stderr, and stack traces with errors.</li>
      * </ul>
      * Once the broker answers requests, prints exactly one line, {@code bootstrap=127.0.0.1:PORT},
@@ -478,7 +477,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * and the JVM exits with status 1 (by letting an exception end {@code main}, as
      * {@code System.exit} is not used).
      */
-    public static void main(String[] args) throws InterruptedException {
+    public static void main(String[] args) {
         boolean verbose = false;
         Path dir = null;
         int port = 0;
