@@ -56,7 +56,15 @@ public final class Coordinator implements NodeStateMachine {
 
     private record Pte(long frame, long frameEpoch, boolean writable) {}
 
-    private record Subscription(String iommu, String device, int pasid) {}
+    /**
+     * One mmu_notifier on the mm per (IOMMU, PASID): devices bound to the same mm behind the same
+     * IOMMU share it (mmu_notifier_get hands back the registered one).
+     */
+    private record Subscription(String iommu, int pasid) {
+        String key() {
+            return iommu + " pasid " + pasid;
+        }
+    }
 
     private record Frame(long frame, long epoch) {}
 
@@ -65,7 +73,7 @@ public final class Coordinator implements NodeStateMachine {
         final TreeMap<Long, Vma> vmas = new TreeMap<>();
         final TreeMap<Long, Pte> ptes = new TreeMap<>();
         final TreeSet<String> cpumask = new TreeSet<>();
-        final List<Subscription> notifiers = new ArrayList<>();
+        final Set<Subscription> notifiers = new java.util.LinkedHashSet<>();
         long tlbGen;
 
         Mm(long id) {
@@ -137,6 +145,9 @@ public final class Coordinator implements NodeStateMachine {
 
     @Override
     public Decision onEvent(Event input, long nowNs) {
+        if (lifecycle == Lifecycle.QUIESCED) {
+            return Decision.NONE;
+        }
         Decider d = new Decider(this);
         if (input instanceof ControlEvent.RunStarted started) {
             evolve(started);
@@ -197,9 +208,9 @@ public final class Coordinator implements NodeStateMachine {
     private void servePageWalk(Decider d, WalkEvent.PageWalkRequested w) {
         Pte pte = mm(w.mm()).ptes.get(Kernel.pageAlign(w.va()));
         if (pte == null) {
-            d.emit(new WalkEvent.PageWalkCompleted(w.requester(), w.mm(), w.pasid(), w.va(), false, -1, -1, false));
+            d.emit(new WalkEvent.PageWalkCompleted(w.requester(), w.stream(), w.mm(), w.pasid(), w.va(), false, -1, -1, false));
         } else {
-            d.emit(new WalkEvent.PageWalkCompleted(w.requester(), w.mm(), w.pasid(), w.va(), true, pte.frame(),
+            d.emit(new WalkEvent.PageWalkCompleted(w.requester(), w.stream(), w.mm(), w.pasid(), w.va(), true, pte.frame(),
                     pte.frameEpoch(), pte.writable()));
         }
     }
@@ -369,10 +380,10 @@ public final class Coordinator implements NodeStateMachine {
         } else if (event instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs r) {
             Shootdown sd = shootdowns.get(r.shootdownId());
             sd.secondaryIssued = true;
-            sd.pendingSecondary.add(r.target());
+            sd.pendingSecondary.add(new Subscription(r.target(), r.pasid()).key());
         } else if (event instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated done) {
             Shootdown sd = shootdowns.get(done.shootdownId());
-            if (sd == null || !sd.pendingSecondary.remove(done.iommu())) {
+            if (sd == null || !sd.pendingSecondary.remove(new Subscription(done.iommu(), done.pasid()).key())) {
                 throw new IllegalStateException("coordinator: unexpected SecondaryTlbsInvalidated from " + done.iommu()
                         + " for shootdown " + done.shootdownId());
             }
@@ -380,10 +391,11 @@ public final class Coordinator implements NodeStateMachine {
             freeFrames.add(f.frame());
         } else if (event instanceof SyscallEvent.MunmapReturned) {
             munmapsReturned++;
+            deviceFaultsAfterMunmap.clear(); // the end condition counts from the last munmap
         } else if (event instanceof PageTableEvent.MmuGatherFinished g) {
             shootdowns.remove(g.shootdownId());
         } else if (event instanceof SecondaryTlbEvent.SvaBound b) {
-            mm(b.mm()).notifiers.add(new Subscription(b.target(), b.device(), b.pasid()));
+            mm(b.mm()).notifiers.add(new Subscription(b.target(), b.pasid()));
         } else if (event instanceof IpiEvent.TaskScheduled t) {
             mm(t.mm()).cpumask.add(t.target());
             liveTasks.add(t.pid());

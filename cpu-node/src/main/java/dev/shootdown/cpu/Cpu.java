@@ -111,6 +111,9 @@ public final class Cpu implements NodeStateMachine {
 
     @Override
     public Decision onEvent(Event input, long nowNs) {
+        if (lifecycle == Lifecycle.QUIESCED) {
+            return Decision.NONE;
+        }
         Decider d = new Decider(this);
         if (input instanceof ControlEvent.RunStarted started) {
             evolve(started);
@@ -150,7 +153,7 @@ public final class Cpu implements NodeStateMachine {
     private void flushTlbFunc(Decider d, IpiEvent.FlushTlb f) {
         FlushKind kind;
         int dropped = 0;
-        long localTlbGen = ctxTlbGen.getOrDefault(loadedMm, 0L);
+        long localTlbGen = ctxTlbGen.getOrDefault(f.mm(), 0L);
         if (loadedMm == INIT_MM || f.mm() != loadedMm) {
             kind = FlushKind.NOT_LOADED;
         } else if (lazy) {
@@ -197,7 +200,7 @@ public final class Cpu implements NodeStateMachine {
             d.emit(new TraceEvent.MemoryAccessed(nodeId, task.pid, task.mm, va, hit.frame(), hit.frameEpoch(), access, true));
             d.timer(STEP_TIMER, nowNs + cpuStepNs);
         } else {
-            d.emit(new WalkEvent.PageWalkRequested(NodeIds.COORDINATOR, nodeId, task.mm, -1, va, access));
+            d.emit(new WalkEvent.PageWalkRequested(NodeIds.COORDINATOR, nodeId, nodeId, task.mm, -1, va, access));
         }
     }
 

@@ -81,13 +81,15 @@ public final class Iommu implements NodeStateMachine {
     }
 
     private static final class Invalidation {
+        final long shootdownId;
         final long mm;
         final int pasid;
         final long start;
         final long end;
         InvalPhase phase = InvalPhase.IOTLB_SYNC;
 
-        Invalidation(long mm, int pasid, long start, long end) {
+        Invalidation(long shootdownId, long mm, int pasid, long start, long end) {
+            this.shootdownId = shootdownId;
             this.mm = mm;
             this.pasid = pasid;
             this.start = start;
@@ -100,7 +102,8 @@ public final class Iommu implements NodeStateMachine {
     private long cmdqSyncNs = 500;
     private final Map<Integer, TreeMap<Long, Entry>> iotlb = new HashMap<>();
     private final Map<String, Device> devices = new LinkedHashMap<>();
-    private final Map<Long, Invalidation> invalidations = new LinkedHashMap<>();
+    /** Invalidations in flight, by {@link #invalidationKey}: one per (shootdown, PASID). */
+    private final Map<String, Invalidation> invalidations = new LinkedHashMap<>();
     /** The DMA each device of this IOMMU will do once bound, from the scenario. */
     private final Map<String, DmaProgram> dmaPrograms = new HashMap<>();
 
@@ -132,6 +135,9 @@ public final class Iommu implements NodeStateMachine {
 
     @Override
     public Decision onEvent(Event input, long nowNs) {
+        if (lifecycle == Lifecycle.QUIESCED) {
+            return Decision.NONE;
+        }
         Decider d = new Decider(this);
         if (input instanceof ControlEvent.RunStarted started) {
             evolve(started);
@@ -165,8 +171,7 @@ public final class Iommu implements NodeStateMachine {
                 dmaAccess(d, dev, nowNs);
             }
         } else if (timer.startsWith(CMDQ_TIMER_PREFIX)) {
-            long shootdownId = Long.parseLong(timer.substring(CMDQ_TIMER_PREFIX.length()));
-            onCmdSyncCompleted(d, shootdownId, nowNs);
+            onCmdSyncCompleted(d, timer.substring(CMDQ_TIMER_PREFIX.length()), nowNs);
         }
     }
 
@@ -192,12 +197,12 @@ public final class Iommu implements NodeStateMachine {
             d.timer(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs());
             return;
         }
-        d.emit(new WalkEvent.PageWalkRequested(NodeIds.COORDINATOR, nodeId, dev.mm, dev.pasid, va, access));
+        d.emit(new WalkEvent.PageWalkRequested(NodeIds.COORDINATOR, nodeId, dev.id, dev.mm, dev.pasid, va, access));
     }
 
     private void onPageWalkCompleted(Decider d, WalkEvent.PageWalkCompleted walk, long nowNs) {
-        Device dev = waitingDevice(walk.pasid(), walk.va(), DeviceWait.WALK);
-        if (dev == null) {
+        Device dev = devices.get(walk.stream());
+        if (dev == null || dev.wait != DeviceWait.WALK || dev.nextVa() != walk.va()) {
             return;
         }
         Access access = dev.dma.access();
@@ -229,15 +234,6 @@ public final class Iommu implements NodeStateMachine {
         }
     }
 
-    private Device waitingDevice(int pasid, long va, DeviceWait wait) {
-        for (Device dev : devices.values()) {
-            if (dev.pasid == pasid && dev.wait == wait && dev.nextVa() == va) {
-                return dev;
-            }
-        }
-        return null;
-    }
-
     /**
      * arm_smmu_mm_arch_invalidate_secondary_tlbs: TLBI_NH_VA over the range (TLBI_NH_ASID for
      * the whole address space), then CMD_SYNC; the ATCs follow once the sync completes.
@@ -248,14 +244,19 @@ public final class Iommu implements NodeStateMachine {
                 : "TLBI_NH_VA asid=" + r.pasid() + " addr=" + Kernel.hex(r.start()) + " size=" + Kernel.hex(r.end() - r.start());
         d.emit(new SecondaryTlbEvent.CommandsIssued(nodeId, r.mm(), r.pasid(), r.start(), r.end(), List.of(tlbi, "CMD_SYNC"),
                 r.shootdownId()));
-        d.timer(CMDQ_TIMER_PREFIX + r.shootdownId(), nowNs + cmdqSyncNs);
+        d.timer(CMDQ_TIMER_PREFIX + invalidationKey(r.shootdownId(), r.pasid()), nowNs + cmdqSyncNs);
     }
 
-    private void onCmdSyncCompleted(Decider d, long shootdownId, long nowNs) {
-        Invalidation inv = invalidations.get(shootdownId);
+    static String invalidationKey(long shootdownId, int pasid) {
+        return shootdownId + ":" + pasid;
+    }
+
+    private void onCmdSyncCompleted(Decider d, String key, long nowNs) {
+        Invalidation inv = invalidations.get(key);
         if (inv == null) {
             return;
         }
+        long shootdownId = inv.shootdownId;
         if (inv.phase == InvalPhase.IOTLB_SYNC) {
             int dropped = (int) iotlb(inv.pasid).keySet().stream().filter(va -> Kernel.covers(inv.start, inv.end, va)).count();
             String command = inv.end == Kernel.TLB_FLUSH_ALL ? "TLBI_NH_ASID" : "TLBI_NH_VA";
@@ -273,7 +274,7 @@ public final class Iommu implements NodeStateMachine {
                 atcCommands.add("CMD_SYNC");
                 d.emit(new SecondaryTlbEvent.CommandsIssued(nodeId, inv.mm, inv.pasid, inv.start, inv.end, atcCommands,
                         shootdownId));
-                d.timer(CMDQ_TIMER_PREFIX + shootdownId, nowNs + cmdqSyncNs);
+                d.timer(CMDQ_TIMER_PREFIX + key, nowNs + cmdqSyncNs);
             }
         } else {
             for (Device dev : devices.values()) {
@@ -323,32 +324,24 @@ public final class Iommu implements NodeStateMachine {
             dev.wait = DeviceWait.READY;
             dev.cursor++;
         } else if (own instanceof WalkEvent.PageWalkRequested w) {
-            deviceFor(w.pasid(), w.va()).wait = DeviceWait.WALK;
+            devices.get(w.stream()).wait = DeviceWait.WALK;
         } else if (own instanceof FaultEvent.DeviceFaultRaised f) {
             devices.get(f.device()).wait = DeviceWait.PRI;
         } else if (own instanceof SecondaryTlbEvent.CommandsIssued c) {
             if (c.commands().get(0).startsWith("TLBI")) {
-                invalidations.put(c.shootdownId(), new Invalidation(c.mm(), c.pasid(), c.start(), c.end()));
+                invalidations.put(invalidationKey(c.shootdownId(), c.pasid()),
+                        new Invalidation(c.shootdownId(), c.mm(), c.pasid(), c.start(), c.end()));
             } else {
-                invalidations.get(c.shootdownId()).phase = InvalPhase.ATC_SYNC;
+                invalidations.get(invalidationKey(c.shootdownId(), c.pasid())).phase = InvalPhase.ATC_SYNC;
             }
         } else if (own instanceof SecondaryTlbEvent.IotlbInvalidated i) {
             iotlb(i.pasid()).keySet().removeIf(va -> Kernel.covers(i.start(), i.end(), va));
         } else if (own instanceof SecondaryTlbEvent.AtcInvalidated a) {
             devices.get(a.device()).atc.keySet().removeIf(va -> Kernel.covers(a.start(), a.end(), va));
         } else if (own instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated s) {
-            invalidations.remove(s.shootdownId());
+            invalidations.remove(invalidationKey(s.shootdownId(), s.pasid()));
         } else {
             throw new IllegalStateException(nodeId + ": cannot apply " + own.getClass().getSimpleName());
         }
-    }
-
-    private Device deviceFor(int pasid, long va) {
-        for (Device dev : devices.values()) {
-            if (dev.pasid == pasid && dev.nextVa() == va && dev.wait == DeviceWait.READY) {
-                return dev;
-            }
-        }
-        throw new IllegalStateException(nodeId + ": no device of pasid " + pasid + " is about to access " + Kernel.hex(va));
     }
 }

@@ -14,7 +14,7 @@ public sealed interface PageTableEvent extends Event {
         return Family.PAGETABLE;
     }
 
-    /** An address space (struct mm_struct) exists; its tlb_gen starts at 1 (init_new_context). */
+    /** An address space (struct mm_struct) exists; its tlb_gen starts at 0 (init_new_context). */
     record MmCreated(long mm) implements PageTableEvent {}
 
     /** A VMA [start, end) was mapped. */

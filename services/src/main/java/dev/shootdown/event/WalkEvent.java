@@ -11,12 +11,17 @@ public sealed interface WalkEvent extends Event {
         return Family.WALK;
     }
 
-    /** A TLB, IOTLB or ATS translation miss on {@code requester}; pasid is -1 for a CPU walk. */
-    record PageWalkRequested(String target, String requester, long mm, int pasid, long va, Access access)
+    /**
+     * A TLB, IOTLB or ATS translation miss on {@code requester}. {@code stream} names who
+     * waits for it: the device (its StreamID) for an IOMMU walk, the CPU for a CPU walk. pasid
+     * is -1 for a CPU walk.
+     */
+    record PageWalkRequested(String target, String requester, String stream, long mm, int pasid, long va, Access access)
             implements WalkEvent, Directed {}
 
-    /** The PTE the walk read. Not present: frame and frameEpoch are -1. */
+    /** The PTE the walk read, for {@code stream}. Not present: frame and frameEpoch are -1. */
     record PageWalkCompleted(
-            String target, long mm, int pasid, long va, boolean present, long frame, long frameEpoch, boolean writable)
+            String target, String stream, long mm, int pasid, long va, boolean present, long frame, long frameEpoch,
+            boolean writable)
             implements WalkEvent, Directed {}
 }

@@ -42,7 +42,7 @@ class NodeDriverTest {
             inputs.add(input);
             times.add(nowNs);
             if (input instanceof WalkEvent.PageWalkRequested w) {
-                return new Decision(List.of(new WalkEvent.PageWalkCompleted(w.requester(), w.mm(), -1, w.va(), false, -1, -1, false)),
+                return new Decision(List.of(new WalkEvent.PageWalkCompleted(w.requester(), w.stream(), w.mm(), -1, w.va(), false, -1, -1, false)),
                         List.of(new TimerRequest("t", nowNs + 100)));
             }
             return Decision.NONE;
@@ -54,7 +54,7 @@ class NodeDriverTest {
     }
 
     private static Envelope walkFromCpu(NodeDriver cpu, long va, long nowNs) {
-        return cpu.emit(new WalkEvent.PageWalkRequested("coordinator", "cpu0", 1, -1, va, Access.READ), nowNs);
+        return cpu.emit(new WalkEvent.PageWalkRequested("coordinator", "cpu0", "cpu0", 1, -1, va, Access.READ), nowNs);
     }
 
     @Test
