@@ -143,6 +143,13 @@ public final class Coordinator implements NodeStateMachine {
         return mms.get(mm).ptes.size();
     }
 
+    /** The run's start, the acknowledgements a shootdown waits for, and task exits. */
+    @Override
+    public boolean keepsInput(Event input) {
+        return input instanceof ControlEvent.RunStarted || input instanceof IpiEvent.TlbFlushed
+                || input instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated || input instanceof SyscallEvent.TaskExited;
+    }
+
     @Override
     public Decision onEvent(Event input, long nowNs) {
         if (lifecycle == Lifecycle.QUIESCED) {
@@ -274,9 +281,7 @@ public final class Coordinator implements NodeStateMachine {
             end = Kernel.TLB_FLUSH_ALL;
         }
         long newTlbGen = mm.tlbGen + 1;
-        d.emit(new PageTableEvent.MmTlbGenIncremented(sd.mm, newTlbGen, sd.id));
-        sd.flushStart = start;
-        sd.flushEnd = end;
+        d.emit(new PageTableEvent.MmTlbGenIncremented(sd.mm, newTlbGen, start, end, sd.id));
         for (String cpu : List.copyOf(mm.cpumask)) {
             d.emit(new IpiEvent.FlushTlb(cpu, sd.mm, start, end, newTlbGen, newTlbGen, !cpu.equals(sd.cpu), freedTables,
                     sd.id));
@@ -369,6 +374,9 @@ public final class Coordinator implements NodeStateMachine {
             shootdowns.get(p.shootdownId()).gathered.add(new Frame(p.frame(), p.frameEpoch()));
         } else if (event instanceof PageTableEvent.MmTlbGenIncremented g) {
             mm(g.mm()).tlbGen = g.tlbGen();
+            Shootdown sd = shootdowns.get(g.shootdownId());
+            sd.flushStart = g.start();
+            sd.flushEnd = g.end();
         } else if (event instanceof IpiEvent.FlushTlb f) {
             shootdowns.get(f.shootdownId()).pendingCpus.add(f.target());
         } else if (event instanceof IpiEvent.TlbFlushed ack) {

@@ -210,7 +210,7 @@ class CoordinatorTest {
         for (int i = 0; i < PAGES; i++) {
             expected.add(new PageTableEvent.PteCleared(MM, BUF + i * PAGE, PFN + i, 1, SD));
         }
-        expected.add(new PageTableEvent.MmTlbGenIncremented(MM, 1, SD));
+        expected.add(new PageTableEvent.MmTlbGenIncremented(MM, 1, BUF, BUF_END, SD));
         expected.add(new IpiEvent.FlushTlb(CPU0, MM, BUF, BUF_END, 1, 1, false, false, SD));
         expected.add(new IpiEvent.FlushTlb(CPU1, MM, BUF, BUF_END, 1, 1, true, false, SD));
         assertEquals(events(expected), d);
@@ -304,7 +304,7 @@ class CoordinatorTest {
         List<Event> events = d.events();
         assertEquals(new PageTableEvent.MmuGatherStarted(SD, MM, BUF, end, "munmap", CPU0, PID0), events.get(0));
         assertEquals(List.of(
-                new PageTableEvent.MmTlbGenIncremented(MM, 1, SD),
+                new PageTableEvent.MmTlbGenIncremented(MM, 1, 0, Kernel.TLB_FLUSH_ALL, SD),
                 new IpiEvent.FlushTlb(CPU0, MM, 0, Kernel.TLB_FLUSH_ALL, 1, 1, false, false, SD)),
                 events.subList(events.size() - 2, events.size()));
         assertEquals(2 + pages + 2, events.size());
@@ -358,7 +358,7 @@ class CoordinatorTest {
                 new PageTableEvent.MmuGatherStarted(2, MM, BUF + PAGE, BUF + 2 * PAGE, "munmap", CPU0, PID0),
                 new PageTableEvent.VmaUnmapped(MM, BUF + PAGE, BUF + 2 * PAGE),
                 new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, 2),
-                new PageTableEvent.MmTlbGenIncremented(MM, 2, 2),
+                new PageTableEvent.MmTlbGenIncremented(MM, 2, BUF + PAGE, BUF + 2 * PAGE, 2),
                 new IpiEvent.FlushTlb(CPU0, MM, BUF + PAGE, BUF + 2 * PAGE, 2, 2, false, false, 2)), d);
         assertEquals(2, coordinator.tlbGen(MM));
         assertEquals(2, coordinator.presentPtes(MM));

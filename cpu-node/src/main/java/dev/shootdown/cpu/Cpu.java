@@ -109,6 +109,15 @@ public final class Cpu implements NodeStateMachine {
         return lazy;
     }
 
+    /** A task ready for its next step needs its step timer again. */
+    @Override
+    public java.util.List<dev.shootdown.core.TimerRequest> timersAfterRecovery(long nowNs) {
+        if (lifecycle == Lifecycle.RUNNING && task != null && task.wait == Wait.READY) {
+            return java.util.List.of(new dev.shootdown.core.TimerRequest(STEP_TIMER, nowNs + cpuStepNs));
+        }
+        return java.util.List.of();
+    }
+
     @Override
     public Decision onEvent(Event input, long nowNs) {
         if (lifecycle == Lifecycle.QUIESCED) {

@@ -133,6 +133,25 @@ public final class Iommu implements NodeStateMachine {
         return dev == null ? 0 : dev.atc.size();
     }
 
+    /** Every ready device's DMA timer, and the CMD_SYNC of every invalidation in flight. */
+    @Override
+    public List<dev.shootdown.core.TimerRequest> timersAfterRecovery(long nowNs) {
+        List<dev.shootdown.core.TimerRequest> timers = new ArrayList<>();
+        if (lifecycle != Lifecycle.RUNNING) {
+            return timers;
+        }
+        for (Device dev : devices.values()) {
+            if (dev.wait == DeviceWait.READY) {
+                timers.add(new dev.shootdown.core.TimerRequest(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs()));
+            }
+        }
+        for (Invalidation inv : invalidations.values()) {
+            timers.add(new dev.shootdown.core.TimerRequest(CMDQ_TIMER_PREFIX + invalidationKey(inv.shootdownId, inv.pasid),
+                    nowNs + cmdqSyncNs));
+        }
+        return timers;
+    }
+
     @Override
     public Decision onEvent(Event input, long nowNs) {
         if (lifecycle == Lifecycle.QUIESCED) {

@@ -1,14 +1,18 @@
 package dev.shootdown.core;
 
+import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
+import java.util.List;
 
 /**
  * The contract every node (CPU, IOMMU, coordinator) implements: a deterministic state machine.
  *
  * <p>{@link #onEvent} takes one input and the current simulated time and returns the events to
- * emit and the timers to set. State changes only through {@link #evolve} of the node's own
- * events, so replaying a node's recorded events rebuilds its state. No clocks, threads, I/O or
- * randomness of its own: time is {@code nowNs}, ids are the host's {@code (node, seq)}.
+ * emit and the timers to set. State changes only through {@link #evolve}: of the node's own
+ * events, and of the few inputs it keeps as state ({@link #keepsInput}: the run's start, and the
+ * acknowledgements a node waits for). Replaying those from the log rebuilds the node's state
+ * ({@code NodeDriver.recover}). No clocks, threads, I/O or randomness of its own: time is
+ * {@code nowNs}, ids are the host's {@code (node, seq)}.
  *
  * <p>Thread: whichever single thread the host runs it on; never called concurrently.
  */
@@ -28,6 +32,19 @@ public interface NodeStateMachine {
      */
     Decision onEvent(Event input, long nowNs);
 
-    /** Applies one of this node's own events to its state. */
-    void evolve(Event own);
+    /** Applies one of this node's own events, or an input it {@linkplain #keepsInput keeps}, to its state. */
+    void evolve(Event event);
+
+    /** True for inputs whose arrival changes this node's state by themselves ({@link #evolve} applies them). */
+    default boolean keepsInput(Event input) {
+        return input instanceof ControlEvent.RunStarted;
+    }
+
+    /**
+     * The timers a node rebuilt from the log needs, given its state: timers are not recorded, so
+     * recovery re-arms them from {@code nowNs}.
+     */
+    default List<TimerRequest> timersAfterRecovery(long nowNs) {
+        return List.of();
+    }
 }

@@ -42,8 +42,11 @@ public sealed interface PageTableEvent extends Event {
     /** tlb_finish_mmu returned: every flush of the shootdown completed and its pages are freed. */
     record MmuGatherFinished(long shootdownId, long mm, int framesFreed) implements PageTableEvent {}
 
-    /** inc_mm_tlb_gen: the mm's tlb_gen is now {@code tlbGen}; a flush for it starts. */
-    record MmTlbGenIncremented(long mm, long tlbGen, long shootdownId) implements PageTableEvent {}
+    /**
+     * inc_mm_tlb_gen: the mm's tlb_gen is now {@code tlbGen}; the flush for it (struct
+     * flush_tlb_info) covers [start, end), end -1UL meaning the whole mm.
+     */
+    record MmTlbGenIncremented(long mm, long tlbGen, long start, long end, long shootdownId) implements PageTableEvent {}
 
     /** The frame went back to the page allocator (free_pages_and_swap_cache after the flush). */
     record FrameFreed(long frame, long epoch, long shootdownId) implements PageTableEvent {}

@@ -1,6 +1,8 @@
 package dev.shootdown.host;
 
+import dev.shootdown.event.Event;
 import dev.shootdown.event.Family;
+import dev.shootdown.event.IpiEvent;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.random.RandomGenerator;
@@ -11,6 +13,9 @@ import java.util.random.RandomGenerator;
  * deterministic engine adds seeded jitter of up to half the base; the Kafka host uses the base.
  */
 public final class LatencyModel {
+
+    /** The initiator's own flush_tlb_func is a function call, not an IPI. */
+    static final long LOCAL_CALL_NS = 50L;
 
     private final Map<Family, Long> baseNs = new EnumMap<>(Family.class);
 
@@ -27,14 +32,17 @@ public final class LatencyModel {
         return m;
     }
 
-    /** The nominal latency of a message of {@code family}. */
-    public long baseNs(Family family) {
-        return baseNs.get(family);
+    /** The nominal latency of {@code event}'s delivery. */
+    public long baseNs(Event event) {
+        if (event instanceof IpiEvent.FlushTlb f && !f.viaIpi()) {
+            return LOCAL_CALL_NS;
+        }
+        return baseNs.get(event.family());
     }
 
     /** The base latency plus uniform jitter in [0, base/2], drawn from {@code random}. */
-    public long sampleNs(Family family, RandomGenerator random) {
-        long base = baseNs(family);
+    public long sampleNs(Event event, RandomGenerator random) {
+        long base = baseNs(event);
         return base == 0 ? 0 : base + random.nextLong(base / 2 + 1);
     }
 }

@@ -10,6 +10,8 @@ import dev.shootdown.event.Event;
 import dev.shootdown.event.Routing;
 import dev.shootdown.event.VectorClock;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +50,7 @@ public final class NodeDriver {
     private final Map<String, TreeMap<Long, Held>> held = new HashMap<>();
     private final Map<String, Long> armed = new HashMap<>();
     private long duplicatesDropped;
+    private List<TimerRequest> recoveryTimers = List.of();
 
     public NodeDriver(String runId, NodeStateMachine node, List<String> topology) {
         this(runId, node.nodeId(), node, topology);
@@ -58,6 +61,81 @@ public final class NodeDriver {
         this.nodeId = Objects.requireNonNull(nodeId);
         this.node = node;
         this.topology = List.copyOf(topology);
+    }
+
+    /**
+     * Rebuilds {@code node} (fresh, as constructed) and its driver from a run's log: the node's
+     * own events in sequence order, and before each of them the inputs addressed to the node that
+     * its vector clock shows were delivered already; inputs the node {@linkplain
+     * NodeStateMachine#keepsInput keeps} are applied as they go. The driver resumes with the
+     * node's sequence, clock, time and link watermarks, so inputs it already delivered are
+     * dropped when they come again, and everything after is delivered once.
+     *
+     * <p>Delivery is read off the vector clocks, which is exact while every node hears of a
+     * sender's events only from the sender itself (Shootdown's star around the coordinator).
+     *
+     * @param log every event of the run recorded so far, in any order
+     * @return the driver; {@link #recoveryTimers()} holds the timers to arm now
+     * @throws IllegalStateException when the node's own history has a gap
+     */
+    public static NodeDriver recover(String runId, NodeStateMachine node, List<String> topology, Collection<Envelope> log) {
+        NodeDriver d = new NodeDriver(runId, node, topology);
+        String me = node.nodeId();
+        List<Envelope> own = log.stream().filter(e -> e.node().equals(me) && e.run().equals(runId))
+                .sorted(Comparator.comparingLong(Envelope::seq)).toList();
+        Map<String, List<Envelope>> inputs = new TreeMap<>();
+        for (Envelope e : log) {
+            if (e.run().equals(runId) && !e.node().equals(me) && e.links().containsKey(me)) {
+                inputs.computeIfAbsent(e.node(), k -> new ArrayList<>()).add(e);
+            }
+        }
+        inputs.values().forEach(l -> l.sort(Comparator.comparingLong(e -> e.links().get(me))));
+        Map<String, Integer> next = new HashMap<>();
+        for (Envelope e : own) {
+            if (e.seq() != d.seq + 1) {
+                throw new IllegalStateException(me + ": cannot recover, its history has a gap before " + e.id());
+            }
+            for (Map.Entry<String, List<Envelope>> sender : inputs.entrySet()) {
+                List<Envelope> from = sender.getValue();
+                int i = next.getOrDefault(sender.getKey(), 0);
+                while (i < from.size() && from.get(i).seq() <= e.clock().get(sender.getKey())
+                        && from.get(i).links().get(me) == d.deliveredOnLink.getOrDefault(sender.getKey(), 0L) + 1) {
+                    d.recoverInput(from.get(i));
+                    i++;
+                }
+                next.put(sender.getKey(), i);
+            }
+            if (!(e.event() instanceof ControlEvent.TimerFired)) {
+                node.evolve(e.event());
+            }
+            d.seq = e.seq();
+            d.clock = d.clock.merge(e.clock());
+            d.localNowNs = Math.max(d.localNowNs, e.timeNs());
+            e.links().forEach((dest, linkSeq) -> d.sentOnLink.merge(dest, linkSeq, Math::max));
+        }
+        d.recoveryTimers = node.timersAfterRecovery(d.localNowNs);
+        for (TimerRequest t : d.recoveryTimers) {
+            d.armed.put(t.name(), t.fireAtNs());
+        }
+        return d;
+    }
+
+    private void recoverInput(Envelope in) {
+        deliveredOnLink.put(in.node(), in.links().get(nodeId));
+        clock = clock.merge(in.clock());
+        if (node.keepsInput(in.event())) {
+            node.evolve(in.event());
+        }
+    }
+
+    /** The timers {@link #recover} armed for the rebuilt node; the host schedules them. */
+    public List<TimerRequest> recoveryTimers() {
+        return recoveryTimers;
+    }
+
+    /** How far each sender's link to this node has been delivered (for tests and diagnostics). */
+    public long deliveredOn(String sender) {
+        return deliveredOnLink.getOrDefault(sender, 0L);
     }
 
     /** A driver for a node that only emits (the run controller). */

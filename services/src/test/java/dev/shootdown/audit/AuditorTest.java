@@ -52,7 +52,7 @@ class AuditorTest {
             Envelope munmap = b.emit("cpu0", 60, new SyscallEvent.Munmap("coordinator", "cpu0", 100, 1, VA, END));
             b.emit("coordinator", 70, new PageTableEvent.MmuGatherStarted(1, 1, VA, END, "munmap", "cpu0", 100), munmap);
             clear = b.emit("coordinator", 70, new PageTableEvent.PteCleared(1, VA, FRAME, 1, 1));
-            b.emit("coordinator", 70, new PageTableEvent.MmTlbGenIncremented(1, 1, 1));
+            b.emit("coordinator", 70, new PageTableEvent.MmTlbGenIncremented(1, 1, VA, END, 1));
             flush = b.emit("coordinator", 70, new IpiEvent.FlushTlb("cpu0", 1, VA, END, 1, 1, false, false, 1));
         }
 

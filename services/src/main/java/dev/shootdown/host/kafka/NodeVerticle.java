@@ -119,7 +119,7 @@ public class NodeVerticle extends VerticleBase {
         try {
             Envelope in = EventCodec.decode(value);
             if (in.run().equals(host.runId()) && driver.isForMe(in)) {
-                long deliverAt = in.timeNs() + host.latency().baseNs(in.event().family());
+                long deliverAt = in.timeNs() + host.latency().baseNs(in.event());
                 handle(driver.offer(in, deliverAt));
             }
         } catch (LogFormatException e) {

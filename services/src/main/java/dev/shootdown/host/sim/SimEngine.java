@@ -29,7 +29,14 @@ public final class SimEngine {
     /** The recorded log in emission order, and whether every node quiesced. */
     public record Result(List<Envelope> log, boolean quiesced, long endTimeNs) {}
 
-    private record Pending(long atNs, long order, String target, Envelope envelope, TimerRequest timer) {}
+    /**
+     * Restart {@code nodeId} once the log holds {@code afterEvents} events: its in-memory state and
+     * timers are lost, a fresh instance is rebuilt from the log ({@link NodeDriver#recover}) and
+     * its inputs are delivered again from the log, as a Kafka consumer reading from the start would.
+     */
+    public record Restart(String nodeId, long afterEvents) {}
+
+    private record Pending(long atNs, long order, String target, Envelope envelope, TimerRequest timer, long generation) {}
 
     private final String runId;
     private final long seed;
@@ -43,6 +50,9 @@ public final class SimEngine {
     private final List<Envelope> log = new ArrayList<>();
     private final TreeSet<String> quiesced = new TreeSet<>();
     private long order;
+    private final List<Restart> restarts = new ArrayList<>();
+    private java.util.function.Function<String, NodeStateMachine> factory;
+    private final Map<String, Long> generation = new HashMap<>();
 
     public SimEngine(String runId, long seed, Scenario scenario, List<NodeStateMachine> nodes, LatencyModel latency) {
         this.runId = runId;
@@ -58,14 +68,33 @@ public final class SimEngine {
         }
     }
 
+    /** Plans restarts; {@code factory} builds a fresh node for an id. */
+    public SimEngine withRestarts(List<Restart> plan, java.util.function.Function<String, NodeStateMachine> factory) {
+        for (Restart r : plan) {
+            if (!drivers.containsKey(r.nodeId())) {
+                throw new IllegalArgumentException("no node " + r.nodeId() + " to restart");
+            }
+        }
+        this.restarts.addAll(plan);
+        this.restarts.sort(java.util.Comparator.comparingLong(Restart::afterEvents));
+        this.factory = factory;
+        return this;
+    }
+
     /** Runs until every node quiesced, or {@code maxEvents} were logged. */
     public Result run(long maxEvents) {
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, scenario.nodeIds());
         publish(control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L));
         long now = 0;
         while (!queue.isEmpty() && quiesced.size() < drivers.size() && log.size() < maxEvents) {
+            while (!restarts.isEmpty() && log.size() >= restarts.get(0).afterEvents()) {
+                restart(restarts.remove(0).nodeId(), now);
+            }
             Pending p = queue.poll();
             now = p.atNs;
+            if (p.timer != null && p.generation != generation.getOrDefault(p.target, 0L)) {
+                continue; // a timer of an instance that was restarted since
+            }
             NodeDriver driver = drivers.get(p.target);
             NodeDriver.Output out = p.timer != null
                     ? driver.fire(p.timer.name(), p.timer.fireAtNs())
@@ -75,11 +104,26 @@ public final class SimEngine {
             }
             for (TimerRequest t : out.timers()) {
                 if (!t.isCancel()) {
-                    queue.add(new Pending(t.fireAtNs(), order++, p.target, null, t));
+                    queue.add(new Pending(t.fireAtNs(), order++, p.target, null, t, generation.getOrDefault(p.target, 0L)));
                 }
             }
         }
         return new Result(List.copyOf(log), quiesced.size() == drivers.size(), now);
+    }
+
+    private void restart(String nodeId, long now) {
+        long gen = generation.merge(nodeId, 1L, Long::sum);
+        NodeDriver recovered = NodeDriver.recover(runId, factory.apply(nodeId), scenario.nodeIds(), log);
+        drivers.put(nodeId, recovered);
+        for (TimerRequest t : recovered.recoveryTimers()) {
+            queue.add(new Pending(Math.max(now, t.fireAtNs()), order++, nodeId, null, t, gen));
+        }
+        // Re-read every input from the start of the log; the driver drops what it already delivered.
+        for (Envelope e : log) {
+            if (e.links().containsKey(nodeId)) {
+                queue.add(new Pending(now, order++, nodeId, e, null, gen));
+            }
+        }
     }
 
     private void publish(Envelope e) {
@@ -92,10 +136,10 @@ public final class SimEngine {
                 continue; // the run controller: it only counts NodeQuiesced, above
             }
             String link = e.node() + ">" + target;
-            long at = e.timeNs() + latency.sampleNs(e.event().family(), random);
+            long at = e.timeNs() + latency.sampleNs(e.event(), random);
             at = Math.max(at, lastArrivalOnLink.getOrDefault(link, 0L));
             lastArrivalOnLink.put(link, at);
-            queue.add(new Pending(at, order++, target, e, null));
+            queue.add(new Pending(at, order++, target, e, null, 0L));
         }
     }
 }
