@@ -31,15 +31,11 @@ final class Machine {
         return nodes;
     }
 
-    static List<NodeVerticle> verticles(Scenario s, NodeHost host) {
-        List<NodeVerticle> verticles = new ArrayList<>();
-        verticles.add(CoordinatorService.verticle(host));
-        for (int i = 0; i < s.cpus(); i++) {
-            verticles.add(CpuService.verticle(host, NodeIds.cpu(i)));
+    /** A new verticle for node {@code nodeId}, from the service module that owns its kind. */
+    static NodeVerticle verticle(NodeHost host, String nodeId) {
+        if (nodeId.equals(NodeIds.COORDINATOR)) {
+            return CoordinatorService.verticle(host);
         }
-        for (int i = 0; i < s.iommus(); i++) {
-            verticles.add(IommuService.verticle(host, NodeIds.iommu(i)));
-        }
-        return verticles;
+        return nodeId.startsWith("cpu") ? CpuService.verticle(host, nodeId) : IommuService.verticle(host, nodeId);
     }
 }

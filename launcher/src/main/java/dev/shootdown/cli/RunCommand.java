@@ -149,8 +149,8 @@ final class RunCommand implements Callable<Integer> {
             KafkaHostConfig config = KafkaHostConfig.defaults(bootstrap);
             ErrorLog errors = new ErrorLog();
             NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
-            KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, Machine.verticles(scenario, host),
-                    Duration.ofSeconds(runTimeoutSeconds), node -> {
+            KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, node -> Machine.verticle(host, node),
+                    List.of(), Duration.ofSeconds(runTimeoutSeconds), node -> {
                         stdout.println("  " + node + " quiesced");
                         stdout.flush();
                     });

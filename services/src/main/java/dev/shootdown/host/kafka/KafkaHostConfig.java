@@ -60,10 +60,12 @@ public record KafkaHostConfig(
         return p;
     }
 
-    /** Manually committed consumer reading committed records only, from the start when new. */
-    public Properties consumerProperties(String groupId, String clientId) {
+    /**
+     * A consumer without a group: hosts assign partitions and seek themselves, and know what they
+     * delivered from the log (link sequence numbers), not from committed offsets.
+     */
+    public Properties consumerProperties(String clientId) {
         Properties p = baseProperties();
-        p.put("group.id", groupId);
         p.put("client.id", clientId);
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");

@@ -13,12 +13,16 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -34,8 +38,14 @@ import org.apache.kafka.common.TopicPartition;
  */
 public final class KafkaRunner {
 
-    /** The run's log as read back from Kafka, in causal order, and whether every node quiesced. */
-    public record Result(List<RecordedEvent> log, boolean quiesced, List<String> missingNodes) {}
+    /**
+     * The run's log as read back from Kafka, in causal order; whether every node quiesced; and
+     * every verticle instance that ran, in deployment order.
+     */
+    public record Result(List<RecordedEvent> log, boolean quiesced, List<String> missingNodes, List<NodeVerticle> instances) {}
+
+    /** Undeploy {@code nodeId}'s verticle {@code afterMillis} after the run started and deploy a new one. */
+    public record Redeploy(String nodeId, long afterMillis) {}
 
     private final KafkaHostConfig config;
 
@@ -46,27 +56,33 @@ public final class KafkaRunner {
     /**
      * Runs one scenario.
      *
-     * @param verticles one per node of the scenario, built over the same {@link NodeHost}
+     * @param factory    builds a new verticle for a node id, over the same {@link NodeHost}
+     * @param redeploys  verticles to replace while the run goes on
      * @param runTimeout how long to wait for every node to quiesce
      * @param progress   told each NodeQuiesced as it arrives
      */
-    public Result run(NodeHost host, long seed, Scenario scenario, List<NodeVerticle> verticles, Duration runTimeout,
-            Consumer<String> progress) throws InfrastructureException {
+    public Result run(NodeHost host, long seed, Scenario scenario, Function<String, NodeVerticle> factory,
+            List<Redeploy> redeploys, Duration runTimeout, Consumer<String> progress) throws InfrastructureException {
         String runId = host.runId();
         try (Admin admin = Admin.create(config.baseProperties())) {
             RunTopics.checkReachable(admin, config);
             RunTopics.create(admin, runId, config);
         }
         Vertx vertx = Vertx.vertx();
-        List<String> deployments = new ArrayList<>();
+        Map<String, String> deployments = new LinkedHashMap<>();
+        List<NodeVerticle> instances = new ArrayList<>();
+        List<Redeploy> pending = new ArrayList<>(redeploys);
+        pending.sort(Comparator.comparingLong(Redeploy::afterMillis));
         TreeSet<String> quiesced = new TreeSet<>();
         try {
-            for (NodeVerticle v : verticles) {
-                deployments.add(await(vertx.deployVerticle(v), "deploying " + v.nodeId()));
+            for (String node : host.topology()) {
+                NodeVerticle v = factory.apply(node);
+                instances.add(v);
+                deployments.put(node, await(vertx.deployVerticle(v), "deploying " + node));
             }
             try (KafkaProducer<String, String> producer = new KafkaProducer<>(config.producerProperties("shootdown-control-" + runId));
                     KafkaConsumer<String, String> consumer = new KafkaConsumer<>(
-                            config.consumerProperties("shootdown-control-" + runId, "shootdown-control-" + runId))) {
+                            config.consumerProperties("shootdown-control-" + runId))) {
                 String controlTopic = Routing.topic(runId, Family.CONTROL);
                 List<TopicPartition> partitions = new ArrayList<>();
                 for (PartitionInfo info : consumer.partitionsFor(controlTopic, config.requestTimeout())) {
@@ -80,8 +96,17 @@ public final class KafkaRunner {
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
 
-                long deadline = System.nanoTime() + runTimeout.toNanos();
+                long startedNs = System.nanoTime();
+                long deadline = startedNs + runTimeout.toNanos();
                 while (quiesced.size() < host.topology().size() && System.nanoTime() < deadline) {
+                    while (!pending.isEmpty()
+                            && System.nanoTime() - startedNs >= TimeUnit.MILLISECONDS.toNanos(pending.get(0).afterMillis())) {
+                        String node = pending.remove(0).nodeId();
+                        await(vertx.undeploy(deployments.get(node)), "undeploying " + node);
+                        NodeVerticle v = factory.apply(node);
+                        instances.add(v);
+                        deployments.put(node, await(vertx.deployVerticle(v), "redeploying " + node));
+                    }
                     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
                         Envelope e = EventCodec.decode(r.value());
                         if (e.event() instanceof ControlEvent.NodeQuiesced q && quiesced.add(q.node())) {
@@ -96,7 +121,7 @@ public final class KafkaRunner {
             Thread.currentThread().interrupt();
             throw new InfrastructureException("run " + runId + " interrupted");
         } finally {
-            for (String id : deployments) {
+            for (String id : deployments.values()) {
                 try {
                     await(vertx.undeploy(id), "undeploying");
                 } catch (InfrastructureException e) {
@@ -111,7 +136,7 @@ public final class KafkaRunner {
         }
         List<String> missing = new ArrayList<>(host.topology());
         missing.removeAll(quiesced);
-        return new Result(RunLogReader.read(config, runId), missing.isEmpty(), missing);
+        return new Result(RunLogReader.read(config, runId), missing.isEmpty(), missing, List.copyOf(instances));
     }
 
     private <T> T await(Future<T> future, String what) throws InfrastructureException {

@@ -12,26 +12,26 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * The Kafka host of one node: a Vert.x verticle whose event-loop context runs the node's state
- * machine (through a {@link NodeDriver}), fed by a plain Kafka consumer polled on a Vert.x
- * worker, publishing through an idempotent {@code acks=all} producer. Timers are Vert.x timers
- * that turn into inputs on the same context.
+ * The Kafka host of one node: a Vert.x verticle whose context runs the node's state machine
+ * (through a {@link NodeDriver}), fed by a plain Kafka consumer polled on a Vert.x worker, and
+ * publishing through an idempotent {@code acks=all} producer. Timers are Vert.x timers that turn
+ * into inputs on the same context.
  *
- * <p>No input is lost across a redeploy: consumed offsets are committed only once every event
- * the node emitted so far is acknowledged by the cluster and no input is held back waiting for
- * its link predecessor.
+ * <p>Every start is a recovery: the node is rebuilt from what the run's topics hold
+ * ({@link NodeDriver#recover}; nothing for a first start), re-arms the timers its state needs, and
+ * reads its input topics from the beginning; the driver drops inputs it already delivered by their
+ * link sequence numbers. So a redeployed verticle loses no input and applies none twice, and
+ * no consumer group or committed offset is involved. Stopping stops taking inputs and timers, then
+ * waits until the cluster acknowledged everything the node emitted.
  *
  * <p>Threads: the state machine, the driver and the bookkeeping run on the verticle's context;
  * the consumer belongs to its worker; producer callbacks hop back to the context.
@@ -39,18 +39,17 @@ import org.apache.kafka.common.TopicPartition;
 public class NodeVerticle extends VerticleBase {
 
     /** Families that carry events addressed to nodes; facts (page table, trace) are not consumed. */
-    private static final List<Family> INPUT_FAMILIES = List.of(
+    static final List<Family> INPUT_FAMILIES = List.of(
             Family.IPI, Family.SECONDARY_TLB, Family.WALK, Family.FAULT, Family.SYSCALL, Family.CONTROL);
 
     private final NodeHost host;
     private final NodeStateMachine machine;
     private NodeDriver driver;
+    private long recoveredEvents;
     private KafkaProducer<String, String> producer;
     private volatile boolean polling;
+    private boolean stopping;
     private Future<Void> pollLoop;
-    private final ConcurrentHashMap<TopicPartition, OffsetAndMetadata> committable = new ConcurrentHashMap<>();
-    private final Map<TopicPartition, Long> consumed = new HashMap<>();
-    private int unacknowledged;
 
     public NodeVerticle(NodeHost host, NodeStateMachine machine) {
         this.host = host;
@@ -61,21 +60,40 @@ public class NodeVerticle extends VerticleBase {
         return machine.nodeId();
     }
 
+    /** How many of its own events this instance found in the log when it started (0 on a first start). */
+    public long recoveredEvents() {
+        return recoveredEvents;
+    }
+
     @Override
     public Future<?> start() {
-        driver = new NodeDriver(host.runId(), machine, host.topology());
         String clientId = "shootdown-" + host.runId() + "-" + machine.nodeId();
-        producer = new KafkaProducer<>(host.config().producerProperties(clientId));
-        KafkaConsumer<String, String> consumer = new KafkaConsumer<>(
-                host.config().consumerProperties("shootdown." + host.runId() + "." + machine.nodeId(), clientId));
-        List<String> topics = new ArrayList<>();
-        for (Family f : INPUT_FAMILIES) {
-            topics.add(Routing.topic(host.runId(), f));
-        }
-        consumer.subscribe(topics);
-        polling = true;
-        pollLoop = vertx.executeBlocking(() -> poll(consumer), false);
-        return Future.succeededFuture();
+        return vertx.executeBlocking(() -> {
+            List<String> topics = RunTopics.names(host.runId());
+            List<Envelope> log = new ArrayList<>();
+            for (RecordedEvent r : RunLogReader.readRecorded(host.config(), host.runId(), topics)) {
+                log.add(r.envelope());
+            }
+            recoveredEvents = log.stream().filter(e -> e.node().equals(machine.nodeId())).count();
+            return NodeDriver.recover(host.runId(), machine, host.topology(), log);
+        }).compose(recovered -> {
+            driver = recovered;
+            producer = new KafkaProducer<>(host.config().producerProperties(clientId));
+            KafkaConsumer<String, String> consumer = new KafkaConsumer<>(host.config().consumerProperties(clientId));
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (Family f : INPUT_FAMILIES) {
+                String topic = Routing.topic(host.runId(), f);
+                for (PartitionInfo info : consumer.partitionsFor(topic, host.config().requestTimeout())) {
+                    partitions.add(new TopicPartition(topic, info.partition()));
+                }
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            schedule(driver.recoveryTimers());
+            polling = true;
+            pollLoop = vertx.executeBlocking(() -> poll(consumer), false);
+            return Future.succeededFuture();
+        });
     }
 
     private Void poll(KafkaConsumer<String, String> consumer) {
@@ -87,9 +105,7 @@ public class NodeVerticle extends VerticleBase {
                     String value = r.value();
                     context.runOnContext(v -> onRecord(tp, offset, value));
                 }
-                commit(consumer, false);
             }
-            commit(consumer, true);
         } catch (RuntimeException e) {
             host.errors().record(machine.nodeId(), "consumer failed", e);
         } finally {
@@ -98,24 +114,10 @@ public class NodeVerticle extends VerticleBase {
         return null;
     }
 
-    private void commit(KafkaConsumer<String, String> consumer, boolean sync) {
-        if (committable.isEmpty()) {
-            return;
-        }
-        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>(committable);
-        offsets.forEach(committable::remove);
-        if (sync) {
-            consumer.commitSync(offsets);
-        } else {
-            consumer.commitAsync(offsets, (o, e) -> {
-                if (e != null) {
-                    host.errors().record(machine.nodeId(), "offset commit failed", e);
-                }
-            });
-        }
-    }
-
     private void onRecord(TopicPartition tp, long offset, String value) {
+        if (stopping) {
+            return; // not delivered: the next instance reads it again
+        }
         try {
             Envelope in = EventCodec.decode(value);
             if (in.run().equals(host.runId()) && driver.isForMe(in)) {
@@ -127,15 +129,17 @@ public class NodeVerticle extends VerticleBase {
         } catch (RuntimeException e) {
             host.errors().record(machine.nodeId(), "state machine failed on " + tp + " offset " + offset, e);
         }
-        consumed.put(tp, offset + 1);
-        maybeMarkCommittable();
     }
 
     private void handle(NodeDriver.Output out) {
         for (Envelope e : out.envelopes()) {
             send(e);
         }
-        for (TimerRequest t : out.timers()) {
+        schedule(out.timers());
+    }
+
+    private void schedule(List<TimerRequest> timers) {
+        for (TimerRequest t : timers) {
             if (!t.isCancel()) {
                 long delayMs = Math.max(1, (t.fireAtNs() - driver.localNowNs()) / host.config().simNsPerWallMs());
                 vertx.setTimer(delayMs, id -> onTimer(t));
@@ -144,6 +148,9 @@ public class NodeVerticle extends VerticleBase {
     }
 
     private void onTimer(TimerRequest t) {
+        if (stopping) {
+            return;
+        }
         try {
             handle(driver.fire(t.name(), t.fireAtNs()));
         } catch (RuntimeException e) {
@@ -152,30 +159,25 @@ public class NodeVerticle extends VerticleBase {
     }
 
     private void send(Envelope e) {
-        unacknowledged++;
         ProducerRecord<String, String> record = new ProducerRecord<>(
                 Routing.topic(host.runId(), e.event().family()), Routing.key(e), EventCodec.encode(e));
-        producer.send(record, (metadata, error) -> context.runOnContext(v -> {
-            unacknowledged--;
+        producer.send(record, (metadata, error) -> {
             if (error != null) {
                 host.errors().record(machine.nodeId(), "event " + e.id() + " was not recorded", error);
             }
-            maybeMarkCommittable();
-        }));
-    }
-
-    private void maybeMarkCommittable() {
-        if (unacknowledged == 0 && !driver.hasHeldInputs()) {
-            consumed.forEach((tp, next) -> committable.put(tp, new OffsetAndMetadata(next)));
-        }
+        });
     }
 
     @Override
     public Future<?> stop() {
+        stopping = true; // on the context: no input or timer is handled from here on
         polling = false;
-        return pollLoop.eventually(() -> vertx.executeBlocking(() -> {
-            producer.flush();
-            producer.close(Duration.ofSeconds(5));
+        Future<Void> polled = pollLoop == null ? Future.succeededFuture() : pollLoop;
+        return polled.eventually(() -> vertx.executeBlocking(() -> {
+            if (producer != null) {
+                producer.flush(); // everything emitted is acknowledged (or its failure recorded)
+                producer.close(Duration.ofSeconds(5));
+            }
             return null;
         }));
     }

@@ -21,11 +21,16 @@ public final class RunLogReader {
     private RunLogReader() {}
 
     public static List<RecordedEvent> read(KafkaHostConfig config, String runId) throws InfrastructureException {
+        return CausalOrder.sort(readRecorded(config, runId, RunTopics.names(runId)), RecordedEvent::envelope);
+    }
+
+    /** Every record of {@code topics} so far, in no particular order (a run still in flight may have gaps). */
+    public static List<RecordedEvent> readRecorded(KafkaHostConfig config, String runId, List<String> topics)
+            throws InfrastructureException {
         List<RecordedEvent> events = new ArrayList<>();
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(
-                config.consumerProperties("shootdown-reader-" + runId, "shootdown-reader-" + runId))) {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-reader-" + runId))) {
             List<TopicPartition> partitions = new ArrayList<>();
-            for (String topic : RunTopics.names(runId)) {
+            for (String topic : topics) {
                 List<PartitionInfo> infos = consumer.partitionsFor(topic, config.requestTimeout());
                 if (infos == null || infos.isEmpty()) {
                     throw new InfrastructureException("run " + runId + " has no topic " + topic + " on "
@@ -54,7 +59,7 @@ public final class RunLogReader {
                 }
             }
         }
-        return CausalOrder.sort(events, RecordedEvent::envelope);
+        return events;
     }
 
     private static boolean caughtUp(KafkaConsumer<String, String> consumer, Map<TopicPartition, Long> end) {
