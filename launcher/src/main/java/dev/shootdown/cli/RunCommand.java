@@ -121,9 +121,7 @@ final class RunCommand implements Callable<Integer> {
                         + " s: no NodeQuiesced from " + result.missingNodes());
             }
         }
-        Auditor auditor = new Auditor();
-        log.forEach(auditor::accept);
-        AuditReport report = auditor.finish();
+        AuditReport report = Auditor.audit(log);
         writeOutputs(lines, report);
         AuditPrinter.print(report, engine.name(), stdout);
         stdout.println("wrote " + out.resolve("events.jsonl") + " (" + lines.size() + " events) and " + out.resolve("report.json"));

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shootdown.audit.AuditReport;
-import dev.shootdown.audit.Auditor;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
@@ -63,12 +61,7 @@ class DeterministicEngineTest {
     void everySeedUnmapsSafely(long seed) {
         List<Envelope> log = run(seed);
         RunInvariants.assertMunmapDmaCorrect(log);
-        Auditor auditor = new Auditor();
-        log.forEach(auditor::accept);
-        AuditReport report = auditor.finish();
-        assertEquals("clean", report.verdict(), () -> "seed " + seed + ": " + report.violations());
-        assertEquals("secondary-after-cpu", report.shootdowns().get(0).order());
-        assertTrue(report.complete());
+        RunInvariants.assertAuditClean(log);
     }
 
     @ParameterizedTest(name = "seed {0}")

@@ -3,8 +3,6 @@ package dev.shootdown.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shootdown.audit.AuditReport;
-import dev.shootdown.audit.Auditor;
 import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
@@ -71,10 +69,6 @@ class KafkaRedeployIT {
         assertTrue(log.stream().anyMatch(e -> e.node().equals(node) && e.seq() > recovered),
                 "the new instance carried on where the old one stopped");
         RunInvariants.assertMunmapDmaCorrect(log);
-        Auditor auditor = new Auditor();
-        log.forEach(auditor::accept);
-        AuditReport report = auditor.finish();
-        assertEquals("clean", report.verdict(), () -> report.violations().toString());
-        assertEquals("secondary-after-cpu", report.shootdowns().get(0).order());
+        RunInvariants.assertAuditClean(log);
     }
 }

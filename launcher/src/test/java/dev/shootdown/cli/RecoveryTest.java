@@ -3,8 +3,6 @@ package dev.shootdown.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shootdown.audit.AuditReport;
-import dev.shootdown.audit.Auditor;
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.cpu.Cpu;
 import dev.shootdown.event.Envelope;
@@ -75,11 +73,7 @@ class RecoveryTest {
         // No event lost or duplicated: each node's sequence is gap-free and the causal order exists.
         List<Envelope> log = CausalOrder.sort(result.log(), e -> e);
         RunInvariants.assertMunmapDmaCorrect(log);
-        Auditor auditor = new Auditor();
-        log.forEach(auditor::accept);
-        AuditReport report = auditor.finish();
-        assertEquals("clean", report.verdict(), () -> report.violations().toString());
-        assertEquals("secondary-after-cpu", report.shootdowns().get(0).order());
+        RunInvariants.assertAuditClean(log);
     }
 
     @Test

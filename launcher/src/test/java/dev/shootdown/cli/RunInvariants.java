@@ -75,6 +75,14 @@ final class RunInvariants {
                 "the thread still reading the buffer got SIGSEGV");
     }
 
+    /** The auditor finds the run clean, with the 6.6 order: secondary invalidation after the CPU flushes. */
+    static void assertAuditClean(List<Envelope> log) {
+        dev.shootdown.audit.AuditReport report = dev.shootdown.audit.Auditor.audit(log);
+        assertEquals("clean", report.verdict(), () -> report.violations().toString());
+        assertEquals("secondary-after-cpu", report.shootdowns().get(0).order());
+        assertTrue(report.complete(), "the log holds the run's completion");
+    }
+
     private static boolean inBuffer(long va) {
         return Kernel.covers(dev.shootdown.scenario.Scenarios.BUFFER, dev.shootdown.scenario.Scenarios.BUFFER + 16 * Kernel.PAGE_SIZE,
                 va);

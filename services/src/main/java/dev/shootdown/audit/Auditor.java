@@ -100,6 +100,13 @@ public final class Auditor {
     private final List<Violation> violations = new ArrayList<>();
     private final Set<String> reported = new HashSet<>();
 
+    /** Audits a whole log given in causal order. */
+    public static AuditReport audit(Iterable<Envelope> log) {
+        Auditor auditor = new Auditor();
+        log.forEach(auditor::accept);
+        return auditor.finish();
+    }
+
     /** Consumes the next envelope of the log, in causal order. */
     public void accept(Envelope e) {
         events++;
