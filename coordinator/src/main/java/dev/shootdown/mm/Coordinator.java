@@ -19,6 +19,7 @@ import dev.shootdown.scenario.Scenario;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -73,7 +74,7 @@ public final class Coordinator implements NodeStateMachine {
         final TreeMap<Long, Vma> vmas = new TreeMap<>();
         final TreeMap<Long, Pte> ptes = new TreeMap<>();
         final TreeSet<String> cpumask = new TreeSet<>();
-        final Set<Subscription> notifiers = new java.util.LinkedHashSet<>();
+        final Set<Subscription> notifiers = new LinkedHashSet<>();
         long tlbGen;
 
         Mm(long id) {

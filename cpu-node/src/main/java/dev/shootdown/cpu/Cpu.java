@@ -4,6 +4,7 @@ import dev.shootdown.core.Decider;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.NodeStateMachine;
+import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
@@ -111,11 +112,11 @@ public final class Cpu implements NodeStateMachine {
 
     /** A task ready for its next step needs its step timer again. */
     @Override
-    public java.util.List<dev.shootdown.core.TimerRequest> timersAfterRecovery(long nowNs) {
+    public List<TimerRequest> timersAfterRecovery(long nowNs) {
         if (lifecycle == Lifecycle.RUNNING && task != null && task.wait == Wait.READY) {
-            return java.util.List.of(new dev.shootdown.core.TimerRequest(STEP_TIMER, nowNs + cpuStepNs));
+            return List.of(new TimerRequest(STEP_TIMER, nowNs + cpuStepNs));
         }
-        return java.util.List.of();
+        return List.of();
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.shootdown.core.Decider;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.NodeStateMachine;
+import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
@@ -135,18 +136,18 @@ public final class Iommu implements NodeStateMachine {
 
     /** Every ready device's DMA timer, and the CMD_SYNC of every invalidation in flight. */
     @Override
-    public List<dev.shootdown.core.TimerRequest> timersAfterRecovery(long nowNs) {
-        List<dev.shootdown.core.TimerRequest> timers = new ArrayList<>();
+    public List<TimerRequest> timersAfterRecovery(long nowNs) {
+        List<TimerRequest> timers = new ArrayList<>();
         if (lifecycle != Lifecycle.RUNNING) {
             return timers;
         }
         for (Device dev : devices.values()) {
             if (dev.wait == DeviceWait.READY) {
-                timers.add(new dev.shootdown.core.TimerRequest(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs()));
+                timers.add(new TimerRequest(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs()));
             }
         }
         for (Invalidation inv : invalidations.values()) {
-            timers.add(new dev.shootdown.core.TimerRequest(CMDQ_TIMER_PREFIX + invalidationKey(inv.shootdownId, inv.pasid),
+            timers.add(new TimerRequest(CMDQ_TIMER_PREFIX + invalidationKey(inv.shootdownId, inv.pasid),
                     nowNs + cmdqSyncNs));
         }
         return timers;

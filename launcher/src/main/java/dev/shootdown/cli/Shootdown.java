@@ -2,6 +2,7 @@ package dev.shootdown.cli;
 
 import dev.shootdown.host.kafka.InfrastructureException;
 import java.io.PrintWriter;
+import java.util.Arrays;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -42,7 +43,7 @@ public final class Shootdown implements Runnable {
 
     /** Runs the command line with the given output streams (tests call this) and returns the exit status. */
     public static int execute(PrintWriter out, PrintWriter errWriter, String... args) {
-        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        boolean verbose = Arrays.asList(args).contains("--verbose");
         CommandLine cl = new CommandLine(new Shootdown());
         cl.setOut(out);
         cl.setErr(errWriter);

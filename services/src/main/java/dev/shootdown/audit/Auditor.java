@@ -19,7 +19,9 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -167,8 +169,8 @@ public final class Auditor {
         }
     }
 
-    private java.util.Optional<Sd> sd(long id) {
-        return java.util.Optional.ofNullable(shootdowns.get(id));
+    private Optional<Sd> sd(long id) {
+        return Optional.ofNullable(shootdowns.get(id));
     }
 
     private long mmOfPasid(String iommu, int pasid) {
@@ -366,7 +368,7 @@ public final class Auditor {
             var f = (IpiEvent.TlbFlushed) done.getValue().event();
             Envelope issued = sd.flushIssued.get(done.getKey());
             boolean viaIpi = issued != null && ((IpiEvent.FlushTlb) issued.event()).viaIpi();
-            cpu.add(new CpuFlush(done.getKey(), f.kind().name().toLowerCase(java.util.Locale.ROOT), viaIpi,
+            cpu.add(new CpuFlush(done.getKey(), f.kind().name().toLowerCase(Locale.ROOT), viaIpi,
                     done.getValue().timeNs(), done.getValue().id()));
         }
         List<SecondaryInvalidation> secondary = new ArrayList<>();

@@ -1,5 +1,8 @@
 package dev.shootdown.event;
 
+import dev.shootdown.scenario.TaskOp;
+import java.util.List;
+
 /** Node-local facts: what each TLB, IOTLB and ATC was filled with, and every access made. */
 public sealed interface TraceEvent extends Event {
 
@@ -12,10 +15,10 @@ public sealed interface TraceEvent extends Event {
     record MmSwitched(String cpu, long prevMm, long mm, long localTlbGen) implements TraceEvent {}
 
     /** Task {@code pid} of {@code mm} started running {@code program} on {@code cpu}. */
-    record TaskStarted(String cpu, int pid, long mm, java.util.List<dev.shootdown.scenario.TaskOp> program)
+    record TaskStarted(String cpu, int pid, long mm, List<TaskOp> program)
             implements TraceEvent {
         public TaskStarted {
-            program = java.util.List.copyOf(program);
+            program = List.copyOf(program);
         }
     }
 

@@ -9,13 +9,16 @@ import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.NodeDriver;
 import dev.shootdown.scenario.Scenario;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * The deterministic host: every node on one thread, virtual time, a seeded random source for
@@ -51,7 +54,7 @@ public final class SimEngine {
     private final TreeSet<String> quiesced = new TreeSet<>();
     private long order;
     private final List<Restart> restarts = new ArrayList<>();
-    private java.util.function.Function<String, NodeStateMachine> factory;
+    private Function<String, NodeStateMachine> factory;
     private final Map<String, Long> generation = new HashMap<>();
 
     public SimEngine(String runId, long seed, Scenario scenario, List<NodeStateMachine> nodes, LatencyModel latency) {
@@ -63,20 +66,20 @@ public final class SimEngine {
         for (NodeStateMachine node : nodes) {
             drivers.put(node.nodeId(), new NodeDriver(runId, node, scenario.nodeIds()));
         }
-        if (!drivers.keySet().equals(new java.util.LinkedHashSet<>(scenario.nodeIds()))) {
+        if (!drivers.keySet().equals(new LinkedHashSet<>(scenario.nodeIds()))) {
             throw new IllegalArgumentException("nodes " + drivers.keySet() + " do not match the scenario's " + scenario.nodeIds());
         }
     }
 
     /** Plans restarts; {@code factory} builds a fresh node for an id. */
-    public SimEngine withRestarts(List<Restart> plan, java.util.function.Function<String, NodeStateMachine> factory) {
+    public SimEngine withRestarts(List<Restart> plan, Function<String, NodeStateMachine> factory) {
         for (Restart r : plan) {
             if (!drivers.containsKey(r.nodeId())) {
                 throw new IllegalArgumentException("no node " + r.nodeId() + " to restart");
             }
         }
         this.restarts.addAll(plan);
-        this.restarts.sort(java.util.Comparator.comparingLong(Restart::afterEvents));
+        this.restarts.sort(Comparator.comparingLong(Restart::afterEvents));
         this.factory = factory;
         return this;
     }
