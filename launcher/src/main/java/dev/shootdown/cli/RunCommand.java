@@ -22,6 +22,8 @@ import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -90,6 +92,20 @@ final class RunCommand implements Callable<Integer> {
                 "unknown scenario '" + scenarioName + "': expected one of " + String.join(", ", Scenarios.names())));
         if (engine == Engine.sim && (bootstrapServers != null || brokerDir != null)) {
             throw new BadInputException("--bootstrap-servers and --broker-dir apply to --engine kafka only");
+        }
+        if (runTimeoutSeconds <= 0) {
+            throw new BadInputException("--run-timeout must be a positive number of seconds, was " + runTimeoutSeconds);
+        }
+        if (maxEvents <= 0) {
+            throw new BadInputException("--max-events must be positive, was " + maxEvents);
+        }
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            String why = e instanceof FileAlreadyExistsException ? "a file is in the way: " + e.getMessage()
+                    : e instanceof AccessDeniedException ? "permission denied: " + e.getMessage()
+                    : String.valueOf(e.getMessage());
+            throw new BadInputException("--out " + out + ": cannot create that directory (" + why + ")");
         }
         PrintWriter stdout = spec.commandLine().getOut();
         List<String> lines = new ArrayList<>();
@@ -167,7 +183,6 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private void writeOutputs(List<String> lines, AuditReport report) throws IOException {
-        Files.createDirectories(out);
         try (BufferedWriter w = Files.newBufferedWriter(out.resolve("events.jsonl"), StandardCharsets.UTF_8)) {
             for (String line : lines) {
                 w.write(line);

@@ -49,6 +49,16 @@ class CliTest {
     }
 
     @Test
+    void badValuesAreBadInputNamingTheFlag(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("a-file"), "x");
+        assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--out", file.resolve("out").toString()),
+                "--out " + file.resolve("out") + ": cannot create that directory");
+        assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--run-timeout", "0"), "--run-timeout must be a positive");
+        assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--max-events", "-5"),
+                "--max-events must be positive, was -5");
+    }
+
+    @Test
     void helpWorksOnEveryCommand() {
         Outcome top = shootdown("--help");
         assertEquals(0, top.status());
