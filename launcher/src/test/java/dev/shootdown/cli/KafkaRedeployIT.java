@@ -3,7 +3,6 @@ package dev.shootdown.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
@@ -17,9 +16,8 @@ import dev.shootdown.scenario.Scenarios;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -31,26 +29,15 @@ import org.junit.jupiter.params.provider.CsvSource;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class KafkaRedeployIT {
 
-    private static EmbeddedKafkaBroker broker;
-
-    @BeforeAll
-    static void startBroker() throws Exception {
-        broker = EmbeddedKafkaBroker.start(null);
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
-    }
+    @RegisterExtension
+    static final EmbeddedBroker BROKER = new EmbeddedBroker();
 
     @ParameterizedTest(name = "{0} redeployed {1} ms into the run")
     @CsvSource({"coordinator, 120", "cpu1, 90", "iommu0, 150"})
     void aRedeployedVerticleCarriesOnFromTheLog(String node, long afterMillis) throws Exception {
         Scenario scenario = Scenarios.munmapDma();
         String runId = "redeploy-" + node + "-" + Long.toHexString(System.nanoTime());
-        KafkaHostConfig config = KafkaHostConfig.defaults(broker.bootstrapServers());
+        KafkaHostConfig config = KafkaHostConfig.defaults(BROKER.bootstrapServers());
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
 

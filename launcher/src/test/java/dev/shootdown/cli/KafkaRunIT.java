@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.kafka.RunTopics;
@@ -17,34 +16,22 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** munmap-dma through the Kafka host on a real (embedded KRaft) broker. */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class KafkaRunIT {
 
-    private static EmbeddedKafkaBroker broker;
-
-    @BeforeAll
-    static void startBroker() throws Exception {
-        broker = EmbeddedKafkaBroker.start(null);
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
-        }
-    }
+    @RegisterExtension
+    static final EmbeddedBroker BROKER = new EmbeddedBroker();
 
     @Test
     void munmapDmaRunsAcrossTheServicesAndItsLogIsWhatTheTopicsHold(@TempDir Path dir) throws Exception {
         CliTest.Outcome o = CliTest.shootdown("run", "--scenario", "munmap-dma", "--bootstrap-servers",
-                broker.bootstrapServers(), "--out", dir.toString());
+                BROKER.bootstrapServers(), "--out", dir.toString());
         assertEquals(Shootdown.EXIT_CLEAN, o.status(), o.out() + o.err());
 
         JsonNode report = EventCodec.mapper().readTree(dir.resolve("report.json").toFile());
@@ -107,7 +94,7 @@ class KafkaRunIT {
         Path stderr = Files.createTempFile("console-consumer", ".err");
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", classpath, "org.apache.kafka.tools.consumer.ConsoleConsumer",
-                "--bootstrap-server", broker.bootstrapServers(), "--include", topicRegex, "--from-beginning",
+                "--bootstrap-server", BROKER.bootstrapServers(), "--include", topicRegex, "--from-beginning",
                 "--timeout-ms", "4000")
                 .redirectOutput(stdout.toFile())
                 .redirectError(stderr.toFile())
