@@ -13,7 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,8 +44,11 @@ public final class KafkaRunner {
      */
     public record Result(List<RecordedEvent> log, boolean quiesced, List<String> missingNodes, List<NodeVerticle> instances) {}
 
-    /** Undeploy {@code nodeId}'s verticle {@code afterMillis} after the run started and deploy a new one. */
-    public record Redeploy(String nodeId, long afterMillis) {}
+    /**
+     * Once {@code nodeId} has recorded {@code afterEvents} events, undeploy its verticle and deploy
+     * a new one (progress, not wall time, so the point holds on a slow machine).
+     */
+    public record Redeploy(String nodeId, long afterEvents) {}
 
     private final KafkaHostConfig config;
 
@@ -72,7 +75,7 @@ public final class KafkaRunner {
         Map<String, String> deployments = new LinkedHashMap<>();
         List<NodeVerticle> instances = new ArrayList<>();
         List<Redeploy> pending = new ArrayList<>(redeploys);
-        pending.sort(Comparator.comparingLong(Redeploy::afterMillis));
+        Map<String, Long> recorded = new HashMap<>();
         TreeSet<String> quiesced = new TreeSet<>();
         try {
             for (String node : host.topology()) {
@@ -84,9 +87,13 @@ public final class KafkaRunner {
                     KafkaConsumer<String, String> consumer = new KafkaConsumer<>(
                             config.consumerProperties("shootdown-control-" + runId))) {
                 String controlTopic = Routing.topic(runId, Family.CONTROL);
+                // The control topic tells when nodes quiesce; the others, with it, how far each node got.
+                List<String> watched = pending.isEmpty() ? List.of(controlTopic) : RunTopics.names(runId);
                 List<TopicPartition> partitions = new ArrayList<>();
-                for (PartitionInfo info : consumer.partitionsFor(controlTopic, config.requestTimeout())) {
-                    partitions.add(new TopicPartition(controlTopic, info.partition()));
+                for (String topic : watched) {
+                    for (PartitionInfo info : consumer.partitionsFor(topic, config.requestTimeout())) {
+                        partitions.add(new TopicPartition(topic, info.partition()));
+                    }
                 }
                 consumer.assign(partitions);
                 consumer.seekToBeginning(partitions);
@@ -96,21 +103,23 @@ public final class KafkaRunner {
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
 
-                long startedNs = System.nanoTime();
-                long deadline = startedNs + runTimeout.toNanos();
+                long deadline = System.nanoTime() + runTimeout.toNanos();
                 while (quiesced.size() < host.topology().size() && System.nanoTime() < deadline) {
-                    while (!pending.isEmpty()
-                            && System.nanoTime() - startedNs >= TimeUnit.MILLISECONDS.toNanos(pending.get(0).afterMillis())) {
-                        String node = pending.remove(0).nodeId();
-                        await(vertx.undeploy(deployments.get(node)), "undeploying " + node);
-                        NodeVerticle v = factory.apply(node);
-                        instances.add(v);
-                        deployments.put(node, await(vertx.deployVerticle(v), "redeploying " + node));
-                    }
                     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
                         Envelope e = EventCodec.decode(r.value());
+                        recorded.merge(e.node(), 1L, Long::sum);
                         if (e.event() instanceof ControlEvent.NodeQuiesced q && quiesced.add(q.node())) {
                             progress.accept(q.node());
+                        }
+                    }
+                    for (Redeploy due : List.copyOf(pending)) {
+                        if (recorded.getOrDefault(due.nodeId(), 0L) >= due.afterEvents() && !quiesced.contains(due.nodeId())) {
+                            pending.remove(due);
+                            String node = due.nodeId();
+                            await(vertx.undeploy(deployments.get(node)), "undeploying " + node);
+                            NodeVerticle v = factory.apply(node);
+                            instances.add(v);
+                            deployments.put(node, await(vertx.deployVerticle(v), "redeploying " + node));
                         }
                     }
                 }
