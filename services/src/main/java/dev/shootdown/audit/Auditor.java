@@ -50,14 +50,22 @@ public final class Auditor {
 
     private record Cached(FrameKey frame, Envelope fill) {}
 
+    /** A cache's translation of {@code va} in {@code mm} to a frame: its fill, and what dropped it. */
     private static final class Holding {
         final Envelope fill;
+        final long mm;
+        final long va;
         Envelope drop;
 
-        Holding(Envelope fill) {
+        Holding(Envelope fill, long mm, long va) {
             this.fill = fill;
+            this.mm = mm;
+            this.va = va;
         }
     }
+
+    /** An access through a translation of {@code va} in {@code mm}. */
+    private record AccessSeen(Envelope envelope, long mm, long va) {}
 
     private static final class Sd {
         final Envelope started;
@@ -93,7 +101,7 @@ public final class Auditor {
     private final Map<String, TreeMap<Long, Cached>> caches = new HashMap<>();
     private final Map<FrameKey, Map<String, Holding>> holdings = new HashMap<>();
     private final Map<FrameKey, Envelope> freed = new HashMap<>();
-    private final Map<FrameKey, Map<String, Envelope>> lastAccess = new HashMap<>();
+    private final Map<FrameKey, Map<String, AccessSeen>> lastAccess = new HashMap<>();
     private final Map<String, Long> cpuLoadedMm = new HashMap<>();
     private final Set<String> cpuLazy = new HashSet<>();
     private final Map<Long, List<SecondaryTlbEvent.SvaBound>> notifiers = new HashMap<>();
@@ -125,11 +133,11 @@ public final class Auditor {
         } else if (ev instanceof SyscallEvent.TaskExited x) {
             cpuLazy.add(x.cpu());
         } else if (ev instanceof TraceEvent.TlbFilled f) {
-            fill(cpuHolder(f.cpu(), f.mm()), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
+            fill(cpuHolder(f.cpu(), f.mm()), f.mm(), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
         } else if (ev instanceof TraceEvent.IotlbFilled f) {
-            fill(iotlbHolder(e.node(), f.pasid()), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
+            fill(iotlbHolder(e.node(), f.pasid()), mmOfPasid(e.node(), f.pasid()), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
         } else if (ev instanceof TraceEvent.AtcFilled f) {
-            fill(atcHolder(e.node(), f.device()), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
+            fill(atcHolder(e.node(), f.device()), mmOfPasid(e.node(), f.pasid()), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
         } else if (ev instanceof TraceEvent.MemoryAccessed a) {
             cpuAccesses++;
             onAccess(e, a.cpu(), a.mm(), a.va(), new FrameKey(a.frame(), a.frameEpoch()), cpuHolder(a.cpu(), a.mm()));
@@ -196,12 +204,12 @@ public final class Auditor {
         return iommu + " atc " + device;
     }
 
-    private void fill(String holder, long va, FrameKey frame, Envelope e) {
+    private void fill(String holder, long mm, long va, FrameKey frame, Envelope e) {
         Cached previous = caches.computeIfAbsent(holder, k -> new TreeMap<>()).put(va, new Cached(frame, e));
         if (previous != null && !previous.frame().equals(frame)) {
             holdings.get(previous.frame()).get(holder).drop = e; // replaced by a newer translation
         }
-        holdings.computeIfAbsent(frame, k -> new LinkedHashMap<>()).put(holder, new Holding(e));
+        holdings.computeIfAbsent(frame, k -> new LinkedHashMap<>()).put(holder, new Holding(e, mm, va));
     }
 
     private void drop(String holder, long start, long end, Envelope e) {
@@ -234,7 +242,7 @@ public final class Auditor {
     }
 
     private void onAccess(Envelope e, String who, long mm, long va, FrameKey frame, String holder) {
-        lastAccess.computeIfAbsent(frame, k -> new HashMap<>()).put(holder, e);
+        lastAccess.computeIfAbsent(frame, k -> new HashMap<>()).put(holder, new AccessSeen(e, mm, va));
         Envelope free = freed.get(frame);
         if (free != null) {
             Holding h = holdings.getOrDefault(frame, Map.of()).get(holder);
@@ -252,10 +260,11 @@ public final class Auditor {
     private void onFrameFreed(Envelope free, PageTableEvent.FrameFreed f) {
         FrameKey frame = new FrameKey(f.frame(), f.epoch());
         freed.put(frame, free);
-        for (Map.Entry<String, Envelope> access : lastAccess.getOrDefault(frame, Map.of()).entrySet()) {
-            Envelope a = access.getValue();
+        for (Map.Entry<String, AccessSeen> access : lastAccess.getOrDefault(frame, Map.of()).entrySet()) {
+            Envelope a = access.getValue().envelope();
             if (!a.happenedBefore(free)) {
-                violate("use-after-free", a.node(), -1, "?", List.of(a.id(), free.id()),
+                violate("use-after-free", a.node(), access.getValue().mm(), Kernel.hex(access.getValue().va()),
+                        List.of(a.id(), free.id()),
                         "access " + a.id() + " through " + access.getKey() + " is not ordered before the free of frame "
                                 + Kernel.hex(f.frame()) + " (" + free.id() + ")");
             }
@@ -276,7 +285,7 @@ public final class Auditor {
                 chain.add(h.drop.id());
             }
             chain.add(free.id());
-            violate(kind, holder.substring(0, holder.indexOf(' ')), -1, "?", chain, holder + " still held frame "
+            violate(kind, holder.substring(0, holder.indexOf(' ')), h.mm, Kernel.hex(h.va), chain, holder + " still held frame "
                     + Kernel.hex(f.frame()) + " (filled by " + h.fill.id() + ") when it was freed by " + free.id()
                     + (h.drop == null ? "" : "; the invalidation " + h.drop.id() + " was not ordered before the free"));
         }

@@ -141,6 +141,10 @@ class AuditorTest {
         assertEquals("use-after-free", uaf.kind());
         assertEquals("iommu0", uaf.node());
         assertEquals(List.of("iommu0#3", "coordinator#6", "iommu0#5"), uaf.events());
+        for (Violation v : r.violations()) {
+            assertEquals(1, v.mm(), "every violation names the mm: " + v);
+            assertEquals("0x7f0000000000", v.va(), "every violation names the address: " + v);
+        }
         // The DMA before the munmap (iommu0#4) is not ordered before the free either: nothing
         // made the kernel wait for the device.
         assertTrue(r.violations().stream().anyMatch(v -> v.kind().equals("use-after-free") && v.events().contains("iommu0#4")));
@@ -172,6 +176,8 @@ class AuditorTest {
         AuditReport r = run.audit();
         assertEquals(List.of("missing-cpu-invalidation"), kinds(r));
         assertEquals("cpu0", r.violations().get(0).node());
+        assertEquals(1, r.violations().get(0).mm());
+        assertEquals("0x7f0000000000", r.violations().get(0).va());
     }
 
     @Test
