@@ -289,11 +289,7 @@ public final class Auditor {
                     + Kernel.hex(f.frame()) + " (filled by " + h.fill.id() + ") when it was freed by " + free.id()
                     + (h.drop == null ? "" : "; the invalidation " + h.drop.id() + " was not ordered before the free"));
         }
-        for (Sd sd : shootdowns.values()) {
-            if (sd.gather.shootdownId() == f.shootdownId()) {
-                sd.frees.add(free);
-            }
-        }
+        sd(f.shootdownId()).ifPresent(sd -> sd.frees.add(free));
     }
 
     private boolean cpuStillUses(String holder) {
