@@ -77,7 +77,7 @@ public final class Iommu implements NodeStateMachine {
         }
 
         long nextVa() {
-            return dma.start() + (cursor % dma.pages()) * Kernel.PAGE_SIZE;
+            return dma.va(cursor);
         }
     }
 
@@ -198,7 +198,7 @@ public final class Iommu implements NodeStateMachine {
     /** One DMA by the device: ATC, IOTLB, then a page-table walk. */
     private void dmaAccess(Decider d, Device dev, long nowNs) {
         long va = dev.nextVa();
-        Access access = dev.dma.access();
+        Access access = dev.dma.access(dev.cursor);
         Entry atc = dev.ats ? dev.atc.get(va) : null;
         if (atc != null && atc.allows(access)) {
             d.emit(new TraceEvent.DmaCompleted(nodeId, dev.id, dev.pasid, va, atc.frame(), atc.frameEpoch(), access,
@@ -225,7 +225,7 @@ public final class Iommu implements NodeStateMachine {
         if (dev == null || dev.wait != DeviceWait.WALK || dev.nextVa() != walk.va()) {
             return;
         }
-        Access access = dev.dma.access();
+        Access access = dev.dma.access(dev.cursor);
         if (walk.present() && (walk.writable() || !access.isWrite())) {
             d.emit(new TraceEvent.IotlbFilled(nodeId, dev.pasid, walk.va(), walk.frame(), walk.frameEpoch(), walk.writable()));
             if (dev.ats) {
@@ -249,7 +249,7 @@ public final class Iommu implements NodeStateMachine {
         if (response.code() == FaultEvent.PageResponseCode.SUCCESS) {
             dmaAccess(d, dev, nowNs); // the device retries the same access
         } else {
-            d.emit(new TraceEvent.DmaAborted(nodeId, dev.id, dev.pasid, response.va(), dev.dma.access()));
+            d.emit(new TraceEvent.DmaAborted(nodeId, dev.id, dev.pasid, response.va(), dev.dma.access(dev.cursor)));
             d.timer(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs());
         }
     }

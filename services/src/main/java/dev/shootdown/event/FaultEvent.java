@@ -24,6 +24,13 @@ public sealed interface FaultEvent extends Event {
     record PageResponseSent(String target, String device, int pasid, long va, PageResponseCode code)
             implements FaultEvent, Directed {}
 
+    /**
+     * A simulated kernel oops: {@code function} dereferenced a bad pointer on {@code cpu} in task
+     * {@code comm}. The faulting path stops here (the task is killed); the run goes on.
+     */
+    record KernelOops(String cpu, String comm, int pid, String function, String caller, long address, String message,
+            long shootdownId) implements FaultEvent {}
+
     /** What handle_mm_fault meant for a CPU's faulting access. */
     enum FaultResult {
         /** The fault was resolved (or was spurious): retry the instruction. */

@@ -1,5 +1,7 @@
 package dev.shootdown.event;
 
+import java.util.List;
+
 /**
  * The kernel's mm as the coordinator changes it: address spaces, VMAs, PTEs, tlb_gen, frames.
  *
@@ -50,4 +52,54 @@ public sealed interface PageTableEvent extends Event {
 
     /** The frame went back to the page allocator (free_pages_and_swap_cache after the flush). */
     record FrameFreed(long frame, long epoch, long shootdownId) implements PageTableEvent {}
+
+    /**
+     * The protection of a present PTE changed: ptep_set_access_flags on a write fault
+     * (write-protect reuse: {@code writable} true), or change_pte_range under mprotect
+     * ({@code writable} false). {@code shootdownId} is the flush it needs, -1 when the
+     * architecture needs none (x86 on an upgrade).
+     */
+    record PteProtectionChanged(long mm, long va, long frame, long frameEpoch, boolean writable, String caller,
+            long shootdownId) implements PageTableEvent {}
+
+    /**
+     * A TLB flush that is not an mmu_gather begins: flush_tlb_page from ptep_set_access_flags,
+     * or a reclaim pass (shrink_folio_list with TTU_BATCH_FLUSH) whose flush is batched in
+     * current->tlb_ubc. {@code currentMm} is current->mm of the context it runs in (0: a kernel
+     * thread such as kswapd); {@code waiter} names the fault that waits for it, or "".
+     */
+    record TlbFlushStarted(long shootdownId, String caller, String cpu, String comm, int pid, long currentMm, long mm,
+            long start, long end, String waiter) implements PageTableEvent {}
+
+    /** The flush (and, for reclaim, the freeing of its folios) completed. */
+    record TlbFlushFinished(long shootdownId, int framesFreed) implements PageTableEvent {}
+
+    /**
+     * set_tlb_ubc_flush_pending -> arch_tlbbatch_add_pending: the unmap of {@code va} in
+     * {@code mm} joined current's batched flush; mm->tlb_flush_batched is set.
+     */
+    record TlbBatchAddPending(long shootdownId, long mm, long va) implements PageTableEvent {}
+
+    /**
+     * try_to_unmap_flush -> arch_tlbbatch_flush: the batch's CPU flush is issued, over the CPUs
+     * OR-ed into the batch cpumask (x86), or completed with DSB ISH (arm64).
+     */
+    record TlbBatchFlushStarted(long shootdownId, List<String> cpumask) implements PageTableEvent {
+        public TlbBatchFlushStarted {
+            cpumask = List.copyOf(cpumask);
+        }
+    }
+
+    /**
+     * flush_tlb_batched_pending(mm): a path about to change {@code mm}'s PTEs found a batched
+     * flush pending and flushes the whole mm first.
+     */
+    record TlbBatchedPendingFlushed(long mm, long shootdownId) implements PageTableEvent {}
+
+    /**
+     * The page allocator found free memory at or below a watermark: {@code action} is
+     * "wakeup_kswapd" (low) or "__alloc_pages_direct_reclaim" (min), for the allocation by
+     * {@code waiter}.
+     */
+    record MemoryPressure(long freeFrames, String action, String waiter) implements PageTableEvent {}
 }

@@ -18,6 +18,16 @@ public sealed interface SecondaryTlbEvent extends Event {
             implements SecondaryTlbEvent, Directed {}
 
     /**
+     * The kernel called the secondary-TLB hook: {@code hook} is {@code invalidate_range} (Linux
+     * 6.5 and earlier, from mmu_notifier_invalidate_range_end and *_clear_flush_notify) or
+     * {@code arch_invalidate_secondary_tlbs} (the series, from the arch TLB flush functions);
+     * {@code caller} is the kernel function that called it, on {@code cpu}. {@code mm} 0 is a
+     * NULL mm. One {@link InvalidateSecondaryTlbs} follows per subscribed notifier.
+     */
+    record SecondaryTlbHookCalled(String cpu, String caller, String hook, long mm, long start, long end, int notifiers,
+            long shootdownId) implements SecondaryTlbEvent {}
+
+    /**
      * mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end) reached the IOMMU driver's
      * arch_invalidate_secondary_tlbs callback (arm_smmu_mm_arch_invalidate_secondary_tlbs).
      * end == -1UL means the whole address space.

@@ -18,4 +18,12 @@ public sealed interface SyscallEvent extends Event {
     /** munmap(2) returned {@code rc} to the task: every flush it needed is complete. */
     record MunmapReturned(String target, int pid, long mm, long start, long end, int rc)
             implements SyscallEvent, Directed {}
+
+    /** mprotect(2) of [start, end) to read-only ({@code writable} false) or read-write. */
+    record Mprotect(String target, String cpu, int pid, long mm, long start, long end, boolean writable)
+            implements SyscallEvent, Directed {}
+
+    /** mprotect(2) returned {@code rc}: every flush it needed is complete. */
+    record MprotectReturned(String target, int pid, long mm, long start, long end, int rc)
+            implements SyscallEvent, Directed {}
 }

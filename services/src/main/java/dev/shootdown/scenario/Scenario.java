@@ -21,7 +21,14 @@ public record Scenario(
         List<TaskSpec> tasks,
         List<DeviceSpec> devices,
         Timing timing,
-        EndCondition end) {
+        EndCondition end,
+        Memory memory,
+        Kswapd kswapd) {
+
+    /** The architectures the model knows (--arch). */
+    public static final List<String> ARCHES = List.of("x86", "arm64");
+    /** The kernel variants the model knows (--policy). */
+    public static final List<String> POLICIES = List.of("linux-6.5", "series-v2", "linux-6.6");
 
     public Scenario {
         if (cpus <= 0 || iommus < 0) {
@@ -30,6 +37,18 @@ public record Scenario(
         mms = List.copyOf(mms);
         tasks = List.copyOf(tasks);
         devices = List.copyOf(devices);
+        memory = memory == null ? Memory.UNLIMITED : memory;
+    }
+
+    /** A scenario with unlimited memory and no kswapd. */
+    public Scenario(String name, String arch, String policy, int cpus, int iommus, List<MmSpec> mms, List<TaskSpec> tasks,
+            List<DeviceSpec> devices, Timing timing, EndCondition end) {
+        this(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, end, Memory.UNLIMITED, null);
+    }
+
+    /** The same machine and workload under another architecture and kernel variant. */
+    public Scenario with(String newArch, String newPolicy) {
+        return new Scenario(name, newArch, newPolicy, cpus, iommus, mms, tasks, devices, timing, end, memory, kswapd);
     }
 
     /** Every node of the topology: the coordinator, then CPUs, then IOMMUs. */
@@ -52,8 +71,17 @@ public record Scenario(
         }
     }
 
-    /** A VMA of {@code pages} pages; {@code populate} maps frames up front (MAP_POPULATE). */
-    public record VmaSpec(long start, int pages, boolean writable, boolean populate) {}
+    /**
+     * A VMA of {@code pages} pages; {@code populate} maps frames up front (MAP_POPULATE).
+     * {@code wrprotect} leaves the populated PTEs read-only in the writable VMA, as fork leaves a
+     * copy-on-write page whose other user has since exited: the first write reuses the page
+     * (do_wp_page -> wp_page_reuse -> ptep_set_access_flags).
+     */
+    public record VmaSpec(long start, int pages, boolean writable, boolean populate, boolean wrprotect) {
+        public VmaSpec(long start, int pages, boolean writable, boolean populate) {
+            this(start, pages, writable, populate, false);
+        }
+    }
 
     /** A user task (thread) of {@code mm} pinned to {@code cpu}, running {@code program}. */
     public record TaskSpec(int pid, long mm, int cpu, List<TaskOp> program) {
@@ -65,16 +93,64 @@ public record Scenario(
     /** A device behind {@code iommu}, bound to {@code mm} with SVA under {@code pasid}. */
     public record DeviceSpec(String id, int iommu, int pasid, long mm, boolean ats, DmaProgram dma) {}
 
-    /** The device's DMA: one access every {@code periodNs} over the pages, round robin, forever. */
-    public record DmaProgram(long start, int pages, Access access, long periodNs) {}
+    /**
+     * The device's DMA: one access every {@code periodNs} over the pages, round robin, forever;
+     * each page gets the {@code accesses} in order (READ then WRITE is a read-modify-write).
+     */
+    public record DmaProgram(long start, int pages, List<Access> accesses, long periodNs) {
+        public DmaProgram {
+            accesses = List.copyOf(accesses);
+            if (accesses.isEmpty()) {
+                throw new IllegalArgumentException("a DMA program needs at least one access");
+            }
+        }
+
+        public DmaProgram(long start, int pages, Access access, long periodNs) {
+            this(start, pages, List.of(access), periodNs);
+        }
+
+        /** The address of the {@code n}-th access. */
+        public long va(long n) {
+            return start + ((n / accesses.size()) % pages) * dev.shootdown.event.Kernel.PAGE_SIZE;
+        }
+
+        /** The kind of the {@code n}-th access. */
+        public Access access(long n) {
+            return accesses.get((int) (n % accesses.size()));
+        }
+    }
 
     /** Model timing: a CPU's time per program step, the IOMMU's command-queue sync latency. */
     public record Timing(long cpuStepNs, long cmdqSyncNs) {}
 
     /**
-     * The run ends once every task has finished and each device has had {@code deviceFaults}
-     * page requests answered after the last munmap returned (proof it can no longer reach the
-     * unmapped range).
+     * When the run has seen enough. With {@code deviceFaults} > 0 it ends once every task has
+     * finished and each device has had that many page requests answered after the last munmap
+     * returned (proof it can no longer reach the unmapped range). With {@code afterNs} > 0 it
+     * ends at that simulated time whatever is in flight: an observation window, for workloads
+     * that run forever (reclaim, a device that faults without end).
      */
-    public record EndCondition(int deviceFaults) {}
+    public record EndCondition(int deviceFaults, long afterNs) {
+        public EndCondition(int deviceFaults) {
+            this(deviceFaults, 0);
+        }
+    }
+
+    /**
+     * Physical memory: {@code frames} page frames (0: unlimited) and the zone watermarks in
+     * frames. Allocating at or below {@code low} wakes kswapd; at or below {@code min} the
+     * allocating context reclaims directly. kswapd reclaims until {@code high} frames are free.
+     * A reclaim pass isolates up to {@code reclaimBatch} folios from the LRU (SWAP_CLUSTER_MAX
+     * is 32 in the kernel).
+     */
+    public record Memory(long frames, long min, long low, long high, int reclaimBatch) {
+        public static final Memory UNLIMITED = new Memory(0, 0, 0, 0, 32);
+
+        public boolean limited() {
+            return frames > 0;
+        }
+    }
+
+    /** kswapd0, the node's reclaim kernel thread, runs on {@code cpu} (current->mm == NULL). */
+    public record Kswapd(int cpu) {}
 }

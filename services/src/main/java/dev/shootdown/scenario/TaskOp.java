@@ -10,6 +10,7 @@ import dev.shootdown.event.Access;
 @JsonSubTypes({
     @JsonSubTypes.Type(value = TaskOp.Touch.class, name = "touch"),
     @JsonSubTypes.Type(value = TaskOp.Munmap.class, name = "munmap"),
+    @JsonSubTypes.Type(value = TaskOp.Mprotect.class, name = "mprotect"),
 })
 public sealed interface TaskOp {
 
@@ -32,6 +33,16 @@ public sealed interface TaskOp {
         public Munmap {
             if (pages <= 0) {
                 throw new IllegalArgumentException("munmap needs pages > 0");
+            }
+        }
+    }
+
+    /** The mprotect(2) system call on [start, start + pages * PAGE_SIZE): read-only unless {@code writable}. */
+    @JsonTypeName("mprotect")
+    record Mprotect(long start, int pages, boolean writable) implements TaskOp {
+        public Mprotect {
+            if (pages <= 0) {
+                throw new IllegalArgumentException("mprotect needs pages > 0");
             }
         }
     }

@@ -121,7 +121,13 @@ class EventModelTest {
             Class<?>[] types = new Class<?>[components.length];
             for (int i = 0; i < components.length; i++) {
                 types[i] = components[i].getType();
-                args[i] = components[i].getName().equals("commands") ? List.of("CMD_SYNC") : sample(types[i]);
+                java.lang.reflect.Type generic = components[i].getGenericType();
+                if (types[i] == List.class && generic instanceof java.lang.reflect.ParameterizedType p
+                        && p.getActualTypeArguments()[0] instanceof Class<?> element && element != TaskOp.class) {
+                    args[i] = List.of(sample(element)); // a list of the element type the record declares
+                } else {
+                    args[i] = components[i].getName().equals("commands") ? List.of("CMD_SYNC") : sample(types[i]);
+                }
             }
             Object value = type.getDeclaredConstructor(types).newInstance(args);
             assertNotNull(value);
