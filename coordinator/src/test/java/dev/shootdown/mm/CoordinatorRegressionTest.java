@@ -65,6 +65,8 @@ class CoordinatorRegressionTest {
         c.onEvent(new SyscallEvent.Munmap("coordinator", "cpu0", 100, 1, BUF, BUF + PAGE), now);
         Decision hook = c.onEvent(new IpiEvent.TlbFlushed("coordinator", "cpu0", 1, BUF, BUF + PAGE, IpiEvent.FlushKind.PARTIAL, 1, 1, 1), now);
         assertEquals(List.of(
+                new SecondaryTlbEvent.SecondaryTlbHookCalled("cpu0", "flush_tlb_mm_range", "arch_invalidate_secondary_tlbs", 1, BUF,
+                        BUF + PAGE, 2, 1),
                 new SecondaryTlbEvent.InvalidateSecondaryTlbs("iommu0", 1, 1, BUF, BUF + PAGE, 1),
                 new SecondaryTlbEvent.InvalidateSecondaryTlbs("iommu0", 1, 2, BUF, BUF + PAGE, 1)), hook.events());
 

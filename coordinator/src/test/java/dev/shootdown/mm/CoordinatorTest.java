@@ -75,6 +75,12 @@ class CoordinatorTest {
         return new Decision(events, List.of());
     }
 
+    /** x86 flush_tlb_mm_range calling the 6.6 hook for the munmap's mm on the initiating CPU. */
+    private static SecondaryTlbEvent.SecondaryTlbHookCalled hookCalled(long start, long end, int notifiers) {
+        return new SecondaryTlbEvent.SecondaryTlbHookCalled(CPU0, "flush_tlb_mm_range", "arch_invalidate_secondary_tlbs", MM, start,
+                end, notifiers, SD);
+    }
+
     private Decision boot(Scenario scenario) {
         return on(new ControlEvent.RunStarted("r", 7, scenario));
     }
@@ -228,7 +234,8 @@ class CoordinatorTest {
 
         now += 300;
         Decision last = on(ack(CPU0, BUF, BUF_END, SD));
-        assertEquals(events(new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, BUF, BUF_END, SD)), last);
+        assertEquals(events(hookCalled(BUF, BUF_END, 1), new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, BUF, BUF_END, SD)),
+                last);
     }
 
     @Test
@@ -259,11 +266,13 @@ class CoordinatorTest {
 
         Decision d = on(ack(CPU0, BUF, end, SD));
 
-        assertEquals(events(freedThenReturned(2, BUF, end, SD)), d);
+        List<Event> expected = new ArrayList<>(List.of(hookCalled(BUF, end, 0)));
+        expected.addAll(freedThenReturned(2, BUF, end, SD));
+        assertEquals(events(expected), d);
     }
 
     @Test
-    void givenAFreedFrame_whenTheNextPageIsAllocated_thenTheFrameIsReusedWithTheNextEpoch() {
+    void givenFreedFrames_whenTheNextPageIsAllocated_thenTheLastFreedFrameIsReusedWithTheNextEpoch() {
         long other = BUF + 0x100000;
         boot(oneCpu(List.of(new Scenario.VmaSpec(BUF, 2, true, true), new Scenario.VmaSpec(other, 2, true, false)),
                 List.of(), 0));
@@ -272,9 +281,10 @@ class CoordinatorTest {
 
         Decision fault = on(cpuFault(other, Access.WRITE));
 
+        // The page allocator's per-CPU lists are LIFO: the hottest, last freed page goes first.
         assertEquals(events(
-                new PageTableEvent.FrameAllocated(PFN, 2),
-                new PageTableEvent.PteSet(MM, other, PFN, 2, true),
+                new PageTableEvent.FrameAllocated(PFN + 1, 2),
+                new PageTableEvent.PteSet(MM, other, PFN + 1, 2, true),
                 new FaultEvent.PageFaultHandled(CPU0, PID0, MM, other, FaultResult.RETRY)), fault);
     }
 
@@ -310,7 +320,8 @@ class CoordinatorTest {
         assertEquals(2 + pages + 2, events.size());
 
         Decision hook = on(ack(CPU0, 0, Kernel.TLB_FLUSH_ALL, SD));
-        assertEquals(events(new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, 0, Kernel.TLB_FLUSH_ALL, SD)),
+        assertEquals(events(hookCalled(0, Kernel.TLB_FLUSH_ALL, 1),
+                new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, 0, Kernel.TLB_FLUSH_ALL, SD)),
                 hook);
 
         Decision done = on(secondaryDone(0, Kernel.TLB_FLUSH_ALL, SD));
@@ -327,7 +338,7 @@ class CoordinatorTest {
         Decision d = on(munmap(CPU0, PID0, BUF, pages));
 
         assertEquals(new IpiEvent.FlushTlb(CPU0, MM, BUF, end, 1, 1, false, false, SD), d.events().get(d.events().size() - 1));
-        assertEquals(events(new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, BUF, end, SD)),
+        assertEquals(events(hookCalled(BUF, end, 1), new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, BUF, end, SD)),
                 on(ack(CPU0, BUF, end, SD)));
     }
 
@@ -468,7 +479,7 @@ class CoordinatorTest {
 
         assertEquals(events(
                 new FaultEvent.PageResponseSent(IOMMU, DEV, PASID, BUF + 2 * PAGE, PageResponseCode.INVALID),
-                new ControlEvent.RunCompleted("every task finished and every device faulted on the unmapped range 3 times"),
+                new ControlEvent.RunCompleted("every task finished and every device faulted on the changed range 3 times"),
                 new ControlEvent.NodeQuiesced(NodeIds.CONTROL, COORD)), third);
         assertEquals(Lifecycle.QUIESCED, coordinator.lifecycle());
     }
@@ -484,7 +495,7 @@ class CoordinatorTest {
         Decision d = on(new SyscallEvent.TaskExited(COORD, CPU1, PID1, MM, "SIGSEGV"));
 
         assertEquals(events(
-                new ControlEvent.RunCompleted("every task finished and every device faulted on the unmapped range 3 times"),
+                new ControlEvent.RunCompleted("every task finished and every device faulted on the changed range 3 times"),
                 new ControlEvent.NodeQuiesced(NodeIds.CONTROL, COORD)), d);
     }
 
@@ -508,7 +519,7 @@ class CoordinatorTest {
         Decision third = on(deviceFault(BUF, Access.WRITE));
 
         assertEquals(events(invalid,
-                new ControlEvent.RunCompleted("every task finished and every device faulted on the unmapped range 3 times"),
+                new ControlEvent.RunCompleted("every task finished and every device faulted on the changed range 3 times"),
                 new ControlEvent.NodeQuiesced(NodeIds.CONTROL, COORD)), third);
     }
 

@@ -23,9 +23,11 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * One x86 CPU: its TLB (tagged by mm, standing in for the PCID/ASID), cpu_tlbstate (loaded_mm,
+ * One CPU: its TLB (tagged by mm, standing in for the PCID/ASID), cpu_tlbstate (loaded_mm,
  * is_lazy, the per-context tlb_gen) and the user task it runs. Models arch/x86/mm/tlb.c:
- * {@code flush_tlb_func} for flush IPIs and {@code switch_mm_irqs_off} for context switches.
+ * {@code flush_tlb_func} for flush IPIs and {@code switch_mm_irqs_off} for context switches. On
+ * arm64 the TLB is invalidated by broadcast TLBIs instead ({@link IpiEvent.Tlbi}), and tlb_gen
+ * stays 0 (arm64 has none).
  *
  * <p>The task's program runs one step per {@code cpuStepNs}: an access that hits the TLB
  * completes at once; a miss walks the page table (a read of the coordinator's memory); a walk
@@ -134,6 +136,8 @@ public final class Cpu implements NodeStateMachine {
             onTaskScheduled(d, scheduled, nowNs);
         } else if (input instanceof IpiEvent.FlushTlb flush) {
             flushTlbFunc(d, flush);
+        } else if (input instanceof IpiEvent.Tlbi tlbi) {
+            onTlbi(d, tlbi);
         } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(STEP_TIMER)) {
             if (task != null && task.wait == Wait.READY) {
                 step(d, nowNs);
@@ -142,7 +146,8 @@ public final class Cpu implements NodeStateMachine {
             onPageWalkCompleted(d, walk, nowNs);
         } else if (input instanceof FaultEvent.PageFaultHandled handled) {
             onPageFaultHandled(d, handled, nowNs);
-        } else if (input instanceof SyscallEvent.MunmapReturned && task != null && task.wait == Wait.SYSCALL) {
+        } else if ((input instanceof SyscallEvent.MunmapReturned || input instanceof SyscallEvent.MprotectReturned)
+                && task != null && task.wait == Wait.SYSCALL) {
             step(d, nowNs);
         }
         return d.decision();
@@ -159,30 +164,55 @@ public final class Cpu implements NodeStateMachine {
         d.timer(STEP_TIMER, nowNs + cpuStepNs);
     }
 
-    /** arch/x86/mm/tlb.c: flush_tlb_func, run from the IPI (or locally by the initiator). */
+    /**
+     * arch/x86/mm/tlb.c: flush_tlb_func, run from the IPI (or locally by the initiator). A flush
+     * from arch_tlbbatch_flush has no mm (f-&gt;mm == NULL) and no new_tlb_gen: it flushes the
+     * loaded mm up to that mm's current tlb_gen.
+     */
     private void flushTlbFunc(Decider d, IpiEvent.FlushTlb f) {
+        boolean batched = f.mm() == 0;
+        long mm = batched ? loadedMm : f.mm();
+        long mmTlbGen = f.mmTlbGen();
+        if (batched) {
+            mmTlbGen = ctxTlbGen.getOrDefault(mm, 0L); // an mm the batch did not touch: nothing new to flush
+            for (IpiEvent.MmTlbGen g : f.batchTlbGens()) {
+                if (g.mm() == mm) {
+                    mmTlbGen = g.tlbGen();
+                }
+            }
+        }
         FlushKind kind;
         int dropped = 0;
-        long localTlbGen = ctxTlbGen.getOrDefault(f.mm(), 0L);
-        if (loadedMm == INIT_MM || f.mm() != loadedMm) {
+        long localTlbGen = ctxTlbGen.getOrDefault(mm, 0L);
+        if (loadedMm == INIT_MM || mm != loadedMm) {
             kind = FlushKind.NOT_LOADED;
         } else if (lazy) {
             // Lazy: switching to init_mm is as cheap as a minimal flush; switch_mm flushes later.
             d.emit(new TraceEvent.MmSwitched(nodeId, loadedMm, INIT_MM, 0L));
             kind = FlushKind.LAZY;
-        } else if (f.newTlbGen() <= localTlbGen || localTlbGen == f.mmTlbGen()) {
+        } else if ((!batched && f.newTlbGen() <= localTlbGen) || localTlbGen == mmTlbGen) {
             kind = FlushKind.NONE;
-        } else if (f.end() != Kernel.TLB_FLUSH_ALL && f.newTlbGen() == localTlbGen + 1 && f.newTlbGen() == f.mmTlbGen()) {
+        } else if (f.end() != Kernel.TLB_FLUSH_ALL && f.newTlbGen() == localTlbGen + 1 && f.newTlbGen() == mmTlbGen) {
             kind = FlushKind.PARTIAL;
-            dropped = (int) entries(f.mm()).keySet().stream().filter(va -> Kernel.covers(f.start(), f.end(), va)).count();
-            localTlbGen = f.mmTlbGen();
+            dropped = (int) entries(mm).keySet().stream().filter(va -> Kernel.covers(f.start(), f.end(), va)).count();
+            localTlbGen = mmTlbGen;
         } else {
             kind = FlushKind.FULL;
-            dropped = entries(f.mm()).size();
-            localTlbGen = f.mmTlbGen();
+            dropped = entries(mm).size();
+            localTlbGen = mmTlbGen;
         }
-        d.emit(new IpiEvent.TlbFlushed(NodeIds.COORDINATOR, nodeId, f.mm(), f.start(), f.end(), kind, localTlbGen,
+        d.emit(new IpiEvent.TlbFlushed(NodeIds.COORDINATOR, nodeId, mm, f.start(), f.end(), kind, localTlbGen,
                 dropped, f.shootdownId()));
+    }
+
+    /**
+     * arm64: a broadcast TLBI reached this CPU's TLB. Hardware drops the ASID's matching entries
+     * whether or not the mm is loaded here; no kernel code runs, no tlb_gen exists.
+     */
+    private void onTlbi(Decider d, IpiEvent.Tlbi t) {
+        int dropped = (int) entries(t.mm()).keySet().stream().filter(va -> Kernel.covers(t.start(), t.end(), va)).count();
+        d.emit(new IpiEvent.TlbiCompleted(NodeIds.COORDINATOR, nodeId, t.mm(), t.start(), t.end(), dropped,
+                t.shootdownId()));
     }
 
     /** Runs the task's next program step. */
@@ -195,6 +225,9 @@ public final class Cpu implements NodeStateMachine {
         } else if (op instanceof TaskOp.Munmap munmap) {
             d.emit(new SyscallEvent.Munmap(NodeIds.COORDINATOR, nodeId, task.pid, task.mm,
                     munmap.start(), munmap.start() + munmap.pages() * Kernel.PAGE_SIZE));
+        } else if (op instanceof TaskOp.Mprotect mprotect) {
+            d.emit(new SyscallEvent.Mprotect(NodeIds.COORDINATOR, nodeId, task.pid, task.mm,
+                    mprotect.start(), mprotect.start() + mprotect.pages() * Kernel.PAGE_SIZE, mprotect.writable()));
         } else {
             throw new IllegalStateException(nodeId + ": unknown task op " + op);
         }
@@ -237,7 +270,8 @@ public final class Cpu implements NodeStateMachine {
         if (handled.result() == FaultEvent.FaultResult.RETRY) {
             step(d, nowNs);
         } else {
-            d.emit(new SyscallEvent.TaskExited(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, "SIGSEGV"));
+            String reason = handled.result() == FaultEvent.FaultResult.KILLED ? "killed" : "SIGSEGV";
+            d.emit(new SyscallEvent.TaskExited(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, reason));
         }
     }
 
@@ -279,7 +313,7 @@ public final class Cpu implements NodeStateMachine {
             task.wait = Wait.WALK;
         } else if (own instanceof FaultEvent.PageFaultRaised) {
             task.wait = Wait.FAULT;
-        } else if (own instanceof SyscallEvent.Munmap) {
+        } else if (own instanceof SyscallEvent.Munmap || own instanceof SyscallEvent.Mprotect) {
             task.wait = Wait.SYSCALL;
             task.pc++;
             task.iteration = 0;
@@ -295,6 +329,8 @@ public final class Cpu implements NodeStateMachine {
             if (f.kind() == FlushKind.PARTIAL || f.kind() == FlushKind.FULL) {
                 ctxTlbGen.put(f.mm(), f.localTlbGen());
             }
+        } else if (own instanceof IpiEvent.TlbiCompleted t) {
+            entries(t.mm()).keySet().removeIf(va -> Kernel.covers(t.start(), t.end(), va));
         } else {
             throw new IllegalStateException(nodeId + ": cannot apply " + own.getClass().getSimpleName());
         }

@@ -101,6 +101,8 @@ public final class Iommu implements NodeStateMachine {
     private final String nodeId;
     private Lifecycle lifecycle = Lifecycle.CREATED;
     private long cmdqSyncNs = 500;
+    /** The IOMMU follows its architecture's TLB rules (see {@link #dmaAccess}). */
+    private boolean arm64;
     private final Map<Integer, TreeMap<Long, Entry>> iotlb = new HashMap<>();
     private final Map<String, Device> devices = new LinkedHashMap<>();
     /** Invalidations in flight, by {@link #invalidationKey}: one per (shootdown, PASID). */
@@ -207,6 +209,13 @@ public final class Iommu implements NodeStateMachine {
             return;
         }
         Entry cached = iotlb(dev.pasid).get(va);
+        if (cached != null && !cached.allows(access) && arm64) {
+            // arm64 SMMU: the cached read-only entry stays and the write takes a permission
+            // fault from it, without a walk, until the entry is invalidated. (x86 rules, below:
+            // a translation that faulted is not kept, so the access walks again.)
+            d.emit(new FaultEvent.DeviceFaultRaised(NodeIds.COORDINATOR, nodeId, dev.id, dev.pasid, dev.mm, va, access));
+            return;
+        }
         if (cached != null && cached.allows(access)) {
             if (dev.ats) {
                 d.emit(new TraceEvent.AtcFilled(nodeId, dev.id, dev.pasid, va, cached.frame(), cached.frameEpoch(),
@@ -322,6 +331,7 @@ public final class Iommu implements NodeStateMachine {
         if (own instanceof ControlEvent.RunStarted started) {
             lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
             cmdqSyncNs = started.scenario().timing().cmdqSyncNs();
+            arm64 = "arm64".equals(started.scenario().arch());
             for (var spec : started.scenario().devices()) {
                 if (NodeIds.iommu(spec.iommu()).equals(nodeId)) {
                     dmaPrograms.put(spec.id(), spec.dma());

@@ -38,6 +38,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = PageTableEvent.MmCreated.class, name = "mm-created"),
     @JsonSubTypes.Type(value = PageTableEvent.VmaMapped.class, name = "vma-mapped"),
     @JsonSubTypes.Type(value = PageTableEvent.VmaUnmapped.class, name = "vma-unmapped"),
+    @JsonSubTypes.Type(value = PageTableEvent.VmaProtectionChanged.class, name = "vma-protection-changed"),
     @JsonSubTypes.Type(value = PageTableEvent.FrameAllocated.class, name = "frame-allocated"),
     @JsonSubTypes.Type(value = PageTableEvent.PteSet.class, name = "pte-set"),
     @JsonSubTypes.Type(value = PageTableEvent.PteCleared.class, name = "pte-cleared"),

@@ -36,7 +36,9 @@ public sealed interface FaultEvent extends Event {
         /** The fault was resolved (or was spurious): retry the instruction. */
         RETRY,
         /** No VMA or no permission: the task gets SIGSEGV. */
-        SIGSEGV
+        SIGSEGV,
+        /** The task died in the kernel while handling the fault (an oops, or the OOM killer). */
+        KILLED
     }
 
     /** The PCIe page response code (IOMMU_PAGE_RESP_SUCCESS / _INVALID). */

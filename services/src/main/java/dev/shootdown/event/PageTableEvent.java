@@ -22,6 +22,9 @@ public sealed interface PageTableEvent extends Event {
     /** A VMA [start, end) was mapped. */
     record VmaMapped(long mm, long start, long end, boolean writable) implements PageTableEvent {}
 
+    /** mprotect_fixup: the VMAs in [start, end) are now writable or read-only (vm_flags). */
+    record VmaProtectionChanged(long mm, long start, long end, boolean writable) implements PageTableEvent {}
+
     /** The VMAs in [start, end) were removed (detached before the page tables are zapped). */
     record VmaUnmapped(long mm, long start, long end) implements PageTableEvent {}
 
