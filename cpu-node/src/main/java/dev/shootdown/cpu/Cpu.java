@@ -225,6 +225,9 @@ public final class Cpu implements NodeStateMachine {
         } else if (op instanceof TaskOp.Munmap munmap) {
             d.emit(new SyscallEvent.Munmap(NodeIds.COORDINATOR, nodeId, task.pid, task.mm,
                     munmap.start(), munmap.start() + munmap.pages() * Kernel.PAGE_SIZE));
+        } else if (op instanceof TaskOp.Compute compute) {
+            d.emit(new TraceEvent.TaskComputed(nodeId, task.pid, compute.ns()));
+            d.timer(STEP_TIMER, nowNs + compute.ns());
         } else if (op instanceof TaskOp.Mprotect mprotect) {
             d.emit(new SyscallEvent.Mprotect(NodeIds.COORDINATOR, nodeId, task.pid, task.mm,
                     mprotect.start(), mprotect.start() + mprotect.pages() * Kernel.PAGE_SIZE, mprotect.writable()));
@@ -329,6 +332,9 @@ public final class Cpu implements NodeStateMachine {
             if (f.kind() == FlushKind.PARTIAL || f.kind() == FlushKind.FULL) {
                 ctxTlbGen.put(f.mm(), f.localTlbGen());
             }
+        } else if (own instanceof TraceEvent.TaskComputed) {
+            task.pc++;
+            task.iteration = 0;
         } else if (own instanceof IpiEvent.TlbiCompleted t) {
             entries(t.mm()).keySet().removeIf(va -> Kernel.covers(t.start(), t.end(), va));
         } else {

@@ -55,6 +55,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = PageTableEvent.MemoryPressure.class, name = "memory-pressure"),
     @JsonSubTypes.Type(value = TraceEvent.MmSwitched.class, name = "mm-switched"),
     @JsonSubTypes.Type(value = TraceEvent.TaskStarted.class, name = "task-started"),
+    @JsonSubTypes.Type(value = TraceEvent.TaskComputed.class, name = "task-computed"),
     @JsonSubTypes.Type(value = TraceEvent.TlbFilled.class, name = "tlb-filled"),
     @JsonSubTypes.Type(value = TraceEvent.MemoryAccessed.class, name = "memory-accessed"),
     @JsonSubTypes.Type(value = TraceEvent.PasidBound.class, name = "pasid-bound"),

@@ -22,6 +22,9 @@ public sealed interface TraceEvent extends Event {
         }
     }
 
+    /** Task {@code pid} computes for {@code ns} without touching memory (a TaskOp.Compute step). */
+    record TaskComputed(String cpu, int pid, long ns) implements TraceEvent {}
+
     /** The CPU's TLB cached {@code va} -> {@code frame} for {@code mm}. */
     record TlbFilled(String cpu, long mm, long va, long frame, long frameEpoch, boolean writable) implements TraceEvent {}
 

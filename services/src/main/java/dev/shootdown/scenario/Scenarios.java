@@ -14,6 +14,12 @@ public final class Scenarios {
 
     private static final Map<String, Scenario> BUILT_IN = new TreeMap<>();
 
+    /**
+     * The observation window of the scenarios that never end by themselves (reclaim, a device
+     * that faults forever): 1 ms of simulated time, 4 s of wall time on the Kafka host.
+     */
+    public static final long WINDOW_NS = 1_000_000;
+
     /** Where a process's growing heap lives (the stress-ng --bigheap allocations). */
     public static final long HEAP = 0x7f1000000000L;
 
@@ -89,7 +95,7 @@ public final class Scenarios {
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, false,
                         new Scenario.DmaProgram(BUFFER, pages, List.of(Access.READ, Access.WRITE), 1_000))),
                 new Scenario.Timing(500, 800),
-                new Scenario.EndCondition(0, 200_000),
+                new Scenario.EndCondition(0, WINDOW_NS),
                 Scenario.Memory.UNLIMITED,
                 null);
     }
@@ -120,16 +126,17 @@ public final class Scenarios {
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, true,
                         new Scenario.DmaProgram(BUFFER, bufferPages, Access.WRITE, 1_000))),
                 new Scenario.Timing(500, 800),
-                new Scenario.EndCondition(0, 250_000),
-                new Scenario.Memory(48, 4, 12, 20, 8),
+                new Scenario.EndCondition(0, WINDOW_NS),
+                new Scenario.Memory(32, 4, 14, 20, 8),
                 new Scenario.Kswapd(0));
     }
 
     /**
-     * direct-reclaim-cross-mm: process A (mm 1) reads its 16-page buffer on CPU 0 and is bound
-     * to a device with an ATC that keeps writing it. Process B (mm 2) grows its heap on CPU 1.
+     * direct-reclaim-cross-mm: process A (mm 1) reads its 16-page buffer once on CPU 0, then
+     * computes there, and is bound to a device with an ATC that keeps writing the buffer. Process B (mm 2) grows its heap on CPU 1.
      * Memory is 24 frames and there is no kswapd: B's page faults reclaim directly, in B's
-     * context (current->mm is B's mm), and the oldest folios are A's buffer.
+     * context (current->mm is B's mm), and the oldest folios are A's buffer. B computes for
+     * 200 us first, so the device has cached the whole buffer when reclaim starts.
      */
     public static Scenario directReclaimCrossMm() {
         int bufferPages = 16;
@@ -144,12 +151,16 @@ public final class Scenarios {
                         new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUFFER, bufferPages, true, true))),
                         new Scenario.MmSpec(2, List.of(new Scenario.VmaSpec(HEAP, heapPages, true, false)))),
                 List.of(
-                        new Scenario.TaskSpec(100, 1, 0, List.of(new TaskOp.Touch(BUFFER, bufferPages, Access.READ, 0))),
-                        new Scenario.TaskSpec(200, 2, 1, List.of(new TaskOp.Touch(HEAP, heapPages, Access.WRITE, 1)))),
+                        new Scenario.TaskSpec(100, 1, 0, List.of(
+                                new TaskOp.Touch(BUFFER, bufferPages, Access.READ, 1),
+                                new TaskOp.Compute(WINDOW_NS))),
+                        new Scenario.TaskSpec(200, 2, 1, List.of(
+                                new TaskOp.Compute(200_000),
+                                new TaskOp.Touch(HEAP, heapPages, Access.WRITE, 1)))),
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, true,
                         new Scenario.DmaProgram(BUFFER, bufferPages, Access.WRITE, 1_000))),
                 new Scenario.Timing(500, 800),
-                new Scenario.EndCondition(0, 250_000),
+                new Scenario.EndCondition(0, WINDOW_NS),
                 new Scenario.Memory(24, 2, 2, 2, 8),
                 null);
     }

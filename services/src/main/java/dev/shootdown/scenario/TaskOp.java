@@ -11,6 +11,7 @@ import dev.shootdown.event.Access;
     @JsonSubTypes.Type(value = TaskOp.Touch.class, name = "touch"),
     @JsonSubTypes.Type(value = TaskOp.Munmap.class, name = "munmap"),
     @JsonSubTypes.Type(value = TaskOp.Mprotect.class, name = "mprotect"),
+    @JsonSubTypes.Type(value = TaskOp.Compute.class, name = "compute"),
 })
 public sealed interface TaskOp {
 
@@ -43,6 +44,16 @@ public sealed interface TaskOp {
         public Mprotect {
             if (pages <= 0) {
                 throw new IllegalArgumentException("mprotect needs pages > 0");
+            }
+        }
+    }
+
+    /** The task computes for {@code ns} without touching memory (it stays on its CPU, its mm loaded). */
+    @JsonTypeName("compute")
+    record Compute(long ns) implements TaskOp {
+        public Compute {
+            if (ns <= 0) {
+                throw new IllegalArgumentException("compute needs ns > 0");
             }
         }
     }
