@@ -188,6 +188,12 @@ public final class Coordinator implements NodeStateMachine {
     /** Faults being handled, by waiter key: {@code pid:N} for a task, {@code dev:ID} for a device. */
     private final Map<String, Event> pendingFaults = new TreeMap<>();
     private boolean kswapdDead;
+    /**
+     * CPUs in lazy TLB mode: their task exited and the idle task kept its mm loaded
+     * (enter_lazy_tlb). The initiator reads cpu_tlbstate_shared.is_lazy; here the CPU's
+     * TaskExited tells it.
+     */
+    private final Set<String> lazyCpus = new TreeSet<>();
     private final Set<Integer> liveTasks = new TreeSet<>();
     private int opsReturned;
     private final Map<String, Integer> deviceFaultsAfterOp = new TreeMap<>();
@@ -573,6 +579,9 @@ public final class Coordinator implements NodeStateMachine {
             gens.add(new IpiEvent.MmTlbGen(mmId, mm(mmId).tlbGen));
         }
         for (String cpu : List.copyOf(sd.batchCpumask)) {
+            if (!cpu.equals(sd.cpu) && lazyCpus.contains(cpu)) {
+                continue; // flush_tlb_multi skips lazy CPUs; the local CPU runs flush_tlb_func itself
+            }
             d.emit(new IpiEvent.FlushTlb(cpu, 0, 0, Kernel.TLB_FLUSH_ALL, TLB_GENERATION_INVALID, TLB_GENERATION_INVALID,
                     !cpu.equals(sd.cpu), false, sd.id, gens));
         }
@@ -691,6 +700,9 @@ public final class Coordinator implements NodeStateMachine {
         d.emit(new PageTableEvent.MmTlbGenIncremented(sd.mm, newTlbGen, start, end, sd.id));
         boolean freedTables = false; // free_pgtables runs only when whole page-table pages go; not modelled
         for (String cpu : List.copyOf(mm.cpumask)) {
+            if (!cpu.equals(sd.cpu) && !freedTables && lazyCpus.contains(cpu)) {
+                continue; // flush_tlb_multi: on_each_cpu_cond_mask(tlb_is_not_lazy, ...)
+            }
             d.emit(new IpiEvent.FlushTlb(cpu, sd.mm, start, end, newTlbGen, newTlbGen, !cpu.equals(sd.cpu), freedTables,
                     sd.id));
         }
@@ -932,8 +944,10 @@ public final class Coordinator implements NodeStateMachine {
         } else if (event instanceof IpiEvent.TaskScheduled t) {
             mm(t.mm()).cpumask.add(t.target());
             liveTasks.add(t.pid());
+            lazyCpus.remove(t.target());
         } else if (event instanceof SyscallEvent.TaskExited e) {
             liveTasks.remove(e.pid());
+            lazyCpus.add(e.cpu());
         } else if (event instanceof FaultEvent.PageFaultRaised f) {
             pendingFaults.put(waiterKey(f), f);
         } else if (event instanceof FaultEvent.DeviceFaultRaised f) {
