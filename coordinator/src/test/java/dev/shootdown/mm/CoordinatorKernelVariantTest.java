@@ -1,0 +1,377 @@
+package dev.shootdown.mm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shootdown.core.Decision;
+import dev.shootdown.event.Access;
+import dev.shootdown.event.ControlEvent;
+import dev.shootdown.event.Event;
+import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.FaultEvent.FaultResult;
+import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.Kernel;
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.event.PageTableEvent;
+import dev.shootdown.event.SecondaryTlbEvent;
+import dev.shootdown.event.WalkEvent;
+import dev.shootdown.scenario.Scenario;
+import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.scenario.TaskOp;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Pure tests of where each kernel variant ({@link KernelVariant}) and architecture calls the
+ * secondary-TLB hook, and what the flows around it emit: batched reclaim (direct and kswapd),
+ * munmap, the write-protect reuse fault, mprotect, the end window and recovery from the log.
+ * Given/when/then, manual clock: {@code now} is advanced by hand.
+ */
+class CoordinatorKernelVariantTest {
+
+    private static final String COORD = NodeIds.COORDINATOR;
+    private static final String CPU0 = "cpu0";
+    private static final String CPU1 = "cpu1";
+    private static final String CPU2 = "cpu2";
+    private static final String IOMMU = "iommu0";
+    private static final String DEV = "dev0";
+    private static final long MM = 1;
+    private static final long MM2 = 2;
+    private static final int PASID = 1;
+    private static final int PID0 = 100;
+    private static final int PID1 = 101;
+    private static final int PID_B = 200;
+    private static final long BUF = Scenarios.BUFFER;
+    private static final long HEAP = Scenarios.HEAP;
+    private static final long PAGE = Kernel.PAGE_SIZE;
+    private static final long PFN = Coordinator.FIRST_PFN;
+    private static final long ALL = Kernel.TLB_FLUSH_ALL;
+    private static final long SD = 1;
+    private static final String HOOK_66 = "arch_invalidate_secondary_tlbs";
+    private static final String HOOK_65 = "invalidate_range";
+
+    /** One input and what the coordinator decided for it: the log a recovery replays. */
+    private record Step(Event input, Decision decision) {}
+
+    private Coordinator coordinator;
+    private long now;
+    private final List<Step> log = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() {
+        coordinator = new Coordinator();
+        now = 0;
+        log.clear();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private Decision on(Event input) {
+        Decision d = coordinator.onEvent(input, now);
+        log.add(new Step(input, d));
+        return d;
+    }
+
+    private Decision boot(Scenario scenario) {
+        return on(new ControlEvent.RunStarted("r", 7, scenario));
+    }
+
+    private static Decision events(Event... events) {
+        return new Decision(List.of(events), List.of());
+    }
+
+    private static Decision events(List<Event> events) {
+        return new Decision(events, List.of());
+    }
+
+    /** Every event the coordinator emitted so far, in order. */
+    private List<Event> emitted() {
+        List<Event> all = new ArrayList<>();
+        for (Step s : log) {
+            all.addAll(s.decision().events());
+        }
+        return all;
+    }
+
+    private static int indexOf(List<Event> events, Class<? extends Event> type) {
+        for (int i = 0; i < events.size(); i++) {
+            if (type.isInstance(events.get(i))) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static Scenario.DeviceSpec device(long mm, boolean ats, long start, int pages) {
+        return new Scenario.DeviceSpec(DEV, 0, PASID, mm, ats, new Scenario.DmaProgram(start, pages, Access.WRITE, 1_000));
+    }
+
+    private static List<TaskOp> touch(long start, Access access) {
+        return List.of(new TaskOp.Touch(start, 1, access, 0));
+    }
+
+    /**
+     * A two-CPU x86 machine: mm 1 has a 2-page populated buffer (the LRU's oldest folios, bound to
+     * the device) and an unpopulated heap; tasks 100 (cpu0) and 101 (cpu1) of mm 1. Memory is
+     * {@code memory}; reclaim isolates 2 folios per pass.
+     */
+    private static Scenario oneMmReclaim(String policy, Scenario.Memory memory, Scenario.Kswapd kswapd) {
+        return new Scenario("reclaim-test", "x86", policy, 2, 1,
+                List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 2, true, true),
+                        new Scenario.VmaSpec(HEAP, 4, true, false)))),
+                List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(HEAP, Access.WRITE)),
+                        new Scenario.TaskSpec(PID1, MM, 1, touch(BUF, Access.READ))),
+                List.of(device(MM, true, BUF, 2)),
+                new Scenario.Timing(500, 800), new Scenario.EndCondition(0), memory, kswapd);
+    }
+
+    /** 3 frames, 2 taken by the buffer at boot: 1 free, at the min watermark; no kswapd. */
+    private static final Scenario.Memory AT_MIN = new Scenario.Memory(3, 1, 1, 1, 2);
+    /** 4 frames, 2 taken at boot: 2 free, at the low watermark, above min. */
+    private static final Scenario.Memory AT_LOW = new Scenario.Memory(4, 0, 2, 3, 2);
+
+    private static FaultEvent.PageFaultRaised cpuFault(String cpu, int pid, long mm, long va, Access access) {
+        return new FaultEvent.PageFaultRaised(COORD, cpu, pid, mm, va, access);
+    }
+
+    private static FaultEvent.DeviceFaultRaised deviceFault(long va, Access access) {
+        return new FaultEvent.DeviceFaultRaised(COORD, IOMMU, DEV, PASID, MM, va, access);
+    }
+
+    private static IpiEvent.TlbFlushed flushed(String cpu, long mm, long start, long end, long shootdownId) {
+        return new IpiEvent.TlbFlushed(COORD, cpu, mm, start, end, FlushKind.FULL, 2, 1, shootdownId);
+    }
+
+    private static IpiEvent.TlbiCompleted tlbiDone(String cpu, long start, long end, long shootdownId) {
+        return new IpiEvent.TlbiCompleted(COORD, cpu, MM, start, end, 1, shootdownId);
+    }
+
+    private static SecondaryTlbEvent.SecondaryTlbsInvalidated secondaryDone(long start, long end, long shootdownId) {
+        return new SecondaryTlbEvent.SecondaryTlbsInvalidated(COORD, IOMMU, MM, PASID, start, end, shootdownId);
+    }
+
+    private static SecondaryTlbEvent.SecondaryTlbHookCalled hook(String cpu, String caller, String hookName, long mm, long start,
+            long end, int notifiers, long shootdownId) {
+        return new SecondaryTlbEvent.SecondaryTlbHookCalled(cpu, caller, hookName, mm, start, end, notifiers, shootdownId);
+    }
+
+    private static SecondaryTlbEvent.InvalidateSecondaryTlbs invalidate(long start, long end, long shootdownId) {
+        return new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, start, end, shootdownId);
+    }
+
+    /** arch_tlbbatch_flush's IPI: no mm, TLB_GENERATION_INVALID, the batch's tlb_gens. */
+    private static IpiEvent.FlushTlb batchFlush(String cpu, boolean viaIpi, long mm, long tlbGen) {
+        return new IpiEvent.FlushTlb(cpu, 0, 0, ALL, Coordinator.TLB_GENERATION_INVALID, Coordinator.TLB_GENERATION_INVALID,
+                viaIpi, false, SD, List.of(new IpiEvent.MmTlbGen(mm, tlbGen)));
+    }
+
+    // ---------------------------------------------------------------- 1. x86 linux-6.6 direct reclaim
+
+    /** Booted at the min watermark; task 100 faults on the heap: direct reclaim up to the first hook. */
+    private Decision givenDirectReclaimAtTheFirstHook66() {
+        boot(oneMmReclaim("linux-6.6", AT_MIN, null));
+        assertEquals(1, coordinator.freeFrameCount());
+        now += 10_000;
+        return on(cpuFault(CPU0, PID0, MM, HEAP, Access.WRITE));
+    }
+
+    @Test
+    void givenX86Linux66AtTheMinWatermark_whenACpuFaults_thenDirectReclaimUnmapsTheFirstFolioAndWaitsInTheHook() {
+        Decision d = givenDirectReclaimAtTheFirstHook66();
+
+        assertEquals(events(
+                new PageTableEvent.MemoryPressure(1, "__alloc_pages_direct_reclaim", "pid:" + PID0),
+                new PageTableEvent.TlbFlushStarted(SD, "direct-reclaim", CPU0, "task" + PID0, PID0, MM, 0, 0, ALL, "pid:" + PID0),
+                new PageTableEvent.PteCleared(MM, BUF, PFN, 1, SD),
+                new PageTableEvent.TlbBatchAddPending(SD, MM, BUF),
+                new PageTableEvent.MmTlbGenIncremented(MM, 1, 0, ALL, SD),
+                hook(CPU0, "arch_tlbbatch_add_pending", HOOK_66, MM, 0, ALL, 1, SD),
+                invalidate(0, ALL, SD)), d);
+        assertEquals(1, coordinator.presentPtes(MM), "the second folio waits for the synchronous hook");
+    }
+
+    @Test
+    void givenX86Linux66DirectReclaim_whenEachHookCompletes_thenTheNextFolioFollowsAndThenTheBatchIsFlushed() {
+        givenDirectReclaimAtTheFirstHook66();
+
+        now += 1_000;
+        Decision second = on(secondaryDone(0, ALL, SD));
+        assertEquals(events(
+                new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, SD),
+                new PageTableEvent.TlbBatchAddPending(SD, MM, BUF + PAGE),
+                new PageTableEvent.MmTlbGenIncremented(MM, 2, 0, ALL, SD),
+                hook(CPU0, "arch_tlbbatch_add_pending", HOOK_66, MM, 0, ALL, 1, SD),
+                invalidate(0, ALL, SD)), second);
+
+        now += 1_000;
+        Decision batch = on(secondaryDone(0, ALL, SD));
+        assertEquals(events(
+                new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0, CPU1)),
+                batchFlush(CPU0, false, MM, 2),
+                batchFlush(CPU1, true, MM, 2)), batch);
+
+        List<Event> all = emitted();
+        int lastHook = -1;
+        for (int i = 0; i < all.size(); i++) {
+            if (all.get(i) instanceof SecondaryTlbEvent.SecondaryTlbHookCalled) {
+                lastHook = i;
+            }
+        }
+        assertTrue(lastHook >= 0 && lastHook < indexOf(all, IpiEvent.FlushTlb.class),
+                "6.6: every hook of the batch is logged before its first FlushTlb");
+    }
+
+    @Test
+    void givenX86Linux66DirectReclaimBatchFlushed_whenTheCpusAck_thenFoliosAreFreedAndTheFaultRetriesOnTheLastFreedFrame() {
+        givenDirectReclaimAtTheFirstHook66();
+        on(secondaryDone(0, ALL, SD));
+        on(secondaryDone(0, ALL, SD));
+
+        now += 1_000;
+        assertEquals(Decision.NONE, on(flushed(CPU1, MM, 0, ALL, SD)), "cpu0 has not acked yet");
+        Decision done = on(flushed(CPU0, MM, 0, ALL, SD));
+
+        assertEquals(events(
+                new PageTableEvent.FrameFreed(PFN, 1, SD),
+                new PageTableEvent.FrameFreed(PFN + 1, 1, SD),
+                new PageTableEvent.TlbFlushFinished(SD, 2),
+                new PageTableEvent.FrameAllocated(PFN + 1, 2),
+                new PageTableEvent.PteSet(MM, HEAP, PFN + 1, 2, true),
+                new FaultEvent.PageFaultHandled(CPU0, PID0, MM, HEAP, FaultResult.RETRY)), done);
+        assertEquals(2, coordinator.freeFrameCount());
+    }
+
+    // ---------------------------------------------------------------- 2. x86 series-v2 kswapd: the NULL mm
+
+    /** Booted at the low watermark with kswapd0 on cpu1; task 100's fault wakes it. */
+    private Decision givenKswapdReclaimV2() {
+        boot(oneMmReclaim("series-v2", AT_LOW, new Scenario.Kswapd(1)));
+        now += 10_000;
+        return on(cpuFault(CPU0, PID0, MM, HEAP, Access.WRITE));
+    }
+
+    @Test
+    void givenX86SeriesV2BelowLow_whenAFaultWakesKswapd_thenTheBatchIsBuiltWithoutAnyHookAndTheFaultIsServed() {
+        Decision d = givenKswapdReclaimV2();
+
+        assertEquals(events(
+                new PageTableEvent.MemoryPressure(2, "wakeup_kswapd", "pid:" + PID0),
+                new PageTableEvent.TlbFlushStarted(SD, "kswapd", CPU1, "kswapd0", -1, 0, 0, 0, ALL, ""),
+                new PageTableEvent.PteCleared(MM, BUF, PFN, 1, SD),
+                new PageTableEvent.TlbBatchAddPending(SD, MM, BUF),
+                new PageTableEvent.MmTlbGenIncremented(MM, 1, 0, ALL, SD),
+                new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, SD),
+                new PageTableEvent.TlbBatchAddPending(SD, MM, BUF + PAGE),
+                new PageTableEvent.MmTlbGenIncremented(MM, 2, 0, ALL, SD),
+                new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0, CPU1)),
+                batchFlush(CPU0, true, MM, 2),
+                batchFlush(CPU1, false, MM, 2),
+                new PageTableEvent.FrameAllocated(PFN + 2, 1),
+                new PageTableEvent.PteSet(MM, HEAP, PFN + 2, 1, true),
+                new FaultEvent.PageFaultHandled(CPU0, PID0, MM, HEAP, FaultResult.RETRY)), d);
+    }
+
+    @Test
+    void givenX86SeriesV2KswapdBatch_whenTheCpusAck_thenArchTlbbatchFlushCallsTheHookWithANullMmAndOopses() {
+        givenKswapdReclaimV2();
+
+        now += 1_000;
+        assertEquals(Decision.NONE, on(flushed(CPU0, MM, 0, ALL, SD)));
+        Decision d = on(flushed(CPU1, MM, 0, ALL, SD));
+
+        assertEquals(2, d.events().size(), d.toString());
+        assertEquals(hook(CPU1, "arch_tlbbatch_flush", HOOK_66, 0, 0, ALL, 0, SD), d.events().get(0));
+        FaultEvent.KernelOops oops = (FaultEvent.KernelOops) d.events().get(1);
+        assertEquals(CPU1, oops.cpu());
+        assertEquals("kswapd0", oops.comm());
+        assertEquals("mm_has_notifiers", oops.function());
+        assertEquals("arch_tlbbatch_flush", oops.caller());
+        assertEquals(SD, oops.shootdownId());
+        assertTrue(oops.message().contains("NULL"), oops.message());
+    }
+
+    @Test
+    void givenKswapdOopsedInSeriesV2_whenMoreInputsArrive_thenItsShootdownNeverFreesNorFinishes() {
+        givenKswapdReclaimV2();
+        on(flushed(CPU0, MM, 0, ALL, SD));
+        on(flushed(CPU1, MM, 0, ALL, SD));
+        int before = emitted().size();
+
+        now += 1_000;
+        on(new WalkEvent.PageWalkRequested(COORD, CPU1, CPU1, MM, -1, BUF, Access.READ));
+        on(cpuFault(CPU0, PID0, MM, HEAP + PAGE, Access.WRITE));
+        now += 1_000;
+        on(new WalkEvent.PageWalkRequested(COORD, CPU1, CPU1, MM, -1, HEAP, Access.READ));
+
+        List<Event> after = emitted().subList(before, emitted().size());
+        for (Event e : after) {
+            assertFalse(e instanceof PageTableEvent.FrameFreed || e instanceof PageTableEvent.TlbFlushFinished
+                    || e instanceof SecondaryTlbEvent.SecondaryTlbHookCalled || e instanceof PageTableEvent.TlbFlushStarted,
+                    "the oopsed kswapd does nothing more: " + e);
+        }
+        assertTrue(after.contains(new FaultEvent.PageFaultHandled(CPU0, PID0, MM, HEAP + PAGE, FaultResult.RETRY)),
+                "the machine goes on: " + after);
+    }
+
+    // ---------------------------------------------------------------- 3. x86 series-v2 direct reclaim of another mm
+
+    /** mm 1's buffer (bound to the device) is the LRU's oldest; task 200 of mm 2 on cpu1 reclaims. */
+    private static Scenario crossMmReclaim(String policy) {
+        return new Scenario("cross-mm-test", "x86", policy, 2, 1,
+                List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 2, true, true))),
+                        new Scenario.MmSpec(MM2, List.of(new Scenario.VmaSpec(HEAP, 4, true, false)))),
+                List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(BUF, Access.READ)),
+                        new Scenario.TaskSpec(PID_B, MM2, 1, touch(HEAP, Access.WRITE))),
+                List.of(device(MM, true, BUF, 2)),
+                new Scenario.Timing(500, 800), new Scenario.EndCondition(0), AT_MIN, null);
+    }
+
+    @Test
+    void givenX86SeriesV2_whenAnotherMmReclaimsThePagesDirectly_thenTheHookNamesTheReclaimersMmAndFreesWithoutSecondaryFlush() {
+        boot(crossMmReclaim("series-v2"));
+        now += 10_000;
+
+        Decision fault = on(cpuFault(CPU1, PID_B, MM2, HEAP, Access.WRITE));
+        assertEquals(events(
+                new PageTableEvent.MemoryPressure(1, "__alloc_pages_direct_reclaim", "pid:" + PID_B),
+                new PageTableEvent.TlbFlushStarted(SD, "direct-reclaim", CPU1, "task" + PID_B, PID_B, MM2, 0, 0, ALL,
+                        "pid:" + PID_B),
+                new PageTableEvent.PteCleared(MM, BUF, PFN, 1, SD),
+                new PageTableEvent.TlbBatchAddPending(SD, MM, BUF),
+                new PageTableEvent.MmTlbGenIncremented(MM, 1, 0, ALL, SD),
+                new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, SD),
+                new PageTableEvent.TlbBatchAddPending(SD, MM, BUF + PAGE),
+                new PageTableEvent.MmTlbGenIncremented(MM, 2, 0, ALL, SD),
+                new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0)),
+                batchFlush(CPU0, true, MM, 2)), fault);
+
+        now += 1_000;
+        Decision acked = on(flushed(CPU0, MM, 0, ALL, SD));
+
+        assertEquals(events(
+                hook(CPU1, "arch_tlbbatch_flush", HOOK_66, MM2, 0, ALL, 0, SD),
+                new PageTableEvent.FrameFreed(PFN, 1, SD),
+                new PageTableEvent.FrameFreed(PFN + 1, 1, SD),
+                new PageTableEvent.TlbFlushFinished(SD, 2),
+                new PageTableEvent.FrameAllocated(PFN + 1, 2),
+                new PageTableEvent.PteSet(MM2, HEAP, PFN + 1, 2, true),
+                new FaultEvent.PageFaultHandled(CPU1, PID_B, MM2, HEAP, FaultResult.RETRY)), acked);
+        assertEquals(-1, indexOf(emitted(), SecondaryTlbEvent.InvalidateSecondaryTlbs.class),
+                "mm 1's IOMMU never hears of the unmap: its device may DMA into the freed frames");
+    }
+
+    @Test
+    void givenX86Linux66_whenAnotherMmReclaimsThePagesDirectly_thenTheHookNamesTheMmWhosePtesWereCleared() {
+        boot(crossMmReclaim("linux-6.6"));
+
+        Decision fault = on(cpuFault(CPU1, PID_B, MM2, HEAP, Access.WRITE));
+
+        List<Event> events = fault.events();
+        assertEquals(List.of(hook(CPU1, "arch_tlbbatch_add_pending", HOOK_66, MM, 0, ALL, 1, SD), invalidate(0, ALL, SD)),
+                events.subList(events.size() - 2, events.size()));
+    }
+}
