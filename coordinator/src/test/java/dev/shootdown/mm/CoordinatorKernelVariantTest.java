@@ -16,6 +16,7 @@ import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
+import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
@@ -373,5 +374,260 @@ class CoordinatorKernelVariantTest {
         List<Event> events = fault.events();
         assertEquals(List.of(hook(CPU1, "arch_tlbbatch_add_pending", HOOK_66, MM, 0, ALL, 1, SD), invalidate(0, ALL, SD)),
                 events.subList(events.size() - 2, events.size()));
+    }
+
+    // ---------------------------------------------------------------- 4. linux-6.5 munmap: the hook before the CPU flush
+
+    private static final int DMA_PAGES = 16;
+    private static final long DMA_END = BUF + DMA_PAGES * PAGE;
+
+    private static SyscallEvent.Munmap munmap(String cpu, int pid, long start, long end) {
+        return new SyscallEvent.Munmap(COORD, cpu, pid, MM, start, end);
+    }
+
+    private static List<Event> freedReturnedFinished(int pages, String cpu, int pid, long start, long end) {
+        List<Event> expected = new ArrayList<>();
+        for (int i = 0; i < pages; i++) {
+            expected.add(new PageTableEvent.FrameFreed(PFN + i, 1, SD));
+        }
+        expected.add(new SyscallEvent.MunmapReturned(cpu, pid, MM, start, end, 0));
+        expected.add(new PageTableEvent.MmuGatherFinished(SD, MM, pages));
+        return expected;
+    }
+
+    @Test
+    void givenX86Linux65_whenMunmap_thenRangeEndCallsInvalidateRangeBeforeAnyCpuFlush() {
+        boot(Scenarios.munmapDma().with("x86", "linux-6.5"));
+        now += 20_000;
+
+        Decision d = on(munmap(CPU0, PID0, BUF, DMA_END));
+
+        List<Event> expected = new ArrayList<>();
+        expected.add(new PageTableEvent.MmuGatherStarted(SD, MM, BUF, DMA_END, "munmap", CPU0, PID0));
+        expected.add(new PageTableEvent.VmaUnmapped(MM, BUF, DMA_END));
+        for (int i = 0; i < DMA_PAGES; i++) {
+            expected.add(new PageTableEvent.PteCleared(MM, BUF + i * PAGE, PFN + i, 1, SD));
+        }
+        expected.add(hook(CPU0, "mmu_notifier_invalidate_range_end", HOOK_65, MM, BUF, DMA_END, 1, SD));
+        expected.add(invalidate(BUF, DMA_END, SD));
+        assertEquals(events(expected), d);
+        assertEquals(0, coordinator.tlbGen(MM), "no inc_mm_tlb_gen before the hook returned");
+    }
+
+    @Test
+    void givenX86Linux65MunmapInTheHook_whenTheSecondaryCompletes_thenTheCpuFlushFollowsAndFreesWaitForItsAcks() {
+        boot(Scenarios.munmapDma().with("x86", "linux-6.5"));
+        on(munmap(CPU0, PID0, BUF, DMA_END));
+
+        now += 2_000;
+        Decision flush = on(secondaryDone(BUF, DMA_END, SD));
+        assertEquals(events(
+                new PageTableEvent.MmTlbGenIncremented(MM, 1, BUF, DMA_END, SD),
+                new IpiEvent.FlushTlb(CPU0, MM, BUF, DMA_END, 1, 1, false, false, SD),
+                new IpiEvent.FlushTlb(CPU1, MM, BUF, DMA_END, 1, 1, true, false, SD)), flush);
+
+        now += 1_000;
+        assertEquals(Decision.NONE, on(flushed(CPU1, MM, BUF, DMA_END, SD)));
+        Decision done = on(flushed(CPU0, MM, BUF, DMA_END, SD));
+
+        assertEquals(events(freedReturnedFinished(DMA_PAGES, CPU0, PID0, BUF, DMA_END)), done);
+    }
+
+    // ---------------------------------------------------------------- 5. arm64 linux-6.6 munmap: TLBI broadcast
+
+    /** arm64: 3 CPUs, but only cpu0 ever ran mm 1; a 4-page buffer bound to the device. */
+    private static Scenario arm64ThreeCpus(String policy, boolean wrprotect) {
+        return new Scenario("arm64-test", "arm64", policy, 3, 1,
+                List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 4, true, true, wrprotect)))),
+                List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(BUF, Access.READ))),
+                List.of(device(MM, false, BUF, 4)),
+                new Scenario.Timing(500, 800), new Scenario.EndCondition(0));
+    }
+
+    private static final long END4 = BUF + 4 * PAGE;
+
+    @Test
+    void givenArm64Linux66_whenMunmap_thenTlbisGoToEveryCpuAndTheHookIsCalledFromFlushTlbRangeInTheSameDecision() {
+        boot(arm64ThreeCpus("linux-6.6", false));
+
+        Decision d = on(munmap(CPU0, PID0, BUF, END4));
+
+        List<Event> expected = new ArrayList<>();
+        expected.add(new PageTableEvent.MmuGatherStarted(SD, MM, BUF, END4, "munmap", CPU0, PID0));
+        expected.add(new PageTableEvent.VmaUnmapped(MM, BUF, END4));
+        for (int i = 0; i < 4; i++) {
+            expected.add(new PageTableEvent.PteCleared(MM, BUF + i * PAGE, PFN + i, 1, SD));
+        }
+        for (String cpu : List.of(CPU0, CPU1, CPU2)) {
+            expected.add(new IpiEvent.Tlbi(cpu, "VALE1IS", MM, BUF, END4, SD));
+        }
+        expected.add(hook(CPU0, "__flush_tlb_range", HOOK_66, MM, BUF, END4, 1, SD));
+        expected.add(invalidate(BUF, END4, SD));
+        assertEquals(events(expected), d);
+        assertEquals(-1, indexOf(d.events(), PageTableEvent.MmTlbGenIncremented.class), "arm64 has no tlb_gen");
+        assertEquals(0, coordinator.tlbGen(MM));
+    }
+
+    @Test
+    void givenArm64Linux66Munmap_whenEveryTlbiCompletesBeforeTheSecondary_thenTheFreeWaitsForTheSecondary() {
+        boot(arm64ThreeCpus("linux-6.6", false));
+        on(munmap(CPU0, PID0, BUF, END4));
+
+        for (String cpu : List.of(CPU2, CPU0, CPU1)) {
+            assertEquals(Decision.NONE, on(tlbiDone(cpu, BUF, END4, SD)), cpu);
+        }
+        Decision done = on(secondaryDone(BUF, END4, SD));
+
+        assertEquals(events(freedReturnedFinished(4, CPU0, PID0, BUF, END4)), done);
+    }
+
+    @Test
+    void givenArm64Linux66Munmap_whenTheSecondaryCompletesFirst_thenTheFreeWaitsForTheLastTlbi() {
+        boot(arm64ThreeCpus("linux-6.6", false));
+        on(munmap(CPU0, PID0, BUF, END4));
+
+        assertEquals(Decision.NONE, on(secondaryDone(BUF, END4, SD)));
+        assertEquals(Decision.NONE, on(tlbiDone(CPU0, BUF, END4, SD)));
+        assertEquals(Decision.NONE, on(tlbiDone(CPU1, BUF, END4, SD)), "cpu2 never ran mm 1 but the DSB waits for it too");
+        Decision done = on(tlbiDone(CPU2, BUF, END4, SD));
+
+        assertEquals(events(freedReturnedFinished(4, CPU0, PID0, BUF, END4)), done);
+    }
+
+    // ---------------------------------------------------------------- 6. write fault on a write-protected PTE
+
+    private static FaultEvent.PageResponseSent response(long va, FaultEvent.PageResponseCode code) {
+        return new FaultEvent.PageResponseSent(IOMMU, DEV, PASID, va, code);
+    }
+
+    private static List<Event> flushPageStarted(long va) {
+        return List.of(
+                new PageTableEvent.TlbFlushStarted(SD, "ptep_set_access_flags", CPU0, Coordinator.IOPF_COMM, -1, 0, MM, va,
+                        va + PAGE, "dev:" + DEV),
+                new PageTableEvent.PteProtectionChanged(MM, va, PFN + (va - BUF) / PAGE, 1, true, "ptep_set_access_flags", SD),
+                new IpiEvent.Tlbi(CPU0, "VALE1IS", MM, va, va + PAGE, SD),
+                new IpiEvent.Tlbi(CPU1, "VALE1IS", MM, va, va + PAGE, SD),
+                new IpiEvent.Tlbi(CPU2, "VALE1IS", MM, va, va + PAGE, SD));
+    }
+
+    @Test
+    void givenArm64Linux65_whenADeviceWritesAWriteProtectedPte_thenFlushTlbPageReachesOnlyTheCpus() {
+        boot(arm64ThreeCpus("linux-6.5", true));
+        long va = BUF + PAGE;
+
+        Decision d = on(deviceFault(va, Access.WRITE));
+
+        assertEquals(events(flushPageStarted(va)), d);
+        assertEquals(Decision.NONE, on(tlbiDone(CPU0, va, va + PAGE, SD)));
+        assertEquals(Decision.NONE, on(tlbiDone(CPU2, va, va + PAGE, SD)));
+        Decision last = on(tlbiDone(CPU1, va, va + PAGE, SD));
+        assertEquals(events(new PageTableEvent.TlbFlushFinished(SD, 0), response(va, FaultEvent.PageResponseCode.SUCCESS)),
+                last);
+        assertEquals(-1, indexOf(emitted(), SecondaryTlbEvent.SecondaryTlbHookCalled.class),
+                "6.5: ptep_set_access_flags never tells the SMMU");
+    }
+
+    @Test
+    void givenArm64Linux66_whenADeviceWritesAWriteProtectedPte_thenFlushTlbPageNosyncCallsTheHookAndTheResponseWaitsForIt() {
+        boot(arm64ThreeCpus("linux-6.6", true));
+        long va = BUF + PAGE;
+
+        Decision d = on(deviceFault(va, Access.WRITE));
+
+        List<Event> expected = new ArrayList<>(flushPageStarted(va));
+        expected.add(hook(CPU0, "__flush_tlb_page_nosync", HOOK_66, MM, va, va + PAGE, 1, SD));
+        expected.add(invalidate(va, va + PAGE, SD));
+        assertEquals(events(expected), d);
+        for (String cpu : List.of(CPU0, CPU1, CPU2)) {
+            assertEquals(Decision.NONE, on(tlbiDone(cpu, va, va + PAGE, SD)), "the hook has not returned: " + cpu);
+        }
+        Decision done = on(secondaryDone(va, va + PAGE, SD));
+        assertEquals(events(new PageTableEvent.TlbFlushFinished(SD, 0), response(va, FaultEvent.PageResponseCode.SUCCESS)),
+                done);
+    }
+
+    @Test
+    void givenArm64Linux66FlushPage_whenTheSecondaryCompletesBeforeTheTlbis_thenTheResponseWaitsForTheLastTlbi() {
+        boot(arm64ThreeCpus("linux-6.6", true));
+        on(deviceFault(BUF, Access.WRITE));
+
+        assertEquals(Decision.NONE, on(secondaryDone(BUF, BUF + PAGE, SD)));
+        assertEquals(Decision.NONE, on(tlbiDone(CPU0, BUF, BUF + PAGE, SD)));
+        assertEquals(Decision.NONE, on(tlbiDone(CPU1, BUF, BUF + PAGE, SD)));
+        assertEquals(events(new PageTableEvent.TlbFlushFinished(SD, 0), response(BUF, FaultEvent.PageResponseCode.SUCCESS)),
+                on(tlbiDone(CPU2, BUF, BUF + PAGE, SD)));
+    }
+
+    @Test
+    void givenArm64PteAlreadyUpgraded_whenTheDeviceFaultsAgain_thenItIsAnsweredSuccessAtOnceWithoutAFlush() {
+        for (String policy : List.of("linux-6.5", "linux-6.6")) {
+            setUp();
+            boot(arm64ThreeCpus(policy, true));
+            on(deviceFault(BUF, Access.WRITE));
+            for (String cpu : List.of(CPU0, CPU1, CPU2)) {
+                on(tlbiDone(cpu, BUF, BUF + PAGE, SD));
+            }
+            if (policy.equals("linux-6.6")) {
+                on(secondaryDone(BUF, BUF + PAGE, SD));
+            }
+
+            Decision again = on(deviceFault(BUF, Access.WRITE));
+
+            assertEquals(events(response(BUF, FaultEvent.PageResponseCode.SUCCESS)), again, policy + ": spurious");
+        }
+    }
+
+    @Test
+    void givenX86_whenADeviceWritesAWriteProtectedPte_thenThePteIsUpgradedWithoutAFlushAndAnsweredInTheSameDecision() {
+        boot(arm64ThreeCpus("linux-6.6", true).with("x86", "linux-6.6"));
+
+        Decision d = on(deviceFault(BUF + 2 * PAGE, Access.WRITE));
+
+        assertEquals(events(
+                new PageTableEvent.PteProtectionChanged(MM, BUF + 2 * PAGE, PFN + 2, 1, true, "ptep_set_access_flags", -1),
+                response(BUF + 2 * PAGE, FaultEvent.PageResponseCode.SUCCESS)), d);
+        assertEquals(events(response(BUF + 2 * PAGE, FaultEvent.PageResponseCode.SUCCESS)),
+                on(deviceFault(BUF + 2 * PAGE, Access.WRITE)), "the second fault is spurious");
+    }
+
+    // ---------------------------------------------------------------- 7. mprotect read-only, x86 6.6
+
+    @Test
+    void givenX86Linux66_whenMprotectReadOnly_thenWritablePtesAreWriteProtectedFlushedAndTheHookRunsBeforeItReturns() {
+        // Pages 0-1 writable; pages 2-3 are present but already read-only (write-protected in a writable VMA).
+        Scenario s = new Scenario("mprotect-test", "x86", "linux-6.6", 2, 1,
+                List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 2, true, true),
+                        new Scenario.VmaSpec(BUF + 2 * PAGE, 2, true, true, true)))),
+                List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(BUF, Access.WRITE)),
+                        new Scenario.TaskSpec(PID1, MM, 1, touch(BUF, Access.READ))),
+                List.of(device(MM, true, BUF, 4)),
+                new Scenario.Timing(500, 800), new Scenario.EndCondition(0));
+        boot(s);
+        now += 5_000;
+
+        Decision d = on(new SyscallEvent.Mprotect(COORD, CPU0, PID0, MM, BUF, END4, false));
+
+        assertEquals(events(
+                new PageTableEvent.MmuGatherStarted(SD, MM, BUF, END4, "mprotect", CPU0, PID0),
+                new PageTableEvent.VmaProtectionChanged(MM, BUF, END4, false),
+                new PageTableEvent.PteProtectionChanged(MM, BUF, PFN, 1, false, "change_pte_range", SD),
+                new PageTableEvent.PteProtectionChanged(MM, BUF + PAGE, PFN + 1, 1, false, "change_pte_range", SD),
+                new PageTableEvent.MmTlbGenIncremented(MM, 1, BUF, END4, SD),
+                new IpiEvent.FlushTlb(CPU0, MM, BUF, END4, 1, 1, false, false, SD),
+                new IpiEvent.FlushTlb(CPU1, MM, BUF, END4, 1, 1, true, false, SD)), d);
+
+        assertEquals(Decision.NONE, on(flushed(CPU0, MM, BUF, END4, SD)));
+        assertEquals(events(hook(CPU0, "flush_tlb_mm_range", HOOK_66, MM, BUF, END4, 1, SD), invalidate(BUF, END4, SD)),
+                on(flushed(CPU1, MM, BUF, END4, SD)));
+        Decision returned = on(secondaryDone(BUF, END4, SD));
+        assertEquals(events(
+                new SyscallEvent.MprotectReturned(CPU0, PID0, MM, BUF, END4, 0),
+                new PageTableEvent.MmuGatherFinished(SD, MM, 0)), returned);
+        assertEquals(4, coordinator.presentPtes(MM), "mprotect frees nothing");
+
+        now += 1_000;
+        assertEquals(events(response(BUF + PAGE, FaultEvent.PageResponseCode.INVALID)), on(deviceFault(BUF + PAGE, Access.WRITE)));
+        assertEquals(events(response(BUF + 3 * PAGE, FaultEvent.PageResponseCode.INVALID)),
+                on(deviceFault(BUF + 3 * PAGE, Access.WRITE)), "no write-protect reuse in a read-only VMA");
     }
 }
