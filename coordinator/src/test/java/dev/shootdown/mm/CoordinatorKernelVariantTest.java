@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shootdown.core.Decision;
+import dev.shootdown.core.Lifecycle;
+import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
@@ -629,5 +631,146 @@ class CoordinatorKernelVariantTest {
         assertEquals(events(response(BUF + PAGE, FaultEvent.PageResponseCode.INVALID)), on(deviceFault(BUF + PAGE, Access.WRITE)));
         assertEquals(events(response(BUF + 3 * PAGE, FaultEvent.PageResponseCode.INVALID)),
                 on(deviceFault(BUF + 3 * PAGE, Access.WRITE)), "no write-protect reuse in a read-only VMA");
+    }
+
+    // ---------------------------------------------------------------- 8. the end window
+
+    private static final long WINDOW = 200_000;
+
+    @Test
+    void givenAnEndWindow_whenTheRunStarts_thenTheEndTimerIsArmedAtTheWindowAndTheRecoveredNodeReArmsIt() {
+        Scenario s = Scenarios.smmuPermissionUpgrade();
+        assertEquals(new Scenario.EndCondition(0, WINDOW), s.end());
+
+        Decision d = boot(s);
+
+        assertEquals(List.of(new TimerRequest(Coordinator.END_TIMER, WINDOW)), d.timers());
+        assertEquals(List.of(new TimerRequest(Coordinator.END_TIMER, WINDOW)), coordinator.timersAfterRecovery(1_000));
+        assertEquals(List.of(new TimerRequest(Coordinator.END_TIMER, WINDOW + 5)), coordinator.timersAfterRecovery(WINDOW + 5),
+                "a node recovered after the window closed fires at once");
+    }
+
+    @Test
+    void givenNoEndWindow_whenTheRunStarts_thenNoTimerIsArmed() {
+        Decision d = boot(Scenarios.munmapDma());
+
+        assertEquals(List.of(), d.timers());
+        assertEquals(List.of(), coordinator.timersAfterRecovery(1_000));
+    }
+
+    private static Decision windowClosed() {
+        return new Decision(List.of(
+                new ControlEvent.RunCompleted("the observation window of " + WINDOW + " ns closed"),
+                new ControlEvent.NodeQuiesced(NodeIds.CONTROL, COORD)),
+                List.of(TimerRequest.cancel(Coordinator.END_TIMER)));
+    }
+
+    @Test
+    void givenAnEndWindow_whenTheEndTimerFires_thenTheRunCompletesAndTheCoordinatorQuiesces() {
+        boot(Scenarios.smmuPermissionUpgrade());
+        now = WINDOW;
+
+        Decision d = on(new ControlEvent.TimerFired(Coordinator.END_TIMER, WINDOW));
+
+        assertEquals(windowClosed(), d);
+        assertEquals(Lifecycle.QUIESCED, coordinator.lifecycle());
+        now += 1_000;
+        assertEquals(Decision.NONE, on(deviceFault(BUF, Access.WRITE)));
+    }
+
+    @Test
+    void givenAnEndWindow_whenAnInputIsHandledJustBeforeIt_thenItIsHandledNormally() {
+        boot(Scenarios.smmuPermissionUpgrade());
+        now = WINDOW - 1;
+
+        Decision d = on(new WalkEvent.PageWalkRequested(COORD, IOMMU, DEV, MM, PASID, BUF, Access.READ));
+
+        assertEquals(events(new WalkEvent.PageWalkCompleted(IOMMU, DEV, MM, PASID, BUF, true, PFN, 1, false)), d);
+        assertEquals(Lifecycle.RUNNING, coordinator.lifecycle());
+    }
+
+    @Test
+    void givenAnEndWindow_whenAnyInputIsHandledAtOrAfterIt_thenItCompletesTheRunInsteadOfBeingHandled() {
+        boot(Scenarios.smmuPermissionUpgrade());
+        now = WINDOW;
+
+        Decision d = on(deviceFault(BUF, Access.WRITE));
+
+        assertEquals(windowClosed(), d, "no flush, no page response: the window closed");
+        assertEquals(Lifecycle.QUIESCED, coordinator.lifecycle());
+        assertEquals(Decision.NONE, on(new ControlEvent.TimerFired(Coordinator.END_TIMER, WINDOW)), "the late timer is ignored");
+    }
+
+    // ---------------------------------------------------------------- 9. recovery from the log
+
+    /**
+     * A fresh coordinator fed, in log order, each kept input ({@link Coordinator#keepsInput}) and
+     * the events the original decided for it, as NodeDriver.recover replays them.
+     */
+    private Coordinator recoveredFromLog() {
+        Coordinator fresh = new Coordinator();
+        for (Step s : log) {
+            if (fresh.keepsInput(s.input())) {
+                fresh.evolve(s.input());
+            }
+            for (Event e : s.decision().events()) {
+                fresh.evolve(e);
+            }
+        }
+        return fresh;
+    }
+
+    private void assertSameDecisions(Coordinator twin, List<Event> inputs) {
+        for (Event input : inputs) {
+            now += 500;
+            Decision original = on(input);
+            assertEquals(original, twin.onEvent(input, now), "after " + input);
+        }
+    }
+
+    @Test
+    void givenDirectReclaimWaitingInTheHook_whenRecoveredFromTheLog_thenTheTwinDecidesTheSameForEveryNextInput() {
+        givenDirectReclaimAtTheFirstHook66();
+
+        Coordinator twin = recoveredFromLog();
+
+        assertEquals(Lifecycle.RUNNING, twin.lifecycle());
+        assertEquals(coordinator.presentPtes(MM), twin.presentPtes(MM));
+        assertEquals(coordinator.tlbGen(MM), twin.tlbGen(MM));
+        assertEquals(coordinator.freeFrameCount(), twin.freeFrameCount());
+        assertSameDecisions(twin, List.of(
+                secondaryDone(0, ALL, SD),
+                secondaryDone(0, ALL, SD),
+                flushed(CPU1, MM, 0, ALL, SD),
+                flushed(CPU0, MM, 0, ALL, SD)));
+        assertTrue(emitted().contains(new FaultEvent.PageFaultHandled(CPU0, PID0, MM, HEAP, FaultResult.RETRY)),
+                "the replayed run reached the retried fault");
+    }
+
+    @Test
+    void givenABatchFlushHalfAcked_whenRecoveredFromTheLog_thenTheTwinStillWaitsForTheOtherCpu() {
+        givenDirectReclaimAtTheFirstHook66();
+        on(secondaryDone(0, ALL, SD));
+        on(secondaryDone(0, ALL, SD));
+        on(flushed(CPU1, MM, 0, ALL, SD));
+
+        Coordinator twin = recoveredFromLog();
+
+        assertSameDecisions(twin, List.of(
+                new WalkEvent.PageWalkRequested(COORD, CPU1, CPU1, MM, -1, BUF, Access.READ),
+                flushed(CPU0, MM, 0, ALL, SD)));
+    }
+
+    @Test
+    void givenKswapdOopsedInSeriesV2_whenRecoveredFromTheLog_thenTheTwinNeitherWakesKswapdNorFinishesTheShootdown() {
+        givenKswapdReclaimV2();
+        on(flushed(CPU0, MM, 0, ALL, SD));
+        on(flushed(CPU1, MM, 0, ALL, SD));
+
+        Coordinator twin = recoveredFromLog();
+
+        assertSameDecisions(twin, List.of(
+                cpuFault(CPU0, PID0, MM, HEAP + PAGE, Access.WRITE),
+                cpuFault(CPU0, PID0, MM, HEAP + 2 * PAGE, Access.WRITE)));
     }
 }
