@@ -26,6 +26,7 @@ import dev.shootdown.scenario.TaskOp;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -772,5 +773,28 @@ class CoordinatorKernelVariantTest {
         assertSameDecisions(twin, List.of(
                 cpuFault(CPU0, PID0, MM, HEAP + PAGE, Access.WRITE),
                 cpuFault(CPU0, PID0, MM, HEAP + 2 * PAGE, Access.WRITE)));
+    }
+
+    // ---------------------------------------------------------------- found while writing these tests
+
+    @Test
+    @Disabled("bug: a user page fault that runs out of memory (VM_FAULT_OOM) is answered SIGSEGV, not KILLED by the OOM killer")
+    void givenNoFreeFrameAndNothingToReclaim_whenACpuFaults_thenTheTaskIsOomKilledNotSegfaulted() {
+        // One frame, mapped by the buffer; the buffer's munmap holds it gathered (not free, not on the LRU).
+        Scenario s = new Scenario("oom-test", "x86", "linux-6.6", 1, 0,
+                List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 1, true, true),
+                        new Scenario.VmaSpec(HEAP, 2, true, false)))),
+                List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(HEAP, Access.WRITE))),
+                List.of(), new Scenario.Timing(500, 800), new Scenario.EndCondition(0),
+                new Scenario.Memory(1, 0, 0, 0, 2), null);
+        boot(s);
+        on(new SyscallEvent.Munmap(COORD, CPU0, PID0, MM, BUF, BUF + PAGE));
+        assertEquals(0, coordinator.freeFrameCount());
+
+        Decision d = on(cpuFault(CPU0, PID0, MM, HEAP, Access.WRITE));
+
+        // mm/memory.c: VM_FAULT_OOM -> pagefault_out_of_memory -> the OOM killer; FaultResult.KILLED
+        // documents "the OOM killer". SIGSEGV is for a bad address or permission (VM_FAULT_SIGSEGV).
+        assertEquals(events(new FaultEvent.PageFaultHandled(CPU0, PID0, MM, HEAP, FaultResult.KILLED)), d);
     }
 }
