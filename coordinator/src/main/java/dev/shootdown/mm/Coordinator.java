@@ -435,7 +435,12 @@ public final class Coordinator implements NodeStateMachine {
             return false;
         }
         if (free <= 0) {
-            respond(d, key, false); // out of memory: VM_FAULT_OOM
+            // VM_FAULT_OOM: the OOM killer kills the faulting task; a device's request fails.
+            if (pendingFaults.get(key) instanceof FaultEvent.PageFaultRaised f) {
+                d.emit(new FaultEvent.PageFaultHandled(f.cpu(), f.pid(), f.mm(), f.va(), FaultEvent.FaultResult.KILLED));
+            } else {
+                respond(d, key, false);
+            }
             return false;
         }
         return true;

@@ -26,7 +26,6 @@ import dev.shootdown.scenario.TaskOp;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -636,7 +635,7 @@ class CoordinatorKernelVariantTest {
 
     // ---------------------------------------------------------------- 8. the end window
 
-    private static final long WINDOW = 200_000;
+    private static final long WINDOW = Scenarios.WINDOW_NS;
 
     @Test
     void givenAnEndWindow_whenTheRunStarts_thenTheEndTimerIsArmedAtTheWindowAndTheRecoveredNodeReArmsIt() {
@@ -778,7 +777,6 @@ class CoordinatorKernelVariantTest {
     // ---------------------------------------------------------------- found while writing these tests
 
     @Test
-    @Disabled("bug: a user page fault that runs out of memory (VM_FAULT_OOM) is answered SIGSEGV, not KILLED by the OOM killer")
     void givenNoFreeFrameAndNothingToReclaim_whenACpuFaults_thenTheTaskIsOomKilledNotSegfaulted() {
         // One frame, mapped by the buffer; the buffer's munmap holds it gathered (not free, not on the LRU).
         Scenario s = new Scenario("oom-test", "x86", "linux-6.6", 1, 0,
