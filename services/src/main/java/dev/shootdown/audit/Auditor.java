@@ -1,6 +1,7 @@
 package dev.shootdown.audit;
 
 import dev.shootdown.audit.ShootdownSummary.CpuFlush;
+import dev.shootdown.audit.ShootdownSummary.HookCall;
 import dev.shootdown.audit.ShootdownSummary.SecondaryInvalidation;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
@@ -24,6 +25,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Judges a run from its log alone. Feed it every envelope in causal order ({@code CausalOrder});
@@ -67,10 +69,27 @@ public final class Auditor {
     /** An access through a translation of {@code va} in {@code mm}. */
     private record AccessSeen(Envelope envelope, long mm, long va) {}
 
+    /**
+     * One shootdown: an mmu_gather (munmap, mprotect) or a TLB flush that is not one
+     * (flush_tlb_page from ptep_set_access_flags, a batched reclaim pass).
+     */
     private static final class Sd {
         final Envelope started;
-        final PageTableEvent.MmuGatherStarted gather;
-        final List<Envelope> pteClears = new ArrayList<>();
+        final long id;
+        /** The mm it flushes; 0 for a reclaim batch, which spans mms. */
+        final long mm;
+        final long start;
+        final long end;
+        final String caller;
+        final String cpu;
+        /** The task that runs it (the syscall's caller), -1 when unknown. */
+        final int pid;
+        /** current->mm of the context a TlbFlushStarted runs in (0: kernel thread), -1 for an mmu_gather. */
+        final long currentMm;
+        /** PteCleared and PteProtectionChanged envelopes, in log order. */
+        final List<Envelope> pteChanges = new ArrayList<>();
+        int ptesCleared;
+        int ptesProtectionChanged;
         final Map<String, Envelope> flushIssued = new TreeMap<>();
         final Map<String, Envelope> flushDone = new TreeMap<>();
         final Map<String, Envelope> secondaryIssued = new TreeMap<>();
@@ -78,11 +97,44 @@ public final class Auditor {
         final Map<String, Long> atcDone = new HashMap<>();
         final Map<String, Envelope> secondaryDone = new TreeMap<>();
         final List<Envelope> frees = new ArrayList<>();
+        final List<Envelope> hookCalls = new ArrayList<>();
+        /** MunmapReturned / MprotectReturned. */
         Envelope returned;
+        /** MmuGatherFinished / TlbFlushFinished. */
+        Envelope finished;
+        /** Whether the secondary coverage was checked (at the first of its return and finish). */
+        boolean checked;
 
         Sd(Envelope started) {
             this.started = started;
-            this.gather = (PageTableEvent.MmuGatherStarted) started.event();
+            if (started.event() instanceof PageTableEvent.MmuGatherStarted g) {
+                id = g.shootdownId();
+                mm = g.mm();
+                start = g.start();
+                end = g.end();
+                caller = g.caller();
+                cpu = g.cpu();
+                pid = g.pid();
+                currentMm = -1;
+            } else {
+                var f = (PageTableEvent.TlbFlushStarted) started.event();
+                id = f.shootdownId();
+                mm = f.mm();
+                start = f.start();
+                end = f.end();
+                caller = f.caller();
+                cpu = f.cpu();
+                pid = f.pid();
+                currentMm = f.currentMm();
+            }
+        }
+
+        boolean gather() {
+            return started.event() instanceof PageTableEvent.MmuGatherStarted;
+        }
+
+        boolean reclaim() {
+            return !gather() && (caller.equals("kswapd") || caller.equals("direct-reclaim"));
         }
     }
 
@@ -96,6 +148,9 @@ public final class Auditor {
     private long dmaAccesses;
     private long deviceFaults;
     private long framesFreed;
+    private long wholeMmSecondaryInvalidations;
+    private long framesReclaimed;
+    private final int faultLivelockThreshold;
 
     /** Cache mirrors: holder ("cpu0 mm 1", "iommu0 iotlb pasid 1", "iommu0 atc dev0") -> va -> entry. */
     private final Map<String, TreeMap<Long, Cached>> caches = new HashMap<>();
@@ -110,9 +165,33 @@ public final class Auditor {
     private final List<Violation> violations = new ArrayList<>();
     private final Set<String> reported = new HashSet<>();
 
-    /** Audits a whole log given in causal order. */
+    /** K for {@code fault-livelock} unless told otherwise. */
+    public static final int DEFAULT_FAULT_LIVELOCK_THRESHOLD = 16;
+
+    /** An auditor with the default fault-livelock threshold. */
+    public Auditor() {
+        this(DEFAULT_FAULT_LIVELOCK_THRESHOLD);
+    }
+
+    /**
+     * An auditor that calls {@code faultLivelockThreshold} SUCCESS page responses in a row for the
+     * same device, PASID, address and access, while the PTE already allowed it, a livelock.
+     */
+    public Auditor(int faultLivelockThreshold) {
+        if (faultLivelockThreshold < 1) {
+            throw new IllegalArgumentException("the fault-livelock threshold must be at least 1, was " + faultLivelockThreshold);
+        }
+        this.faultLivelockThreshold = faultLivelockThreshold;
+    }
+
+    /** Audits a whole log given in causal order, with the default fault-livelock threshold. */
     public static AuditReport audit(Iterable<Envelope> log) {
-        Auditor auditor = new Auditor();
+        return audit(log, DEFAULT_FAULT_LIVELOCK_THRESHOLD);
+    }
+
+    /** Audits a whole log given in causal order. */
+    public static AuditReport audit(Iterable<Envelope> log, int faultLivelockThreshold) {
+        Auditor auditor = new Auditor(faultLivelockThreshold);
         log.forEach(auditor::accept);
         return auditor.finish();
     }
@@ -152,9 +231,18 @@ public final class Auditor {
             onTlbFlushed(e, f);
         } else if (ev instanceof IpiEvent.FlushTlb f) {
             sd(f.shootdownId()).ifPresent(sd -> sd.flushIssued.put(f.target(), e));
+        } else if (ev instanceof IpiEvent.Tlbi t) {
+            sd(t.shootdownId()).ifPresent(sd -> sd.flushIssued.put(t.target(), e));
+        } else if (ev instanceof IpiEvent.TlbiCompleted t) {
+            onTlbiCompleted(e, t);
+        } else if (ev instanceof SecondaryTlbEvent.SecondaryTlbHookCalled h) {
+            onHookCalled(e, h);
         } else if (ev instanceof SecondaryTlbEvent.SvaBound b) {
             notifiers.computeIfAbsent(b.mm(), k -> new ArrayList<>()).add(b);
         } else if (ev instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs r) {
+            if (r.end() == Kernel.TLB_FLUSH_ALL) {
+                wholeMmSecondaryInvalidations++;
+            }
             sd(r.shootdownId()).ifPresent(sd -> sd.secondaryIssued.put(r.target(), e));
         } else if (ev instanceof SecondaryTlbEvent.IotlbInvalidated i) {
             drop(iotlbHolder(e.node(), i.pasid()), i.start(), i.end(), e);
@@ -165,15 +253,31 @@ public final class Auditor {
         } else if (ev instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated done) {
             secondaryCompletions.computeIfAbsent(done.mm(), k -> new ArrayList<>()).add(e);
             sd(done.shootdownId()).ifPresent(sd -> sd.secondaryDone.put(done.iommu(), e));
-        } else if (ev instanceof PageTableEvent.MmuGatherStarted) {
-            shootdowns.put(((PageTableEvent.MmuGatherStarted) ev).shootdownId(), new Sd(e));
+        } else if (ev instanceof PageTableEvent.MmuGatherStarted g) {
+            shootdowns.put(g.shootdownId(), new Sd(e));
+        } else if (ev instanceof PageTableEvent.TlbFlushStarted f) {
+            shootdowns.put(f.shootdownId(), new Sd(e));
         } else if (ev instanceof PageTableEvent.PteCleared p) {
-            sd(p.shootdownId()).ifPresent(sd -> sd.pteClears.add(e));
+            sd(p.shootdownId()).ifPresent(sd -> {
+                sd.pteChanges.add(e);
+                sd.ptesCleared++;
+            });
+        } else if (ev instanceof PageTableEvent.PteProtectionChanged p) {
+            sd(p.shootdownId()).ifPresent(sd -> {
+                sd.pteChanges.add(e);
+                sd.ptesProtectionChanged++;
+            });
         } else if (ev instanceof PageTableEvent.FrameFreed f) {
             framesFreed++;
             onFrameFreed(e, f);
+        } else if (ev instanceof PageTableEvent.MmuGatherFinished f) {
+            onFinished(e, f.shootdownId());
+        } else if (ev instanceof PageTableEvent.TlbFlushFinished f) {
+            onFinished(e, f.shootdownId());
         } else if (ev instanceof SyscallEvent.MunmapReturned r) {
-            onMunmapReturned(e, r);
+            onReturned(e, r.pid(), r.mm(), r.start(), r.end(), false);
+        } else if (ev instanceof SyscallEvent.MprotectReturned r) {
+            onReturned(e, r.pid(), r.mm(), r.start(), r.end(), true);
         }
     }
 
@@ -241,6 +345,20 @@ public final class Auditor {
         sd(f.shootdownId()).ifPresent(sd -> sd.flushDone.put(f.cpu(), e));
     }
 
+    /**
+     * arm64: the broadcast TLBI dropped the CPU's entries of {@code mm} in the range, whatever it
+     * has loaded. A CPU flush completion of its shootdown; a reclaim batch has one per page, the
+     * last one counts.
+     */
+    private void onTlbiCompleted(Envelope e, IpiEvent.TlbiCompleted t) {
+        drop(cpuHolder(t.cpu(), t.mm()), t.start(), t.end(), e);
+        sd(t.shootdownId()).ifPresent(sd -> sd.flushDone.put(t.cpu(), e));
+    }
+
+    private void onHookCalled(Envelope e, SecondaryTlbEvent.SecondaryTlbHookCalled h) {
+        sd(h.shootdownId()).ifPresent(sd -> sd.hookCalls.add(e));
+    }
+
     private void onAccess(Envelope e, String who, long mm, long va, FrameKey frame, String holder) {
         lastAccess.computeIfAbsent(frame, k -> new HashMap<>()).put(holder, new AccessSeen(e, mm, va));
         Envelope free = freed.get(frame);
@@ -289,7 +407,12 @@ public final class Auditor {
                     + Kernel.hex(f.frame()) + " (filled by " + h.fill.id() + ") when it was freed by " + free.id()
                     + (h.drop == null ? "" : "; the invalidation " + h.drop.id() + " was not ordered before the free"));
         }
-        sd(f.shootdownId()).ifPresent(sd -> sd.frees.add(free));
+        sd(f.shootdownId()).ifPresent(sd -> {
+            sd.frees.add(free);
+            if (sd.reclaim()) {
+                framesReclaimed++;
+            }
+        });
     }
 
     private boolean cpuStillUses(String holder) {
@@ -298,32 +421,49 @@ public final class Auditor {
         return cpuLoadedMm.getOrDefault(cpu, 0L) == mm && !cpuLazy.contains(cpu);
     }
 
-    private void onMunmapReturned(Envelope e, SyscallEvent.MunmapReturned r) {
+    /** munmap or mprotect returned: the oldest unreturned shootdown of that call is done. */
+    private void onReturned(Envelope e, int pid, long mm, long start, long end, boolean mprotect) {
         for (Sd sd : shootdowns.values()) {
-            if (sd.returned == null && sd.gather.mm() == r.mm() && sd.gather.pid() == r.pid()
-                    && sd.gather.start() == r.start() && sd.gather.end() == r.end()) {
+            if (sd.returned == null && sd.gather() && sd.caller.equals("mprotect") == mprotect && sd.mm == mm
+                    && sd.pid == pid && sd.start == start && sd.end == end) {
                 sd.returned = e;
-                checkSecondaryCoverage(sd);
+                checkOnce(sd, e);
                 return;
             }
         }
     }
 
+    private void onFinished(Envelope e, long shootdownId) {
+        sd(shootdownId).ifPresent(sd -> {
+            sd.finished = e;
+            checkOnce(sd, e);
+        });
+    }
+
+    private void checkOnce(Sd sd, Envelope deadline) {
+        if (!sd.checked) {
+            sd.checked = true;
+            checkSecondaryCoverage(sd, deadline);
+        }
+    }
+
     /** Every cleared PTE, for every secondary TLB of its mm: a covering completion in between. */
-    private void checkSecondaryCoverage(Sd sd) {
-        List<SecondaryTlbEvent.SvaBound> subs = notifiers.getOrDefault(sd.gather.mm(), List.of());
-        for (Envelope clearEnvelope : sd.pteClears) {
-            PageTableEvent.PteCleared clear = (PageTableEvent.PteCleared) clearEnvelope.event();
+    private void checkSecondaryCoverage(Sd sd, Envelope deadline) {
+        for (Envelope clearEnvelope : sd.pteChanges) {
+            if (!(clearEnvelope.event() instanceof PageTableEvent.PteCleared clear)) {
+                continue;
+            }
+            List<SecondaryTlbEvent.SvaBound> subs = notifiers.getOrDefault(clear.mm(), List.of());
             Envelope free = freed.get(new FrameKey(clear.frame(), clear.frameEpoch()));
             for (SecondaryTlbEvent.SvaBound sub : subs) {
                 boolean covered = false;
-                for (Envelope done : secondaryCompletions.getOrDefault(sd.gather.mm(), List.of())) {
+                for (Envelope done : secondaryCompletions.getOrDefault(clear.mm(), List.of())) {
                     var inv = (SecondaryTlbEvent.SecondaryTlbsInvalidated) done.event();
                     if (inv.iommu().equals(sub.target()) && inv.pasid() == sub.pasid()
                             && Kernel.covers(inv.start(), inv.end(), clear.va())
                             && clearEnvelope.happenedBefore(done)
                             && (free == null || done.happenedBefore(free))
-                            && done.happenedBefore(sd.returned)) {
+                            && done.happenedBefore(deadline)) {
                         covered = true;
                         break;
                     }
@@ -333,7 +473,7 @@ public final class Auditor {
                     if (free != null) {
                         chain.add(free.id());
                     }
-                    chain.add(sd.returned.id());
+                    chain.add(deadline.id());
                     violate("missing-secondary-invalidation", sub.target(), clear.mm(), Kernel.hex(clear.va()), chain,
                             "PTE of " + Kernel.hex(clear.va()) + " in mm " + clear.mm() + " was cleared (" + clearEnvelope.id()
                                     + ") but no invalidation of " + sub.target() + " pasid " + sub.pasid()
@@ -363,18 +503,24 @@ public final class Auditor {
         String arch = scenario == null ? "?" : scenario.arch();
         String policy = scenario == null ? "?" : scenario.policy();
         return new AuditReport(run, name, arch, policy, seed, violations.isEmpty() ? "clean" : "violations", complete,
-                violations, summaries,
-                new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed));
+                faultLivelockThreshold, violations, summaries,
+                new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
+                        wholeMmSecondaryInvalidations, framesReclaimed));
     }
 
     private ShootdownSummary summarize(Sd sd) {
         List<CpuFlush> cpu = new ArrayList<>();
         for (Map.Entry<String, Envelope> done : sd.flushDone.entrySet()) {
-            var f = (IpiEvent.TlbFlushed) done.getValue().event();
             Envelope issued = sd.flushIssued.get(done.getKey());
-            boolean viaIpi = issued != null && ((IpiEvent.FlushTlb) issued.event()).viaIpi();
-            cpu.add(new CpuFlush(done.getKey(), f.kind().name().toLowerCase(Locale.ROOT), viaIpi,
-                    done.getValue().timeNs(), done.getValue().id()));
+            String kind;
+            boolean viaIpi = false;
+            if (done.getValue().event() instanceof IpiEvent.TlbFlushed f) {
+                kind = f.kind().name().toLowerCase(Locale.ROOT);
+                viaIpi = issued != null && issued.event() instanceof IpiEvent.FlushTlb ft && ft.viaIpi();
+            } else {
+                kind = issued != null && issued.event() instanceof IpiEvent.Tlbi t ? t.op() : "tlbi";
+            }
+            cpu.add(new CpuFlush(done.getKey(), kind, viaIpi, done.getValue().timeNs(), done.getValue().id()));
         }
         List<SecondaryInvalidation> secondary = new ArrayList<>();
         for (Map.Entry<String, Envelope> issued : sd.secondaryIssued.entrySet()) {
@@ -385,7 +531,12 @@ public final class Auditor {
                     done == null ? null : done.timeNs(), Kernel.hex(r.start()), Kernel.hex(r.end()),
                     done == null ? issued.getValue().id() : done.id()));
         }
-        Long pteNs = sd.pteClears.isEmpty() ? null : sd.pteClears.get(0).timeNs();
+        List<HookCall> hooks = new ArrayList<>();
+        for (Envelope e : sd.hookCalls) {
+            var h = (SecondaryTlbEvent.SecondaryTlbHookCalled) e.event();
+            hooks.add(new HookCall(h.caller(), h.hook(), h.mm(), Kernel.hex(h.start()), Kernel.hex(h.end()), e.timeNs(), e.id()));
+        }
+        Long pteNs = sd.pteChanges.isEmpty() ? null : sd.pteChanges.get(0).timeNs();
         Long lastFree = sd.frees.isEmpty() ? null : sd.frees.get(sd.frees.size() - 1).timeNs();
         String order = orderClass(sd);
         Long lag = null;
@@ -394,9 +545,9 @@ public final class Auditor {
             long lastSecondary = sd.secondaryDone.values().stream().mapToLong(Envelope::timeNs).max().orElseThrow();
             lag = lastSecondary - lastCpu;
         }
-        return new ShootdownSummary(sd.gather.shootdownId(), sd.gather.mm(), Kernel.hex(sd.gather.start()),
-                Kernel.hex(sd.gather.end()), sd.gather.caller(), sd.gather.cpu(), sd.pteClears.size(), pteNs, cpu, secondary,
-                lastFree, sd.frees.size(), sd.returned == null ? null : sd.returned.timeNs(), order, lag);
+        return new ShootdownSummary(sd.id, sd.mm, Kernel.hex(sd.start), Kernel.hex(sd.end), sd.caller, sd.cpu, sd.ptesCleared,
+                sd.ptesProtectionChanged, pteNs, cpu, secondary, hooks, lastFree, sd.frees.size(),
+                sd.returned == null ? null : sd.returned.timeNs(), sd.finished == null ? null : sd.finished.timeNs(), order, lag);
     }
 
     /**
@@ -406,7 +557,7 @@ public final class Auditor {
      * invalidated; no-secondary-tlb: nothing to invalidate; no-cpu-flush: no CPU had the mm.
      */
     private String orderClass(Sd sd) {
-        if (notifiers.getOrDefault(sd.gather.mm(), List.of()).isEmpty()) {
+        if (mmsOf(sd).stream().allMatch(mm -> notifiers.getOrDefault(mm, List.of()).isEmpty())) {
             return "no-secondary-tlb";
         }
         if (sd.secondaryDone.isEmpty()) {
@@ -427,5 +578,24 @@ public final class Auditor {
             return "secondary-after-cpu";
         }
         return before ? "secondary-before-cpu" : "secondary-concurrent";
+    }
+
+    /** The mms a shootdown touches: its own (unless a reclaim batch's 0) and those of the PTEs it changed. */
+    private static Set<Long> mmsOf(Sd sd) {
+        Set<Long> mms = new TreeSet<>();
+        if (sd.mm != 0) {
+            mms.add(sd.mm);
+        }
+        for (Envelope e : sd.pteChanges) {
+            mms.add(pteMm(e));
+        }
+        return mms;
+    }
+
+    private static long pteMm(Envelope change) {
+        if (change.event() instanceof PageTableEvent.PteCleared c) {
+            return c.mm();
+        }
+        return ((PageTableEvent.PteProtectionChanged) change.event()).mm();
     }
 }

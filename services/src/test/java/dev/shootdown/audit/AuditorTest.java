@@ -9,6 +9,7 @@ import dev.shootdown.event.Envelope;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.Kernel;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
@@ -191,5 +192,105 @@ class AuditorTest {
         AuditReport r = run.audit();
         assertEquals("clean", r.verdict(), () -> r.violations().toString());
         assertTrue(run.cpuFill.seq() > 0 && run.iotlbFill.seq() > 0);
+    }
+
+    /**
+     * A reclaim pass (shrink_folio_list with TTU_BATCH_FLUSH) on an arm64 6.6 kernel, by kswapd
+     * on cpu1: the PTE of VA in mm 1 is cleared, arch_tlbbatch_add_pending invalidates mm 1's
+     * secondary TLB whole and sends the TLBI; arch_tlbbatch_flush's DSB waits for it; the folio
+     * is freed and the pass ends.
+     */
+    private static final class Reclaim {
+        final LogBuilder b = new LogBuilder("t");
+        final Envelope start;
+        final Envelope iotlbFill;
+        final Envelope started;
+        final Envelope clear;
+
+        Reclaim(String caller, long currentMm) {
+            start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.munmapDma()));
+            Envelope bound = b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), start);
+            b.emit("iommu0", 20, new TraceEvent.PasidBound("iommu0", "dev0", 1, 1, false), bound);
+            iotlbFill = b.emit("iommu0", 30, new TraceEvent.IotlbFilled("iommu0", 1, VA, FRAME, 1, true));
+            b.emit("cpu0", 40, new TraceEvent.MmSwitched("cpu0", 0, 1, 0), start);
+            b.emit("cpu0", 50, new TraceEvent.TlbFilled("cpu0", 1, VA, FRAME, 1, true));
+            started = b.emit("coordinator", 60, new PageTableEvent.TlbFlushStarted(7, caller, "cpu1",
+                    caller.equals("kswapd") ? "kswapd0" : "stress-ng", 50, currentMm, 0, 0, Kernel.TLB_FLUSH_ALL, ""));
+            clear = b.emit("coordinator", 70, new PageTableEvent.PteCleared(1, VA, FRAME, 1, 7));
+            b.emit("coordinator", 70, new PageTableEvent.TlbBatchAddPending(7, 1, VA));
+        }
+
+        /** The secondary-TLB hook called for {@code mm} [start, end), and, unless mm is NULL, its invalidation. */
+        Envelope hook(String caller, long mm, long start, long end, Envelope... seen) {
+            Envelope call = b.emit("coordinator", 80, new SecondaryTlbEvent.SecondaryTlbHookCalled("cpu1", caller,
+                    "arch_invalidate_secondary_tlbs", mm, start, end, mm == 0 ? 0 : 1, 7), seen);
+            if (mm == 0) {
+                return call;
+            }
+            Envelope request = b.emit("coordinator", 80, new SecondaryTlbEvent.InvalidateSecondaryTlbs("iommu0", mm, 1, start, end, 7));
+            b.emit("iommu0", 90, new SecondaryTlbEvent.IotlbInvalidated("iommu0", 1, start, end, "TLBI_NH_ASID", 1, 7), request);
+            return b.emit("iommu0", 100, new SecondaryTlbEvent.SecondaryTlbsInvalidated("coordinator", "iommu0", mm, 1, start, end, 7));
+        }
+
+        /** The broadcast TLBI for VA of mm 1, sent after {@code seen}, reaches cpu0 and completes. */
+        Envelope tlbi(Envelope... seen) {
+            Envelope tlbi = b.emit("coordinator", 110, new IpiEvent.Tlbi("cpu0", "VALE1IS", 1, VA, END, 7), seen);
+            return b.emit("cpu0", 120, new IpiEvent.TlbiCompleted("coordinator", "cpu0", 1, VA, END, 1, 7), tlbi);
+        }
+
+        /** The folio is freed after {@code seen}, and the pass ends. */
+        Envelope freeAndFinish(Envelope... seen) {
+            Envelope free = b.emit("coordinator", 200, new PageTableEvent.FrameFreed(FRAME, 1, 7), seen);
+            b.emit("coordinator", 210, new PageTableEvent.TlbFlushFinished(7, 1));
+            return free;
+        }
+
+        AuditReport audit() {
+            return Auditor.audit(b.log());
+        }
+    }
+
+    @Test
+    void aReclaimPassIsAShootdownWithItsHookCallsTlbiCompletionsAndWholeMmInvalidationsPerReclaimedPage() {
+        Reclaim r = new Reclaim("kswapd", 0);
+        Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+        Envelope ack = r.tlbi(done);
+        r.freeAndFinish(done, ack);
+
+        AuditReport report = r.audit();
+        assertEquals("clean", report.verdict(), () -> report.violations().toString());
+        ShootdownSummary s = report.shootdowns().get(0);
+        assertEquals("kswapd", s.caller());
+        assertEquals("cpu1", s.cpu());
+        assertEquals(0, s.mm());
+        assertEquals(1, s.ptesCleared());
+        assertEquals(70L, s.pteChangeNs());
+        assertEquals(1, s.hookCalls().size());
+        assertEquals("arch_tlbbatch_add_pending", s.hookCalls().get(0).caller());
+        assertEquals(1, s.hookCalls().get(0).mm());
+        assertEquals("0xffffffffffffffff", s.hookCalls().get(0).end());
+        assertEquals(1, s.cpuFlushes().size());
+        assertEquals("VALE1IS", s.cpuFlushes().get(0).kind());
+        assertEquals(120L, s.cpuFlushes().get(0).completedNs());
+        assertEquals("secondary-before-cpu", s.order());
+        assertEquals(210L, s.finishedNs());
+        assertEquals(1, report.stats().wholeMmSecondaryInvalidations());
+        assertEquals(1, report.stats().framesReclaimed());
+        assertEquals(1.0, report.stats().wholeMmSecondaryInvalidationsPerReclaimedPage());
+        assertEquals(Auditor.DEFAULT_FAULT_LIVELOCK_THRESHOLD, report.faultLivelockThreshold());
+    }
+
+    @Test
+    void aTlbiCompletionDropsTheCpuEntrySoTheFreeIsCoveredAndWithoutItItIsNot() {
+        Reclaim covered = new Reclaim("kswapd", 0);
+        Envelope done = covered.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, covered.clear);
+        covered.freeAndFinish(done, covered.tlbi());
+        assertEquals("clean", covered.audit().verdict(), () -> covered.audit().violations().toString());
+
+        Reclaim uncovered = new Reclaim("kswapd", 0);
+        uncovered.freeAndFinish(uncovered.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, uncovered.clear));
+        AuditReport r = uncovered.audit();
+        assertEquals(List.of("missing-cpu-invalidation"), kinds(r));
+        assertEquals(0.0, new Reclaim("kswapd", 0).audit().stats().wholeMmSecondaryInvalidationsPerReclaimedPage());
     }
 }
