@@ -3,6 +3,7 @@ package dev.shootdown.audit;
 import dev.shootdown.audit.ShootdownSummary.CpuFlush;
 import dev.shootdown.audit.ShootdownSummary.HookCall;
 import dev.shootdown.audit.ShootdownSummary.SecondaryInvalidation;
+import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
@@ -63,6 +64,32 @@ public final class Auditor {
             this.fill = fill;
             this.mm = mm;
             this.va = va;
+        }
+    }
+
+    /** A page of an mm, by its page-aligned address. */
+    private record PteKey(long mm, long va) {
+        static PteKey of(long mm, long va) {
+            return new PteKey(mm, Kernel.pageAlign(va));
+        }
+    }
+
+    /** The mirror of one PTE, and the event that last changed it. */
+    private record Pte(boolean present, long frame, long epoch, boolean writable, Envelope last) {
+        boolean allows(Access access) {
+            return present && (writable || !access.isWrite());
+        }
+    }
+
+    /** SUCCESS responses in a row to one device for the same PASID, address and access. */
+    private static final class Streak {
+        final String key;
+        final Envelope firstFault;
+        int count;
+
+        Streak(String key, Envelope firstFault) {
+            this.key = key;
+            this.firstFault = firstFault;
         }
     }
 
@@ -162,6 +189,13 @@ public final class Auditor {
     private final Map<Long, List<SecondaryTlbEvent.SvaBound>> notifiers = new HashMap<>();
     private final Map<Long, List<Envelope>> secondaryCompletions = new HashMap<>();
     private final Map<Long, Sd> shootdowns = new LinkedHashMap<>();
+    private final Map<PteKey, Pte> ptes = new HashMap<>();
+    /** "iommu device" -> its latest DeviceFaultRaised. */
+    private final Map<String, Envelope> lastDeviceFault = new HashMap<>();
+    /** "iommu device" -> its current streak of SUCCESS responses while the PTE allowed the access. */
+    private final Map<String, Streak> streaks = new HashMap<>();
+    /** shootdownId -> the last call of the secondary-TLB hook with a NULL mm. */
+    private final Map<Long, Envelope> nullMmHookCalls = new HashMap<>();
     private final List<Violation> violations = new ArrayList<>();
     private final Set<String> reported = new HashSet<>();
 
@@ -225,8 +259,13 @@ public final class Auditor {
             String holder = a.source() == TraceEvent.TranslationSource.ATC ? atcHolder(e.node(), a.device())
                     : iotlbHolder(e.node(), a.pasid());
             onAccess(e, a.device(), mmOfPasid(e.node(), a.pasid()), a.va(), new FrameKey(a.frame(), a.frameEpoch()), holder);
-        } else if (ev instanceof FaultEvent.DeviceFaultRaised) {
+        } else if (ev instanceof FaultEvent.DeviceFaultRaised f) {
             deviceFaults++;
+            lastDeviceFault.put(f.iommu() + " " + f.device(), e);
+        } else if (ev instanceof FaultEvent.PageResponseSent r) {
+            onPageResponse(e, r);
+        } else if (ev instanceof FaultEvent.KernelOops o) {
+            onKernelOops(e, o);
         } else if (ev instanceof IpiEvent.TlbFlushed f) {
             onTlbFlushed(e, f);
         } else if (ev instanceof IpiEvent.FlushTlb f) {
@@ -257,12 +296,16 @@ public final class Auditor {
             shootdowns.put(g.shootdownId(), new Sd(e));
         } else if (ev instanceof PageTableEvent.TlbFlushStarted f) {
             shootdowns.put(f.shootdownId(), new Sd(e));
+        } else if (ev instanceof PageTableEvent.PteSet p) {
+            ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
         } else if (ev instanceof PageTableEvent.PteCleared p) {
+            ptes.put(PteKey.of(p.mm(), p.va()), new Pte(false, p.frame(), p.frameEpoch(), false, e));
             sd(p.shootdownId()).ifPresent(sd -> {
                 sd.pteChanges.add(e);
                 sd.ptesCleared++;
             });
         } else if (ev instanceof PageTableEvent.PteProtectionChanged p) {
+            ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
             sd(p.shootdownId()).ifPresent(sd -> {
                 sd.pteChanges.add(e);
                 sd.ptesProtectionChanged++;
@@ -356,7 +399,76 @@ public final class Auditor {
     }
 
     private void onHookCalled(Envelope e, SecondaryTlbEvent.SecondaryTlbHookCalled h) {
+        if (h.mm() == 0) {
+            nullMmHookCalls.put(h.shootdownId(), e);
+        }
         sd(h.shootdownId()).ifPresent(sd -> sd.hookCalls.add(e));
+    }
+
+    /** A simulated oops: one verdict each, with the hook call that handed it a NULL mm, if any. */
+    private void onKernelOops(Envelope e, FaultEvent.KernelOops o) {
+        List<String> chain = new ArrayList<>();
+        Envelope hook = nullMmHookCalls.get(o.shootdownId());
+        String cause = "";
+        if (hook != null) {
+            var h = (SecondaryTlbEvent.SecondaryTlbHookCalled) hook.event();
+            chain.add(hook.id());
+            cause = "; " + h.caller() + " called " + h.hook() + " with a NULL mm (" + hook.id() + ")";
+        }
+        chain.add(e.id());
+        violate("kernel-oops", o.cpu(), 0, Kernel.hex(o.address()), chain, "oops in " + o.function() + " called from "
+                + o.caller() + " on " + o.cpu() + " in " + o.comm() + " (pid " + o.pid() + "): " + o.message() + cause);
+    }
+
+    /**
+     * A page response to a device, paired with its latest fault. K SUCCESS responses in a row for
+     * the same PASID, address and access, each while the PTE already allowed that access, is a
+     * livelock: the fault handler has nothing left to fix, so the device must be faulting on a
+     * translation cached before the PTE changed. Anything else resets the count.
+     */
+    private void onPageResponse(Envelope e, FaultEvent.PageResponseSent r) {
+        String device = r.target() + " " + r.device();
+        Envelope faultEnvelope = lastDeviceFault.get(device);
+        if (faultEnvelope == null || r.code() != FaultEvent.PageResponseCode.SUCCESS) {
+            streaks.remove(device);
+            return;
+        }
+        var fault = (FaultEvent.DeviceFaultRaised) faultEnvelope.event();
+        Pte pte = ptes.get(PteKey.of(fault.mm(), r.va()));
+        if (pte == null || !pte.allows(fault.access())) {
+            streaks.remove(device);
+            return;
+        }
+        String key = r.pasid() + " " + Kernel.pageAlign(r.va()) + " " + fault.access();
+        Streak streak = streaks.get(device);
+        if (streak == null || !streak.key.equals(key)) {
+            streak = new Streak(key, faultEnvelope);
+            streaks.put(device, streak);
+        }
+        if (++streak.count == faultLivelockThreshold) {
+            String access = fault.access().name().toLowerCase(Locale.ROOT);
+            violate("fault-livelock", r.target(), fault.mm(), Kernel.hex(r.va()),
+                    List.of(streak.firstFault.id(), pte.last().id(), e.id()),
+                    r.device() + " pasid " + r.pasid() + " faulted on a " + access + " of " + Kernel.hex(r.va()) + " in mm "
+                            + fault.mm() + " and was answered SUCCESS " + streak.count + " times in a row while the PTE"
+                            + " already allowed the " + access + " (since " + pte.last().id() + ", " + describe(pte.last())
+                            + "): nothing invalidated the translation " + r.target() + " keeps faulting on");
+        }
+    }
+
+    /** A PTE change as a kernel developer would name it. */
+    private static String describe(Envelope change) {
+        Event ev = change.event();
+        if (ev instanceof PageTableEvent.PteProtectionChanged p) {
+            return p.caller() + " made it " + (p.writable() ? "writable" : "read-only");
+        }
+        if (ev instanceof PageTableEvent.PteCleared) {
+            return "ptep_get_and_clear";
+        }
+        if (ev instanceof PageTableEvent.PteSet p) {
+            return "set_pte_at " + (p.writable() ? "writable" : "read-only");
+        }
+        return ev.getClass().getSimpleName();
     }
 
     private void onAccess(Envelope e, String who, long mm, long va, FrameKey frame, String holder) {

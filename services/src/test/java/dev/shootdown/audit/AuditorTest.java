@@ -293,4 +293,135 @@ class AuditorTest {
         assertEquals(List.of("missing-cpu-invalidation"), kinds(r));
         assertEquals(0.0, new Reclaim("kswapd", 0).audit().stats().wholeMmSecondaryInvalidationsPerReclaimedPage());
     }
+
+    @Test
+    void aNullMmHandedToTheHookIsAKernelOopsNamingTheHookCallAndTheOops() {
+        // series-v2: arch_tlbbatch_flush passes current->mm, NULL in kswapd.
+        Reclaim r = new Reclaim("kswapd", 0);
+        Envelope call = r.hook("arch_tlbbatch_flush", 0, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+        Envelope oops = r.b.emit("coordinator", 90, new FaultEvent.KernelOops("cpu1", "kswapd0", 50, "mm_has_notifiers",
+                "arch_tlbbatch_flush", 0x300, "BUG: kernel NULL pointer dereference, address: 0000000000000300", 7), call);
+
+        AuditReport report = r.audit();
+        assertEquals(List.of("kernel-oops"), kinds(report));
+        Violation v = report.violations().get(0);
+        assertEquals("cpu1", v.node());
+        assertEquals(0, v.mm());
+        assertEquals("0x300", v.va());
+        assertEquals(List.of(call.id(), oops.id()), v.events());
+        assertTrue(v.explanation().contains("mm_has_notifiers") && v.explanation().contains("arch_tlbbatch_flush")
+                && v.explanation().contains("kswapd0"), v.explanation());
+        assertEquals(null, report.shootdowns().get(0).finishedNs(), "the oopsed pass never finishes");
+    }
+
+    @Test
+    void theFixedKernelHandsTheHookTheRightMmAndDoesNotOops() {
+        Reclaim r = new Reclaim("kswapd", 0);
+        Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+        r.freeAndFinish(done, r.tlbi(done));
+        AuditReport report = r.audit();
+        assertTrue(report.violations().stream().noneMatch(v -> v.kind().equals("kernel-oops")), () -> report.violations().toString());
+        assertEquals("clean", report.verdict());
+    }
+
+    /**
+     * The seed's arm64 6.5 livelock: VA of mm 1 is mapped read-only in a writable VMA and cached
+     * so in iommu0's IOTLB; dev0 writes it and faults; the first fault's handler makes the PTE
+     * writable (ptep_set_access_flags, no secondary invalidation on 6.5), and every fault is
+     * answered SUCCESS.
+     */
+    private static final class Livelock {
+        final LogBuilder b = new LogBuilder("t");
+        final Envelope start;
+        Envelope upgrade;
+        final List<Envelope> faults = new java.util.ArrayList<>();
+        final List<Envelope> responses = new java.util.ArrayList<>();
+        private Envelope last;
+
+        Livelock() {
+            start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.smmuPermissionUpgrade()));
+            Envelope bound = b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), start);
+            b.emit("coordinator", 20, new PageTableEvent.PteSet(1, VA, FRAME, 1, false));
+            b.emit("coordinator", 20, new PageTableEvent.PteSet(1, VA2, FRAME + 4096, 1, true));
+            last = b.emit("iommu0", 30, new TraceEvent.IotlbFilled("iommu0", 1, VA, FRAME, 1, false), bound);
+        }
+
+        /** dev0 faults with {@code access} on {@code va}; the handler upgrades VA's PTE the first time, and answers {@code code}. */
+        Livelock fault(long va, Access access, FaultEvent.PageResponseCode code) {
+            Envelope fault = b.emit("iommu0", 40, new FaultEvent.DeviceFaultRaised("coordinator", "iommu0", "dev0", 1, 1, va, access),
+                    last);
+            faults.add(fault);
+            if (upgrade == null && va == VA && access == Access.WRITE) {
+                upgrade = b.emit("coordinator", 50, new PageTableEvent.PteProtectionChanged(1, VA, FRAME, 1, true,
+                        "ptep_set_access_flags", 3), fault);
+            }
+            last = b.emit("coordinator", 60, new FaultEvent.PageResponseSent("iommu0", "dev0", 1, va, code), fault);
+            responses.add(last);
+            return this;
+        }
+
+        Livelock writes(int n) {
+            for (int i = 0; i < n; i++) {
+                fault(VA, Access.WRITE, FaultEvent.PageResponseCode.SUCCESS);
+            }
+            return this;
+        }
+    }
+
+    static final long VA2 = VA + 0x10000;
+
+    @Test
+    void kSuccessResponsesInARowWhileThePteAllowsTheWriteAreAFaultLivelockReportedOnce() {
+        Livelock l = new Livelock().writes(8);
+
+        AuditReport r = Auditor.audit(l.b.log(), 4);
+        assertEquals(4, r.faultLivelockThreshold());
+        assertEquals(List.of("fault-livelock"), kinds(r));
+        assertEquals(1, r.violations().size(), "one report per streak: " + r.violations());
+        Violation v = r.violations().get(0);
+        assertEquals("iommu0", v.node());
+        assertEquals(1, v.mm());
+        assertEquals("0x7f0000000000", v.va());
+        assertEquals(List.of(l.faults.get(0).id(), l.upgrade.id(), l.responses.get(3).id()), v.events());
+        assertTrue(v.explanation().contains("ptep_set_access_flags"), v.explanation());
+    }
+
+    @Test
+    void kMinusOneSuccessResponsesAreNoLivelockAndTheDefaultThresholdIsSixteen() {
+        assertEquals("clean", Auditor.audit(new Livelock().writes(3).b.log(), 4).verdict());
+        assertEquals("clean", Auditor.audit(new Livelock().writes(15).b.log()).verdict());
+        assertEquals(List.of("fault-livelock"), kinds(Auditor.audit(new Livelock().writes(16).b.log())));
+        Auditor auditor = new Auditor(2);
+        new Livelock().writes(2).b.log().forEach(auditor::accept);
+        assertEquals(List.of("fault-livelock"), kinds(auditor.finish()));
+    }
+
+    @Test
+    void aResponseForAnotherAddressOrAnInvalidOneResetsTheCount() {
+        Livelock otherVa = new Livelock().writes(3);
+        otherVa.fault(VA2, Access.WRITE, FaultEvent.PageResponseCode.SUCCESS);
+        otherVa.writes(3);
+        assertEquals("clean", Auditor.audit(otherVa.b.log(), 4).verdict(), "3 + 3 with another address between");
+
+        Livelock invalid = new Livelock().writes(3);
+        invalid.fault(VA, Access.WRITE, FaultEvent.PageResponseCode.INVALID);
+        invalid.writes(3);
+        assertEquals("clean", Auditor.audit(invalid.b.log(), 4).verdict(), "3 + 3 with an INVALID between");
+
+        Livelock otherAccess = new Livelock().writes(3);
+        otherAccess.fault(VA, Access.READ, FaultEvent.PageResponseCode.SUCCESS);
+        otherAccess.writes(3);
+        assertEquals("clean", Auditor.audit(otherAccess.b.log(), 4).verdict(), "3 + 3 with a read between");
+        otherAccess.writes(1);
+        assertEquals(List.of("fault-livelock"), kinds(Auditor.audit(otherAccess.b.log(), 4)), "then 4 in a row");
+    }
+
+    @Test
+    void successResponsesWhileThePteStillForbidsTheWriteAreNoLivelock() {
+        // The handler answers SUCCESS but never made the PTE writable: not the seed's livelock.
+        Livelock l = new Livelock();
+        l.upgrade = l.start; // suppress the upgrade
+        l.writes(8);
+        assertEquals("clean", Auditor.audit(l.b.log(), 4).verdict());
+    }
 }
