@@ -198,6 +198,8 @@ public final class Auditor {
     private final Map<Long, Envelope> nullMmHookCalls = new HashMap<>();
     private final List<Violation> violations = new ArrayList<>();
     private final Set<String> reported = new HashSet<>();
+    /** Keys (kind, node, mm, va, shootdown) of what was reported about a shootdown. */
+    private final Set<String> reportedPerShootdown = new HashSet<>();
 
     /** K for {@code fault-livelock} unless told otherwise. */
     public static final int DEFAULT_FAULT_LIVELOCK_THRESHOLD = 16;
@@ -402,7 +404,34 @@ public final class Auditor {
         if (h.mm() == 0) {
             nullMmHookCalls.put(h.shootdownId(), e);
         }
-        sd(h.shootdownId()).ifPresent(sd -> sd.hookCalls.add(e));
+        sd(h.shootdownId()).ifPresent(sd -> {
+            sd.hookCalls.add(e);
+            if (h.mm() != 0) {
+                checkHookMm(sd, e, h);
+            }
+        });
+    }
+
+    /** The hook must name an mm whose PTEs the shootdown changed (some of them, so far). */
+    private void checkHookMm(Sd sd, Envelope call, SecondaryTlbEvent.SecondaryTlbHookCalled h) {
+        if (sd.pteChanges.isEmpty()) {
+            return;
+        }
+        Set<Long> changed = new TreeSet<>();
+        for (Envelope change : sd.pteChanges) {
+            changed.add(pteMm(change));
+        }
+        if (changed.contains(h.mm())) {
+            return;
+        }
+        Envelope first = sd.pteChanges.get(0);
+        String mms = changed.stream().map(String::valueOf).reduce((a, b) -> a + ", " + b).orElseThrow();
+        String who = sd.currentMm == h.mm() ? " (current->mm)" : "";
+        String what = sd.reclaim() ? "the batch" : "shootdown " + sd.id + " (" + sd.caller + ")";
+        violate("wrong-mm-invalidation", h.cpu(), h.mm(), Kernel.hex(pteVa(first)), List.of(first.id(), call.id()),
+                h.caller() + " called " + h.hook() + " for mm " + h.mm() + who + " but " + what + " changed PTEs of mm "
+                        + mms + " only (" + first.id() + "): the secondary TLBs of mm " + mms + " are not invalidated by it",
+                sd.id);
     }
 
     /** A simulated oops: one verdict each, with the hook call that handed it a NULL mm, if any. */
@@ -602,6 +631,17 @@ public final class Auditor {
         }
     }
 
+    /** A violation reported at most once per (kind, node, mm, va, shootdown). */
+    private void violate(String kind, String node, long mm, String va, List<String> chain, String explanation, long shootdown) {
+        if (reportedPerShootdown.add(perShootdownKey(kind, node, mm, va, shootdown))) {
+            violate(kind, node, mm, va, chain, explanation);
+        }
+    }
+
+    private static String perShootdownKey(String kind, String node, long mm, String va, long shootdown) {
+        return kind + "|" + node + "|" + mm + "|" + va + "|" + shootdown;
+    }
+
     /** The report for everything accepted so far. */
     public AuditReport finish() {
         List<ShootdownSummary> summaries = new ArrayList<>();
@@ -702,6 +742,13 @@ public final class Auditor {
             mms.add(pteMm(e));
         }
         return mms;
+    }
+
+    private static long pteVa(Envelope change) {
+        if (change.event() instanceof PageTableEvent.PteCleared c) {
+            return c.va();
+        }
+        return ((PageTableEvent.PteProtectionChanged) change.event()).va();
     }
 
     private static long pteMm(Envelope change) {

@@ -424,4 +424,36 @@ class AuditorTest {
         l.writes(8);
         assertEquals("clean", Auditor.audit(l.b.log(), 4).verdict());
     }
+
+    @Test
+    void directReclaimHandingTheHookCurrentMmInsteadOfTheBatchMmIsAWrongMmInvalidation() {
+        // series-v2, direct reclaim by a task of mm 2: arch_tlbbatch_flush invalidates current->mm.
+        Reclaim r = new Reclaim("direct-reclaim", 2);
+        Envelope call = r.b.emit("coordinator", 80, new SecondaryTlbEvent.SecondaryTlbHookCalled("cpu1", "arch_tlbbatch_flush",
+                "arch_invalidate_secondary_tlbs", 2, 0, Kernel.TLB_FLUSH_ALL, 0, 7), r.clear);
+        r.freeAndFinish(call, r.tlbi(call));
+
+        AuditReport report = r.audit();
+        assertTrue(kinds(report).contains("wrong-mm-invalidation"), () -> report.violations().toString());
+        List<Violation> wrong = report.violations().stream().filter(v -> v.kind().equals("wrong-mm-invalidation")).toList();
+        assertEquals(1, wrong.size());
+        Violation v = wrong.get(0);
+        assertEquals("cpu1", v.node());
+        assertEquals(2, v.mm());
+        assertEquals("0x7f0000000000", v.va());
+        assertEquals(List.of(r.clear.id(), call.id()), v.events());
+        assertTrue(v.explanation().contains("for mm 2 (current->mm)") && v.explanation().contains("PTEs of mm 1 only"),
+                v.explanation());
+        // And mm 1's IOMMU still held the freed frame.
+        assertTrue(kinds(report).contains("missing-secondary-invalidation"), () -> report.violations().toString());
+    }
+
+    @Test
+    void aHookNamingTheMmWhosePtesChangedIsNoWrongMmInvalidation() {
+        Reclaim r = new Reclaim("direct-reclaim", 2);
+        Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+        r.freeAndFinish(done, r.tlbi(done));
+        AuditReport report = r.audit();
+        assertEquals("clean", report.verdict(), () -> report.violations().toString());
+    }
 }
