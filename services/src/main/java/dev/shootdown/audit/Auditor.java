@@ -200,6 +200,8 @@ public final class Auditor {
     private final Set<String> reported = new HashSet<>();
     /** Keys (kind, node, mm, va, shootdown) of what was reported about a shootdown. */
     private final Set<String> reportedPerShootdown = new HashSet<>();
+    /** Keys of the missing secondary invalidations found at a shootdown's return or finish. */
+    private final Set<String> reportedAtEnd = new HashSet<>();
 
     /** K for {@code fault-livelock} unless told otherwise. */
     public static final int DEFAULT_FAULT_LIVELOCK_THRESHOLD = 16;
@@ -539,12 +541,18 @@ public final class Auditor {
                 continue; // not loaded or lazy: switch_mm flushes before the next user access
             }
             String kind = cpu ? "missing-cpu-invalidation" : "missing-secondary-invalidation";
+            String node = holder.substring(0, holder.indexOf(' '));
+            String key = perShootdownKey(kind, node, h.mm, Kernel.hex(h.va), f.shootdownId());
+            if (reportedAtEnd.contains(key)) {
+                continue; // already reported at the shootdown's return or finish
+            }
+            reportedPerShootdown.add(key);
             List<String> chain = new ArrayList<>(List.of(h.fill.id()));
             if (h.drop != null) {
                 chain.add(h.drop.id());
             }
             chain.add(free.id());
-            violate(kind, holder.substring(0, holder.indexOf(' ')), h.mm, Kernel.hex(h.va), chain, holder + " still held frame "
+            violate(kind, node, h.mm, Kernel.hex(h.va), chain, holder + " still held frame "
                     + Kernel.hex(f.frame()) + " (filled by " + h.fill.id() + ") when it was freed by " + free.id()
                     + (h.drop == null ? "" : "; the invalidation " + h.drop.id() + " was not ordered before the free"));
         }
@@ -588,21 +596,33 @@ public final class Auditor {
         }
     }
 
-    /** Every cleared PTE, for every secondary TLB of its mm: a covering completion in between. */
+    /**
+     * Every PTE change of the shootdown (each needs one: unmap, permission downgrade, and the
+     * arm64 permission upgrade that got a flush), for every secondary TLB of its mm: a covering
+     * completion after the PTE write, before the frame's free if it was freed, and before the
+     * {@code deadline} (the operation's return or the shootdown's finish, whichever came first).
+     */
     private void checkSecondaryCoverage(Sd sd, Envelope deadline) {
-        for (Envelope clearEnvelope : sd.pteChanges) {
-            if (!(clearEnvelope.event() instanceof PageTableEvent.PteCleared clear)) {
-                continue;
+        for (Envelope change : sd.pteChanges) {
+            long mm = pteMm(change);
+            long va = pteVa(change);
+            Envelope free = null;
+            if (change.event() instanceof PageTableEvent.PteCleared clear) {
+                free = freed.get(new FrameKey(clear.frame(), clear.frameEpoch()));
+            } else {
+                var p = (PageTableEvent.PteProtectionChanged) change.event();
+                free = freed.get(new FrameKey(p.frame(), p.frameEpoch()));
             }
-            List<SecondaryTlbEvent.SvaBound> subs = notifiers.getOrDefault(clear.mm(), List.of());
-            Envelope free = freed.get(new FrameKey(clear.frame(), clear.frameEpoch()));
-            for (SecondaryTlbEvent.SvaBound sub : subs) {
+            if (free != null && !change.happenedBefore(free)) {
+                free = null; // an earlier allocation's free, not this page's
+            }
+            for (SecondaryTlbEvent.SvaBound sub : notifiers.getOrDefault(mm, List.of())) {
                 boolean covered = false;
-                for (Envelope done : secondaryCompletions.getOrDefault(clear.mm(), List.of())) {
+                for (Envelope done : secondaryCompletions.getOrDefault(mm, List.of())) {
                     var inv = (SecondaryTlbEvent.SecondaryTlbsInvalidated) done.event();
                     if (inv.iommu().equals(sub.target()) && inv.pasid() == sub.pasid()
-                            && Kernel.covers(inv.start(), inv.end(), clear.va())
-                            && clearEnvelope.happenedBefore(done)
+                            && Kernel.covers(inv.start(), inv.end(), va)
+                            && change.happenedBefore(done)
                             && (free == null || done.happenedBefore(free))
                             && done.happenedBefore(deadline)) {
                         covered = true;
@@ -610,18 +630,46 @@ public final class Auditor {
                     }
                 }
                 if (!covered) {
-                    List<String> chain = new ArrayList<>(List.of(clearEnvelope.id()));
+                    List<String> chain = new ArrayList<>(List.of(change.id()));
                     if (free != null) {
                         chain.add(free.id());
                     }
                     chain.add(deadline.id());
-                    violate("missing-secondary-invalidation", sub.target(), clear.mm(), Kernel.hex(clear.va()), chain,
-                            "PTE of " + Kernel.hex(clear.va()) + " in mm " + clear.mm() + " was cleared (" + clearEnvelope.id()
+                    String key = perShootdownKey("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va), sd.id);
+                    reportedAtEnd.add(key);
+                    violate("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va), chain,
+                            "PTE of " + Kernel.hex(va) + " in mm " + mm + " was " + changed(change) + " (" + change.id()
                                     + ") but no invalidation of " + sub.target() + " pasid " + sub.pasid()
-                                    + " covering it completed before the frame was freed and munmap returned");
+                                    + " covering it completed before " + (free == null ? "" : "the frame was freed and ")
+                                    + ended(sd, deadline),
+                            sd.id);
                 }
             }
         }
+    }
+
+    /** What a PTE change did, for an explanation. */
+    private static String changed(Envelope change) {
+        if (change.event() instanceof PageTableEvent.PteProtectionChanged p) {
+            return p.writable() ? "made writable by " + p.caller() + ", which flushes the TLB on this architecture"
+                    : "made read-only by " + p.caller();
+        }
+        return "cleared";
+    }
+
+    /** The event a shootdown's coverage is judged at, for an explanation. */
+    private static String ended(Sd sd, Envelope deadline) {
+        Event ev = deadline.event();
+        if (ev instanceof SyscallEvent.MunmapReturned) {
+            return "munmap returned";
+        }
+        if (ev instanceof SyscallEvent.MprotectReturned) {
+            return "mprotect returned";
+        }
+        if (ev instanceof PageTableEvent.MmuGatherFinished) {
+            return sd.caller + "'s tlb_finish_mmu returned";
+        }
+        return "the " + sd.caller + " flush finished";
     }
 
     private void violate(String kind, String node, long mm, String va, List<String> chain, String explanation) {
