@@ -93,6 +93,12 @@ public final class Auditor {
         }
     }
 
+    /**
+     * A PTE change that makes every translation cached before it stale, for any access
+     * (PteCleared) or for writes (PteProtectionChanged to read-only), once its shootdown is done.
+     */
+    private record Guard(Envelope change, Sd sd, boolean writesOnly) {}
+
     /** An access through a translation of {@code va} in {@code mm}. */
     private record AccessSeen(Envelope envelope, long mm, long va) {}
 
@@ -190,6 +196,9 @@ public final class Auditor {
     private final Map<Long, List<Envelope>> secondaryCompletions = new HashMap<>();
     private final Map<Long, Sd> shootdowns = new LinkedHashMap<>();
     private final Map<PteKey, Pte> ptes = new HashMap<>();
+    private final Map<PteKey, List<Guard>> guards = new HashMap<>();
+    /** Access id -> its stale-translation-use, withdrawn if the access turns out to be a use after free. */
+    private final Map<String, Violation> staleUses = new HashMap<>();
     /** "iommu device" -> its latest DeviceFaultRaised. */
     private final Map<String, Envelope> lastDeviceFault = new HashMap<>();
     /** "iommu device" -> its current streak of SUCCESS responses while the PTE allowed the access. */
@@ -257,12 +266,14 @@ public final class Auditor {
             fill(atcHolder(e.node(), f.device()), mmOfPasid(e.node(), f.pasid()), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
         } else if (ev instanceof TraceEvent.MemoryAccessed a) {
             cpuAccesses++;
-            onAccess(e, a.cpu(), a.mm(), a.va(), new FrameKey(a.frame(), a.frameEpoch()), cpuHolder(a.cpu(), a.mm()));
+            onAccess(e, a.cpu(), a.mm(), a.va(), new FrameKey(a.frame(), a.frameEpoch()), cpuHolder(a.cpu(), a.mm()),
+                    a.access(), a.tlbHit());
         } else if (ev instanceof TraceEvent.DmaCompleted a) {
             dmaAccesses++;
             String holder = a.source() == TraceEvent.TranslationSource.ATC ? atcHolder(e.node(), a.device())
                     : iotlbHolder(e.node(), a.pasid());
-            onAccess(e, a.device(), mmOfPasid(e.node(), a.pasid()), a.va(), new FrameKey(a.frame(), a.frameEpoch()), holder);
+            onAccess(e, a.device(), mmOfPasid(e.node(), a.pasid()), a.va(), new FrameKey(a.frame(), a.frameEpoch()), holder,
+                    a.access(), a.source() != TraceEvent.TranslationSource.WALK);
         } else if (ev instanceof FaultEvent.DeviceFaultRaised f) {
             deviceFaults++;
             lastDeviceFault.put(f.iommu() + " " + f.device(), e);
@@ -305,12 +316,16 @@ public final class Auditor {
         } else if (ev instanceof PageTableEvent.PteCleared p) {
             ptes.put(PteKey.of(p.mm(), p.va()), new Pte(false, p.frame(), p.frameEpoch(), false, e));
             sd(p.shootdownId()).ifPresent(sd -> {
+                guards.computeIfAbsent(PteKey.of(p.mm(), p.va()), k -> new ArrayList<>()).add(new Guard(e, sd, false));
                 sd.pteChanges.add(e);
                 sd.ptesCleared++;
             });
         } else if (ev instanceof PageTableEvent.PteProtectionChanged p) {
             ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
             sd(p.shootdownId()).ifPresent(sd -> {
+                if (!p.writable()) {
+                    guards.computeIfAbsent(PteKey.of(p.mm(), p.va()), k -> new ArrayList<>()).add(new Guard(e, sd, true));
+                }
                 sd.pteChanges.add(e);
                 sd.ptesProtectionChanged++;
             });
@@ -502,9 +517,13 @@ public final class Auditor {
         return ev.getClass().getSimpleName();
     }
 
-    private void onAccess(Envelope e, String who, long mm, long va, FrameKey frame, String holder) {
+    private void onAccess(Envelope e, String who, long mm, long va, FrameKey frame, String holder, Access access,
+            boolean cached) {
         lastAccess.computeIfAbsent(frame, k -> new HashMap<>()).put(holder, new AccessSeen(e, mm, va));
         Envelope free = freed.get(frame);
+        if (free == null && cached) {
+            checkStale(e, who, mm, va, holder, access);
+        }
         if (free != null) {
             Holding h = holdings.getOrDefault(frame, Map.of()).get(holder);
             List<String> chain = new ArrayList<>();
@@ -518,12 +537,75 @@ public final class Auditor {
         }
     }
 
+    /**
+     * An access through a cached translation filled before a PTE change whose operation is done
+     * (returned or finished, before the access) and that should have prevented it: an unmap, for
+     * any access; a write-protection, for a write through a writable translation.
+     */
+    private void checkStale(Envelope e, String who, long mm, long va, String holder, Access access) {
+        TreeMap<Long, Cached> cache = caches.get(holder);
+        Cached cached = cache == null ? null : cache.get(va);
+        if (cached == null) {
+            return;
+        }
+        for (Guard g : guards.getOrDefault(PteKey.of(mm, va), List.of())) {
+            if (g.writesOnly() && (!access.isWrite() || !filledWritable(cached.fill()))) {
+                continue;
+            }
+            if (g.change().happenedBefore(cached.fill())) {
+                continue; // filled after the change: a fresh translation
+            }
+            Envelope done = doneBefore(g.sd(), e);
+            if (done == null) {
+                continue;
+            }
+            String verb = access.isWrite() ? "wrote" : "read";
+            List<String> chain = List.of(cached.fill().id(), g.change().id(), done.id(), e.id());
+            String ended = done == g.sd().returned ? g.sd().caller + " returned" : "the shootdown finished";
+            String explanation = who + " " + verb + " " + Kernel.hex(va) + " of mm " + mm + " through " + holder
+                    + "'s translation filled by " + cached.fill().id() + " before the PTE was " + changed(g.change()) + " ("
+                    + g.change().id() + ", shootdown " + g.sd().id + ", " + g.sd().caller + ") and after " + ended + " ("
+                    + done.id() + "): that translation should have been invalidated";
+            Violation v = violate("stale-translation-use", e.node(), mm, Kernel.hex(va), chain, explanation);
+            if (v != null) {
+                staleUses.put(e.id(), v);
+            }
+            return;
+        }
+    }
+
+    /** The shootdown's return, or else its finish, if it happened before {@code e}. */
+    private static Envelope doneBefore(Sd sd, Envelope e) {
+        if (sd.returned != null && sd.returned.happenedBefore(e)) {
+            return sd.returned;
+        }
+        if (sd.finished != null && sd.finished.happenedBefore(e)) {
+            return sd.finished;
+        }
+        return null;
+    }
+
+    private static boolean filledWritable(Envelope fill) {
+        Event ev = fill.event();
+        if (ev instanceof TraceEvent.TlbFilled f) {
+            return f.writable();
+        }
+        if (ev instanceof TraceEvent.IotlbFilled f) {
+            return f.writable();
+        }
+        return ev instanceof TraceEvent.AtcFilled f && f.writable();
+    }
+
     private void onFrameFreed(Envelope free, PageTableEvent.FrameFreed f) {
         FrameKey frame = new FrameKey(f.frame(), f.epoch());
         freed.put(frame, free);
         for (Map.Entry<String, AccessSeen> access : lastAccess.getOrDefault(frame, Map.of()).entrySet()) {
             Envelope a = access.getValue().envelope();
             if (!a.happenedBefore(free)) {
+                Violation stale = staleUses.remove(a.id());
+                if (stale != null) {
+                    violations.remove(stale); // the same access, now known to be a use after free
+                }
                 violate("use-after-free", a.node(), access.getValue().mm(), Kernel.hex(access.getValue().va()),
                         List.of(a.id(), free.id()),
                         "access " + a.id() + " through " + access.getKey() + " is not ordered before the free of frame "
@@ -672,11 +754,15 @@ public final class Auditor {
         return "the " + sd.caller + " flush finished";
     }
 
-    private void violate(String kind, String node, long mm, String va, List<String> chain, String explanation) {
+    /** Records a violation unless the same one (kind, node, chain) was; returns it, or null if it was. */
+    private Violation violate(String kind, String node, long mm, String va, List<String> chain, String explanation) {
         String key = kind + "|" + node + "|" + chain;
-        if (reported.add(key)) {
-            violations.add(new Violation(kind, node, mm, va, chain, explanation));
+        if (!reported.add(key)) {
+            return null;
         }
+        Violation v = new Violation(kind, node, mm, va, chain, explanation);
+        violations.add(v);
+        return v;
     }
 
     /** A violation reported at most once per (kind, node, mm, va, shootdown). */
