@@ -554,6 +554,12 @@ class AuditorTest {
         m.returns(m.cpuAck);
         m.secondary();
         assertEquals(List.of("missing-secondary-invalidation"), kinds(m.audit()));
+
+        // Completed, and logged, before the return, but mprotect did not wait for it.
+        Mprotect concurrent = new Mprotect();
+        concurrent.secondary();
+        concurrent.returns(concurrent.cpuAck);
+        assertEquals(List.of("missing-secondary-invalidation"), kinds(concurrent.audit()));
     }
 
     /**
@@ -728,5 +734,22 @@ class AuditorTest {
         Envelope f = walked.b.emit("coordinator", 210, new PageTableEvent.TlbFlushFinished(7, 0), d);
         walked.b.emit("cpu0", 300, new TraceEvent.MemoryAccessed("cpu0", 100, 1, VA, FRAME, 1, Access.READ, false), f);
         assertEquals("clean", walked.audit().verdict(), () -> walked.audit().violations().toString());
+    }
+
+    @Test
+    void aStaleWriteThatTheFreeShowsToBeAUseAfterFreeIsReportedOnlyAsThat() {
+        Mprotect m = new Mprotect();
+        Envelope returned = m.returns(m.cpuAck);
+        Envelope dma = dmaThroughIotlb(m.b, Access.WRITE, returned);
+        assertEquals(List.of("missing-secondary-invalidation", "stale-translation-use"), kinds(m.audit()));
+        // Then the task munmaps the page and the frame is freed without waiting for the device.
+        m.b.emit("coordinator", 400, new PageTableEvent.MmuGatherStarted(4, 1, VA, END, "munmap", "cpu0", 100));
+        m.b.emit("coordinator", 400, new PageTableEvent.PteCleared(1, VA, FRAME, 1, 4));
+        m.b.emit("coordinator", 410, new PageTableEvent.FrameFreed(FRAME, 1, 4));
+
+        AuditReport r = m.audit();
+        assertTrue(kinds(r).contains("use-after-free"), () -> r.violations().toString());
+        assertTrue(r.violations().stream().noneMatch(v -> v.kind().equals("stale-translation-use")), () -> r.violations().toString());
+        assertTrue(r.violations().stream().anyMatch(v -> v.kind().equals("use-after-free") && v.events().contains(dma.id())));
     }
 }
