@@ -39,13 +39,23 @@ import java.util.TreeSet;
  *   <li><b>coverage at the free</b>: every cache that held a translation to a frame dropped it,
  *       by an invalidation that happened before the frame was freed (CPUs that no longer have
  *       the mm loaded flush when they switch back, so they are exempt here);
- *   <li><b>secondary coverage</b>: every PTE cleared in an mm with secondary TLBs is covered, for
+ *   <li><b>secondary coverage</b>: every PTE change of a shootdown (cleared, made read-only, or
+ *       made writable with a flush, as arm64 does) in an mm with secondary TLBs is covered, for
  *       each of them, by a completed invalidation after the PTE write and before the frame is
- *       freed and the operation returns.
+ *       freed and the operation returns or the flush finishes;
+ *   <li><b>stale translation use</b>: no access through a translation cached before a PTE change
+ *       whose operation was done before the access and that forbids it;
+ *   <li><b>right mm</b>: the secondary-TLB hook names an mm whose PTEs its shootdown changed; a
+ *       simulated oops (the NULL mm) is a violation;
+ *   <li><b>fault progress</b>: K SUCCESS page responses in a row for the same device, PASID,
+ *       address and access, while the mirrored PTE already allowed it, are a livelock.
  * </ul>
  *
- * <p>It also classifies each shootdown by when the secondary invalidation completed relative to
- * the CPU flushes. Single-threaded.
+ * <p>A shootdown starts with MmuGatherStarted (munmap, mprotect) or TlbFlushStarted
+ * (ptep_set_access_flags, kswapd, direct-reclaim) and ends with MmuGatherFinished or
+ * TlbFlushFinished. It also classifies each shootdown by when the secondary invalidation completed
+ * relative to the CPU flushes (x86 flush_tlb_func acks and arm64 TLBI completions).
+ * Single-threaded.
  */
 public final class Auditor {
 
