@@ -16,13 +16,22 @@ final class AuditPrinter {
         out.printf("  %d events, %s simulated, %d CPU accesses, %d DMAs, %d device faults, %d frames freed%n",
                 r.stats().events(), us(r.stats().simulatedNs()), r.stats().cpuAccesses(), r.stats().dmaAccesses(),
                 r.stats().deviceFaults(), r.stats().framesFreed());
+        out.printf(Locale.ROOT, "  %d whole-mm secondary invalidations, %d frames reclaimed, %.2f whole-mm invalidations per"
+                        + " reclaimed page, fault-livelock threshold %d%n",
+                r.stats().wholeMmSecondaryInvalidations(), r.stats().framesReclaimed(),
+                r.stats().wholeMmSecondaryInvalidationsPerReclaimedPage(), r.faultLivelockThreshold());
         for (ShootdownSummary s : r.shootdowns()) {
-            out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s, %d PTEs cleared%n", s.id(), s.caller(), s.start(),
-                    s.end(), s.mm(), s.cpu(), s.ptesCleared());
+            out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s, %d PTEs cleared%s%n", s.id(), s.caller(), s.start(),
+                    s.end(), s.mm(), s.cpu(), s.ptesCleared(),
+                    s.ptesProtectionChanged() == 0 ? "" : ", " + s.ptesProtectionChanged() + " PTE protections changed");
             out.printf("  %-22s %s%n", "PTE change", at(s.pteChangeNs()));
             for (ShootdownSummary.CpuFlush f : s.cpuFlushes()) {
                 out.printf("  %-22s %s  %s%s%n", f.cpu() + " flush done", at(f.completedNs()), f.kind(),
                         f.viaIpi() ? " (IPI)" : " (local)");
+            }
+            for (ShootdownSummary.HookCall h : s.hookCalls()) {
+                out.printf("  %-22s %s  %s -> %s(mm %d, %s, %s)%n", "secondary hook", at(h.timeNs()), h.caller(), h.hook(),
+                        h.mm(), h.start(), h.end());
             }
             for (ShootdownSummary.SecondaryInvalidation i : s.secondary()) {
                 out.printf("  %-22s issued %s, IOTLB synced %s, ATC synced %s, done %s  [%s, %s)%n",
@@ -30,7 +39,10 @@ final class AuditPrinter {
                         i.start(), i.end());
             }
             out.printf("  %-22s %s  (%d frames)%n", "frames freed", at(s.lastFreeNs()), s.framesFreed());
-            out.printf("  %-22s %s%n", s.caller() + " returned", at(s.returnedNs()));
+            if (s.returnedNs() != null || s.caller().equals("munmap") || s.caller().equals("mprotect")) {
+                out.printf("  %-22s %s%n", s.caller() + " returned", at(s.returnedNs()));
+            }
+            out.printf("  %-22s %s%n", "finished", at(s.finishedNs()));
             out.printf("  %-22s %s%s%n", "order", s.order(),
                     s.lagNs() == null ? "" : String.format(Locale.ROOT, " (secondary done %s after the last CPU flush)",
                             us(s.lagNs())));

@@ -6,6 +6,10 @@ import java.util.Map;
 /**
  * What {@code report.json} holds: the verdict ({@code clean} or {@code violations}), every
  * violation, every shootdown with its order class, and counts.
+ *
+ * @param faultLivelockThreshold K: how many SUCCESS page responses in a row for the same device,
+ *                               PASID, address and access, while the PTE already allowed it,
+ *                               make a {@code fault-livelock}
  */
 public record AuditReport(
         String run,
@@ -15,6 +19,7 @@ public record AuditReport(
         long seed,
         String verdict,
         boolean complete,
+        int faultLivelockThreshold,
         List<Violation> violations,
         List<ShootdownSummary> shootdowns,
         Stats stats) {
@@ -24,7 +29,16 @@ public record AuditReport(
         shootdowns = List.copyOf(shootdowns);
     }
 
-    /** Run-wide counts. */
+    /**
+     * Run-wide counts.
+     *
+     * @param wholeMmSecondaryInvalidations                 InvalidateSecondaryTlbs with end -1UL (the
+     *                                                      whole address space)
+     * @param framesReclaimed                               frames freed by reclaim passes (kswapd,
+     *                                                      direct reclaim)
+     * @param wholeMmSecondaryInvalidationsPerReclaimedPage the first divided by the second; 0 when
+     *                                                      nothing was reclaimed
+     */
     public record Stats(
             long events,
             long simulatedNs,
@@ -32,5 +46,17 @@ public record AuditReport(
             long cpuAccesses,
             long dmaAccesses,
             long deviceFaults,
-            long framesFreed) {}
+            long framesFreed,
+            long wholeMmSecondaryInvalidations,
+            long framesReclaimed,
+            double wholeMmSecondaryInvalidationsPerReclaimedPage) {
+
+        /** The counts, with the per-reclaimed-page ratio derived from them. */
+        public Stats(long events, long simulatedNs, Map<String, Integer> orderClasses, long cpuAccesses, long dmaAccesses,
+                long deviceFaults, long framesFreed, long wholeMmSecondaryInvalidations, long framesReclaimed) {
+            this(events, simulatedNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
+                    wholeMmSecondaryInvalidations, framesReclaimed,
+                    framesReclaimed == 0 ? 0.0 : (double) wholeMmSecondaryInvalidations / framesReclaimed);
+        }
+    }
 }
