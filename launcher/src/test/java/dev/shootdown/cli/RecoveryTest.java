@@ -76,6 +76,34 @@ class RecoveryTest {
         RunInvariants.assertAuditClean(log);
     }
 
+    /** The seed's table with each kind of node restarted mid-run: mid-reclaim, mid-flush, mid-fault. */
+    static Stream<Arguments> seedTableRestarts() {
+        List<Arguments> cases = new ArrayList<>();
+        String[][] rows = {{"smmu-permission-upgrade", "arm64"}, {"kswapd-reclaim", "x86"}, {"direct-reclaim-cross-mm", "x86"}};
+        for (String[] row : rows) {
+            for (String policy : Scenario.POLICIES) {
+                for (String node : List.of(NodeIds.COORDINATOR, "cpu0", "iommu0")) {
+                    cases.add(Arguments.of(row[0], row[1], policy, List.of(new SimEngine.Restart(node, 700),
+                            new SimEngine.Restart(node, 1900))));
+                }
+            }
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1} {2}, restarts {3}")
+    @MethodSource("seedTableRestarts")
+    void aRestartedNodeGivesTheSameVerdicts(String scenario, String arch, String policy, List<SimEngine.Restart> restarts) {
+        Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(arch, policy);
+        SimEngine.Result result = new SimEngine(scenario + "-restarts", 7, s, Machine.stateMachines(s), LatencyModel.defaults())
+                .withRestarts(restarts, RecoveryTest::fresh)
+                .run(1_000_000);
+        assertTrue(result.quiesced(), "every node quiesced after the restarts");
+        List<Envelope> log = CausalOrder.sort(result.log(), e -> e);
+        assertEquals(KernelModelTest.expected(scenario, arch, policy),
+                KernelModelTest.kinds(dev.shootdown.audit.Auditor.audit(log)));
+    }
+
     @Test
     void everyNodeRecoveredFromAWholeRunEndsInTheStateTheOriginalEndedIn() {
         List<NodeStateMachine> originals = Machine.stateMachines(SCENARIO);
