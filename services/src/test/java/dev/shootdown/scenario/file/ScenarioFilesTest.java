@@ -12,11 +12,16 @@ import dev.shootdown.scenario.Scenarios;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Scenario files: the built-ins as files, defaults, and a one-line error for each kind of mistake. */
 class ScenarioFilesTest {
+
+    /** The repository's scenarios/ folder (tests run in the module's directory). */
+    private static final Path SCENARIOS = Path.of("..", "scenarios");
 
     /** A small valid scenario; the error cases below break one line of it. Line numbers matter. */
     private static final String DOC = """
@@ -53,6 +58,18 @@ class ScenarioFilesTest {
 
     @TempDir
     Path dir;
+
+    @Test
+    void theScenariosFolderHoldsExactlyTheBuiltInsAsTheyAreInCode() throws Exception {
+        List<String> files;
+        try (Stream<Path> s = Files.list(SCENARIOS)) {
+            files = s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
+        }
+        assertEquals(Scenarios.names().stream().map(n -> n + ".yaml").sorted().collect(Collectors.toList()), files);
+        for (String name : Scenarios.names()) {
+            assertEquals(Scenarios.builtIn(name).orElseThrow(), ScenarioFiles.load(SCENARIOS.resolve(name + ".yaml")), name);
+        }
+    }
 
     @Test
     void everyBuiltInWrittenAsYamlLoadsBackEqual() throws Exception {
