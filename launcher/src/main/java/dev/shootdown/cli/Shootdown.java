@@ -57,6 +57,9 @@ public final class Shootdown implements Runnable {
             PrintWriter err = c.getErr();
             if (ex instanceof BadInputException) {
                 err.println("shootdown: " + ex.getMessage());
+                if (verbose && ex.getCause() != null) {
+                    ex.getCause().printStackTrace(err);
+                }
                 return EXIT_BAD_INPUT;
             }
             if (ex instanceof InfrastructureException) {
