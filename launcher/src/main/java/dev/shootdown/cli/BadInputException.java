@@ -7,4 +7,9 @@ public final class BadInputException extends Exception {
     public BadInputException(String message) {
         super(message);
     }
+
+    /** Bad input found by a lower layer, whose exception --verbose shows. */
+    public BadInputException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -7,8 +7,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code shootdown} command. Exit status: 0 clean, 1 violations found, 2 bad input, 3
- * infrastructure failure.
+ * The {@code shootdown} command. Exit status: 0 clean (for {@code matrix}: every cell ran), 1
+ * violations found, 2 bad input, 3 infrastructure failure.
  */
 @Command(
         name = "shootdown",
@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         version = "shootdown 0.1.0",
         description = "Simulates Linux TLB shootdowns with secondary TLBs (IOMMU IOTLB, device ATC) "
                 + "across services that talk through Kafka, and audits the recorded log.",
-        subcommands = {RunCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, MatrixCommand.class, ScenariosCommand.class, CommandLine.HelpCommand.class})
 public final class Shootdown implements Runnable {
 
     public static final int EXIT_CLEAN = 0;
@@ -57,6 +57,9 @@ public final class Shootdown implements Runnable {
             PrintWriter err = c.getErr();
             if (ex instanceof BadInputException) {
                 err.println("shootdown: " + ex.getMessage());
+                if (verbose && ex.getCause() != null) {
+                    ex.getCause().printStackTrace(err);
+                }
                 return EXIT_BAD_INPUT;
             }
             if (ex instanceof InfrastructureException) {

@@ -1,0 +1,59 @@
+package dev.shootdown.cli;
+
+import dev.shootdown.host.kafka.InfrastructureException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import picocli.CommandLine.Option;
+
+/** The options of how scenarios run and are audited, shared by {@code run} and {@code matrix} (a picocli mixin). */
+final class EngineOptions {
+
+    @Option(names = "--seed", defaultValue = "1", paramLabel = "N", description = "Seed of the latencies. Default: ${DEFAULT-VALUE}")
+    long seed;
+
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "Use this Kafka cluster instead of starting an embedded broker.")
+    String bootstrapServers;
+
+    @Option(names = "--broker-dir", paramLabel = "DIR", description = "Data directory of the embedded broker (default: a temporary one).")
+    Path brokerDir;
+
+    @Option(names = "--run-timeout", defaultValue = "120", paramLabel = "SECONDS",
+            description = "Give up on a Kafka run after this long. Default: ${DEFAULT-VALUE}")
+    long runTimeoutSeconds;
+
+    @Option(names = "--max-events", defaultValue = "5000000", paramLabel = "N",
+            description = "Stop a deterministic run after this many events. Default: ${DEFAULT-VALUE}")
+    long maxEvents;
+
+    @Option(names = "--livelock-threshold", defaultValue = "16", paramLabel = "K",
+            description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
+    int livelockThreshold;
+
+    @Option(names = "--verbose", description = "Show stack traces of failures.")
+    boolean verbose;
+
+    void validate(ScenarioRunner.Engine engine) throws BadInputException {
+        if (engine == ScenarioRunner.Engine.sim && (bootstrapServers != null || brokerDir != null)) {
+            throw new BadInputException("--bootstrap-servers and --broker-dir apply to --engine kafka only");
+        }
+        if (runTimeoutSeconds <= 0) {
+            throw new BadInputException("--run-timeout must be a positive number of seconds, was " + runTimeoutSeconds);
+        }
+        if (maxEvents <= 0) {
+            throw new BadInputException("--max-events must be positive, was " + maxEvents);
+        }
+        if (livelockThreshold < 1) {
+            throw new BadInputException("--livelock-threshold must be at least 1, was " + livelockThreshold);
+        }
+    }
+
+    /** A runner for {@code engine}; on Kafka this starts the embedded broker unless --bootstrap-servers is given. */
+    ScenarioRunner runner(ScenarioRunner.Engine engine, PrintWriter progress) throws InfrastructureException {
+        return engine == ScenarioRunner.Engine.sim
+                ? ScenarioRunner.sim(seed, maxEvents, livelockThreshold, progress)
+                : ScenarioRunner.kafka(bootstrapServers, brokerDir, seed, Duration.ofSeconds(runTimeoutSeconds),
+                        livelockThreshold, progress);
+    }
+}

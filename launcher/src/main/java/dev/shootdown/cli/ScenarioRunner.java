@@ -1,0 +1,170 @@
+package dev.shootdown.cli;
+
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.shootdown.audit.AuditReport;
+import dev.shootdown.audit.Auditor;
+import dev.shootdown.broker.BrokerStartException;
+import dev.shootdown.broker.EmbeddedKafkaBroker;
+import dev.shootdown.codec.EventCodec;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.host.ErrorLog;
+import dev.shootdown.host.LatencyModel;
+import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.host.kafka.KafkaHostConfig;
+import dev.shootdown.host.kafka.KafkaRunner;
+import dev.shootdown.host.kafka.NodeHost;
+import dev.shootdown.host.kafka.RecordedEvent;
+import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.log.CausalOrder;
+import dev.shootdown.scenario.Scenario;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs a scenario on one engine, records its log and audits it: what {@code run} and
+ * {@code matrix} share. On Kafka one runner holds one cluster (an embedded broker it started, or
+ * {@code --bootstrap-servers}) for all its runs; close it to stop the broker. Progress lines go
+ * to {@code progress}. Not thread-safe: one run at a time.
+ */
+final class ScenarioRunner implements AutoCloseable {
+
+    enum Engine { kafka, sim }
+
+    /** A finished run: the lines of its events.jsonl, in causal order, and its audit. */
+    record Outcome(String runId, List<String> lines, AuditReport report, boolean complete) {
+
+        /** Writes {@code dir/events.jsonl} and {@code dir/report.json}, creating {@code dir}. */
+        void write(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            try (BufferedWriter w = Files.newBufferedWriter(dir.resolve("events.jsonl"), StandardCharsets.UTF_8)) {
+                for (String line : lines) {
+                    w.write(line);
+                    w.write('\n');
+                }
+            }
+            Files.writeString(dir.resolve("report.json"),
+                    EventCodec.mapper().writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n",
+                    StandardCharsets.UTF_8);
+        }
+    }
+
+    private final Engine engine;
+    private final long seed;
+    private final long maxEvents;
+    private final Duration runTimeout;
+    private final int livelockThreshold;
+    private final PrintWriter progress;
+    private final EmbeddedKafkaBroker broker;
+    private final String bootstrapServers;
+
+    private ScenarioRunner(Engine engine, long seed, long maxEvents, Duration runTimeout, int livelockThreshold,
+            PrintWriter progress, EmbeddedKafkaBroker broker, String bootstrapServers) {
+        this.engine = engine;
+        this.seed = seed;
+        this.maxEvents = maxEvents;
+        this.runTimeout = runTimeout;
+        this.livelockThreshold = livelockThreshold;
+        this.progress = progress;
+        this.broker = broker;
+        this.bootstrapServers = bootstrapServers;
+    }
+
+    /** The deterministic engine: virtual time, latencies from {@code seed}, at most {@code maxEvents} events a run. */
+    static ScenarioRunner sim(long seed, long maxEvents, int livelockThreshold, PrintWriter progress) {
+        return new ScenarioRunner(Engine.sim, seed, maxEvents, null, livelockThreshold, progress, null, null);
+    }
+
+    /**
+     * The Kafka host on {@code bootstrapServers}, or, when that is null, on an embedded broker
+     * started now (data in {@code brokerDir}, or a temporary directory when that is null).
+     */
+    static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
+            PrintWriter progress) throws InfrastructureException {
+        EmbeddedKafkaBroker broker = null;
+        String bootstrap = bootstrapServers;
+        if (bootstrap == null) {
+            progress.println("starting the embedded Kafka broker...");
+            progress.flush();
+            try {
+                broker = EmbeddedKafkaBroker.start(brokerDir);
+            } catch (BrokerStartException e) {
+                throw new InfrastructureException("cannot start the embedded Kafka broker: " + e.getMessage(), e);
+            }
+            bootstrap = broker.bootstrapServers();
+        }
+        return new ScenarioRunner(Engine.kafka, seed, 0, runTimeout, livelockThreshold, progress, broker, bootstrap);
+    }
+
+    Engine engine() {
+        return engine;
+    }
+
+    /**
+     * Runs {@code scenario} and audits its log. A Kafka run that does not finish in time is an
+     * {@link InfrastructureException}; a deterministic run that hits the event limit is an
+     * incomplete outcome, audited as far as it got.
+     */
+    Outcome run(Scenario scenario) throws InfrastructureException {
+        List<String> lines = new ArrayList<>();
+        List<Envelope> log = new ArrayList<>();
+        String runId;
+        boolean complete;
+        if (engine == Engine.sim) {
+            runId = scenario.name() + "-sim-s" + seed;
+            SimEngine.Result result = new SimEngine(runId, seed, scenario, Machine.stateMachines(scenario),
+                    LatencyModel.defaults()).run(maxEvents);
+            for (Envelope e : CausalOrder.sort(result.log(), e -> e)) {
+                log.add(e);
+                lines.add(EventCodec.encode(e));
+            }
+            complete = result.quiesced();
+        } else {
+            runId = String.join("-", scenario.name(), scenario.arch(), scenario.policy(),
+                    LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")),
+                    Long.toHexString(System.nanoTime() & 0xffff));
+            for (RecordedEvent r : runOnKafka(runId, scenario).log()) {
+                log.add(r.envelope());
+                lines.add(r.line());
+            }
+            complete = true;
+        }
+        return new Outcome(runId, lines, Auditor.audit(log, livelockThreshold), complete);
+    }
+
+    private KafkaRunner.Result runOnKafka(String runId, Scenario scenario) throws InfrastructureException {
+        progress.println("run " + runId + " on Kafka at " + bootstrapServers);
+        progress.flush();
+        KafkaHostConfig config = KafkaHostConfig.defaults(bootstrapServers);
+        ErrorLog errors = new ErrorLog();
+        NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
+        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, node -> Machine.verticle(host, node),
+                List.of(), runTimeout, node -> {
+                    progress.println("  " + node + " quiesced");
+                    progress.flush();
+                });
+        if (!errors.isEmpty()) {
+            throw new InfrastructureException("run " + runId + " hit errors: " + String.join("; ", errors.distinct()));
+        }
+        if (!result.quiesced()) {
+            throw new InfrastructureException("run " + runId + " did not finish within " + runTimeout.toSeconds()
+                    + " s: no NodeQuiesced from " + result.missingNodes());
+        }
+        return result;
+    }
+
+    @Override
+    public void close() {
+        if (broker != null) {
+            broker.close();
+        }
+    }
+}
