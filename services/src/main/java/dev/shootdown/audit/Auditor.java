@@ -253,15 +253,6 @@ public final class Auditor {
         return auditor.finish();
     }
 
-    /**
-     * Audits a whole log given in causal order, reporting a device as livelocked after
-     * {@code faultLivelockThreshold} faults on one address. Placeholder until the livelock audit
-     * lands: it ignores the threshold.
-     */
-    public static AuditReport audit(Iterable<Envelope> log, int faultLivelockThreshold) {
-        return audit(log);
-    }
-
     /** Consumes the next envelope of the log, in causal order. */
     public void accept(Envelope e) {
         events++;

@@ -129,7 +129,7 @@ class ScenarioFilesTest {
         assertError("enum.yaml", DOC.replace("access: WRITE", "access: scribble"),
                 ":15:54: tasks[0].program[0].access: expected one of read, write, got 'scribble'");
         assertError("op.yaml", DOC.replace("op: munmap", "op: unmap"),
-                ":16:9: tasks[0].program[1]: expected op: one of touch, munmap, mprotect, got op 'unmap'");
+                ":16:9: tasks[0].program[1]: expected op: one of touch, munmap, mprotect, compute, got op 'unmap'");
         assertError("rounds.yaml", DOC.replace("rounds: 1", "rounds: -1"),
                 ":15:9: tasks[0].program[0]: touch needs pages > 0 and rounds >= 0");
     }
