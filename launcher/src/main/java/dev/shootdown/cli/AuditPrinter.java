@@ -27,7 +27,7 @@ final class AuditPrinter {
             out.printf("  %-22s %s%n", "PTE change", at(s.pteChangeNs()));
             for (ShootdownSummary.CpuFlush f : s.cpuFlushes()) {
                 out.printf("  %-22s %s  %s%s%n", f.cpu() + " flush done", at(f.completedNs()), f.kind(),
-                        f.viaIpi() ? " (IPI)" : " (local)");
+                        f.kind().endsWith("IS") ? " (broadcast TLBI)" : f.viaIpi() ? " (IPI)" : " (local)");
             }
             for (ShootdownSummary.HookCall h : s.hookCalls()) {
                 out.printf("  %-22s %s  %s -> %s(mm %d, %s, %s)%n", "secondary hook", at(h.timeNs()), h.caller(), h.hook(),
