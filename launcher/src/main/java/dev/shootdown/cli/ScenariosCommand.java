@@ -4,7 +4,6 @@ import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFiles;
 import java.io.PrintWriter;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -15,14 +14,6 @@ import picocli.CommandLine.Spec;
 @Command(name = "scenarios", mixinStandardHelpOptions = true,
         description = "List the built-in scenarios, or print one as a YAML scenario file to start your own from.")
 final class ScenariosCommand implements Callable<Integer> {
-
-    /** One line on what each built-in models; its Javadoc in Scenarios and its file in scenarios/ say more. */
-    static final Map<String, String> DESCRIPTIONS = Map.of(
-            "munmap-dma", "munmap(2) of a buffer two CPUs and a device (SVA, ATC) are using",
-            "smmu-permission-upgrade", "a device writes copy-on-write pages that the fault handler makes writable in place",
-            "kswapd-reclaim", "kswapd, a kernel thread with no mm, reclaims a buffer a device is writing",
-            "direct-reclaim-cross-mm", "one process's page faults reclaim another's buffer, which a device is writing",
-            "mprotect-downgrade", "mprotect(2) makes a buffer read-only while a device keeps writing it");
 
     @Spec
     CommandSpec spec;
@@ -41,7 +32,7 @@ final class ScenariosCommand implements Callable<Integer> {
         } else {
             for (String name : Scenarios.names()) {
                 Scenario s = Scenarios.builtIn(name).orElseThrow();
-                out.printf("%-24s %-6s %-10s %s%n", name, s.arch(), s.policy(), DESCRIPTIONS.getOrDefault(name, ""));
+                out.printf("%-24s %-6s %-10s %s%n", name, s.arch(), s.policy(), Scenarios.summary(name));
             }
         }
         out.flush();

@@ -13,6 +13,7 @@ public final class Scenarios {
     public static final long BUFFER = 0x7f0000000000L;
 
     private static final Map<String, Scenario> BUILT_IN = new TreeMap<>();
+    private static final Map<String, String> SUMMARIES = new TreeMap<>();
 
     /**
      * The observation window of the scenarios that never end by themselves (reclaim, a device
@@ -24,17 +25,23 @@ public final class Scenarios {
     public static final long HEAP = 0x7f1000000000L;
 
     static {
-        register(munmapDma());
-        register(smmuPermissionUpgrade());
-        register(kswapdReclaim());
-        register(directReclaimCrossMm());
-        register(mprotectDowngrade());
+        register(munmapDma(), "munmap(2) of a buffer two CPUs and a device (SVA, ATC) are using");
+        register(smmuPermissionUpgrade(), "a device writes copy-on-write pages that the fault handler makes writable in place");
+        register(kswapdReclaim(), "kswapd, a kernel thread with no mm, reclaims a buffer a device is writing");
+        register(directReclaimCrossMm(), "one process's page faults reclaim another's buffer, which a device is writing");
+        register(mprotectDowngrade(), "mprotect(2) makes a buffer read-only while a device keeps writing it");
     }
 
     private Scenarios() {}
 
-    private static void register(Scenario s) {
+    private static void register(Scenario s, String summary) {
         BUILT_IN.put(s.name(), s);
+        SUMMARIES.put(s.name(), summary);
+    }
+
+    /** One line on what the built-in {@code name} models (its factory's Javadoc says more). */
+    public static String summary(String name) {
+        return SUMMARIES.getOrDefault(name, "");
     }
 
     /** The scenario called {@code name}, if built in. */
