@@ -11,8 +11,9 @@ final class AuditPrinter {
 
     private AuditPrinter() {}
 
-    static void print(AuditReport r, String engine, PrintWriter out) {
-        out.printf("Shootdown audit: %s on %s, %s, engine %s, run %s%n", r.scenario(), r.arch(), r.policy(), engine, r.run());
+    /** Prints {@code r}; {@code source} says where the log came from ("engine sim", "log FILE"). */
+    static void print(AuditReport r, String source, PrintWriter out) {
+        out.printf("Shootdown audit: %s on %s, %s, %s, run %s%n", r.scenario(), r.arch(), r.policy(), source, r.run());
         out.printf("  %d events, %s simulated, %d CPU accesses, %d DMAs, %d device faults, %d frames freed%n",
                 r.stats().events(), us(r.stats().simulatedNs()), r.stats().cpuAccesses(), r.stats().dmaAccesses(),
                 r.stats().deviceFaults(), r.stats().framesFreed());

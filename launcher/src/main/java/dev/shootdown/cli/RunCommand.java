@@ -62,7 +62,7 @@ final class RunCommand implements Callable<Integer> {
                     + " events before every node quiesced");
         }
         outcome.write(out);
-        AuditPrinter.print(outcome.report(), engine.name(), stdout);
+        AuditPrinter.print(outcome.report(), "engine " + engine.name(), stdout);
         stdout.println("wrote " + out.resolve("events.jsonl") + " (" + outcome.lines().size() + " events) and "
                 + out.resolve("report.json"));
         stdout.flush();

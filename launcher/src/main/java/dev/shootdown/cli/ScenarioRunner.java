@@ -51,10 +51,15 @@ final class ScenarioRunner implements AutoCloseable {
                     w.write('\n');
                 }
             }
-            Files.writeString(dir.resolve("report.json"),
-                    EventCodec.mapper().writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n",
-                    StandardCharsets.UTF_8);
+            writeReport(dir, report);
         }
+    }
+
+    /** Writes {@code dir/report.json}. */
+    static void writeReport(Path dir, AuditReport report) throws IOException {
+        Files.writeString(dir.resolve("report.json"),
+                EventCodec.mapper().writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n",
+                StandardCharsets.UTF_8);
     }
 
     private final Engine engine;

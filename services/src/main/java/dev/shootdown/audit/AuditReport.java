@@ -7,6 +7,10 @@ import java.util.Map;
  * What {@code report.json} holds: the verdict ({@code clean} or {@code violations}), every
  * violation, every shootdown with its order class, and counts.
  *
+ * @param complete               the run reached its end (RunCompleted) and the whole log was read
+ * @param logProblems            what was wrong with the log it was read from (one line each, naming
+ *                               the line); when not empty, the audit covers only what could be
+ *                               placed in causal order
  * @param faultLivelockThreshold K: how many SUCCESS page responses in a row for the same device,
  *                               PASID, address and access, while the PTE already allowed it,
  *                               make a {@code fault-livelock}
@@ -22,11 +26,22 @@ public record AuditReport(
         int faultLivelockThreshold,
         List<Violation> violations,
         List<ShootdownSummary> shootdowns,
-        Stats stats) {
+        Stats stats,
+        List<String> logProblems) {
 
     public AuditReport {
         violations = List.copyOf(violations);
         shootdowns = List.copyOf(shootdowns);
+        logProblems = logProblems == null ? List.of() : List.copyOf(logProblems);
+    }
+
+    /** This report, for a log that had {@code problems}: incomplete. */
+    public AuditReport withLogProblems(List<String> problems) {
+        if (problems.isEmpty()) {
+            return this;
+        }
+        return new AuditReport(run, scenario, arch, policy, seed, verdict, false, faultLivelockThreshold, violations, shootdowns,
+                stats, problems);
     }
 
     /**

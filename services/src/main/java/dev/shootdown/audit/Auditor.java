@@ -801,7 +801,7 @@ public final class Auditor {
         return new AuditReport(run, name, arch, policy, seed, violations.isEmpty() ? "clean" : "violations", complete,
                 faultLivelockThreshold, violations, summaries,
                 new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
-                        wholeMmSecondaryInvalidations, framesReclaimed));
+                        wholeMmSecondaryInvalidations, framesReclaimed), List.of());
     }
 
     private ShootdownSummary summarize(Sd sd) {

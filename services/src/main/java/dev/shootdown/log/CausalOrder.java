@@ -17,8 +17,32 @@ public final class CausalOrder {
 
     private CausalOrder() {}
 
-    /** Sorts {@code items} by the causal order of their envelopes. */
+    /**
+     * What could be ordered of a log with holes: the causally ordered prefix, the events that
+     * could not be placed, and why the first of them could not ({@code ""} when none).
+     */
+    public record Partial<T>(List<T> ordered, List<T> blocked, String gap) {
+        public Partial {
+            ordered = List.copyOf(ordered);
+            blocked = List.copyOf(blocked);
+        }
+    }
+
+    /** Sorts {@code items} by the causal order of their envelopes; a duplicate or a gap throws. */
     public static <T> List<T> sort(List<T> items, Function<T, Envelope> envelopeOf) {
+        Partial<T> p = sortPartially(items, envelopeOf);
+        if (!p.blocked().isEmpty()) {
+            throw new IllegalArgumentException("the log has a gap: " + p.gap());
+        }
+        return p.ordered();
+    }
+
+    /**
+     * Orders as much of {@code items} as the vector clocks allow: everything after a missing
+     * event of a node, or depending on one, is left in {@link Partial#blocked}. A duplicate
+     * (node, seq) throws.
+     */
+    public static <T> Partial<T> sortPartially(List<T> items, Function<T, Envelope> envelopeOf) {
         Map<String, TreeMap<Long, T>> byNode = new TreeMap<>();
         for (T item : items) {
             Envelope e = envelopeOf.apply(item);
@@ -44,13 +68,15 @@ public final class CausalOrder {
                 }
             }
             if (best == null) {
-                throw new IllegalArgumentException("the log has a gap: " + describeGap(byNode, emitted, envelopeOf));
+                List<T> blocked = new ArrayList<>();
+                byNode.values().forEach(rest -> blocked.addAll(rest.values()));
+                return new Partial<>(out, blocked, describeGap(byNode, emitted, envelopeOf));
             }
             byNode.get(bestEnvelope.node()).pollFirstEntry();
             emitted.put(bestEnvelope.node(), bestEnvelope.seq());
             out.add(best);
         }
-        return out;
+        return new Partial<>(out, List.of(), "");
     }
 
     private static boolean ready(Envelope e, Map<String, Long> emitted) {

@@ -57,4 +57,17 @@ class CausalOrderTest {
         IllegalArgumentException dup = assertThrows(IllegalArgumentException.class, () -> CausalOrder.sort(log, e -> e));
         assertTrue(dup.getMessage().contains("b#1"), dup.getMessage());
     }
+
+    @Test
+    void aMissingEventLeavesEverythingThatDependsOnItUnplacedAndTheRestOrdered() {
+        List<Envelope> log = new ArrayList<>(sampleLog());
+        log.removeIf(e -> e.id().equals("a#2"));
+
+        CausalOrder.Partial<Envelope> p = CausalOrder.sortPartially(log, e -> e);
+
+        // c#1 depends on a#2; a#1, b#1 and b#2 do not.
+        assertEquals(List.of("b#1", "a#1", "b#2"), p.ordered().stream().map(Envelope::id).toList());
+        assertEquals(List.of("c#1"), p.blocked().stream().map(Envelope::id).toList());
+        assertTrue(p.gap().contains("a#2"), p.gap());
+    }
 }

@@ -1,0 +1,115 @@
+package dev.shootdown.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.shootdown.codec.EventCodec;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code shootdown audit --log FILE}: the same report as the run; bad logs named by line, never a crash. */
+class AuditCommandTest {
+
+    @TempDir
+    static Path runDir;
+
+    static List<String> lines;
+
+    @BeforeAll
+    static void recordARun() throws IOException {
+        CliTest.Outcome o = CliTest.shootdown("run", "--scenario", "direct-reclaim-cross-mm", "--policy", "series-v2",
+                "--engine", "sim", "--out", runDir.toString());
+        assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.err());
+        lines = Files.readAllLines(runDir.resolve("events.jsonl"));
+    }
+
+    private static Path write(Path dir, String name, List<String> content, boolean finalNewline) throws IOException {
+        Path file = dir.resolve(name);
+        String text = String.join("\n", content) + (finalNewline ? "\n" : "");
+        Files.writeString(file, text, StandardCharsets.UTF_8);
+        return file;
+    }
+
+    @Test
+    void auditingTheExportedLogGivesTheRunsReportByteForByte(@TempDir Path out) throws IOException {
+        CliTest.Outcome o = CliTest.shootdown("audit", "--log", runDir.resolve("events.jsonl").toString(), "--out", out.toString());
+
+        assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.err());
+        assertEquals("", o.err());
+        assertEquals(Files.readString(runDir.resolve("report.json")), Files.readString(out.resolve("report.json")));
+    }
+
+    @Test
+    void aGzipCompressedLogIsReadToo(@TempDir Path dir) throws IOException {
+        Path gz = dir.resolve("events.jsonl.gz");
+        try (OutputStream os = new GZIPOutputStream(Files.newOutputStream(gz))) {
+            Files.copy(runDir.resolve("events.jsonl"), os);
+        }
+        CliTest.Outcome o = CliTest.shootdown("audit", "--log", gz.toString(), "--out", dir.resolve("out").toString());
+
+        assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.err());
+        assertEquals(Files.readString(runDir.resolve("report.json")), Files.readString(dir.resolve("out/report.json")));
+    }
+
+    @Test
+    void eachBadLineIsNamedWithItsLineAndTheRestIsAuditedAndMarkedIncomplete(@TempDir Path dir) throws Exception {
+        List<String> bad = new ArrayList<>(lines);
+        int last = bad.size();
+        bad.set(last - 3, "{\"run\": oops");                                                      // malformed JSON
+        bad.set(last - 2, bad.get(last - 2).replaceFirst("\"type\":\"[a-z-]+\"", "\"type\":\"warp-drive\""));
+        bad.set(last - 1, bad.get(last - 1).replace("\"schema\":1", "\"schema\":9"));              // newer schema
+        bad.add(lines.get(10));                                                                      // a duplicate
+        Path file = write(dir, "bad.jsonl", bad, true);
+
+        CliTest.Outcome o = CliTest.shootdown("audit", "--log", file.toString(), "--out", dir.resolve("out").toString());
+
+        assertEquals(Shootdown.EXIT_BAD_INPUT, o.status(), o.out() + o.err());
+        assertFalse(o.err().contains("Exception") || o.err().contains("\tat "), "no stack trace: " + o.err());
+        assertTrue(o.err().contains(file + ":" + (last - 2) + ": "), o.err());
+        assertTrue(o.err().contains(file + ":" + (last - 1) + ": unknown event type 'warp-drive'"), o.err());
+        assertTrue(o.err().contains(file + ":" + last + ": schema version 9 is newer than this build reads (1)"), o.err());
+        String duplicateId = RunInvariants.decode(List.of(lines.get(10))).get(0).id();
+        assertTrue(o.err().contains(file + ":" + (last + 1) + ": event " + duplicateId + " is a duplicate of line 11"), o.err());
+        JsonNode report = EventCodec.mapper().readTree(dir.resolve("out/report.json").toFile());
+        assertFalse(report.get("complete").asBoolean(), "marked incomplete");
+        assertEquals(4, report.get("logProblems").size(), report.get("logProblems").toString());
+        assertTrue(report.get("stats").get("events").asLong() >= last - 3, "what could be placed was audited");
+        assertTrue(report.get("violations").size() > 0, "and judged: the run's use-after-free is still found");
+    }
+
+    @Test
+    void aLogCutMidLineOrMissingAnEventIsNamedAndStrictRefusesIt(@TempDir Path dir) throws IOException {
+        List<String> cut = new ArrayList<>(lines.subList(0, 40));
+        cut.remove(20);                                                        // a missing event
+        cut.add(lines.get(40).substring(0, 30));                              // cut mid-line, no newline
+        Path file = write(dir, "cut.jsonl", cut, false);
+
+        CliTest.Outcome o = CliTest.shootdown("audit", "--log", file.toString(), "--strict", "--out", dir.resolve("out").toString());
+
+        assertEquals(Shootdown.EXIT_BAD_INPUT, o.status(), o.out() + o.err());
+        assertTrue(o.err().contains(file + ":40: the log is cut mid-line"), o.err());
+        assertTrue(o.err().contains(" is missing (next present: "), o.err());
+        assertTrue(o.err().contains("--strict: refusing a log with 2 problem(s)"), o.err());
+        assertFalse(Files.exists(dir.resolve("out/report.json")), "strict writes no report");
+    }
+
+    @Test
+    void aMissingLogFileIsOneLineOfBadInput(@TempDir Path dir) {
+        CliTest.Outcome o = CliTest.shootdown("audit", "--log", dir.resolve("nope.jsonl").toString());
+
+        assertEquals(Shootdown.EXIT_BAD_INPUT, o.status());
+        assertEquals(1, o.err().lines().count(), o.err());
+        assertTrue(o.err().contains("nope.jsonl: no such file"), o.err());
+    }
+}
