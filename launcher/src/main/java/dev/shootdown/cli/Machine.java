@@ -21,14 +21,21 @@ final class Machine {
 
     static List<NodeStateMachine> stateMachines(Scenario s) {
         List<NodeStateMachine> nodes = new ArrayList<>();
-        nodes.add(new Coordinator());
-        for (int i = 0; i < s.cpus(); i++) {
-            nodes.add(new Cpu(NodeIds.cpu(i)));
-        }
-        for (int i = 0; i < s.iommus(); i++) {
-            nodes.add(new Iommu(NodeIds.iommu(i)));
+        for (String id : s.nodeIds()) {
+            nodes.add(fresh(id));
         }
         return nodes;
+    }
+
+    /** A fresh state machine for {@code nodeId}; null for the run controller, which has none. */
+    static NodeStateMachine fresh(String nodeId) {
+        if (nodeId.equals(NodeIds.COORDINATOR)) {
+            return new Coordinator();
+        }
+        if (nodeId.startsWith("cpu")) {
+            return new Cpu(nodeId);
+        }
+        return nodeId.startsWith("iommu") ? new Iommu(nodeId) : null;
     }
 
     /** A new verticle for node {@code nodeId}, from the service module that owns its kind. */

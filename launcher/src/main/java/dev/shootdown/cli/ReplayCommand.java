@@ -1,0 +1,134 @@
+package dev.shootdown.cli;
+
+import dev.shootdown.audit.AuditReport;
+import dev.shootdown.audit.Auditor;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.host.kafka.KafkaHostConfig;
+import dev.shootdown.host.kafka.RecordedEvent;
+import dev.shootdown.host.kafka.RunLogReader;
+import dev.shootdown.host.kafka.RunTopics;
+import dev.shootdown.host.replay.Replayer;
+import dev.shootdown.log.CausalOrder;
+import dev.shootdown.log.LogFile;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code shootdown replay}: re-executes every node of a recorded run from its log (a file, or the
+ * run's topics on Kafka), checks that each decision emits what the log recorded, then audits it
+ * and writes the same {@code report.json} as {@code run}.
+ */
+@Command(name = "replay", mixinStandardHelpOptions = true,
+        description = "Re-execute a recorded run's nodes from its log (--log FILE, or --bootstrap-servers and --run ID), "
+                + "report the first divergence, audit it and write DIR/report.json.")
+final class ReplayCommand implements Callable<Integer> {
+
+    static final class Source {
+        @Option(names = "--log", required = true, paramLabel = "FILE", description = "An exported log (events.jsonl, or .gz).")
+        Path log;
+
+        @Option(names = "--run", required = true, paramLabel = "ID", description = "A run on the Kafka cluster at --bootstrap-servers.")
+        String run;
+    }
+
+    @Spec
+    CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The cluster that holds --run.")
+    String bootstrapServers;
+
+    @Option(names = "--out", defaultValue = "shootdown-out", paramLabel = "DIR",
+            description = "Where report.json goes. Default: ${DEFAULT-VALUE}")
+    Path out;
+
+    @Option(names = "--livelock-threshold", defaultValue = "16", paramLabel = "K",
+            description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
+    int livelockThreshold;
+
+    @Option(names = "--verbose", description = "Show stack traces of failures.")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        if (livelockThreshold < 1) {
+            throw new BadInputException("--livelock-threshold must be at least 1, was " + livelockThreshold);
+        }
+        if (source.run != null && bootstrapServers == null) {
+            throw new BadInputException("--run needs --bootstrap-servers: the cluster that holds the run");
+        }
+        if (source.log != null && bootstrapServers != null) {
+            throw new BadInputException("--bootstrap-servers applies to --run only");
+        }
+        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter stderr = spec.commandLine().getErr();
+        List<Envelope> log;
+        String from;
+        if (source.log != null) {
+            LogFile.Contents contents = readFile(source.log);
+            if (!contents.clean()) {
+                for (LogFile.Problem p : contents.problems()) {
+                    stderr.println("shootdown: " + p.describe(source.log));
+                }
+                stderr.println("shootdown: the log has " + contents.problems().size()
+                        + " problem(s) and cannot be replayed; `shootdown audit --log` audits what it can");
+                stderr.flush();
+                return Shootdown.EXIT_BAD_INPUT;
+            }
+            log = contents.ordered();
+            from = "log " + source.log;
+        } else {
+            log = readKafka(source.run);
+            from = "run " + source.run + " on " + bootstrapServers;
+        }
+        Replayer.Result replay = Replayer.replay(log, Machine::fresh);
+        long decisions = replay.decisions().values().stream().mapToLong(Long::longValue).sum();
+        if (replay.divergence() != null) {
+            stderr.println("shootdown: " + replay.divergence().describe());
+            stderr.flush();
+            return Shootdown.EXIT_BAD_INPUT;
+        }
+        stdout.println("replayed " + decisions + " decisions of " + replay.decisions().size() + " nodes from " + from
+                + ": every node emitted exactly what the log recorded");
+        AuditReport report = Auditor.audit(log, livelockThreshold);
+        RunCommand.createOutputDirectory(out);
+        ScenarioRunner.writeReport(out, report);
+        AuditPrinter.print(report, from, stdout);
+        stdout.println("wrote " + out.resolve("report.json"));
+        stdout.flush();
+        return report.violations().isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
+    }
+
+    private static LogFile.Contents readFile(Path file) throws BadInputException {
+        try {
+            return LogFile.read(file);
+        } catch (NoSuchFileException e) {
+            throw new BadInputException("--log " + file + ": no such file");
+        } catch (IOException e) {
+            throw new BadInputException("--log " + file + ": cannot read it (" + e.getMessage() + ")");
+        }
+    }
+
+    private List<Envelope> readKafka(String runId) throws InfrastructureException {
+        List<RecordedEvent> recorded = RunLogReader.readRecorded(KafkaHostConfig.defaults(bootstrapServers), runId,
+                RunTopics.names(runId));
+        List<Envelope> log = new ArrayList<>();
+        for (RecordedEvent r : CausalOrder.sort(recorded, RecordedEvent::envelope)) {
+            log.add(r.envelope());
+        }
+        return log;
+    }
+}
