@@ -59,6 +59,10 @@ final class ReplayCommand implements Callable<Integer> {
             description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
     int livelockThreshold;
 
+    @Option(names = "--at", paramLabel = "EVENT",
+            description = "Also print what every TLB, IOTLB and ATC held just after event EVENT (an id such as coordinator#88).")
+    String at;
+
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
@@ -103,6 +107,9 @@ final class ReplayCommand implements Callable<Integer> {
         }
         stdout.println("replayed " + decisions + " decisions of " + replay.decisions().size() + " nodes from " + from
                 + ": every node emitted exactly what the log recorded");
+        if (at != null) {
+            printCachesAt(log, at, stdout);
+        }
         AuditReport report = Auditor.audit(log, livelockThreshold);
         RunCommand.createOutputDirectory(out);
         ScenarioRunner.writeReport(out, report);
@@ -110,6 +117,27 @@ final class ReplayCommand implements Callable<Integer> {
         stdout.println("wrote " + out.resolve("report.json"));
         stdout.flush();
         return report.violations().isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
+    }
+
+    /** Time travel: the caches as the log leaves them just after {@code eventId}. */
+    private void printCachesAt(List<Envelope> log, String eventId, PrintWriter stdout) throws BadInputException {
+        Auditor auditor = new Auditor(livelockThreshold);
+        for (Envelope e : log) {
+            auditor.accept(e);
+            if (e.id().equals(eventId)) {
+                stdout.println("caches just after " + eventId + " (" + e.event().getClass().getSimpleName() + ", t="
+                        + e.timeNs() + " ns):");
+                auditor.cachesNow().forEach((holder, entries) -> {
+                    stdout.println("  " + holder + ": " + (entries.isEmpty() ? "empty" : entries.size() + " entries"));
+                    for (Auditor.CachedTranslation t : entries) {
+                        stdout.println("    " + t.va() + " -> frame " + t.frame() + " (allocation " + t.epoch() + "), filled by "
+                                + t.filledBy());
+                    }
+                });
+                return;
+            }
+        }
+        throw new BadInputException("--at " + eventId + ": no such event in the log (ids look like coordinator#88)");
     }
 
     private static LogFile.Contents readFile(Path file) throws BadInputException {

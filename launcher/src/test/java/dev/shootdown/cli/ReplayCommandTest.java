@@ -120,6 +120,30 @@ class ReplayCommandTest {
     }
 
     @Test
+    void atAnEventItPrintsWhatEachCacheHeldThen(@TempDir Path dir) throws IOException {
+        Path file = record(dir, "munmap-dma", "linux-6.6");
+        List<ObjectNode> log = parse(file);
+        String cleared = id(log.get(first(log, "coordinator", "pte-cleared")));
+        String returned = id(log.get(first(log, "coordinator", "munmap-returned")));
+
+        CliTest.Outcome before = CliTest.shootdown("replay", "--log", file.toString(), "--at", cleared, "--out",
+                dir.resolve("a").toString());
+        CliTest.Outcome after = CliTest.shootdown("replay", "--log", file.toString(), "--at", returned, "--out",
+                dir.resolve("b").toString());
+
+        assertTrue(before.out().contains("caches just after " + cleared + " (PteCleared"), before.out());
+        assertTrue(before.out().contains("iommu0 iotlb pasid 1: 16 entries"), "the IOTLB still holds the buffer: " + before.out());
+        assertTrue(after.out().contains("iommu0 iotlb pasid 1: empty"), "invalidated before munmap returned: " + after.out());
+        assertTrue(after.out().contains("iommu0 atc dev0: empty"), after.out());
+        assertTrue(after.out().contains("cpu0 tlb mm 1: empty"), after.out());
+
+        CliTest.Outcome bad = CliTest.shootdown("replay", "--log", file.toString(), "--at", "cpu9#1");
+        assertEquals(Shootdown.EXIT_BAD_INPUT, bad.status());
+        assertEquals(1, bad.err().lines().count(), bad.err());
+        assertTrue(bad.err().contains("--at cpu9#1: no such event in the log"), bad.err());
+    }
+
+    @Test
     void runNeedsTheClusterThatHoldsIt() {
         CliTest.Outcome o = CliTest.shootdown("replay", "--run", "r1");
 

@@ -25,6 +25,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -251,6 +252,27 @@ public final class Auditor {
         Auditor auditor = new Auditor(faultLivelockThreshold);
         log.forEach(auditor::accept);
         return auditor.finish();
+    }
+
+    /** One cached translation, as the log shows it: {@code va} -> {@code frame} (its allocation {@code epoch}). */
+    public record CachedTranslation(String va, String frame, long epoch, String filledBy) {}
+
+    /**
+     * What every CPU TLB, IOTLB and ATC holds after the envelopes accepted so far, by holder
+     * ({@code "cpu0 tlb mm 1"}, {@code "iommu0 iotlb pasid 1"}, {@code "iommu0 atc dev0"}),
+     * addresses ascending: time travel for debugging ({@code replay --at EVENT}).
+     */
+    public SortedMap<String, List<CachedTranslation>> cachesNow() {
+        SortedMap<String, List<CachedTranslation>> out = new TreeMap<>();
+        for (Map.Entry<String, TreeMap<Long, Cached>> holder : caches.entrySet()) {
+            List<CachedTranslation> entries = new ArrayList<>();
+            for (Map.Entry<Long, Cached> e : holder.getValue().entrySet()) {
+                entries.add(new CachedTranslation(Kernel.hex(e.getKey()), Kernel.hex(e.getValue().frame().frame()),
+                        e.getValue().frame().epoch(), e.getValue().fill().id()));
+            }
+            out.put(holder.getKey(), entries);
+        }
+        return out;
     }
 
     /** Consumes the next envelope of the log, in causal order. */
