@@ -4,12 +4,8 @@ import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.kafka.InfrastructureException;
-import dev.shootdown.host.kafka.KafkaHostConfig;
 import dev.shootdown.host.kafka.RecordedEvent;
-import dev.shootdown.host.kafka.RunLogReader;
-import dev.shootdown.host.kafka.RunTopics;
 import dev.shootdown.host.replay.Replayer;
-import dev.shootdown.log.CausalOrder;
 import dev.shootdown.log.LogFile;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -150,11 +146,9 @@ final class ReplayCommand implements Callable<Integer> {
         }
     }
 
-    private List<Envelope> readKafka(String runId) throws InfrastructureException {
-        List<RecordedEvent> recorded = RunLogReader.readRecorded(KafkaHostConfig.defaults(bootstrapServers), runId,
-                RunTopics.names(runId));
+    private List<Envelope> readKafka(String runId) throws InfrastructureException, BadInputException {
         List<Envelope> log = new ArrayList<>();
-        for (RecordedEvent r : CausalOrder.sort(recorded, RecordedEvent::envelope)) {
+        for (RecordedEvent r : new ClusterRuns(bootstrapServers).read(runId)) {
             log.add(r.envelope());
         }
         return log;

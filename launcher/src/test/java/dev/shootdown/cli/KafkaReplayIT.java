@@ -43,4 +43,35 @@ class KafkaReplayIT {
         assertEquals(runReport, Files.readString(dir.resolve("kafka/report.json")));
         assertEquals(runReport, Files.readString(dir.resolve("file/report.json")));
     }
+
+    @org.junit.jupiter.api.Test
+    void runsListsTheRunAndExportWritesExactlyItsLog(@TempDir Path dir) throws Exception {
+        CliTest.Outcome run = CliTest.shootdown("run", "--scenario", "mprotect-downgrade", "--bootstrap-servers",
+                BROKER.bootstrapServers(), "--out", dir.resolve("run").toString());
+        assertEquals(Shootdown.EXIT_CLEAN, run.status(), run.out() + run.err());
+        String runId = EventCodec.mapper().readTree(dir.resolve("run/report.json").toFile()).get("run").asText();
+        long events = Files.readAllLines(dir.resolve("run/events.jsonl")).size();
+
+        CliTest.Outcome runs = CliTest.shootdown("runs", "--bootstrap-servers", BROKER.bootstrapServers());
+        CliTest.Outcome export = CliTest.shootdown("export", "--run", runId, "--bootstrap-servers", BROKER.bootstrapServers(),
+                "--out", dir.resolve("exported.jsonl").toString());
+        CliTest.Outcome exportGz = CliTest.shootdown("export", "--run", runId, "--bootstrap-servers", BROKER.bootstrapServers(),
+                "--out", dir.resolve("exported.jsonl.gz").toString());
+        CliTest.Outcome unknown = CliTest.shootdown("export", "--run", "no-such-run", "--bootstrap-servers",
+                BROKER.bootstrapServers());
+
+        String line = runs.out().lines().filter(l -> l.startsWith(runId)).findFirst().orElse("");
+        assertTrue(line.matches(java.util.regex.Pattern.quote(runId) + " +mprotect-downgrade +x86 +linux-6.6 +" + events + " +clean"),
+                "runs: " + runs.out());
+        assertEquals(Shootdown.EXIT_CLEAN, export.status(), export.err());
+        assertEquals(Files.readAllLines(dir.resolve("run/events.jsonl")), Files.readAllLines(dir.resolve("exported.jsonl")));
+        CliTest.Outcome replayGz = CliTest.shootdown("replay", "--log", dir.resolve("exported.jsonl.gz").toString(), "--out",
+                dir.resolve("gz").toString());
+        assertEquals(Shootdown.EXIT_CLEAN, exportGz.status(), exportGz.err());
+        assertEquals(Shootdown.EXIT_CLEAN, replayGz.status(), replayGz.err());
+        assertEquals(Files.readString(dir.resolve("run/report.json")), Files.readString(dir.resolve("gz/report.json")));
+        assertEquals(Shootdown.EXIT_BAD_INPUT, unknown.status());
+        assertEquals(1, unknown.err().lines().count(), unknown.err());
+        assertTrue(unknown.err().contains("--run no-such-run: no such run on " + BROKER.bootstrapServers()), unknown.err());
+    }
 }

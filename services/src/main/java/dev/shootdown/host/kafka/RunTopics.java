@@ -28,6 +28,31 @@ public final class RunTopics {
         return names;
     }
 
+    /**
+     * The ids of the runs on the cluster: every run has a control topic
+     * ({@code shootdown.<run>.control}), so a listing of topic names finds them without reading
+     * any run's records.
+     */
+    public static List<String> runIds(Admin admin, KafkaHostConfig config) throws InfrastructureException {
+        String prefix = "shootdown.";
+        String suffix = "." + Family.CONTROL.topicSuffix();
+        try {
+            List<String> runs = new ArrayList<>();
+            for (String topic : admin.listTopics().names().get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                if (topic.startsWith(prefix) && topic.endsWith(suffix) && topic.length() > prefix.length() + suffix.length()) {
+                    runs.add(topic.substring(prefix.length(), topic.length() - suffix.length()));
+                }
+            }
+            java.util.Collections.sort(runs);
+            return runs;
+        } catch (ExecutionException | TimeoutException e) {
+            throw new InfrastructureException("cannot list the runs on " + config.bootstrapServers() + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException("interrupted while listing the runs on " + config.bootstrapServers());
+        }
+    }
+
     /** Fails within the configured timeout, naming the address, when the cluster is unreachable. */
     public static void checkReachable(Admin admin, KafkaHostConfig config) throws InfrastructureException {
         try {
