@@ -21,6 +21,8 @@ final class AuditPrinter {
                         + " reclaimed page, fault-livelock threshold %d%n",
                 r.stats().wholeMmSecondaryInvalidations(), r.stats().framesReclaimed(),
                 r.stats().wholeMmSecondaryInvalidationsPerReclaimedPage(), r.faultLivelockThreshold());
+        out.printf("  order classes %s; %s%n", r.stats().orderClasses(), lag(r.stats().secondaryAfterCpu(), "after")
+                + "; " + lag(r.stats().secondaryBeforeCpu(), "before"));
         for (ShootdownSummary s : r.shootdowns()) {
             out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s, %d PTEs cleared%s%n", s.id(), s.caller(), s.start(),
                     s.end(), s.mm(), s.cpu(), s.ptesCleared(),
@@ -65,5 +67,13 @@ final class AuditPrinter {
 
     private static String us(long ns) {
         return String.format(Locale.ROOT, "%.3f us", ns / 1000.0);
+    }
+
+    private static String lag(AuditReport.Lag lag, String side) {
+        if (lag.shootdowns() == 0) {
+            return "no shootdown with secondary TLBs done " + side + " the CPUs";
+        }
+        return lag.shootdowns() + " with secondary TLBs done " + side + " the CPUs by p50 " + us(lag.p50Ns()) + ", p99 "
+                + us(lag.p99Ns()) + ", max " + us(lag.maxNs());
     }
 }

@@ -180,8 +180,24 @@ class KernelModelTest {
                 }
             }
         }
-        assertEquals("secondary-before-cpu", Auditor.audit(log).shootdowns().stream()
+        AuditReport report = Auditor.audit(log);
+        assertEquals("secondary-before-cpu", report.shootdowns().stream()
                 .filter(s -> s.caller().equals("kswapd")).findFirst().orElseThrow().order());
+        long before = report.shootdowns().stream().filter(s -> s.lagNs() != null && s.lagNs() < 0).count();
+        assertEquals(before, report.stats().secondaryBeforeCpu().shootdowns(), "the lag histogram counts each shootdown once");
+        assertEquals(0, report.stats().secondaryAfterCpu().shootdowns(), "6.6 batched reclaim never invalidates after the CPUs");
+        long maxLead = report.shootdowns().stream().filter(s -> s.lagNs() != null).mapToLong(s -> -s.lagNs()).max().orElseThrow();
+        assertEquals(maxLead, report.stats().secondaryBeforeCpu().maxNs(), 1 + maxLead / 1000, "HdrHistogram, 3 digits");
+    }
+
+    @Test
+    void x86Linux66MunmapInvalidatesTheSecondaryTlbAfterTheCpusAndTheLagIsRecorded() {
+        AuditReport report = Auditor.audit(run("munmap-dma", "x86", "linux-6.6", 1));
+        var shootdown = report.shootdowns().get(0);
+        assertEquals("secondary-after-cpu", shootdown.order());
+        assertEquals(1, report.stats().secondaryAfterCpu().shootdowns());
+        assertEquals(shootdown.lagNs(), report.stats().secondaryAfterCpu().p50Ns(), 1 + shootdown.lagNs() / 1000);
+        assertEquals(0, report.stats().secondaryBeforeCpu().shootdowns());
     }
 
     @Test

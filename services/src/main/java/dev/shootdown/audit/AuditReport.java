@@ -64,14 +64,29 @@ public record AuditReport(
             long framesFreed,
             long wholeMmSecondaryInvalidations,
             long framesReclaimed,
-            double wholeMmSecondaryInvalidationsPerReclaimedPage) {
+            double wholeMmSecondaryInvalidationsPerReclaimedPage,
+            Lag secondaryAfterCpu,
+            Lag secondaryBeforeCpu) {
 
         /** The counts, with the per-reclaimed-page ratio derived from them. */
         public Stats(long events, long simulatedNs, Map<String, Integer> orderClasses, long cpuAccesses, long dmaAccesses,
-                long deviceFaults, long framesFreed, long wholeMmSecondaryInvalidations, long framesReclaimed) {
+                long deviceFaults, long framesFreed, long wholeMmSecondaryInvalidations, long framesReclaimed, Lag secondaryAfterCpu,
+                Lag secondaryBeforeCpu) {
             this(events, simulatedNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
                     wholeMmSecondaryInvalidations, framesReclaimed,
-                    framesReclaimed == 0 ? 0.0 : (double) wholeMmSecondaryInvalidations / framesReclaimed);
+                    framesReclaimed == 0 ? 0.0 : (double) wholeMmSecondaryInvalidations / framesReclaimed, secondaryAfterCpu,
+                    secondaryBeforeCpu);
         }
+    }
+
+    /**
+     * The distribution, over shootdowns, of the time between the last CPU flush completion and
+     * the last secondary completion (simulated ns; recorded with HdrHistogram, 3 significant
+     * digits): for the shootdowns whose secondary TLBs completed after the CPUs
+     * ({@code secondaryAfterCpu}), and by how much, for those that completed before
+     * ({@code secondaryBeforeCpu}).
+     */
+    public record Lag(long shootdowns, long p50Ns, long p90Ns, long p99Ns, long maxNs) {
+        public static final Lag NONE = new Lag(0, 0, 0, 0, 0);
     }
 }

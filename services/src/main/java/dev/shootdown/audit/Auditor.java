@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.HdrHistogram.Histogram;
 
 /**
  * Judges a run from its log alone. Feed it every envelope in causal order ({@code CausalOrder});
@@ -812,10 +813,15 @@ public final class Auditor {
     public AuditReport finish() {
         List<ShootdownSummary> summaries = new ArrayList<>();
         Map<String, Integer> orderClasses = new TreeMap<>();
+        Histogram after = new Histogram(3);
+        Histogram before = new Histogram(3);
         for (Sd sd : shootdowns.values()) {
             ShootdownSummary s = summarize(sd);
             summaries.add(s);
             orderClasses.merge(s.order(), 1, Integer::sum);
+            if (s.lagNs() != null) {
+                (s.lagNs() >= 0 ? after : before).recordValue(Math.abs(s.lagNs()));
+            }
         }
         String name = scenario == null ? "?" : scenario.name();
         String arch = scenario == null ? "?" : scenario.arch();
@@ -823,7 +829,15 @@ public final class Auditor {
         return new AuditReport(run, name, arch, policy, seed, violations.isEmpty() ? "clean" : "violations", complete,
                 faultLivelockThreshold, violations, summaries,
                 new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
-                        wholeMmSecondaryInvalidations, framesReclaimed), List.of());
+                        wholeMmSecondaryInvalidations, framesReclaimed, lag(after), lag(before)), List.of());
+    }
+
+    private static AuditReport.Lag lag(Histogram h) {
+        if (h.getTotalCount() == 0) {
+            return AuditReport.Lag.NONE;
+        }
+        return new AuditReport.Lag(h.getTotalCount(), h.getValueAtPercentile(50), h.getValueAtPercentile(90),
+                h.getValueAtPercentile(99), h.getMaxValue());
     }
 
     private ShootdownSummary summarize(Sd sd) {
