@@ -72,13 +72,13 @@ final class AuditCommand implements Callable<Integer> {
         }
         AuditReport report = Auditor.audit(contents.ordered(), livelockThreshold).withLogProblems(problems);
         RunCommand.createOutputDirectory(out);
-        ScenarioRunner.writeReport(out, report);
+        ScenarioRunner.writeReport(out, report, contents.ordered());
         AuditPrinter.print(report, "log " + log, stdout);
         if (!problems.isEmpty()) {
             stdout.println("incomplete: " + problems.size() + " problem(s) in the log; audited " + contents.ordered().size()
                     + " events, could not place " + contents.unplaced().size());
         }
-        stdout.println("wrote " + out.resolve("report.json"));
+        stdout.println("wrote " + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();
         if (!problems.isEmpty()) {
             return Shootdown.EXIT_BAD_INPUT;

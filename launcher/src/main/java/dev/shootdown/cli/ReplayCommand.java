@@ -108,9 +108,9 @@ final class ReplayCommand implements Callable<Integer> {
         }
         AuditReport report = Auditor.audit(log, livelockThreshold);
         RunCommand.createOutputDirectory(out);
-        ScenarioRunner.writeReport(out, report);
+        ScenarioRunner.writeReport(out, report, log);
         AuditPrinter.print(report, from, stdout);
-        stdout.println("wrote " + out.resolve("report.json"));
+        stdout.println("wrote " + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();
         return report.violations().isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
     }

@@ -63,8 +63,8 @@ final class RunCommand implements Callable<Integer> {
         }
         outcome.write(out);
         AuditPrinter.print(outcome.report(), "engine " + engine.name(), stdout);
-        stdout.println("wrote " + out.resolve("events.jsonl") + " (" + outcome.lines().size() + " events) and "
-                + out.resolve("report.json"));
+        stdout.println("wrote " + out.resolve("events.jsonl") + " (" + outcome.lines().size() + " events), "
+                + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();
         if (!outcome.complete()) {
             return Shootdown.EXIT_INFRASTRUCTURE;

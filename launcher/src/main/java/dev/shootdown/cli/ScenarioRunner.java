@@ -27,7 +27,9 @@ import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Runs a scenario on one engine, records its log and audits it: what {@code run} and
@@ -40,7 +42,7 @@ final class ScenarioRunner implements AutoCloseable {
     enum Engine { kafka, sim }
 
     /** A finished run: the lines of its events.jsonl, in causal order, and its audit. */
-    record Outcome(String runId, List<String> lines, AuditReport report, boolean complete) {
+    record Outcome(String runId, List<String> lines, List<Envelope> log, AuditReport report, boolean complete) {
 
         /** Writes {@code dir/events.jsonl} and {@code dir/report.json}, creating {@code dir}. */
         void write(Path dir) throws IOException {
@@ -51,15 +53,20 @@ final class ScenarioRunner implements AutoCloseable {
                     w.write('\n');
                 }
             }
-            writeReport(dir, report);
+            writeReport(dir, report, log);
         }
     }
 
-    /** Writes {@code dir/report.json}. */
-    static void writeReport(Path dir, AuditReport report) throws IOException {
+    /** Writes {@code dir/report.json} and {@code dir/report.html} for the audit of {@code log}. */
+    static void writeReport(Path dir, AuditReport report, List<Envelope> log) throws IOException {
         Files.writeString(dir.resolve("report.json"),
                 EventCodec.mapper().writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n",
                 StandardCharsets.UTF_8);
+        Map<String, Envelope> byId = new HashMap<>();
+        for (Envelope e : log) {
+            byId.put(e.id(), e);
+        }
+        Files.writeString(dir.resolve("report.html"), HtmlReport.render(report, byId), StandardCharsets.UTF_8);
     }
 
     private final Engine engine;
@@ -142,7 +149,7 @@ final class ScenarioRunner implements AutoCloseable {
             }
             complete = true;
         }
-        return new Outcome(runId, lines, Auditor.audit(log, livelockThreshold), complete);
+        return new Outcome(runId, lines, log, Auditor.audit(log, livelockThreshold), complete);
     }
 
     private KafkaRunner.Result runOnKafka(String runId, Scenario scenario) throws InfrastructureException {

@@ -29,7 +29,7 @@ public sealed interface FaultEvent extends Event {
      * {@code comm}. The faulting path stops here (the task is killed); the run goes on.
      */
     record KernelOops(String cpu, String comm, int pid, String function, String caller, long address, String message,
-            long shootdownId) implements FaultEvent {}
+            long shootdownId) implements FaultEvent, InShootdown {}
 
     /** What handle_mm_fault meant for a CPU's faulting access. */
     enum FaultResult {

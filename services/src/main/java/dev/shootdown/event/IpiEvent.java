@@ -43,7 +43,7 @@ public sealed interface IpiEvent extends Event {
             boolean freedTables,
             long shootdownId,
             List<MmTlbGen> batchTlbGens)
-            implements IpiEvent, Directed {
+            implements IpiEvent, Directed, InShootdown {
         public FlushTlb {
             batchTlbGens = batchTlbGens == null ? List.of() : List.copyOf(batchTlbGens);
         }
@@ -64,11 +64,11 @@ public sealed interface IpiEvent extends Event {
      * whatever it has loaded, and no kernel code runs there.
      */
     record Tlbi(String target, String op, long mm, long start, long end, long shootdownId)
-            implements IpiEvent, Directed {}
+            implements IpiEvent, Directed, InShootdown {}
 
     /** The TLBI completed on {@code cpu}: what the initiator's DSB ISH waits for. */
     record TlbiCompleted(String target, String cpu, long mm, long start, long end, int entriesDropped, long shootdownId)
-            implements IpiEvent, Directed {}
+            implements IpiEvent, Directed, InShootdown {}
 
     /** flush_tlb_func finished on {@code cpu}: the IPI's acknowledgement to the initiator. */
     record TlbFlushed(
@@ -81,7 +81,7 @@ public sealed interface IpiEvent extends Event {
             long localTlbGen,
             int entriesDropped,
             long shootdownId)
-            implements IpiEvent, Directed {}
+            implements IpiEvent, Directed, InShootdown {}
 
     /** What flush_tlb_func did (arch/x86/mm/tlb.c). */
     enum FlushKind {

@@ -35,26 +35,26 @@ public sealed interface PageTableEvent extends Event {
     record PteSet(long mm, long va, long frame, long frameEpoch, boolean writable) implements PageTableEvent {}
 
     /** ptep_get_and_clear: {@code va} of {@code mm} no longer maps {@code frame}. */
-    record PteCleared(long mm, long va, long frame, long frameEpoch, long shootdownId) implements PageTableEvent {}
+    record PteCleared(long mm, long va, long frame, long frameEpoch, long shootdownId) implements PageTableEvent, InShootdown {}
 
     /**
      * tlb_gather_mmu: a shootdown begins. {@code caller} is the operation ("munmap"), run by
      * task {@code pid} on {@code cpu}; [start, end) is the range it changes.
      */
     record MmuGatherStarted(long shootdownId, long mm, long start, long end, String caller, String cpu, int pid)
-            implements PageTableEvent {}
+            implements PageTableEvent, InShootdown {}
 
     /** tlb_finish_mmu returned: every flush of the shootdown completed and its pages are freed. */
-    record MmuGatherFinished(long shootdownId, long mm, int framesFreed) implements PageTableEvent {}
+    record MmuGatherFinished(long shootdownId, long mm, int framesFreed) implements PageTableEvent, InShootdown {}
 
     /**
      * inc_mm_tlb_gen: the mm's tlb_gen is now {@code tlbGen}; the flush for it (struct
      * flush_tlb_info) covers [start, end), end -1UL meaning the whole mm.
      */
-    record MmTlbGenIncremented(long mm, long tlbGen, long start, long end, long shootdownId) implements PageTableEvent {}
+    record MmTlbGenIncremented(long mm, long tlbGen, long start, long end, long shootdownId) implements PageTableEvent, InShootdown {}
 
     /** The frame went back to the page allocator (free_pages_and_swap_cache after the flush). */
-    record FrameFreed(long frame, long epoch, long shootdownId) implements PageTableEvent {}
+    record FrameFreed(long frame, long epoch, long shootdownId) implements PageTableEvent, InShootdown {}
 
     /**
      * The protection of a present PTE changed: ptep_set_access_flags on a write fault
@@ -63,7 +63,7 @@ public sealed interface PageTableEvent extends Event {
      * architecture needs none (x86 on an upgrade).
      */
     record PteProtectionChanged(long mm, long va, long frame, long frameEpoch, boolean writable, String caller,
-            long shootdownId) implements PageTableEvent {}
+            long shootdownId) implements PageTableEvent, InShootdown {}
 
     /**
      * A TLB flush that is not an mmu_gather begins: flush_tlb_page from ptep_set_access_flags,
@@ -72,22 +72,22 @@ public sealed interface PageTableEvent extends Event {
      * thread such as kswapd); {@code waiter} names the fault that waits for it, or "".
      */
     record TlbFlushStarted(long shootdownId, String caller, String cpu, String comm, int pid, long currentMm, long mm,
-            long start, long end, String waiter) implements PageTableEvent {}
+            long start, long end, String waiter) implements PageTableEvent, InShootdown {}
 
     /** The flush (and, for reclaim, the freeing of its folios) completed. */
-    record TlbFlushFinished(long shootdownId, int framesFreed) implements PageTableEvent {}
+    record TlbFlushFinished(long shootdownId, int framesFreed) implements PageTableEvent, InShootdown {}
 
     /**
      * set_tlb_ubc_flush_pending -> arch_tlbbatch_add_pending: the unmap of {@code va} in
      * {@code mm} joined current's batched flush; mm->tlb_flush_batched is set.
      */
-    record TlbBatchAddPending(long shootdownId, long mm, long va) implements PageTableEvent {}
+    record TlbBatchAddPending(long shootdownId, long mm, long va) implements PageTableEvent, InShootdown {}
 
     /**
      * try_to_unmap_flush -> arch_tlbbatch_flush: the batch's CPU flush is issued, over the CPUs
      * OR-ed into the batch cpumask (x86), or completed with DSB ISH (arm64).
      */
-    record TlbBatchFlushStarted(long shootdownId, List<String> cpumask) implements PageTableEvent {
+    record TlbBatchFlushStarted(long shootdownId, List<String> cpumask) implements PageTableEvent, InShootdown {
         public TlbBatchFlushStarted {
             cpumask = List.copyOf(cpumask);
         }
@@ -97,7 +97,7 @@ public sealed interface PageTableEvent extends Event {
      * flush_tlb_batched_pending(mm): a path about to change {@code mm}'s PTEs found a batched
      * flush pending and flushes the whole mm first.
      */
-    record TlbBatchedPendingFlushed(long mm, long shootdownId) implements PageTableEvent {}
+    record TlbBatchedPendingFlushed(long mm, long shootdownId) implements PageTableEvent, InShootdown {}
 
     /**
      * The page allocator found free memory at or below a watermark: {@code action} is

@@ -25,7 +25,7 @@ public sealed interface SecondaryTlbEvent extends Event {
      * NULL mm. One {@link InvalidateSecondaryTlbs} follows per subscribed notifier.
      */
     record SecondaryTlbHookCalled(String cpu, String caller, String hook, long mm, long start, long end, int notifiers,
-            long shootdownId) implements SecondaryTlbEvent {}
+            long shootdownId) implements SecondaryTlbEvent, InShootdown {}
 
     /**
      * mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end) reached the IOMMU driver's
@@ -33,11 +33,11 @@ public sealed interface SecondaryTlbEvent extends Event {
      * end == -1UL means the whole address space.
      */
     record InvalidateSecondaryTlbs(String target, long mm, int pasid, long start, long end, long shootdownId)
-            implements SecondaryTlbEvent, Directed {}
+            implements SecondaryTlbEvent, Directed, InShootdown {}
 
     /** Commands written to the IOMMU's command queue (TLBI_NH_VA, TLBI_NH_ASID, ATC_INV, CMD_SYNC). */
     record CommandsIssued(String iommu, long mm, int pasid, long start, long end, List<String> commands, long shootdownId)
-            implements SecondaryTlbEvent {
+            implements SecondaryTlbEvent, InShootdown {
         public CommandsIssued {
             commands = List.copyOf(commands);
         }
@@ -45,13 +45,13 @@ public sealed interface SecondaryTlbEvent extends Event {
 
     /** The IOTLB invalidation's CMD_SYNC completed: no IOTLB entry of the range survives. */
     record IotlbInvalidated(String iommu, int pasid, long start, long end, String command, int entriesDropped, long shootdownId)
-            implements SecondaryTlbEvent {}
+            implements SecondaryTlbEvent, InShootdown {}
 
     /** The device's ATC invalidation (ATC_INV + CMD_SYNC) completed. */
     record AtcInvalidated(String iommu, String device, int pasid, long start, long end, int entriesDropped, long shootdownId)
-            implements SecondaryTlbEvent {}
+            implements SecondaryTlbEvent, InShootdown {}
 
     /** The callback returned: every secondary TLB of this IOMMU for {@code mm} is invalidated. */
     record SecondaryTlbsInvalidated(String target, String iommu, long mm, int pasid, long start, long end, long shootdownId)
-            implements SecondaryTlbEvent, Directed {}
+            implements SecondaryTlbEvent, Directed, InShootdown {}
 }
