@@ -179,10 +179,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return logDir;
     }
 
+    /** How long {@link #close} waits for Kafka's own shutdown. */
+    static final java.time.Duration SHUTDOWN_TIMEOUT = java.time.Duration.ofSeconds(30);
+
     /**
-     * Shuts the broker down and waits until it has stopped, then deletes the log directory if
-     * {@link #start(Path)} created it. Calling it again does nothing; a concurrent caller waits for
-     * the first. Never throws: a failure while shutting down is logged.
+     * Shuts the broker down and waits until it has stopped (at most {@link #SHUTDOWN_TIMEOUT}),
+     * then deletes the log directory if {@link #start(Path)} created it. Calling it again does
+     * nothing; a concurrent caller waits for the first. Never throws: a failure while shutting
+     * down is logged.
      */
     @Override
     public synchronized void close() {
@@ -191,11 +195,26 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
         closed = true;
         long startNanos = System.nanoTime();
+        // KRaft's shutdown can hang with its raft-io thread spinning (seen once with Kafka 4.4 in
+        // ensureNotRaftLeader); it runs on a daemon thread so a hang costs SHUTDOWN_TIMEOUT, not the JVM.
+        Thread shutdown = new Thread(() -> {
+            try {
+                server.shutdown();
+                server.awaitShutdown();
+            } catch (Exception e) {
+                LOG.warn("Kafka broker at {} did not shut down cleanly: {}", bootstrapServers, oneLine(e), e);
+            }
+        }, "shootdown-broker-shutdown");
+        shutdown.setDaemon(true);
+        shutdown.start();
         try {
-            server.shutdown();
-            server.awaitShutdown();
-        } catch (Exception e) {
-            LOG.warn("Kafka broker at {} did not shut down cleanly: {}", bootstrapServers, oneLine(e), e);
+            shutdown.join(SHUTDOWN_TIMEOUT.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (shutdown.isAlive()) {
+            LOG.warn("Kafka broker at {} did not stop within {} s; abandoning its threads", bootstrapServers,
+                    SHUTDOWN_TIMEOUT.toSeconds());
         }
         if (ownsLogDir) {
             deleteQuietly(logDir);
