@@ -3,14 +3,13 @@ package dev.shootdown.cli;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.log.LogFile;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -37,26 +36,14 @@ final class AuditCommand implements Callable<Integer> {
     @Option(names = "--strict", description = "Refuse a log with any problem instead of auditing what can be read.")
     boolean strict;
 
-    @Option(names = "--livelock-threshold", defaultValue = "16", paramLabel = "K",
-            description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
-    int livelockThreshold;
+    @Mixin
+    AuditOptions audit;
 
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
 
     @Override
     public Integer call() throws Exception {
-        if (livelockThreshold < 1) {
-            throw new BadInputException("--livelock-threshold must be at least 1, was " + livelockThreshold);
-        }
-        LogFile.Contents contents;
-        try {
-            contents = LogFile.read(log);
-        } catch (NoSuchFileException e) {
-            throw new BadInputException("--log " + log + ": no such file");
-        } catch (IOException e) {
-            throw new BadInputException("--log " + log + ": cannot read it (" + e.getMessage() + ")");
-        }
+        int livelockThreshold = audit.livelockThreshold();
+        LogFile.Contents contents = AuditOptions.read(log);
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
         List<String> problems = new ArrayList<>();

@@ -44,9 +44,7 @@ final class EngineOptions {
         if (maxEvents <= 0) {
             throw new BadInputException("--max-events must be positive, was " + maxEvents);
         }
-        if (livelockThreshold < 1) {
-            throw new BadInputException("--livelock-threshold must be at least 1, was " + livelockThreshold);
-        }
+        AuditOptions.checkedThreshold(livelockThreshold);
     }
 
     /** A runner for {@code engine}; on Kafka this starts the embedded broker unless --bootstrap-servers is given. */

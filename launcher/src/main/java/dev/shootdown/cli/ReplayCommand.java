@@ -7,15 +7,14 @@ import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.host.kafka.RecordedEvent;
 import dev.shootdown.host.replay.Replayer;
 import dev.shootdown.log.LogFile;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -51,22 +50,17 @@ final class ReplayCommand implements Callable<Integer> {
             description = "Where report.json goes. Default: ${DEFAULT-VALUE}")
     Path out;
 
-    @Option(names = "--livelock-threshold", defaultValue = "16", paramLabel = "K",
-            description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
-    int livelockThreshold;
+    @Mixin
+    AuditOptions audit;
 
     @Option(names = "--at", paramLabel = "EVENT",
             description = "Also print what every TLB, IOTLB and ATC held just after event EVENT (an id such as coordinator#88).")
     String at;
 
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
 
     @Override
     public Integer call() throws Exception {
-        if (livelockThreshold < 1) {
-            throw new BadInputException("--livelock-threshold must be at least 1, was " + livelockThreshold);
-        }
+        int livelockThreshold = audit.livelockThreshold();
         if (source.run != null && bootstrapServers == null) {
             throw new BadInputException("--run needs --bootstrap-servers: the cluster that holds the run");
         }
@@ -78,7 +72,7 @@ final class ReplayCommand implements Callable<Integer> {
         List<Envelope> log;
         String from;
         if (source.log != null) {
-            LogFile.Contents contents = readFile(source.log);
+            LogFile.Contents contents = AuditOptions.read(source.log);
             if (!contents.clean()) {
                 for (LogFile.Problem p : contents.problems()) {
                     stderr.println("shootdown: " + p.describe(source.log));
@@ -104,7 +98,7 @@ final class ReplayCommand implements Callable<Integer> {
         stdout.println("replayed " + decisions + " decisions of " + replay.decisions().size() + " nodes from " + from
                 + ": every node emitted exactly what the log recorded");
         if (at != null) {
-            printCachesAt(log, at, stdout);
+            printCachesAt(log, at, livelockThreshold, stdout);
         }
         AuditReport report = Auditor.audit(log, livelockThreshold);
         RunCommand.createOutputDirectory(out);
@@ -116,7 +110,8 @@ final class ReplayCommand implements Callable<Integer> {
     }
 
     /** Time travel: the caches as the log leaves them just after {@code eventId}. */
-    private void printCachesAt(List<Envelope> log, String eventId, PrintWriter stdout) throws BadInputException {
+    private static void printCachesAt(List<Envelope> log, String eventId, int livelockThreshold, PrintWriter stdout)
+            throws BadInputException {
         Auditor auditor = new Auditor(livelockThreshold);
         for (Envelope e : log) {
             auditor.accept(e);
@@ -134,16 +129,6 @@ final class ReplayCommand implements Callable<Integer> {
             }
         }
         throw new BadInputException("--at " + eventId + ": no such event in the log (ids look like coordinator#88)");
-    }
-
-    private static LogFile.Contents readFile(Path file) throws BadInputException {
-        try {
-            return LogFile.read(file);
-        } catch (NoSuchFileException e) {
-            throw new BadInputException("--log " + file + ": no such file");
-        } catch (IOException e) {
-            throw new BadInputException("--log " + file + ": cannot read it (" + e.getMessage() + ")");
-        }
     }
 
     private List<Envelope> readKafka(String runId) throws InfrastructureException, BadInputException {

@@ -1,0 +1,41 @@
+package dev.shootdown.cli;
+
+import dev.shootdown.log.LogFile;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** How a log is audited, shared by {@code audit} and {@code replay} (a picocli mixin). */
+final class AuditOptions {
+
+    @Option(names = "--livelock-threshold", defaultValue = "16", paramLabel = "K",
+            description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
+    int livelockThreshold;
+
+    @Option(names = "--verbose", description = "Show stack traces of failures.")
+    boolean verbose;
+
+    /** K, checked. */
+    int livelockThreshold() throws BadInputException {
+        return checkedThreshold(livelockThreshold);
+    }
+
+    static int checkedThreshold(int k) throws BadInputException {
+        if (k < 1) {
+            throw new BadInputException("--livelock-threshold must be at least 1, was " + k);
+        }
+        return k;
+    }
+
+    /** Reads an exported log, or says in one line why it cannot. */
+    static LogFile.Contents read(Path file) throws BadInputException {
+        try {
+            return LogFile.read(file);
+        } catch (NoSuchFileException e) {
+            throw new BadInputException("--log " + file + ": no such file");
+        } catch (IOException e) {
+            throw new BadInputException("--log " + file + ": cannot read it (" + e.getMessage() + ")");
+        }
+    }
+}
