@@ -14,10 +14,12 @@ import dev.shootdown.event.InShootdown;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -126,9 +128,10 @@ final class HtmlReport {
             }
         }
         steps.values().forEach(l -> l.sort(Comparator.comparingLong(Envelope::timeNs).thenComparing(e -> e.id())));
+        Map<Long, List<Violation>> violations = violationsByShootdown(r, byId);
         int drawn = 0;
         for (ShootdownSummary s : r.shootdowns()) {
-            List<Violation> related = relatedViolations(s, r, byId);
+            List<Violation> related = violations.getOrDefault(s.id(), List.of());
             if (drawn >= MAX_TIMELINES || (drawn >= MAX_TIMELINES / 2 && related.isEmpty())) {
                 continue;
             }
@@ -140,22 +143,22 @@ final class HtmlReport {
         }
     }
 
-    /** Violations whose event chain includes one of the shootdown's own events (its free, its PTE change...). */
-    private static List<Violation> relatedViolations(ShootdownSummary s, AuditReport r, Map<String, Envelope> byId) {
-        List<Violation> out = new ArrayList<>();
+    /**
+     * Violations by the shootdowns their event chains include a step of (its free, its PTE
+     * change...), each violation listed once per shootdown; one pass over the violations.
+     */
+    private static Map<Long, List<Violation>> violationsByShootdown(AuditReport r, Map<String, Envelope> byId) {
+        Map<Long, List<Violation>> out = new HashMap<>();
         for (Violation v : r.violations()) {
+            Set<Long> seen = new HashSet<>();
             for (String id : v.events()) {
-                if (belongsTo(byId.get(id), s.id())) {
-                    out.add(v);
-                    break;
+                Envelope e = byId.get(id);
+                if (e != null && e.event() instanceof InShootdown step && seen.add(step.shootdownId())) {
+                    out.computeIfAbsent(step.shootdownId(), k -> new ArrayList<>()).add(v);
                 }
             }
         }
         return out;
-    }
-
-    private static boolean belongsTo(Envelope e, long shootdownId) {
-        return e != null && e.event() instanceof InShootdown step && step.shootdownId() == shootdownId;
     }
 
     private static void timeline(StringBuilder h, ShootdownSummary s, List<Violation> related, Map<String, Envelope> byId,
