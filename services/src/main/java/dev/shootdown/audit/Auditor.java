@@ -15,7 +15,9 @@ import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.TraceEvent;
+import dev.shootdown.event.WalkEvent;
 import dev.shootdown.scenario.Scenario;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -57,7 +59,15 @@ import org.HdrHistogram.Histogram;
  * (ptep_set_access_flags, kswapd, direct-reclaim) and ends with MmuGatherFinished or
  * TlbFlushFinished. It also classifies each shootdown by when the secondary invalidation completed
  * relative to the CPU flushes (x86 flush_tlb_func acks and arm64 TLBI completions).
- * Single-threaded.
+ *
+ * <p><b>Memory is bounded by the live simulated state, not by the length of the log.</b> What the
+ * auditor keeps is what the machine it mirrors keeps: cache entries, PTEs, shootdowns in flight,
+ * and frame allocations that something may still reach. A shootdown is summarized and let go once
+ * it finished (and its system call returned); a freed frame allocation is let go once no cache
+ * holds a translation to it and no page-walk result naming it is still in flight to a CPU or an
+ * IOMMU (a node has consumed every message its link delivered before one it handled later, the
+ * links being FIFO). Violations and shootdown summaries go to a {@link Sink} as they are settled;
+ * the default one collects them for {@link #finish()}. Single-threaded.
  */
 public final class Auditor {
 
@@ -183,6 +193,53 @@ public final class Auditor {
         }
     }
 
+    /**
+     * Where settled violations and shootdown summaries go. A violation is settled when found,
+     * except a stale-translation-use, which waits until its access can no longer turn out to be
+     * a use after free (the frame's free, a later access through the same cache, or the end).
+     */
+    public interface Sink {
+        void onViolation(Violation violation);
+
+        void onShootdown(ShootdownSummary shootdown);
+    }
+
+    /** How much the auditor holds now, entry by entry: what {@link Auditor} keeps bounded. */
+    public record LiveState(
+            int shootdowns, int frameAllocations, int cacheEntries, int guards, int pendingViolations,
+            int secondaryCompletions, int walksInFlight, int summariesWaiting) {
+        public long total() {
+            return (long) shootdowns + frameAllocations + cacheEntries + guards + pendingViolations + secondaryCompletions
+                    + walksInFlight + summariesWaiting;
+        }
+    }
+
+    /** The default sink: everything in memory, for {@link #finish()}'s report. */
+    private static final class Collecting implements Sink {
+        final List<Violation> violations = new ArrayList<>();
+        final List<ShootdownSummary> shootdowns = new ArrayList<>();
+
+        @Override
+        public void onViolation(Violation violation) {
+            violations.add(violation);
+        }
+
+        @Override
+        public void onShootdown(ShootdownSummary shootdown) {
+            shootdowns.add(shootdown);
+        }
+    }
+
+    /** A page-walk result naming a frame allocation, on its way from {@code seq} of its sender to a node. */
+    private record WalkInFlight(long seq, FrameKey frame, PteKey pte) {}
+
+    /** Summaries wait at most this many for an earlier shootdown to finish, so they come out in id order. */
+    static final int SUMMARY_REORDER_LIMIT = 1024;
+
+    private final Sink sink;
+    private final Collecting collected;
+    private long violationCount;
+    private AuditReport report;
     private String run = "";
     private Scenario scenario;
     private long seed;
@@ -202,6 +259,12 @@ public final class Auditor {
     private final Map<FrameKey, Map<String, Holding>> holdings = new HashMap<>();
     private final Map<FrameKey, Envelope> freed = new HashMap<>();
     private final Map<FrameKey, Map<String, AccessSeen>> lastAccess = new HashMap<>();
+    /** Frame number -> the latest allocation epoch let go after its free, and that free. */
+    private final Map<Long, Envelope> lastRetiredFree = new HashMap<>();
+    /** "sender>target" -> page-walk results naming a frame, in the order the link delivers them. */
+    private final Map<String, ArrayDeque<WalkInFlight>> walksInFlight = new HashMap<>();
+    private final Map<FrameKey, Integer> walksInFlightByFrame = new HashMap<>();
+    private final Map<PteKey, Integer> walksInFlightByPte = new HashMap<>();
     private final Map<String, Long> cpuLoadedMm = new HashMap<>();
     private final Set<String> cpuLazy = new HashSet<>();
     private final Map<Long, List<SecondaryTlbEvent.SvaBound>> notifiers = new HashMap<>();
@@ -210,19 +273,24 @@ public final class Auditor {
     private final Map<PteKey, Pte> ptes = new HashMap<>();
     private final Map<PteKey, List<Guard>> guards = new HashMap<>();
     /** Access id -> its stale-translation-use, withdrawn if the access turns out to be a use after free. */
-    private final Map<String, Violation> staleUses = new HashMap<>();
+    private final Map<String, Violation> staleUses = new LinkedHashMap<>();
     /** "iommu device" -> its latest DeviceFaultRaised. */
     private final Map<String, Envelope> lastDeviceFault = new HashMap<>();
     /** "iommu device" -> its current streak of SUCCESS responses while the PTE allowed the access. */
     private final Map<String, Streak> streaks = new HashMap<>();
     /** shootdownId -> the last call of the secondary-TLB hook with a NULL mm. */
     private final Map<Long, Envelope> nullMmHookCalls = new HashMap<>();
-    private final List<Violation> violations = new ArrayList<>();
+    /** Keys (kind, node, chain) reported while handling the current envelope: every chain names it. */
     private final Set<String> reported = new HashSet<>();
-    /** Keys (kind, node, mm, va, shootdown) of what was reported about a shootdown. */
-    private final Set<String> reportedPerShootdown = new HashSet<>();
-    /** Keys of the missing secondary invalidations found at a shootdown's return or finish. */
-    private final Set<String> reportedAtEnd = new HashSet<>();
+    /** Per live shootdown, keys (kind, node, mm, va) of what was reported about it. */
+    private final Map<Long, Set<String>> reportedPerShootdown = new HashMap<>();
+    /** Per live shootdown, keys of the missing secondary invalidations found at its return or finish. */
+    private final Map<Long, Set<String>> reportedAtEnd = new HashMap<>();
+    /** Summaries of let-go shootdowns waiting for earlier ones, by id. */
+    private final TreeMap<Long, ShootdownSummary> summariesWaiting = new TreeMap<>();
+    private final Map<String, Integer> orderClasses = new TreeMap<>();
+    private final Histogram lagAfter = new Histogram(3);
+    private final Histogram lagBefore = new Histogram(3);
 
     /** K for {@code fault-livelock} unless told otherwise. */
     public static final int DEFAULT_FAULT_LIVELOCK_THRESHOLD = 16;
@@ -237,6 +305,16 @@ public final class Auditor {
      * same device, PASID, address and access, while the PTE already allowed it, a livelock.
      */
     public Auditor(int faultLivelockThreshold) {
+        this(faultLivelockThreshold, null);
+    }
+
+    /**
+     * An auditor that hands each settled violation and shootdown summary to {@code sink} instead
+     * of keeping them ({@link #finish()}'s report then lists none: they went to the sink).
+     */
+    public Auditor(int faultLivelockThreshold, Sink sink) {
+        this.collected = sink == null ? new Collecting() : null;
+        this.sink = sink == null ? collected : sink;
         if (faultLivelockThreshold < 1) {
             throw new IllegalArgumentException("the fault-livelock threshold must be at least 1, was " + faultLivelockThreshold);
         }
@@ -278,6 +356,12 @@ public final class Auditor {
 
     /** Consumes the next envelope of the log, in causal order. */
     public void accept(Envelope e) {
+        reported.clear();
+        onEnvelope(e);
+        walksConsumedBy(e);
+    }
+
+    private void onEnvelope(Envelope e) {
         events++;
         lastTimeNs = Math.max(lastTimeNs, e.timeNs());
         Event ev = e.event();
@@ -349,7 +433,7 @@ public final class Auditor {
         } else if (ev instanceof PageTableEvent.PteCleared p) {
             ptes.put(PteKey.of(p.mm(), p.va()), new Pte(false, p.frame(), p.frameEpoch(), false, e));
             sd(p.shootdownId()).ifPresent(sd -> {
-                guards.computeIfAbsent(PteKey.of(p.mm(), p.va()), k -> new ArrayList<>()).add(new Guard(e, sd, false));
+                addGuard(PteKey.of(p.mm(), p.va()), new Guard(e, sd, false));
                 sd.pteChanges.add(e);
                 sd.ptesCleared++;
             });
@@ -357,7 +441,7 @@ public final class Auditor {
             ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
             sd(p.shootdownId()).ifPresent(sd -> {
                 if (!p.writable()) {
-                    guards.computeIfAbsent(PteKey.of(p.mm(), p.va()), k -> new ArrayList<>()).add(new Guard(e, sd, true));
+                    addGuard(PteKey.of(p.mm(), p.va()), new Guard(e, sd, true));
                 }
                 sd.pteChanges.add(e);
                 sd.ptesProtectionChanged++;
@@ -373,7 +457,147 @@ public final class Auditor {
             onReturned(e, r.pid(), r.mm(), r.start(), r.end(), false);
         } else if (ev instanceof SyscallEvent.MprotectReturned r) {
             onReturned(e, r.pid(), r.mm(), r.start(), r.end(), true);
+        } else if (ev instanceof WalkEvent.PageWalkCompleted w && w.present()) {
+            FrameKey frame = new FrameKey(w.frame(), w.frameEpoch());
+            PteKey pte = PteKey.of(w.mm(), w.va());
+            walksInFlight.computeIfAbsent(e.node() + ">" + w.target(), k -> new ArrayDeque<>())
+                    .add(new WalkInFlight(e.seq(), frame, pte));
+            walksInFlightByFrame.merge(frame, 1, Integer::sum);
+            walksInFlightByPte.merge(pte, 1, Integer::sum);
         }
+    }
+
+    /**
+     * {@code e} was emitted while handling its cause: its node had then been delivered every
+     * page-walk result its cause's sender sent it before the cause (links are FIFO). Those are
+     * consumed: whatever the node cached from them is in the cache mirrors by now.
+     */
+    private void walksConsumedBy(Envelope e) {
+        if (e.cause() == null || walksInFlight.isEmpty()) {
+            return;
+        }
+        int hash = e.cause().lastIndexOf('#');
+        if (hash < 0) {
+            return;
+        }
+        ArrayDeque<WalkInFlight> link = walksInFlight.get(e.cause().substring(0, hash) + ">" + e.node());
+        if (link == null) {
+            return;
+        }
+        long causeSeq;
+        try {
+            causeSeq = Long.parseLong(e.cause().substring(hash + 1));
+        } catch (NumberFormatException notASeq) {
+            return;
+        }
+        while (!link.isEmpty() && link.peekFirst().seq() <= causeSeq) {
+            WalkInFlight walk = link.pollFirst();
+            FrameKey frame = walk.frame();
+            if (walksInFlightByPte.merge(walk.pte(), -1, Integer::sum) == 0) {
+                walksInFlightByPte.remove(walk.pte());
+            }
+            if (walksInFlightByFrame.merge(frame, -1, Integer::sum) == 0) {
+                walksInFlightByFrame.remove(frame);
+                maybeLetGo(frame);
+            }
+        }
+    }
+
+    /**
+     * Lets a freed frame allocation go once nothing can reach it any more: no cache holds a
+     * translation to it and no page-walk result naming it is in flight. A stale-translation-use
+     * on it can no longer become a use after free, so it is settled.
+     */
+    private void maybeLetGo(FrameKey frame) {
+        Envelope free = freed.get(frame);
+        if (free == null || walksInFlightByFrame.containsKey(frame)) {
+            return;
+        }
+        for (Holding h : holdings.getOrDefault(frame, Map.of()).values()) {
+            if (h.drop == null) {
+                return;
+            }
+        }
+        for (AccessSeen access : lastAccess.getOrDefault(frame, Map.of()).values()) {
+            settleStaleUse(access.envelope());
+        }
+        holdings.remove(frame);
+        lastAccess.remove(frame);
+        freed.remove(frame);
+        Envelope previous = lastRetiredFree.get(frame.frame());
+        if (previous == null || ((PageTableEvent.FrameFreed) previous.event()).epoch() < frame.epoch()) {
+            lastRetiredFree.put(frame.frame(), free);
+        }
+    }
+
+    /** The free of a frame allocation that was let go, if {@code frame} is one: null while it is live or tracked. */
+    private Envelope freeLetGo(FrameKey frame) {
+        Envelope last = lastRetiredFree.get(frame.frame());
+        if (last == null || ((PageTableEvent.FrameFreed) last.event()).epoch() < frame.epoch() || freed.containsKey(frame)) {
+            return null;
+        }
+        return last;
+    }
+
+    /** The free of a frame allocation, tracked or let go; null if it was not freed. */
+    private Envelope freeOf(FrameKey frame) {
+        Envelope free = freed.get(frame);
+        if (free == null) {
+            Envelope letGo = freeLetGo(frame);
+            if (letGo != null && ((PageTableEvent.FrameFreed) letGo.event()).epoch() == frame.epoch()) {
+                return letGo;
+            }
+        }
+        return free;
+    }
+
+    /** The access's pending stale-translation-use, if any, is final: it goes to the sink. */
+    private void settleStaleUse(Envelope access) {
+        Violation stale = staleUses.remove(access.id());
+        if (stale != null) {
+            emit(stale);
+        }
+    }
+
+    /**
+     * Adds a guard to a page, first letting go of the ones that can no longer catch anything.
+     * A guard matters while its shootdown is in flight, while a page-walk result for the page is
+     * in flight (it may fill a translation older than the change), and, once its shootdown is
+     * done, as the first guard of its kind after a translation some cache still holds.
+     */
+    private void addGuard(PteKey key, Guard guard) {
+        List<Guard> list = guards.computeIfAbsent(key, k -> new ArrayList<>());
+        if (!list.isEmpty() && !walksInFlightByPte.containsKey(key)) {
+            List<Cached> held = new ArrayList<>();
+            for (TreeMap<Long, Cached> cache : caches.values()) {
+                Cached c = cache.get(key.va());
+                if (c != null) {
+                    held.add(c);
+                }
+            }
+            Set<Guard> keep = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (Guard g : list) {
+                if (g.sd().returned == null && g.sd().finished == null) {
+                    keep.add(g);
+                }
+            }
+            for (Cached c : held) {
+                boolean any = false;
+                boolean writes = false;
+                for (Guard g : list) {
+                    if (g.change().happenedBefore(c.fill()) || keep.contains(g)) {
+                        continue;
+                    }
+                    if (g.writesOnly() ? !writes : !any) {
+                        keep.add(g);
+                        writes |= g.writesOnly();
+                        any |= !g.writesOnly();
+                    }
+                }
+            }
+            list.removeIf(g -> !keep.contains(g));
+        }
+        list.add(guard);
     }
 
     private Optional<Sd> sd(long id) {
@@ -404,11 +628,16 @@ public final class Auditor {
     }
 
     private void fill(String holder, long mm, long va, FrameKey frame, Envelope e) {
+        Envelope letGo = freeLetGo(frame);
+        if (letGo != null && ((PageTableEvent.FrameFreed) letGo.event()).epoch() == frame.epoch()) {
+            freed.put(frame, letGo); // a fill from nowhere the auditor knows of: track the freed allocation again
+        }
         Cached previous = caches.computeIfAbsent(holder, k -> new TreeMap<>()).put(va, new Cached(frame, e));
+        holdings.computeIfAbsent(frame, k -> new LinkedHashMap<>()).put(holder, new Holding(e, mm, va));
         if (previous != null && !previous.frame().equals(frame)) {
             holdings.get(previous.frame()).get(holder).drop = e; // replaced by a newer translation
+            maybeLetGo(previous.frame());
         }
-        holdings.computeIfAbsent(frame, k -> new LinkedHashMap<>()).put(holder, new Holding(e, mm, va));
     }
 
     private void drop(String holder, long start, long end, Envelope e) {
@@ -422,6 +651,7 @@ public final class Auditor {
             if (Kernel.covers(start, end, entry.getKey())) {
                 holdings.get(entry.getValue().frame()).get(holder).drop = e;
                 it.remove();
+                maybeLetGo(entry.getValue().frame());
             }
         }
     }
@@ -497,6 +727,8 @@ public final class Auditor {
         chain.add(e.id());
         violate("kernel-oops", o.cpu(), 0, Kernel.hex(o.address()), chain, "oops in " + o.function() + " called from "
                 + o.caller() + " on " + o.cpu() + " in " + o.comm() + " (pid " + o.pid() + "): " + o.message() + cause);
+        // The oops killed the context that ran the shootdown: it never finishes, and nothing more comes of it.
+        sd(o.shootdownId()).ifPresent(this::letGo);
     }
 
     /**
@@ -552,8 +784,21 @@ public final class Auditor {
 
     private void onAccess(Envelope e, String who, long mm, long va, FrameKey frame, String holder, Access access,
             boolean cached) {
-        lastAccess.computeIfAbsent(frame, k -> new HashMap<>()).put(holder, new AccessSeen(e, mm, va));
         Envelope free = freed.get(frame);
+        Envelope letGo = free == null ? freeLetGo(frame) : null;
+        if (letGo == null) {
+            AccessSeen previous = lastAccess.computeIfAbsent(frame, k -> new HashMap<>()).put(holder, new AccessSeen(e, mm, va));
+            if (previous != null) {
+                settleStaleUse(previous.envelope()); // only the latest access of a cache is judged at the free
+            }
+        } else {
+            // Nothing should reach an allocation that was let go; if something does, it is a use after free all the same.
+            violate("use-after-free", e.node(), mm, Kernel.hex(va), List.of(letGo.id(), e.id()), who + " accessed frame "
+                    + Kernel.hex(frame.frame()) + " of allocation " + frame.epoch() + " through " + holder
+                    + ", which no cache held any more, after the frame was freed (by " + letGo.id()
+                    + (((PageTableEvent.FrameFreed) letGo.event()).epoch() == frame.epoch() ? "" : " or earlier") + ")");
+            return;
+        }
         if (free == null && cached) {
             checkStale(e, who, mm, va, holder, access);
         }
@@ -599,9 +844,9 @@ public final class Auditor {
                     + "'s translation filled by " + cached.fill().id() + " before the PTE was " + changed(g.change()) + " ("
                     + g.change().id() + ", shootdown " + g.sd().id + ", " + g.sd().caller + ") and after " + ended + " ("
                     + done.id() + "): that translation should have been invalidated";
-            Violation v = violate("stale-translation-use", e.node(), mm, Kernel.hex(va), chain, explanation);
+            Violation v = found("stale-translation-use", e.node(), mm, Kernel.hex(va), chain, explanation);
             if (v != null) {
-                staleUses.put(e.id(), v);
+                staleUses.put(e.id(), v); // settled when the access can no longer be a use after free
             }
             return;
         }
@@ -634,11 +879,10 @@ public final class Auditor {
         freed.put(frame, free);
         for (Map.Entry<String, AccessSeen> access : lastAccess.getOrDefault(frame, Map.of()).entrySet()) {
             Envelope a = access.getValue().envelope();
-            if (!a.happenedBefore(free)) {
-                Violation stale = staleUses.remove(a.id());
-                if (stale != null) {
-                    violations.remove(stale); // the same access, now known to be a use after free
-                }
+            if (a.happenedBefore(free)) {
+                settleStaleUse(a);
+            } else {
+                staleUses.remove(a.id()); // the same access, now known to be a use after free
                 violate("use-after-free", a.node(), access.getValue().mm(), Kernel.hex(access.getValue().va()),
                         List.of(a.id(), free.id()),
                         "access " + a.id() + " through " + access.getKey() + " is not ordered before the free of frame "
@@ -657,11 +901,13 @@ public final class Auditor {
             }
             String kind = cpu ? "missing-cpu-invalidation" : "missing-secondary-invalidation";
             String node = holder.substring(0, holder.indexOf(' '));
-            String key = perShootdownKey(kind, node, h.mm, Kernel.hex(h.va), f.shootdownId());
-            if (reportedAtEnd.contains(key)) {
+            String key = perShootdownKey(kind, node, h.mm, Kernel.hex(h.va));
+            if (reportedAtEnd.getOrDefault(f.shootdownId(), Set.of()).contains(key)) {
                 continue; // already reported at the shootdown's return or finish
             }
-            reportedPerShootdown.add(key);
+            if (shootdowns.containsKey(f.shootdownId())) {
+                reportedPerShootdown.computeIfAbsent(f.shootdownId(), k -> new HashSet<>()).add(key);
+            }
             List<String> chain = new ArrayList<>(List.of(h.fill.id()));
             if (h.drop != null) {
                 chain.add(h.drop.id());
@@ -677,6 +923,7 @@ public final class Auditor {
                 framesReclaimed++;
             }
         });
+        maybeLetGo(frame);
     }
 
     private boolean cpuStillUses(String holder) {
@@ -692,6 +939,7 @@ public final class Auditor {
                     && sd.pid == pid && sd.start == start && sd.end == end) {
                 sd.returned = e;
                 checkOnce(sd, e);
+                maybeLetGo(sd);
                 return;
             }
         }
@@ -701,6 +949,7 @@ public final class Auditor {
         sd(shootdownId).ifPresent(sd -> {
             sd.finished = e;
             checkOnce(sd, e);
+            maybeLetGo(sd);
         });
     }
 
@@ -708,6 +957,32 @@ public final class Auditor {
         if (!sd.checked) {
             sd.checked = true;
             checkSecondaryCoverage(sd, deadline);
+            forgetUnneededCompletions();
+        }
+    }
+
+    /**
+     * A secondary completion matters only to PTE changes that happened before it and whose
+     * shootdown is not checked yet; later changes come later in the log, after it.
+     */
+    private void forgetUnneededCompletions() {
+        for (var it = secondaryCompletions.values().iterator(); it.hasNext();) {
+            List<Envelope> completions = it.next();
+            completions.removeIf(done -> {
+                for (Sd sd : shootdowns.values()) {
+                    if (!sd.checked) {
+                        for (Envelope change : sd.pteChanges) {
+                            if (change.happenedBefore(done)) {
+                                return false;
+                            }
+                        }
+                    }
+                }
+                return true;
+            });
+            if (completions.isEmpty()) {
+                it.remove();
+            }
         }
     }
 
@@ -718,16 +993,22 @@ public final class Auditor {
      * {@code deadline} (the operation's return or the shootdown's finish, whichever came first).
      */
     private void checkSecondaryCoverage(Sd sd, Envelope deadline) {
+        Map<FrameKey, Envelope> ownFrees = new HashMap<>();
+        for (Envelope f : sd.frees) {
+            var ff = (PageTableEvent.FrameFreed) f.event();
+            ownFrees.put(new FrameKey(ff.frame(), ff.epoch()), f);
+        }
         for (Envelope change : sd.pteChanges) {
             long mm = pteMm(change);
             long va = pteVa(change);
-            Envelope free = null;
+            FrameKey frame;
             if (change.event() instanceof PageTableEvent.PteCleared clear) {
-                free = freed.get(new FrameKey(clear.frame(), clear.frameEpoch()));
+                frame = new FrameKey(clear.frame(), clear.frameEpoch());
             } else {
                 var p = (PageTableEvent.PteProtectionChanged) change.event();
-                free = freed.get(new FrameKey(p.frame(), p.frameEpoch()));
+                frame = new FrameKey(p.frame(), p.frameEpoch());
             }
+            Envelope free = ownFrees.containsKey(frame) ? ownFrees.get(frame) : freeOf(frame);
             if (free != null && !change.happenedBefore(free)) {
                 free = null; // an earlier allocation's free, not this page's
             }
@@ -750,8 +1031,8 @@ public final class Auditor {
                         chain.add(free.id());
                     }
                     chain.add(deadline.id());
-                    String key = perShootdownKey("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va), sd.id);
-                    reportedAtEnd.add(key);
+                    String key = perShootdownKey("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va));
+                    reportedAtEnd.computeIfAbsent(sd.id, k -> new HashSet<>()).add(key);
                     violate("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va), chain,
                             "PTE of " + Kernel.hex(va) + " in mm " + mm + " was " + changed(change) + " (" + change.id()
                                     + ") but no invalidation of " + sub.target() + " pasid " + sub.pasid()
@@ -787,49 +1068,118 @@ public final class Auditor {
         return "the " + sd.caller + " flush finished";
     }
 
-    /** Records a violation unless the same one (kind, node, chain) was; returns it, or null if it was. */
+    /** Reports a violation unless the same one (kind, node, chain) was; returns it, or null if it was. */
     private Violation violate(String kind, String node, long mm, String va, List<String> chain, String explanation) {
-        String key = kind + "|" + node + "|" + chain;
-        if (!reported.add(key)) {
-            return null;
+        Violation v = found(kind, node, mm, va, chain, explanation);
+        if (v != null) {
+            emit(v);
         }
-        Violation v = new Violation(kind, node, mm, va, chain, explanation);
-        violations.add(v);
         return v;
     }
 
-    /** A violation reported at most once per (kind, node, mm, va, shootdown). */
+    /**
+     * A violation, unless the same one (kind, node, chain) was found: every chain ends with the
+     * envelope being handled, so only the ones found for it need remembering.
+     */
+    private Violation found(String kind, String node, long mm, String va, List<String> chain, String explanation) {
+        if (!reported.add(kind + "|" + node + "|" + chain)) {
+            return null;
+        }
+        return new Violation(kind, node, mm, va, chain, explanation);
+    }
+
+    private void emit(Violation v) {
+        violationCount++;
+        sink.onViolation(v);
+    }
+
+    /** A violation reported at most once per (kind, node, mm, va) of a live shootdown. */
     private void violate(String kind, String node, long mm, String va, List<String> chain, String explanation, long shootdown) {
-        if (reportedPerShootdown.add(perShootdownKey(kind, node, mm, va, shootdown))) {
+        if (reportedPerShootdown.computeIfAbsent(shootdown, k -> new HashSet<>()).add(perShootdownKey(kind, node, mm, va))) {
             violate(kind, node, mm, va, chain, explanation);
         }
     }
 
-    private static String perShootdownKey(String kind, String node, long mm, String va, long shootdown) {
-        return kind + "|" + node + "|" + mm + "|" + va + "|" + shootdown;
+    private static String perShootdownKey(String kind, String node, long mm, String va) {
+        return kind + "|" + node + "|" + mm + "|" + va;
     }
 
-    /** The report for everything accepted so far. */
+    /**
+     * Settles everything still open (pending stale-translation-uses, shootdowns still in flight)
+     * and returns the report. Call it once, after the last envelope; with a {@link Sink} of your
+     * own the report's violation and shootdown lists are empty, since they went to the sink.
+     */
     public AuditReport finish() {
-        List<ShootdownSummary> summaries = new ArrayList<>();
-        Map<String, Integer> orderClasses = new TreeMap<>();
-        Histogram after = new Histogram(3);
-        Histogram before = new Histogram(3);
-        for (Sd sd : shootdowns.values()) {
-            ShootdownSummary s = summarize(sd);
-            summaries.add(s);
+        if (report == null) {
+            new ArrayList<>(staleUses.values()).forEach(this::emit);
+            staleUses.clear();
+            for (Sd sd : shootdowns.values()) {
+                summariesWaiting.put(sd.id, summarize(sd));
+            }
+            shootdowns.clear();
+            flushSummaries(true);
+            String name = scenario == null ? "?" : scenario.name();
+            String arch = scenario == null ? "?" : scenario.arch();
+            String policy = scenario == null ? "?" : scenario.policy();
+            report = new AuditReport(run, name, arch, policy, seed, violationCount == 0 ? "clean" : "violations", complete,
+                    faultLivelockThreshold, collected == null ? List.of() : collected.violations,
+                    collected == null ? List.of() : collected.shootdowns,
+                    new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
+                            wholeMmSecondaryInvalidations, framesReclaimed, lag(lagAfter), lag(lagBefore)), List.of());
+        }
+        return report;
+    }
+
+    /** Violations settled so far (all of them, once {@link #finish()} returned). */
+    public long violationCount() {
+        return violationCount;
+    }
+
+    /** What the auditor holds now: this stays bounded by the live simulated state. */
+    public LiveState liveState() {
+        int frames = 0;
+        Set<FrameKey> tracked = new HashSet<>(holdings.keySet());
+        tracked.addAll(freed.keySet());
+        tracked.addAll(lastAccess.keySet());
+        frames = tracked.size();
+        int cacheEntries = caches.values().stream().mapToInt(Map::size).sum();
+        int guardCount = guards.values().stream().mapToInt(List::size).sum();
+        int completions = secondaryCompletions.values().stream().mapToInt(List::size).sum();
+        return new LiveState(shootdowns.size(), frames, cacheEntries, guardCount, staleUses.size(), completions,
+                walksInFlightByFrame.values().stream().mapToInt(Integer::intValue).sum(), summariesWaiting.size());
+    }
+
+    /**
+     * A shootdown that finished (and whose system call returned) is done: nothing later in the
+     * log belongs to it. Its summary waits for earlier shootdowns still in flight, so summaries
+     * come out in id order (up to {@link #SUMMARY_REORDER_LIMIT} waiting).
+     */
+    private void maybeLetGo(Sd sd) {
+        if (sd.finished != null && (!sd.gather() || sd.returned != null)) {
+            letGo(sd);
+        }
+    }
+
+    private void letGo(Sd sd) {
+        shootdowns.remove(sd.id);
+        reportedPerShootdown.remove(sd.id);
+        reportedAtEnd.remove(sd.id);
+        nullMmHookCalls.remove(sd.id);
+        summariesWaiting.put(sd.id, summarize(sd));
+        flushSummaries(false);
+    }
+
+    private void flushSummaries(boolean all) {
+        long oldestLive = shootdowns.isEmpty() ? Long.MAX_VALUE : shootdowns.keySet().iterator().next();
+        while (!summariesWaiting.isEmpty()
+                && (all || summariesWaiting.firstKey() < oldestLive || summariesWaiting.size() > SUMMARY_REORDER_LIMIT)) {
+            ShootdownSummary s = summariesWaiting.pollFirstEntry().getValue();
             orderClasses.merge(s.order(), 1, Integer::sum);
             if (s.lagNs() != null) {
-                (s.lagNs() >= 0 ? after : before).recordValue(Math.abs(s.lagNs()));
+                (s.lagNs() >= 0 ? lagAfter : lagBefore).recordValue(Math.abs(s.lagNs()));
             }
+            sink.onShootdown(s);
         }
-        String name = scenario == null ? "?" : scenario.name();
-        String arch = scenario == null ? "?" : scenario.arch();
-        String policy = scenario == null ? "?" : scenario.policy();
-        return new AuditReport(run, name, arch, policy, seed, violations.isEmpty() ? "clean" : "violations", complete,
-                faultLivelockThreshold, violations, summaries,
-                new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
-                        wholeMmSecondaryInvalidations, framesReclaimed, lag(after), lag(before)), List.of());
     }
 
     private static AuditReport.Lag lag(Histogram h) {
