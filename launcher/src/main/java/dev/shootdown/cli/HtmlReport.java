@@ -21,6 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * {@code report.html}: one self-contained page (inline CSS and SVG, no script, nothing fetched)
@@ -45,7 +46,38 @@ final class HtmlReport {
     /** A mark on a lane: a step of the shootdown at a simulated time. */
     private record Mark(String lane, long timeNs, String kind, String label) {}
 
+    /** A violation drawn on a timeline, at the access it is about (or the last event of its chain). */
+    record Violating(Envelope at, Violation violation) {}
+
+    /** One shootdown's timeline: its summary, its steps in time order, the violations it let happen. */
+    record Timeline(ShootdownSummary shootdown, List<Envelope> steps, List<Violating> violating) {}
+
+    /**
+     * What the page shows: the report's header, statistics and log problems (its lists are not
+     * read), the number of violations and shootdowns in all, violations by kind, the first
+     * {@link #MAX_VIOLATION_ROWS} violations and the chosen timelines.
+     */
+    record Page(AuditReport report, long violations, Map<String, Long> kinds, List<Violation> firstViolations, long shootdowns,
+            List<Timeline> timelines) {}
+
+    /** Violations listed in the table; the rest are in report.json. */
+    static final int MAX_VIOLATION_ROWS = 200;
+
+    /** The page for a whole report, with every event of the log at hand by id. */
     static String render(AuditReport r, Map<String, Envelope> eventsById) {
+        Map<String, Long> kinds = new TreeMap<>();
+        r.violations().forEach(v -> kinds.merge(v.kind(), 1L, Long::sum));
+        List<Violation> first = r.violations().subList(0, Math.min(MAX_VIOLATION_ROWS, r.violations().size()));
+        return render(new Page(r, r.violations().size(), kinds, first, r.shootdowns().size(), timelines(r, eventsById)));
+    }
+
+    /** Whether the {@code drawn + 1}-th timeline is drawn: the first ones, then those a violation points at. */
+    static boolean draws(int drawn, boolean violated) {
+        return drawn < MAX_TIMELINES && (drawn < MAX_TIMELINES / 2 || violated);
+    }
+
+    static String render(Page page) {
+        AuditReport r = page.report();
         StringBuilder h = new StringBuilder(64 * 1024);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Shootdown audit: ")
                 .append(esc(r.scenario())).append(' ').append(esc(r.arch())).append(' ').append(esc(r.policy()))
@@ -57,13 +89,13 @@ final class HtmlReport {
                 .append(".legend span{display:inline-block;margin-right:14px}</style></head><body>\n");
         h.append("<h1>Shootdown audit: ").append(esc(r.scenario())).append(" on ").append(esc(r.arch())).append(", ")
                 .append(esc(r.policy())).append("</h1>\n<p>run <code>").append(esc(r.run())).append("</code>, seed ").append(r.seed())
-                .append(" &mdash; verdict <strong id=\"verdict\" class=\"").append(r.violations().isEmpty() ? "clean" : "violations")
-                .append("\">").append(esc(r.verdict())).append("</strong> (").append(r.violations().size()).append(" violations)")
+                .append(" &mdash; verdict <strong id=\"verdict\" class=\"").append(page.violations() == 0 ? "clean" : "violations")
+                .append("\">").append(esc(r.verdict())).append("</strong> (").append(page.violations()).append(" violations)")
                 .append(r.complete() ? "" : " &mdash; <strong>incomplete</strong>").append("</p>\n");
-        kinds(h, r);
+        kinds(h, page);
         stats(h, r);
-        timelines(h, r, eventsById);
-        violations(h, r);
+        timelines(h, page);
+        violations(h, page);
         h.append("</body></html>\n");
         return h.toString();
     }
@@ -87,40 +119,47 @@ final class HtmlReport {
     }
 
     /** The verdict at a glance: how many violations of each kind. */
-    private static void kinds(StringBuilder h, AuditReport r) {
-        Map<String, Integer> counts = new TreeMap<>();
-        r.violations().forEach(v -> counts.merge(v.kind(), 1, Integer::sum));
+    private static void kinds(StringBuilder h, Page page) {
         h.append("<ul id=\"kinds\">");
-        counts.forEach((kind, n) -> h.append("<li class=\"violations\"><strong>").append(esc(kind)).append("</strong>: ").append(n)
+        page.kinds().forEach((kind, n) -> h.append("<li class=\"violations\"><strong>").append(esc(kind)).append("</strong>: ").append(n)
                 .append("</li>"));
         h.append("</ul>\n");
     }
 
-    private static void violations(StringBuilder h, AuditReport r) {
+    private static void violations(StringBuilder h, Page page) {
         h.append("<h2>Violations</h2>\n");
-        if (r.violations().isEmpty()) {
+        if (page.violations() == 0) {
             h.append("<p class=\"clean\">none</p>\n");
             return;
         }
         h.append("<table id=\"violations\"><tr><th>kind</th><th>node</th><th>mm</th><th>address</th><th>what happened</th></tr>\n");
-        int shown = 0;
-        for (Violation v : r.violations()) {
-            if (shown++ == 200) {
-                h.append("<tr><td colspan=\"5\">... and ").append(r.violations().size() - 200).append(" more in report.json</td></tr>\n");
-                break;
-            }
+        for (Violation v : page.firstViolations()) {
             h.append("<tr class=\"violation\"><td>").append(esc(v.kind())).append("</td><td>").append(esc(v.node())).append("</td><td>")
                     .append(v.mm()).append("</td><td>").append(esc(v.va())).append("</td><td>").append(esc(v.explanation()))
                     .append("<br><span class=\"chain\">").append(esc(String.join(" \u2192 ", v.events()))).append("</span></td></tr>\n");
         }
+        if (page.violations() > page.firstViolations().size()) {
+            h.append("<tr><td colspan=\"5\">... and ").append(page.violations() - page.firstViolations().size())
+                    .append(" more in report.json</td></tr>\n");
+        }
         h.append("</table>\n");
     }
 
-    private static void timelines(StringBuilder h, AuditReport r, Map<String, Envelope> byId) {
+    private static void timelines(StringBuilder h, Page page) {
         h.append("<h2>Shootdowns</h2>\n<p class=\"legend\"><span>\u25c6 PTE change</span><span>\u2191 IPI / TLBI sent</span>")
                 .append("<span>\u25cf flush done</span><span>\u25a0 hook called</span><span>\u25b2 IOTLB / ATC invalidated</span>")
                 .append("<span>\u2605 secondary done</span><span>\u2716 frames freed</span><span>\u21a9 returned</span>")
                 .append("<span style=\"color:#c62828\">\u26a0 violating access</span></p>\n");
+        for (Timeline t : page.timelines()) {
+            timeline(h, t);
+        }
+        if (page.timelines().size() < page.shootdowns()) {
+            h.append("<p>").append(page.shootdowns() - page.timelines().size()).append(" more shootdowns are in report.json.</p>\n");
+        }
+    }
+
+    /** The timelines chosen from a whole report: the first ones, then those a violation points at. */
+    private static List<Timeline> timelines(AuditReport r, Map<String, Envelope> byId) {
         Map<Long, List<Envelope>> steps = new HashMap<>();
         for (Envelope e : byId.values()) {
             if (e.event() instanceof InShootdown step) {
@@ -129,18 +168,22 @@ final class HtmlReport {
         }
         steps.values().forEach(l -> l.sort(Comparator.comparingLong(Envelope::timeNs).thenComparing(e -> e.id())));
         Map<Long, List<Violation>> violations = violationsByShootdown(r, byId);
-        int drawn = 0;
+        List<Timeline> out = new ArrayList<>();
         for (ShootdownSummary s : r.shootdowns()) {
             List<Violation> related = violations.getOrDefault(s.id(), List.of());
-            if (drawn >= MAX_TIMELINES || (drawn >= MAX_TIMELINES / 2 && related.isEmpty())) {
+            if (!draws(out.size(), !related.isEmpty())) {
                 continue;
             }
-            drawn++;
-            timeline(h, s, related, byId, steps.getOrDefault(s.id(), List.of()));
+            List<Violating> violating = new ArrayList<>();
+            for (Violation v : related) {
+                Envelope at = accessOf(v, byId::get);
+                if (at != null) {
+                    violating.add(new Violating(at, v));
+                }
+            }
+            out.add(new Timeline(s, steps.getOrDefault(s.id(), List.of()), violating));
         }
-        if (drawn < r.shootdowns().size()) {
-            h.append("<p>").append(r.shootdowns().size() - drawn).append(" more shootdowns are in report.json.</p>\n");
-        }
+        return out;
     }
 
     /**
@@ -161,8 +204,9 @@ final class HtmlReport {
         return out;
     }
 
-    private static void timeline(StringBuilder h, ShootdownSummary s, List<Violation> related, Map<String, Envelope> byId,
-            List<Envelope> steps) {
+    private static void timeline(StringBuilder h, Timeline timeline) {
+        ShootdownSummary s = timeline.shootdown();
+        List<Envelope> steps = timeline.steps();
         List<Mark> marks = new ArrayList<>();
         for (Envelope e : steps) {
             Event ev = e.event();
@@ -195,11 +239,8 @@ final class HtmlReport {
         }
         // The first few violating accesses show what the shootdown let happen; the rest are in the table.
         List<Mark> bad = new ArrayList<>();
-        for (Violation v : related) {
-            Envelope access = accessOf(v, byId);
-            if (access != null) {
-                bad.add(new Mark(access.node(), access.timeNs(), "violation", v.kind() + ": " + v.explanation()));
-            }
+        for (Violating v : timeline.violating()) {
+            bad.add(new Mark(v.at().node(), v.at().timeNs(), "violation", v.violation().kind() + ": " + v.violation().explanation()));
         }
         bad.sort(Comparator.comparingLong(Mark::timeNs));
         marks.addAll(bad.subList(0, Math.min(MAX_VIOLATION_MARKS, bad.size())));
@@ -240,10 +281,10 @@ final class HtmlReport {
     }
 
     /** The access a violation is about: the chain's memory access or DMA, else its last event. */
-    private static Envelope accessOf(Violation v, Map<String, Envelope> byId) {
+    static Envelope accessOf(Violation v, Function<String, Envelope> byId) {
         Envelope last = null;
         for (String id : v.events()) {
-            Envelope e = byId.get(id);
+            Envelope e = byId.apply(id);
             if (e != null && (e.event() instanceof TraceEvent.MemoryAccessed || e.event() instanceof TraceEvent.DmaCompleted)) {
                 return e;
             }
