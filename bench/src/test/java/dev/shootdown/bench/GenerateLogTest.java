@@ -34,9 +34,13 @@ class GenerateLogTest {
     Path dir;
 
     private Path generate(String name, long seed, String... extra) {
+        return generate(name, N, seed, extra);
+    }
+
+    private Path generate(String name, int events, long seed, String... extra) {
         Path out = dir.resolve(name);
-        String[] args = {"--scenario", SOAK, "--events", String.valueOf(N), "--seed", String.valueOf(seed),
-            "--out", out.toString(), "--progress-every", "5000"};
+        String[] args = {"--scenario", SOAK, "--events", String.valueOf(events), "--seed", String.valueOf(seed),
+            "--out", out.toString(), "--progress-every", "10000"};
         String[] all = new String[args.length + extra.length];
         System.arraycopy(args, 0, all, 0, args.length);
         System.arraycopy(extra, 0, all, args.length, extra.length);
@@ -74,14 +78,15 @@ class GenerateLogTest {
 
     @Test
     void theSameSeedGivesTheSameBytesAndGzipHoldsThem() throws IOException {
-        byte[] first = Files.readAllBytes(generate("a.jsonl", 9));
-        byte[] second = Files.readAllBytes(generate("b.jsonl", 9));
+        int n = 5_000;
+        byte[] first = Files.readAllBytes(generate("a.jsonl", n, 9));
+        byte[] second = Files.readAllBytes(generate("b.jsonl", n, 9));
         assertArrayEquals(first, second);
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(generate("c.jsonl.gz", 9)))) {
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(generate("c.jsonl.gz", n, 9)))) {
             assertArrayEquals(first, in.readAllBytes());
         }
         assertTrue(!new String(first, StandardCharsets.UTF_8).equals(
-                Files.readString(generate("d.jsonl", 10), StandardCharsets.UTF_8)), "another seed, another log");
+                Files.readString(generate("d.jsonl", n, 10), StandardCharsets.UTF_8)), "another seed, another log");
     }
 
     @Test
