@@ -14,12 +14,16 @@ import dev.shootdown.scenario.Scenario;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Builds a scenario's nodes: state machines for the deterministic engine, verticles for Kafka. */
-final class Machine {
+/**
+ * Builds a scenario's nodes: state machines for the deterministic engine, verticles for Kafka.
+ * The state-machine half is public for the bench module's log generator.
+ */
+public final class Machine {
 
     private Machine() {}
 
-    static List<NodeStateMachine> stateMachines(Scenario s) {
+    /** A fresh state machine for every node of {@code s}, in {@link Scenario#nodeIds} order. */
+    public static List<NodeStateMachine> stateMachines(Scenario s) {
         List<NodeStateMachine> nodes = new ArrayList<>();
         for (String id : s.nodeIds()) {
             nodes.add(fresh(id));
@@ -28,7 +32,7 @@ final class Machine {
     }
 
     /** A fresh state machine for {@code nodeId}; null for the run controller, which has none. */
-    static NodeStateMachine fresh(String nodeId) {
+    public static NodeStateMachine fresh(String nodeId) {
         if (nodeId.equals(NodeIds.COORDINATOR)) {
             return new Coordinator();
         }

@@ -15,9 +15,11 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -25,12 +27,30 @@ import java.util.function.Function;
  * message latencies. Each sender-to-receiver link is FIFO, as the Kafka host makes it. The same
  * seed gives the same log, event for event.
  *
+ * <p>By default the engine keeps the whole log (restarts rebuild nodes from it) and returns it in
+ * {@link Result#log}. {@link #streamTo} hands every envelope to a sink instead, as it is
+ * published, and keeps none: memory then holds only the nodes' state and what is in flight,
+ * whatever the run's length. Publication order is a causal order: an envelope is published after
+ * every event its vector clock covers (each node's events in sequence order, each input before
+ * anything its delivery caused). It is not {@code CausalOrder}'s canonical order, whose ties go
+ * by simulated time.
+ *
  * <p>Not thread-safe; {@link #run} is called once.
  */
 public final class SimEngine {
 
-    /** The recorded log in emission order, and whether every node quiesced. */
-    public record Result(List<Envelope> log, boolean quiesced, long endTimeNs) {}
+    /**
+     * The recorded log in emission order (empty when the run {@linkplain #streamTo streamed}),
+     * whether every node quiesced, the simulated time of the last step, and how many events were
+     * published.
+     */
+    public record Result(List<Envelope> log, boolean quiesced, long endTimeNs, long events) {
+
+        /** A result whose event count is the log's size. */
+        public Result(List<Envelope> log, boolean quiesced, long endTimeNs) {
+            this(log, quiesced, endTimeNs, log.size());
+        }
+    }
 
     /**
      * Restart {@code nodeId} once the log holds {@code afterEvents} events: its in-memory state and
@@ -56,6 +76,9 @@ public final class SimEngine {
     private final List<Restart> restarts = new ArrayList<>();
     private Function<String, NodeStateMachine> factory;
     private final Map<String, Long> generation = new HashMap<>();
+    /** Where envelopes go when the log is not kept; null: keep the log. */
+    private Consumer<Envelope> sink;
+    private long published;
 
     public SimEngine(String runId, long seed, Scenario scenario, List<NodeStateMachine> nodes, LatencyModel latency) {
         this.runId = runId;
@@ -73,6 +96,10 @@ public final class SimEngine {
 
     /** Plans restarts; {@code factory} builds a fresh node for an id. */
     public SimEngine withRestarts(List<Restart> plan, Function<String, NodeStateMachine> factory) {
+        if (sink != null && !plan.isEmpty()) {
+            throw new IllegalStateException("restarts need the run's log to rebuild a node from, and a streaming engine"
+                    + " (streamTo) keeps no log");
+        }
         for (Restart r : plan) {
             if (!drivers.containsKey(r.nodeId())) {
                 throw new IllegalArgumentException("no node " + r.nodeId() + " to restart");
@@ -84,13 +111,33 @@ public final class SimEngine {
         return this;
     }
 
-    /** Runs until every node quiesced, or {@code maxEvents} were logged. */
+    /**
+     * Streams the run: every envelope goes to {@code sink} as it is published, in a causal order,
+     * and none is kept ({@link Result#log} is empty, {@link Result#events} counts them). Restarts
+     * cannot be combined with it: they rebuild a node from the log.
+     *
+     * @throws IllegalStateException when restarts are planned
+     */
+    public SimEngine streamTo(Consumer<Envelope> sink) {
+        if (!restarts.isEmpty()) {
+            throw new IllegalStateException("restarts need the run's log to rebuild a node from, and a streaming engine"
+                    + " (streamTo) keeps no log");
+        }
+        this.sink = Objects.requireNonNull(sink);
+        return this;
+    }
+
+    /**
+     * Runs until every node quiesced, or {@code maxEvents} were published. The run may stop in
+     * the middle of handling an input: the events that input produced are all published, so
+     * slightly more than {@code maxEvents} can be.
+     */
     public Result run(long maxEvents) {
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, scenario.nodeIds());
         publish(control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L));
         long now = 0;
-        while (!queue.isEmpty() && quiesced.size() < drivers.size() && log.size() < maxEvents) {
-            while (!restarts.isEmpty() && log.size() >= restarts.get(0).afterEvents()) {
+        while (!queue.isEmpty() && quiesced.size() < drivers.size() && published < maxEvents) {
+            while (!restarts.isEmpty() && published >= restarts.get(0).afterEvents()) {
                 restart(restarts.remove(0).nodeId(), now);
             }
             Pending p = queue.poll();
@@ -111,7 +158,7 @@ public final class SimEngine {
                 }
             }
         }
-        return new Result(List.copyOf(log), quiesced.size() == drivers.size(), now);
+        return new Result(List.copyOf(log), quiesced.size() == drivers.size(), now, published);
     }
 
     private void restart(String nodeId, long now) {
@@ -130,7 +177,12 @@ public final class SimEngine {
     }
 
     private void publish(Envelope e) {
-        log.add(e);
+        published++;
+        if (sink != null) {
+            sink.accept(e);
+        } else {
+            log.add(e);
+        }
         if (e.event() instanceof ControlEvent.NodeQuiesced q) {
             quiesced.add(q.node());
         }

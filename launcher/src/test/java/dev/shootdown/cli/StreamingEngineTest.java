@@ -1,0 +1,74 @@
+package dev.shootdown.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shootdown.event.Envelope;
+import dev.shootdown.host.LatencyModel;
+import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Scenario;
+import dev.shootdown.scenario.Scenarios;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The deterministic engine streaming its log to a sink instead of keeping it. */
+class StreamingEngineTest {
+
+    private static SimEngine engine(Scenario s, long seed) {
+        return new SimEngine(s.name() + "-sim-s" + seed, seed, s, Machine.stateMachines(s), LatencyModel.defaults());
+    }
+
+    @Test
+    void aStreamedRunPublishesTheKeptLogInTheSameOrderAndKeepsNothing() {
+        for (Scenario s : List.of(Scenarios.munmapDma(), Scenarios.kswapdReclaim())) {
+            SimEngine.Result kept = engine(s, 3).run(1_000_000);
+            List<Envelope> streamed = new ArrayList<>();
+            SimEngine.Result result = engine(s, 3).streamTo(streamed::add).run(1_000_000);
+
+            assertEquals(kept.log(), streamed, s.name());
+            assertTrue(result.log().isEmpty(), s.name() + ": nothing kept");
+            assertEquals(streamed.size(), result.events(), s.name());
+            assertEquals(kept.log().size(), kept.events(), s.name());
+            assertEquals(kept.quiesced(), result.quiesced(), s.name());
+            assertEquals(kept.endTimeNs(), result.endTimeNs(), s.name());
+        }
+    }
+
+    @Test
+    void publicationOrderIsCausal() {
+        List<Envelope> streamed = new ArrayList<>();
+        engine(Scenarios.kswapdReclaim(), 11).streamTo(streamed::add).run(1_000_000);
+        Map<String, Long> seen = new HashMap<>();
+        for (Envelope e : streamed) {
+            assertEquals(seen.getOrDefault(e.node(), 0L) + 1, e.seq(), e.id() + " follows its node's previous event");
+            e.clock().entries().forEach((node, seq) -> assertTrue(seen.getOrDefault(node, 0L) >= seq || node.equals(e.node()),
+                    e.id() + " depends on " + node + "#" + seq + ", published later"));
+            seen.put(e.node(), e.seq());
+        }
+    }
+
+    @Test
+    void theEventLimitCountsStreamedEvents() {
+        long[] count = {0};
+        SimEngine.Result r = engine(Scenarios.kswapdReclaim(), 1).streamTo(e -> count[0]++).run(500);
+        assertTrue(r.events() >= 500 && r.events() < 600, "stopped at the limit: " + r.events());
+        assertEquals(count[0], r.events());
+        assertTrue(!r.quiesced());
+    }
+
+    @Test
+    void restartsAndStreamingDoNotMix() {
+        Scenario s = Scenarios.munmapDma();
+        List<SimEngine.Restart> plan = List.of(new SimEngine.Restart("cpu0", 100));
+        IllegalStateException e1 = assertThrows(IllegalStateException.class,
+                () -> engine(s, 1).withRestarts(plan, Machine::fresh).streamTo(e -> {}));
+        assertTrue(e1.getMessage().contains("keeps no log"), e1.getMessage());
+        IllegalStateException e2 = assertThrows(IllegalStateException.class,
+                () -> engine(s, 1).streamTo(e -> {}).withRestarts(plan, Machine::fresh));
+        assertTrue(e2.getMessage().contains("keeps no log"), e2.getMessage());
+    }
+}
