@@ -5,8 +5,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * The canonical order of a run's log: a topological order of happens-before (vector clocks),
@@ -62,7 +64,7 @@ public final class CausalOrder {
                 }
                 T head = node.getValue().firstEntry().getValue();
                 Envelope e = envelopeOf.apply(head);
-                if (ready(e, emitted) && (bestEnvelope == null || before(e, bestEnvelope))) {
+                if (ready(e, n -> emitted.getOrDefault(n, 0L)) && (bestEnvelope == null || before(e, bestEnvelope))) {
                     best = head;
                     bestEnvelope = e;
                 }
@@ -70,7 +72,8 @@ public final class CausalOrder {
             if (best == null) {
                 List<T> blocked = new ArrayList<>();
                 byNode.values().forEach(rest -> blocked.addAll(rest.values()));
-                return new Partial<>(out, blocked, describeGap(byNode, emitted, envelopeOf));
+                return new Partial<>(out, blocked,
+                        describeGap(byNode, n -> emitted.getOrDefault(n, 0L), envelopeOf, true));
             }
             byNode.get(bestEnvelope.node()).pollFirstEntry();
             emitted.put(bestEnvelope.node(), bestEnvelope.seq());
@@ -79,19 +82,24 @@ public final class CausalOrder {
         return new Partial<>(out, List.of(), "");
     }
 
-    private static boolean ready(Envelope e, Map<String, Long> emitted) {
-        if (emitted.getOrDefault(e.node(), 0L) != e.seq() - 1) {
+    /**
+     * True when {@code e} can come next: its node's previous seq and every event its clock
+     * depends on have been placed ({@code placed}: the last placed seq of a node, 0 for none).
+     */
+    static boolean ready(Envelope e, ToLongFunction<String> placed) {
+        if (placed.applyAsLong(e.node()) != e.seq() - 1) {
             return false;
         }
         for (Map.Entry<String, Long> c : e.clock().entries().entrySet()) {
-            if (!c.getKey().equals(e.node()) && emitted.getOrDefault(c.getKey(), 0L) < c.getValue()) {
+            if (!c.getKey().equals(e.node()) && placed.applyAsLong(c.getKey()) < c.getValue()) {
                 return false;
             }
         }
         return true;
     }
 
-    private static boolean before(Envelope a, Envelope b) {
+    /** The tie-break between events that are both ready: simulated time, then node, then seq. */
+    static boolean before(Envelope a, Envelope b) {
         if (a.timeNs() != b.timeNs()) {
             return a.timeNs() < b.timeNs();
         }
@@ -99,22 +107,30 @@ public final class CausalOrder {
         return byNode != 0 ? byNode < 0 : a.seq() < b.seq();
     }
 
-    private static <T> String describeGap(Map<String, TreeMap<Long, T>> byNode, Map<String, Long> emitted,
-            Function<T, Envelope> envelopeOf) {
-        for (Map.Entry<String, TreeMap<Long, T>> node : byNode.entrySet()) {
+    /**
+     * Why none of the events left in {@code byNode} (per node, by seq, none placed yet) can come
+     * next. {@code certain}: every event of the log was seen, so what is absent is not in the
+     * log; otherwise (a streaming reader that stopped holding events) it may also have come too
+     * late to be held.
+     */
+    static <T> String describeGap(Map<String, ? extends SortedMap<Long, T>> byNode, ToLongFunction<String> placed,
+            Function<T, Envelope> envelopeOf, boolean certain) {
+        for (Map.Entry<String, ? extends SortedMap<Long, T>> node : byNode.entrySet()) {
             if (node.getValue().isEmpty()) {
                 continue;
             }
-            Envelope e = envelopeOf.apply(node.getValue().firstEntry().getValue());
-            long have = emitted.getOrDefault(e.node(), 0L);
+            Envelope e = envelopeOf.apply(node.getValue().get(node.getValue().firstKey()));
+            long have = placed.applyAsLong(e.node());
             if (have != e.seq() - 1) {
-                return "event " + Envelope.id(e.node(), have + 1) + " is missing (next present: " + e.id() + ")";
+                return "event " + Envelope.id(e.node(), have + 1) + " is missing" + (certain ? "" : " or came too late")
+                        + " (next present: " + e.id() + ")";
             }
             for (Map.Entry<String, Long> c : e.clock().entries().entrySet()) {
-                if (emitted.getOrDefault(c.getKey(), 0L) < c.getValue() && !byNode.getOrDefault(c.getKey(), new TreeMap<>())
-                        .containsKey(emitted.getOrDefault(c.getKey(), 0L) + 1)) {
+                long next = placed.applyAsLong(c.getKey()) + 1;
+                SortedMap<Long, T> other = byNode.get(c.getKey());
+                if (next <= c.getValue() && (other == null || !other.containsKey(next))) {
                     return "event " + e.id() + " depends on " + Envelope.id(c.getKey(), c.getValue())
-                            + ", which is not in the log";
+                            + ", which is not in the log" + (certain ? "" : " or came too late");
                 }
             }
         }

@@ -79,30 +79,41 @@ public final class LogFile {
                 e = EventCodec.decode(text);
             } catch (LogFormatException ex) {
                 boolean cut = i == texts.size() - 1 && !endsWithNewline;
-                problems.add(new Problem(number, cut ? "the log is cut mid-line (no newline at the end, and the JSON is "
-                        + "incomplete: " + ex.getMessage() + ")" : ex.getMessage()));
+                problems.add(new Problem(number, cut ? cutMidLine(ex.getMessage()) : ex.getMessage()));
                 continue;
             }
             Line line = new Line(number, text, e);
             Line first = byId.putIfAbsent(e.id(), line);
             if (first == null) {
                 lines.add(line);
-            } else if (first.text().equals(text)) {
-                problems.add(new Problem(number, "event " + e.id() + " is a duplicate of line " + first.number()
-                        + "; the second copy is ignored"));
             } else {
-                problems.add(new Problem(number, "event " + e.id() + " differs from the event with that id on line "
-                        + first.number() + "; the first is kept"));
+                problems.add(new Problem(number, duplicate(e.id(), first.number(), first.text().equals(text))));
             }
         }
         CausalOrder.Partial<Line> order = CausalOrder.sortPartially(lines, Line::envelope);
         if (!order.blocked().isEmpty()) {
             long firstLine = order.blocked().stream().mapToLong(Line::number).min().orElse(0);
-            problems.add(new Problem(firstLine, order.gap() + "; " + order.blocked().size()
-                    + " events from here on cannot be placed in causal order and are not audited"));
+            problems.add(new Problem(firstLine, unplaced(order.gap(), order.blocked().size())));
         }
         return new Contents(order.ordered().stream().map(Line::envelope).toList(),
                 order.blocked().stream().map(Line::envelope).toList(), problems);
+    }
+
+    /** The last line, with no newline after it, is not a valid envelope ({@code why}: the codec's reason). */
+    static String cutMidLine(String why) {
+        return "the log is cut mid-line (no newline at the end, and the JSON is incomplete: " + why + ")";
+    }
+
+    /** A second envelope with the id of one kept from {@code firstLine}; {@code same}: the same text. */
+    static String duplicate(String id, long firstLine, boolean same) {
+        return same
+                ? "event " + id + " is a duplicate of line " + firstLine + "; the second copy is ignored"
+                : "event " + id + " differs from the event with that id on line " + firstLine + "; the first is kept";
+    }
+
+    /** {@code count} events cannot be placed in causal order, because of {@code gap}. */
+    static String unplaced(String gap, long count) {
+        return gap + "; " + count + " events from here on cannot be placed in causal order and are not audited";
     }
 
     private static boolean endsWithNewline(Path file) throws IOException {

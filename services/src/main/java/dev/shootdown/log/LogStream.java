@@ -1,0 +1,515 @@
+package dev.shootdown.log;
+
+import dev.shootdown.codec.EventCodec;
+import dev.shootdown.codec.LogFormatException;
+import dev.shootdown.event.Envelope;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Reads a run log ({@code events.jsonl}, or gzip-compressed {@code .gz}) one line at a time and
+ * hands out its envelopes in a causal order, in memory bounded by the number of nodes and the
+ * reorder window, not by the log's length.
+ *
+ * <p>Like {@link LogFile}, nothing is trusted and nothing is dropped silently: a line that is not
+ * a valid envelope, a duplicate, and the events that cannot be placed are {@link LogFile.Problem}s
+ * naming their line, in the same words. The differences, all from not holding the whole log:
+ *
+ * <ul>
+ *   <li>An event that can be placed when it is read is returned at once. A log in causal order
+ *       (every exported one) comes out in its own order, holding nothing; a log whose events are
+ *       out of order comes out in a causal order, which is {@link CausalOrder}'s canonical one
+ *       only when events came no earlier than that order would place them.
+ *   <li>An event that cannot be placed yet is held, at most {@code reorderWindow} of them; once
+ *       the window is full, later events that cannot be placed at once are counted as unplaced
+ *       and forgotten.
+ *   <li>Duplicates are compared, by a 64-bit hash of the line, with events held and with the last
+ *       {@link #DUPLICATE_WINDOW} placed events of each node; a copy of an older event is
+ *       reported without comparing its content. A copy of an event forgotten after the window
+ *       filled up is counted as one more unplaced event.
+ *   <li>The first {@link #MAX_KEPT_PROBLEMS} problems are kept, all are counted.
+ *   <li>A gzip log's last line is checked for a newline too (LogFile assumes one).
+ * </ul>
+ */
+public final class LogStream implements AutoCloseable {
+
+    /** Events held while waiting for their causes, by default. */
+    public static final int DEFAULT_REORDER_WINDOW = 65_536;
+
+    /** Placed events per node whose line and hash are remembered for duplicate detection. */
+    public static final int DUPLICATE_WINDOW = 4096;
+
+    /** Problems kept; more are only counted. */
+    public static final int MAX_KEPT_PROBLEMS = 1000;
+
+    /** Longest line read, in characters; the rest of a longer line is skipped (an envelope is a few hundred). */
+    static final int MAX_LINE_CHARS = 1 << 20;
+
+    private record Held(long line, long hash, Envelope envelope) {}
+
+    /** What is remembered of one node: its last placed seq and a ring of its last placed events. */
+    private static final class NodeState {
+        long lastPlaced;
+        long[] lines = new long[0];
+        long[] hashes = new long[0];
+        long[] readAt = new long[0];
+        /** Lines read when the newest event that left the ring was placed: older copies came at or before it. */
+        long evictedReadAt;
+
+        void place(long seq, long line, long hash, long linesRead) {
+            if (seq > lines.length && lines.length < DUPLICATE_WINDOW) {
+                int size = Math.min(DUPLICATE_WINDOW, Math.max(16, lines.length * 2));
+                lines = Arrays.copyOf(lines, size);
+                hashes = Arrays.copyOf(hashes, size);
+                readAt = Arrays.copyOf(readAt, size);
+            }
+            int slot = slot(seq);
+            if (seq > DUPLICATE_WINDOW) {
+                evictedReadAt = readAt[slot];
+            }
+            lines[slot] = line;
+            hashes[slot] = hash;
+            readAt[slot] = linesRead;
+            lastPlaced = seq;
+        }
+
+        boolean remembers(long seq) {
+            return seq > lastPlaced - DUPLICATE_WINDOW;
+        }
+
+        static int slot(long seq) {
+            return (int) ((seq - 1) % DUPLICATE_WINDOW);
+        }
+    }
+
+    private final long fileSize;
+    private final CountingInputStream counted;
+    private final LineReader reader;
+    private final int reorderWindow;
+
+    private final Map<String, NodeState> nodes = new HashMap<>();
+    /** Held events per node (only nodes with some), by seq. */
+    private final TreeMap<String, TreeMap<Long, Held>> held = new TreeMap<>();
+    private int heldCount;
+    private int maxHeld;
+    /** Something was placed while events were held: some may have become ready. */
+    private boolean drainable;
+    /** The line at which the reorder window filled up, 0 while it has not. */
+    private long fullAt;
+    private long forgotten;
+    private long firstForgottenLine;
+    private String firstForgottenWhy;
+
+    private final List<LogFile.Problem> problems = new ArrayList<>();
+    private long problemCount;
+    private long linesRead;
+    private long placed;
+    private long unplaced;
+    private boolean finished;
+
+    private String lookahead;
+    private long lookaheadLength;
+    private long currentLength;
+    private boolean started;
+
+    private LogStream(Path file, int reorderWindow) throws IOException {
+        if (reorderWindow < 0) {
+            throw new IllegalArgumentException("the reorder window must not be negative, was " + reorderWindow);
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString());
+        }
+        this.reorderWindow = reorderWindow;
+        this.fileSize = Files.size(file);
+        this.counted = new CountingInputStream(Files.newInputStream(file));
+        InputStream in = counted;
+        try {
+            if (file.getFileName().toString().endsWith(".gz")) {
+                in = new GZIPInputStream(counted, 1 << 16);
+            }
+        } catch (IOException | RuntimeException e) {
+            counted.close();
+            throw e;
+        }
+        this.reader = new LineReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+    }
+
+    /** Opens FILE (plain, or gzip when the name ends in .gz); throws NoSuchFileException / IOException only for an unreadable file. */
+    public static LogStream open(Path file) throws IOException {
+        return open(file, DEFAULT_REORDER_WINDOW);
+    }
+
+    /** Same with an explicit reorder window (events held while waiting for their causes). */
+    public static LogStream open(Path file, int reorderWindow) throws IOException {
+        return new LogStream(file, reorderWindow);
+    }
+
+    /**
+     * The next envelope in a causal order (every event after the events its vector clock depends
+     * on, and after its node's previous seq), or null when the log is exhausted.
+     */
+    public Envelope next() throws IOException {
+        while (true) {
+            if (drainable) {
+                Held h = readyHeld();
+                if (h != null) {
+                    TreeMap<Long, Held> ofNode = held.get(h.envelope().node());
+                    ofNode.pollFirstEntry();
+                    if (ofNode.isEmpty()) {
+                        held.remove(h.envelope().node());
+                    }
+                    heldCount--;
+                    place(h.envelope(), h.line(), h.hash());
+                    return h.envelope();
+                }
+                drainable = false;
+            }
+            if (finished) {
+                return null;
+            }
+            String text = readLine();
+            if (text == null) {
+                finish();
+                return null;
+            }
+            Envelope e = accept(text);
+            if (e != null) {
+                return e;
+            }
+        }
+    }
+
+    /** Problems found so far (1-based line + one-line message), the first {@link #MAX_KEPT_PROBLEMS} kept in order. */
+    public List<LogFile.Problem> problems() {
+        return List.copyOf(problems);
+    }
+
+    /** How many problems in all (can exceed {@code problems().size()}). */
+    public long problemCount() {
+        return problemCount;
+    }
+
+    /** Lines consumed so far. */
+    public long linesRead() {
+        return linesRead;
+    }
+
+    /** Envelopes returned by {@link #next()}. */
+    public long placed() {
+        return placed;
+    }
+
+    /**
+     * Valid envelopes that could not be placed in causal order: those forgotten so far once the
+     * reorder window was full, plus, after {@link #next()} returned null, those still held.
+     */
+    public long unplaced() {
+        return unplaced;
+    }
+
+    /** Bytes consumed from the file so far (compressed, for a gzip log), for a progress bar. */
+    public long bytesRead() {
+        return counted.count;
+    }
+
+    /** The file's size in bytes. */
+    public long fileSize() {
+        return fileSize;
+    }
+
+    /** Events held right now, waiting for their causes. */
+    int held() {
+        return heldCount;
+    }
+
+    /** The most events held at once so far. */
+    int maxHeld() {
+        return maxHeld;
+    }
+
+    @Override
+    public void close() throws IOException {
+        reader.close();
+    }
+
+    /** Handles one line; returns its envelope when it can be placed at once. */
+    private Envelope accept(String text) {
+        long line = linesRead;
+        if (text.isBlank()) {
+            return null;
+        }
+        if (currentLength > MAX_LINE_CHARS) {
+            problem(line, "the line is " + currentLength + " characters long, more than the " + MAX_LINE_CHARS
+                    + " an event can take; skipped");
+            return null;
+        }
+        Envelope e;
+        try {
+            e = EventCodec.decode(text);
+        } catch (LogFormatException ex) {
+            boolean cut = lookahead == null && reader.lastChar != '\n';
+            problem(line, cut ? LogFile.cutMidLine(ex.getMessage()) : ex.getMessage());
+            return null;
+        }
+        long hash = hash(text);
+        NodeState node = nodes.computeIfAbsent(e.node(), k -> new NodeState());
+        if (e.seq() <= node.lastPlaced) {
+            if (node.remembers(e.seq())) {
+                int slot = NodeState.slot(e.seq());
+                problem(line, LogFile.duplicate(e.id(), node.lines[slot], node.hashes[slot] == hash));
+            } else {
+                problem(line, "event " + e.id() + " repeats an event placed from line " + node.evictedReadAt
+                        + " or earlier (more than " + DUPLICATE_WINDOW + " events of " + e.node()
+                        + " ago, so their contents were not compared); the second copy is ignored");
+            }
+            return null;
+        }
+        TreeMap<Long, Held> ofNode = held.get(e.node());
+        Held first = ofNode == null ? null : ofNode.get(e.seq());
+        if (first != null) {
+            problem(line, LogFile.duplicate(e.id(), first.line(), first.hash() == hash));
+            return null;
+        }
+        if (CausalOrder.ready(e, this::lastPlaced)) {
+            place(e, line, hash);
+            return e;
+        }
+        if (fullAt == 0 && heldCount < reorderWindow) {
+            held.computeIfAbsent(e.node(), k -> new TreeMap<>()).put(e.seq(), new Held(line, hash, e));
+            heldCount++;
+            maxHeld = Math.max(maxHeld, heldCount);
+            if (heldCount == reorderWindow) {
+                fullAt = line;
+            }
+            return null;
+        }
+        if (fullAt == 0) {
+            fullAt = line;
+        }
+        if (forgotten++ == 0) {
+            firstForgottenLine = line;
+            firstForgottenWhy = "event " + e.id() + " came while the reorder window was full and before event "
+                    + waitsFor(e) + ", which it waits for";
+        }
+        unplaced++;
+        return null;
+    }
+
+    private void place(Envelope e, long line, long hash) {
+        nodes.computeIfAbsent(e.node(), k -> new NodeState()).place(e.seq(), line, hash, linesRead);
+        placed++;
+        drainable = heldCount > 0;
+    }
+
+    private long lastPlaced(String node) {
+        NodeState s = nodes.get(node);
+        return s == null ? 0 : s.lastPlaced;
+    }
+
+    /** Among the held events that can come next, the first by time, node, seq; null if none. */
+    private Held readyHeld() {
+        Held best = null;
+        for (TreeMap<Long, Held> ofNode : held.values()) {
+            Held head = ofNode.firstEntry().getValue();
+            if (CausalOrder.ready(head.envelope(), this::lastPlaced)
+                    && (best == null || CausalOrder.before(head.envelope(), best.envelope()))) {
+                best = head;
+            }
+        }
+        return best;
+    }
+
+    /** The first event {@code e} (not ready) is waiting for. */
+    private String waitsFor(Envelope e) {
+        long have = lastPlaced(e.node());
+        if (have != e.seq() - 1) {
+            return Envelope.id(e.node(), have + 1);
+        }
+        for (Map.Entry<String, Long> c : e.clock().entries().entrySet()) {
+            if (lastPlaced(c.getKey()) < c.getValue()) {
+                return Envelope.id(c.getKey(), lastPlaced(c.getKey()) + 1);
+            }
+        }
+        throw new IllegalStateException(e.id() + " is ready");
+    }
+
+    /** At the end of the log: whatever is still held cannot be placed; one problem says why. */
+    private void finish() {
+        finished = true;
+        unplaced += heldCount;
+        if (unplaced == 0) {
+            return;
+        }
+        long firstLine = forgotten > 0 ? firstForgottenLine : Long.MAX_VALUE;
+        for (TreeMap<Long, Held> ofNode : held.values()) {
+            for (Held h : ofNode.values()) {
+                firstLine = Math.min(firstLine, h.line());
+            }
+        }
+        if (forgotten == 0) {
+            problem(firstLine, LogFile.unplaced(CausalOrder.describeGap(held, this::lastPlaced, Held::envelope, true),
+                    unplaced));
+        } else {
+            String gap = held.isEmpty() ? firstForgottenWhy
+                    : CausalOrder.describeGap(held, this::lastPlaced, Held::envelope, false);
+            problem(firstLine, LogFile.unplaced(gap, unplaced) + " (the reorder window of " + reorderWindow
+                    + " events was full at line " + fullAt + "; after that, events that could not be placed at once"
+                    + " were not held)");
+        }
+        held.clear();
+        heldCount = 0;
+    }
+
+    private void problem(long line, String what) {
+        problemCount++;
+        if (problems.size() < MAX_KEPT_PROBLEMS) {
+            problems.add(new LogFile.Problem(line, what));
+        }
+    }
+
+    /** The next line, one ahead so that the last line is known as such; null at the end. */
+    private String readLine() throws IOException {
+        if (!started) {
+            started = true;
+            lookahead = reader.readLine();
+            lookaheadLength = reader.length;
+        }
+        String current = lookahead;
+        if (current == null) {
+            return null;
+        }
+        currentLength = lookaheadLength;
+        lookahead = reader.readLine();
+        lookaheadLength = reader.length;
+        linesRead++;
+        return current;
+    }
+
+    /** 64-bit FNV-1a of the line's characters. */
+    static long hash(String text) {
+        long h = 0xcbf29ce484222325L;
+        for (int i = 0; i < text.length(); i++) {
+            h ^= text.charAt(i);
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+
+    /** Counts the bytes read from the file. */
+    private static final class CountingInputStream extends FilterInputStream {
+        long count;
+
+        CountingInputStream(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                count++;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) {
+                count += n;
+            }
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long skipped = super.skip(n);
+            count += skipped;
+            return skipped;
+        }
+    }
+
+    /**
+     * Lines as {@link java.io.BufferedReader#readLine} splits them (at \n, \r or \r\n), keeping at
+     * most {@link #MAX_LINE_CHARS} characters of each, and the last character of the stream.
+     */
+    private static final class LineReader {
+        private final Reader in;
+        private final char[] buf = new char[1 << 16];
+        private final StringBuilder line = new StringBuilder();
+        private int pos;
+        private int end;
+        private boolean skipLf;
+        /** The full length of the line last returned. */
+        long length;
+        /** The last character read from the stream, -1 when none. */
+        int lastChar = -1;
+
+        LineReader(Reader in) {
+            this.in = in;
+        }
+
+        String readLine() throws IOException {
+            line.setLength(0);
+            length = 0;
+            boolean any = false;
+            while (true) {
+                if (pos >= end) {
+                    int n = in.read(buf, 0, buf.length);
+                    if (n <= 0) {
+                        pos = 0;
+                        end = 0;
+                        return any ? line.toString() : null;
+                    }
+                    pos = 0;
+                    end = n;
+                    lastChar = buf[n - 1];
+                }
+                if (skipLf) {
+                    skipLf = false;
+                    if (buf[pos] == '\n') {
+                        pos++;
+                        continue;
+                    }
+                }
+                any = true;
+                int start = pos;
+                while (pos < end && buf[pos] != '\n' && buf[pos] != '\r') {
+                    pos++;
+                }
+                keep(start, pos);
+                if (pos < end) {
+                    skipLf = buf[pos] == '\r';
+                    pos++;
+                    return line.toString();
+                }
+            }
+        }
+
+        private void keep(int from, int to) {
+            length += to - from;
+            int room = MAX_LINE_CHARS + 1 - line.length();
+            if (room > 0) {
+                line.append(buf, from, Math.min(room, to - from));
+            }
+        }
+
+        void close() throws IOException {
+            in.close();
+        }
+    }
+}
