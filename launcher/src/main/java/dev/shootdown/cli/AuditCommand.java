@@ -1,13 +1,18 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.audit.AuditReport;
-import dev.shootdown.audit.Auditor;
+import dev.shootdown.event.Envelope;
 import dev.shootdown.log.LogFile;
+import dev.shootdown.log.LogStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -15,12 +20,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code shootdown audit --log FILE}: the auditor alone, on an exported log. A log with problems
- * (bad lines, duplicates, missing events) is audited as far as it can be placed in causal order
- * and the report is marked incomplete; {@code --strict} refuses it instead.
+ * {@code shootdown audit --log FILE}: the auditor alone, on an exported log, streaming: the log is
+ * read line by line ({@link LogStream}), each event audited as it is placed in causal order, and
+ * what the auditor settles is spooled beside the report, so memory stays bounded by the live
+ * simulated state however long the log is. A log with problems (bad lines, duplicates, missing
+ * events) is audited as far as it can be placed in causal order and the report is marked
+ * incomplete; {@code --strict} refuses it instead and writes no report.
  */
 @Command(name = "audit", mixinStandardHelpOptions = true,
-        description = "Audit an exported run log (events.jsonl, or .jsonl.gz) and write DIR/report.json.")
+        description = "Audit an exported run log (events.jsonl, or .jsonl.gz) and write DIR/report.json and DIR/report.html.")
 final class AuditCommand implements Callable<Integer> {
 
     @Spec
@@ -30,46 +38,84 @@ final class AuditCommand implements Callable<Integer> {
     Path log;
 
     @Option(names = "--out", defaultValue = "shootdown-out", paramLabel = "DIR",
-            description = "Where report.json goes. Default: ${DEFAULT-VALUE}")
+            description = "Where report.json and report.html go. Default: ${DEFAULT-VALUE}")
     Path out;
 
     @Option(names = "--strict", description = "Refuse a log with any problem instead of auditing what can be read.")
     boolean strict;
 
+    @Option(names = "--progress", negatable = true,
+            description = "Show a progress bar on stderr. Default: only when stderr is a terminal.")
+    Boolean progress;
+
     @Mixin
     AuditOptions audit;
-
 
     @Override
     public Integer call() throws Exception {
         int livelockThreshold = audit.livelockThreshold();
-        LogFile.Contents contents = AuditOptions.read(log);
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
-        List<String> problems = new ArrayList<>();
-        for (LogFile.Problem p : contents.problems()) {
-            problems.add(p.describe(log));
-            stderr.println("shootdown: " + p.describe(log));
-        }
-        stderr.flush();
-        if (strict && !problems.isEmpty()) {
-            stderr.println("shootdown: --strict: refusing a log with " + problems.size() + " problem(s); nothing was audited");
-            stderr.flush();
-            return Shootdown.EXIT_BAD_INPUT;
-        }
-        AuditReport report = Auditor.audit(contents.ordered(), livelockThreshold).withLogProblems(problems);
         RunCommand.createOutputDirectory(out);
-        ScenarioRunner.writeReport(out, report, contents.ordered());
-        AuditPrinter.print(report, "log " + log, stdout);
-        if (!problems.isEmpty()) {
-            stdout.println("incomplete: " + problems.size() + " problem(s) in the log; audited " + contents.ordered().size()
-                    + " events, could not place " + contents.unplaced().size());
+        long startNs = System.nanoTime();
+        StreamingAudit.Result result;
+        List<String> problems = new ArrayList<>();
+        long placed;
+        long unplaced;
+        try (LogStream stream = AuditOptions.open(log);
+                StreamingAudit streaming = new StreamingAudit(out, livelockThreshold);
+                ProgressBar bar = progressBar(stream.fileSize())) {
+            for (Envelope e = stream.next(); e != null; e = stream.next()) {
+                streaming.accept(e);
+                if (bar != null && (stream.placed() & 0x3fff) == 0) {
+                    bar.stepTo(stream.bytesRead() >> 20);
+                    bar.setExtraMessage(String.format(Locale.ROOT, " %,d events", stream.placed()));
+                }
+            }
+            if (bar != null) {
+                bar.stepTo(stream.bytesRead() >> 20);
+            }
+            for (LogFile.Problem p : stream.problems()) {
+                problems.add(p.describe(log));
+            }
+            if (stream.problemCount() > stream.problems().size()) {
+                problems.add(log + ": and " + (stream.problemCount() - stream.problems().size()) + " more problems");
+            }
+            problems.forEach(p -> stderr.println("shootdown: " + p));
+            stderr.flush();
+            placed = stream.placed();
+            unplaced = stream.unplaced();
+            if (strict && stream.problemCount() > 0) {
+                stderr.println("shootdown: --strict: refusing a log with " + stream.problemCount()
+                        + " problem(s); no report was written");
+                stderr.flush();
+                return Shootdown.EXIT_BAD_INPUT;
+            }
+            result = streaming.finish(problems);
         }
+        double seconds = (System.nanoTime() - startNs) / 1e9;
+        AuditPrinter.print(result, "log " + log, stdout);
+        if (!problems.isEmpty()) {
+            stdout.println("incomplete: " + problems.size() + " problem(s) in the log; audited " + placed
+                    + " events, could not place " + unplaced);
+        }
+        stdout.printf(Locale.ROOT, "audited %,d events in %.1f s (%,.0f events/s)%n", placed, seconds, placed / Math.max(seconds, 1e-9));
         stdout.println("wrote " + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();
         if (!problems.isEmpty()) {
             return Shootdown.EXIT_BAD_INPUT;
         }
-        return report.violations().isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
+        return result.violations() == 0 ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
+    }
+
+    /** A bar over the file's bytes (MiB), on stderr, when asked for or when stderr is a terminal; null otherwise. */
+    private ProgressBar progressBar(long fileBytes) {
+        boolean show = progress != null ? progress : System.console() != null;
+        if (!show) {
+            return null;
+        }
+        return new ProgressBarBuilder().setTaskName("audit").setInitialMax(Math.max(1, fileBytes >> 20)).setUnit(" MiB", 1)
+                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err))
+                .setUpdateIntervalMillis(500).build();
     }
 }

@@ -1,6 +1,7 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.log.LogFile;
+import dev.shootdown.log.LogStream;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -26,6 +27,17 @@ final class AuditOptions {
             throw new BadInputException("--livelock-threshold must be at least 1, was " + k);
         }
         return k;
+    }
+
+    /** Opens an exported log to stream it, or says in one line why it cannot. */
+    static LogStream open(Path file) throws BadInputException {
+        try {
+            return LogStream.open(file);
+        } catch (NoSuchFileException e) {
+            throw new BadInputException("--log " + file + ": no such file");
+        } catch (IOException e) {
+            throw new BadInputException("--log " + file + ": cannot read it (" + e.getMessage() + ")");
+        }
     }
 
     /** Reads an exported log, or says in one line why it cannot. */

@@ -4,6 +4,7 @@ import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.Locale;
 
 /** Prints an audit for a person at a terminal: one block per shootdown, then the verdict. */
@@ -13,6 +14,16 @@ final class AuditPrinter {
 
     /** Prints {@code r}; {@code source} says where the log came from ("engine sim", "log FILE"). */
     static void print(AuditReport r, String source, PrintWriter out) {
+        print(r, r.shootdowns(), r.shootdowns().size(), r.violations(), r.violations().size(), source, out);
+    }
+
+    /** Prints a streamed audit: its first shootdowns and violations, and how many more are in report.json. */
+    static void print(StreamingAudit.Result r, String source, PrintWriter out) {
+        print(r.report(), r.firstShootdowns(), r.shootdowns(), r.firstViolations(), r.violations(), source, out);
+    }
+
+    private static void print(AuditReport r, List<ShootdownSummary> shootdowns, long shootdownCount, List<Violation> violations,
+            long violationCount, String source, PrintWriter out) {
         out.printf("Shootdown audit: %s on %s, %s, %s, run %s%n", r.scenario(), r.arch(), r.policy(), source, r.run());
         out.printf("  %d events, %s simulated, %d CPU accesses, %d DMAs, %d device faults, %d frames freed%n",
                 r.stats().events(), us(r.stats().simulatedNs()), r.stats().cpuAccesses(), r.stats().dmaAccesses(),
@@ -23,7 +34,7 @@ final class AuditPrinter {
                 r.stats().wholeMmSecondaryInvalidationsPerReclaimedPage(), r.faultLivelockThreshold());
         out.printf("  order classes %s; %s%n", r.stats().orderClasses(), lag(r.stats().secondaryAfterCpu(), "after")
                 + "; " + lag(r.stats().secondaryBeforeCpu(), "before"));
-        for (ShootdownSummary s : r.shootdowns()) {
+        for (ShootdownSummary s : shootdowns) {
             out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s, %d PTEs cleared%s%n", s.id(), s.caller(), s.start(),
                     s.end(), s.mm(), s.cpu(), s.ptesCleared(),
                     s.ptesProtectionChanged() == 0 ? "" : ", " + s.ptesProtectionChanged() + " PTE protections changed");
@@ -47,18 +58,24 @@ final class AuditPrinter {
             }
             out.printf("  %-22s %s%n", "finished", at(s.finishedNs()));
             out.printf("  %-22s %s%s%n", "order", s.order(),
-                    s.lagNs() == null ? "" : String.format(Locale.ROOT, " (secondary done %s after the last CPU flush)",
-                            us(s.lagNs())));
+                    s.lagNs() == null ? "" : String.format(Locale.ROOT, " (secondary done %s %s the last CPU flush)",
+                            us(Math.abs(s.lagNs())), s.lagNs() < 0 ? "before" : "after"));
+        }
+        if (shootdownCount > shootdowns.size()) {
+            out.printf("%n... and %d more shootdowns in report.json%n", shootdownCount - shootdowns.size());
         }
         out.println();
         if (!r.complete()) {
             out.println("warning: the run did not complete; the audit covers what was recorded");
         }
-        for (Violation v : r.violations()) {
+        for (Violation v : violations) {
             out.printf("VIOLATION %s on %s at %s: %s%n    events: %s%n", v.kind(), v.node(), v.va(), v.explanation(),
                     String.join(" -> ", v.events()));
         }
-        out.printf("verdict: %s (%d violations)%n", r.verdict(), r.violations().size());
+        if (violationCount > violations.size()) {
+            out.printf("... and %d more violations in report.json%n", violationCount - violations.size());
+        }
+        out.printf("verdict: %s (%d violations)%n", r.verdict(), violationCount);
     }
 
     private static String at(Long ns) {

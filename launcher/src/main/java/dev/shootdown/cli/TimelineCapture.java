@@ -36,21 +36,18 @@ final class TimelineCapture {
     static final int RECENT = 4096;
 
     private final Set<Long> started = new HashSet<>();
-    private final Map<Long, List<Envelope>> steps = new HashMap<>();
-    private final Map<String, Long> shootdownOfStep = new HashMap<>();
+    /** Steps of the shootdowns not decided yet; searched only when a violation comes. */
+    private final Map<Long, List<Envelope>> steps = new LinkedHashMap<>();
     private final Map<Long, List<Violating>> violating = new HashMap<>();
     private final Set<Long> violated = new HashSet<>();
     private final ArrayDeque<ShootdownSummary> undecided = new ArrayDeque<>();
     private final List<Timeline> timelines = new ArrayList<>();
-    private final LinkedHashMap<String, Envelope> recent = new LinkedHashMap<>(RECENT * 2) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Envelope> eldest) {
-            return size() > RECENT;
-        }
-    };
+    /** The last {@link #RECENT} envelopes, a ring; searched only when a violation comes. */
+    private final Envelope[] recent = new Envelope[RECENT];
+    private long accepted;
 
     void accept(Envelope e) {
-        recent.put(e.id(), e);
+        recent[(int) (accepted++ % RECENT)] = e;
         if (e.event() instanceof PageTableEvent.MmuGatherStarted g) {
             started.add(g.shootdownId());
         } else if (e.event() instanceof PageTableEvent.TlbFlushStarted f) {
@@ -58,45 +55,66 @@ final class TimelineCapture {
         }
         if (e.event() instanceof InShootdown step && started.contains(step.shootdownId())) {
             steps.computeIfAbsent(step.shootdownId(), k -> new ArrayList<>()).add(e);
-            shootdownOfStep.put(e.id(), step.shootdownId());
+        }
+    }
+
+    /** An event id, {@code node#seq}, taken apart once. */
+    private record Id(String node, long seq) {
+        static Id of(String id) {
+            int hash = id.lastIndexOf('#');
+            try {
+                return new Id(id.substring(0, hash), Long.parseLong(id.substring(hash + 1)));
+            } catch (RuntimeException notAnId) {
+                return new Id(id, -1);
+            }
+        }
+
+        boolean is(Envelope e) {
+            return e.seq() == seq && e.node().equals(node);
         }
     }
 
     void onViolation(Violation v) {
+        List<Id> ids = v.events().stream().map(Id::of).toList();
+        // The chain's steps among the shootdowns held, and its envelopes among the recent ones.
+        Map<Id, Long> shootdownOf = new HashMap<>();
+        Map<Id, Envelope> found = new HashMap<>();
+        for (Map.Entry<Long, List<Envelope>> sd : steps.entrySet()) {
+            for (Envelope step : sd.getValue()) {
+                for (Id id : ids) {
+                    if (id.is(step)) {
+                        shootdownOf.put(id, sd.getKey());
+                        found.put(id, step);
+                    }
+                }
+            }
+        }
+        long first = Math.max(0, accepted - RECENT);
+        for (long i = accepted - 1; i >= first && found.size() < ids.size(); i--) {
+            Envelope e = recent[(int) (i % RECENT)];
+            for (Id id : ids) {
+                if (id.is(e)) {
+                    found.putIfAbsent(id, e);
+                }
+            }
+        }
         Envelope at = null;
         boolean looked = false;
         Set<Long> seen = new HashSet<>();
-        for (String id : v.events()) {
-            Long shootdown = shootdownOfStep.get(id);
+        for (Id id : ids) {
+            Long shootdown = shootdownOf.get(id);
             if (shootdown == null || !seen.add(shootdown)) {
                 continue;
             }
             violated.add(shootdown);
             if (!looked) {
-                at = HtmlReport.accessOf(v, this::lookup);
+                at = HtmlReport.accessOf(v, s -> found.get(Id.of(s)));
                 looked = true;
             }
             if (at != null) {
                 violating.computeIfAbsent(shootdown, k -> new ArrayList<>()).add(new Violating(at, v));
             }
         }
-    }
-
-    private Envelope lookup(String id) {
-        Envelope e = recent.get(id);
-        if (e != null) {
-            return e;
-        }
-        Long shootdown = shootdownOfStep.get(id);
-        if (shootdown == null) {
-            return null;
-        }
-        for (Envelope step : steps.getOrDefault(shootdown, List.of())) {
-            if (step.id().equals(id)) {
-                return step;
-            }
-        }
-        return null;
     }
 
     void onShootdown(ShootdownSummary s) {
@@ -111,7 +129,6 @@ final class TimelineCapture {
         if (own == null) {
             own = new ArrayList<>();
         }
-        own.forEach(e -> shootdownOfStep.remove(e.id()));
         started.remove(s.id());
         List<Violating> bad = violating.remove(s.id());
         boolean wasViolated = violated.remove(s.id());
@@ -131,6 +148,6 @@ final class TimelineCapture {
 
     /** Envelopes held now (for tests: bounded by what is in flight). */
     int held() {
-        return shootdownOfStep.size() + recent.size();
+        return steps.values().stream().mapToInt(List::size).sum() + (int) Math.min(accepted, RECENT);
     }
 }

@@ -399,14 +399,28 @@ public final class LogStream implements AutoCloseable {
         return current;
     }
 
-    /** 64-bit FNV-1a of the line's characters. */
+    /**
+     * A 64-bit hash of the line's characters: four interleaved FNV-1a-style lanes (every fourth
+     * character each, so the multiplications do not wait on one another), folded with the length.
+     */
     static long hash(String text) {
-        long h = 0xcbf29ce484222325L;
-        for (int i = 0; i < text.length(); i++) {
-            h ^= text.charAt(i);
-            h *= 0x100000001b3L;
+        long h0 = 0xcbf29ce484222325L;
+        long h1 = 0x84222325cbf29ce4L;
+        long h2 = 0x9e3779b97f4a7c15L;
+        long h3 = 0xc2b2ae3d27d4eb4fL;
+        int n = text.length();
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            h0 = (h0 ^ text.charAt(i)) * 0x100000001b3L;
+            h1 = (h1 ^ text.charAt(i + 1)) * 0x100000001b3L;
+            h2 = (h2 ^ text.charAt(i + 2)) * 0x100000001b3L;
+            h3 = (h3 ^ text.charAt(i + 3)) * 0x100000001b3L;
         }
-        return h;
+        for (; i < n; i++) {
+            h0 = (h0 ^ text.charAt(i)) * 0x100000001b3L;
+        }
+        long h = h0 ^ Long.rotateLeft(h1, 16) ^ Long.rotateLeft(h2, 32) ^ Long.rotateLeft(h3, 48) ^ n;
+        return (h ^ (h >>> 29)) * 0xbf58476d1ce4e5b9L;
     }
 
     /** Counts the bytes read from the file. */
