@@ -3,6 +3,7 @@ package dev.shootdown.cli;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.log.LogFile;
 import dev.shootdown.log.LogStream;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,18 +66,28 @@ final class AuditCommand implements Callable<Integer> {
         try (LogStream stream = AuditOptions.open(log);
                 StreamingAudit streaming = new StreamingAudit(out, livelockThreshold);
                 ProgressBar bar = progressBar(stream.fileSize())) {
-            for (Envelope e = stream.next(); e != null; e = stream.next()) {
-                streaming.accept(e);
-                if (bar != null && (stream.placed() & 0x3fff) == 0) {
-                    bar.stepTo(stream.bytesRead() >> 20);
-                    bar.setExtraMessage(String.format(Locale.ROOT, " %,d events", stream.placed()));
+            String unreadable = null;
+            try {
+                for (Envelope e = stream.next(); e != null; e = stream.next()) {
+                    streaming.accept(e);
+                    if (bar != null && (stream.placed() & 0x3fff) == 0) {
+                        bar.stepTo(stream.bytesRead() >> 20);
+                        bar.setExtraMessage(String.format(Locale.ROOT, " %,d events", stream.placed()));
+                    }
                 }
+            } catch (IOException e) {
+                // A compressed log cut short or damaged: what came before it is still audited.
+                unreadable = log + ": unreadable after line " + stream.linesRead() + " (" + e.getMessage()
+                        + "); the rest of the file is not audited";
             }
             if (bar != null) {
                 bar.stepTo(stream.bytesRead() >> 20);
             }
             for (LogFile.Problem p : stream.problems()) {
                 problems.add(p.describe(log));
+            }
+            if (unreadable != null) {
+                problems.add(unreadable);
             }
             if (stream.problemCount() > stream.problems().size()) {
                 problems.add(log + ": and " + (stream.problemCount() - stream.problems().size()) + " more problems");
@@ -85,8 +96,9 @@ final class AuditCommand implements Callable<Integer> {
             stderr.flush();
             placed = stream.placed();
             unplaced = stream.unplaced();
-            if (strict && stream.problemCount() > 0) {
-                stderr.println("shootdown: --strict: refusing a log with " + stream.problemCount()
+            long problemCount = stream.problemCount() + (unreadable == null ? 0 : 1);
+            if (strict && problemCount > 0) {
+                stderr.println("shootdown: --strict: refusing a log with " + problemCount
                         + " problem(s); no report was written");
                 stderr.flush();
                 return Shootdown.EXIT_BAD_INPUT;

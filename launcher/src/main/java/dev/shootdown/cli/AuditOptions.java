@@ -31,19 +31,21 @@ final class AuditOptions {
 
     /** Opens an exported log to stream it, or says in one line why it cannot. */
     static LogStream open(Path file) throws BadInputException {
-        try {
-            return LogStream.open(file);
-        } catch (NoSuchFileException e) {
-            throw new BadInputException("--log " + file + ": no such file");
-        } catch (IOException e) {
-            throw new BadInputException("--log " + file + ": cannot read it (" + e.getMessage() + ")");
-        }
+        return orSay(file, LogStream::open);
     }
 
     /** Reads an exported log, or says in one line why it cannot. */
     static LogFile.Contents read(Path file) throws BadInputException {
+        return orSay(file, LogFile::read);
+    }
+
+    private interface Opener<T> {
+        T open(Path file) throws IOException;
+    }
+
+    private static <T> T orSay(Path file, Opener<T> opener) throws BadInputException {
         try {
-            return LogFile.read(file);
+            return opener.open(file);
         } catch (NoSuchFileException e) {
             throw new BadInputException("--log " + file + ": no such file");
         } catch (IOException e) {

@@ -105,6 +105,32 @@ class AuditCommandTest {
     }
 
     @Test
+    void aGzipLogCutShortIsAuditedUpToTheCutAndNamed(@TempDir Path dir) throws IOException {
+        Path whole = dir.resolve("whole.jsonl.gz");
+        try (OutputStream os = new GZIPOutputStream(Files.newOutputStream(whole))) {
+            Files.copy(runDir.resolve("events.jsonl"), os);
+        }
+        byte[] bytes = Files.readAllBytes(whole);
+        Path cut = dir.resolve("cut.jsonl.gz");
+        Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length * 2 / 3));   // a copy interrupted
+
+        CliTest.Outcome o = CliTest.shootdown("audit", "--log", cut.toString(), "--out", dir.resolve("out").toString());
+
+        assertEquals(Shootdown.EXIT_BAD_INPUT, o.status(), o.out() + o.err());
+        assertFalse(o.err().contains("\tat ") || o.err().contains("internal error"), "no stack trace: " + o.err());
+        assertTrue(o.err().contains(cut + ": unreadable after line "), o.err());
+        JsonNode report = EventCodec.mapper().readTree(dir.resolve("out/report.json").toFile());
+        assertFalse(report.get("complete").asBoolean());
+        long audited = report.get("stats").get("events").asLong();
+        assertTrue(audited > lines.size() / 3 && audited < lines.size(), audited + " of " + lines.size() + " events audited");
+
+        CliTest.Outcome strict = CliTest.shootdown("audit", "--log", cut.toString(), "--strict", "--out",
+                dir.resolve("strict").toString());
+        assertEquals(Shootdown.EXIT_BAD_INPUT, strict.status());
+        assertFalse(Files.exists(dir.resolve("strict/report.json")), "strict writes no report");
+    }
+
+    @Test
     void aMissingLogFileIsOneLineOfBadInput(@TempDir Path dir) {
         CliTest.Outcome o = CliTest.shootdown("audit", "--log", dir.resolve("nope.jsonl").toString());
 
