@@ -16,6 +16,11 @@ final class EngineOptions {
             description = "Use this Kafka cluster instead of starting an embedded broker.")
     String bootstrapServers;
 
+    @Option(names = "--nodes", defaultValue = "in-process", paramLabel = "WHERE",
+            description = "in-process (this command runs every node) or cluster (the nodes are `shootdown node` processes "
+                    + "on --bootstrap-servers, which join the run). Default: ${DEFAULT-VALUE}")
+    String nodes;
+
     @Option(names = "--broker-dir", paramLabel = "DIR", description = "Data directory of the embedded broker (default: a temporary one).")
     Path brokerDir;
 
@@ -38,6 +43,12 @@ final class EngineOptions {
         if (engine == ScenarioRunner.Engine.sim && (bootstrapServers != null || brokerDir != null)) {
             throw new BadInputException("--bootstrap-servers and --broker-dir apply to --engine kafka only");
         }
+        if (!nodes.equals("in-process") && !nodes.equals("cluster")) {
+            throw new BadInputException("--nodes must be in-process or cluster, was '" + nodes + "'");
+        }
+        if (nodes.equals("cluster") && (engine != ScenarioRunner.Engine.kafka || bootstrapServers == null)) {
+            throw new BadInputException("--nodes cluster needs --engine kafka and the cluster's --bootstrap-servers");
+        }
         if (runTimeoutSeconds <= 0) {
             throw new BadInputException("--run-timeout must be a positive number of seconds, was " + runTimeoutSeconds);
         }
@@ -52,6 +63,6 @@ final class EngineOptions {
         return engine == ScenarioRunner.Engine.sim
                 ? ScenarioRunner.sim(seed, maxEvents, livelockThreshold, progress)
                 : ScenarioRunner.kafka(bootstrapServers, brokerDir, seed, Duration.ofSeconds(runTimeoutSeconds),
-                        livelockThreshold, progress);
+                        livelockThreshold, progress, nodes.equals("cluster"));
     }
 }

@@ -77,6 +77,7 @@ final class ScenarioRunner implements AutoCloseable {
     private final PrintWriter progress;
     private final EmbeddedKafkaBroker broker;
     private final String bootstrapServers;
+    private boolean clusterNodes;
 
     private ScenarioRunner(Engine engine, long seed, long maxEvents, Duration runTimeout, int livelockThreshold,
             PrintWriter progress, EmbeddedKafkaBroker broker, String bootstrapServers) {
@@ -101,6 +102,15 @@ final class ScenarioRunner implements AutoCloseable {
      */
     static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
             PrintWriter progress) throws InfrastructureException {
+        return kafka(bootstrapServers, brokerDir, seed, runTimeout, livelockThreshold, progress, false);
+    }
+
+    /**
+     * As above; with {@code clusterNodes} the nodes are {@code shootdown node} processes already
+     * on {@code bootstrapServers}, and this only starts the run, waits for it and reads it back.
+     */
+    static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
+            PrintWriter progress, boolean clusterNodes) throws InfrastructureException {
         EmbeddedKafkaBroker broker = null;
         String bootstrap = bootstrapServers;
         if (bootstrap == null) {
@@ -113,7 +123,9 @@ final class ScenarioRunner implements AutoCloseable {
             }
             bootstrap = broker.bootstrapServers();
         }
-        return new ScenarioRunner(Engine.kafka, seed, 0, runTimeout, livelockThreshold, progress, broker, bootstrap);
+        ScenarioRunner runner = new ScenarioRunner(Engine.kafka, seed, 0, runTimeout, livelockThreshold, progress, broker, bootstrap);
+        runner.clusterNodes = clusterNodes;
+        return runner;
     }
 
     Engine engine() {
@@ -153,13 +165,13 @@ final class ScenarioRunner implements AutoCloseable {
     }
 
     private KafkaRunner.Result runOnKafka(String runId, Scenario scenario) throws InfrastructureException {
-        progress.println("run " + runId + " on Kafka at " + bootstrapServers);
+        progress.println("run " + runId + " on Kafka at " + bootstrapServers + (clusterNodes ? ", nodes on the cluster" : ""));
         progress.flush();
         KafkaHostConfig config = KafkaHostConfig.defaults(bootstrapServers);
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
-        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, node -> Machine.verticle(host, node),
-                List.of(), runTimeout, node -> {
+        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario,
+                clusterNodes ? null : node -> Machine.verticle(host, node), List.of(), runTimeout, node -> {
                     progress.println("  " + node + " quiesced");
                     progress.flush();
                 });
@@ -168,7 +180,8 @@ final class ScenarioRunner implements AutoCloseable {
         }
         if (!result.quiesced()) {
             throw new InfrastructureException("run " + runId + " did not finish within " + runTimeout.toSeconds()
-                    + " s: no NodeQuiesced from " + result.missingNodes());
+                    + " s: no NodeQuiesced from " + result.missingNodes()
+                    + (clusterNodes ? " (is a `shootdown node` process running for each of them on " + bootstrapServers + "?)" : ""));
         }
         return result;
     }

@@ -59,7 +59,9 @@ public final class KafkaRunner {
     /**
      * Runs one scenario.
      *
-     * @param factory    builds a new verticle for a node id, over the same {@link NodeHost}
+     * @param factory    builds a new verticle for a node id, over the same {@link NodeHost}; null when
+     *                   the nodes run elsewhere ({@link ClusterNode}s, which join the run when its
+     *                   RunStarted appears)
      * @param redeploys  verticles to replace while the run goes on
      * @param runTimeout how long to wait for every node to quiesce
      * @param progress   told each NodeQuiesced as it arrives
@@ -78,7 +80,10 @@ public final class KafkaRunner {
         Map<String, Long> recorded = new HashMap<>();
         TreeSet<String> quiesced = new TreeSet<>();
         try {
-            for (String node : host.topology()) {
+            if (factory == null && !redeploys.isEmpty()) {
+                throw new IllegalArgumentException("redeploys need the run's own verticles; the nodes run elsewhere");
+            }
+            for (String node : factory == null ? List.<String>of() : host.topology()) {
                 NodeVerticle v = factory.apply(node);
                 instances.add(v);
                 deployments.put(node, await(vertx.deployVerticle(v), "deploying " + node));

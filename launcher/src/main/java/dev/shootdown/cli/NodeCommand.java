@@ -1,0 +1,103 @@
+package dev.shootdown.cli;
+
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.host.kafka.ClusterNode;
+import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.host.kafka.KafkaHostConfig;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.LocalTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code shootdown node coordinator|cpu|iommu}: one service in its own process, against a Kafka
+ * cluster, for {@code shootdown cluster}, compose and hand-made deployments. It takes its part in
+ * every run on the cluster whose scenario names it ({@link ClusterNode}) until it is stopped
+ * (SIGTERM or Ctrl-C), when it leaves its runs cleanly.
+ */
+@Command(name = "node", mixinStandardHelpOptions = true,
+        description = "Run one node (the coordinator, a CPU or an IOMMU) against a Kafka cluster; it joins every run that "
+                + "names it, until stopped.")
+final class NodeCommand implements Callable<Integer> {
+
+    enum Kind { coordinator, cpu, iommu }
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "KIND", description = "coordinator, cpu or iommu.")
+    Kind kind;
+
+    @Option(names = "--index", defaultValue = "0", paramLabel = "N",
+            description = "Which CPU or IOMMU: cpu0, cpu1... Default: ${DEFAULT-VALUE}")
+    int index;
+
+    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
+    String bootstrapServers;
+
+    @Option(names = "--verbose", description = "Show stack traces of failures.")
+    boolean verbose;
+
+    /** The node id this command runs: {@code coordinator}, {@code cpuN}, {@code iommuN}. */
+    String nodeId() throws BadInputException {
+        if (index < 0) {
+            throw new BadInputException("--index must be 0 or more, was " + index);
+        }
+        if (kind == Kind.coordinator) {
+            if (index != 0) {
+                throw new BadInputException("there is one coordinator: --index does not apply to it");
+            }
+            return NodeIds.COORDINATOR;
+        }
+        return kind.name() + index;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        String nodeId = nodeId();
+        PrintWriter out = spec.commandLine().getOut();
+        DateTimeFormatter time = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
+        ClusterNode node = new ClusterNode(nodeId, KafkaHostConfig.defaults(bootstrapServers),
+                host -> Machine.verticle(host, nodeId), line -> {
+                    synchronized (out) {
+                        out.println(LocalTime.now().format(time) + " " + nodeId + ": " + line);
+                        out.flush();
+                    }
+                });
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            node.close();
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "shootdown-node-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            node.runUntilClosed(Duration.ofMillis(250), () -> {
+                synchronized (out) {
+                    out.println(LocalTime.now().format(time) + " " + nodeId + ": ready on " + bootstrapServers);
+                    out.flush();
+                }
+            });
+        } catch (InfrastructureException e) {
+            Runtime.getRuntime().removeShutdownHook(hook);
+            throw e;
+        } finally {
+            synchronized (out) {
+                out.println(LocalTime.now().format(time) + " " + nodeId + ": stopped");
+                out.flush();
+            }
+            stopped.countDown();
+        }
+        return 0;
+    }
+}

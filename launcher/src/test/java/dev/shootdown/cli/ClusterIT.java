@@ -1,0 +1,177 @@
+package dev.shootdown.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.shootdown.codec.EventCodec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The multi-process deployment without Docker: {@code shootdown cluster up} starts a broker and
+ * every node as its own JVM (checked with {@code ps}); runs made against it with
+ * {@code --nodes cluster} give the deterministic engine's verdicts and replay from Kafka with
+ * the run's own report; a node killed with SIGKILL is reported dead; {@code down} stops every
+ * process.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterIT {
+
+    @TempDir
+    static Path dir;
+
+    static Path cluster;
+    static String bootstrap;
+    static final Map<String, Long> pids = new LinkedHashMap<>();
+
+    @BeforeAll
+    static void up() throws IOException {
+        cluster = dir.resolve("cluster");
+        CliTest.Outcome o = CliTest.shootdown("cluster", "up", "--dir", cluster.toString(), "--cpus", "3", "--iommus", "1");
+        assertEquals(Shootdown.EXIT_CLEAN, o.status(), o.out() + o.err());
+        JsonNode state = new ObjectMapper().readTree(cluster.resolve("cluster.json").toFile());
+        bootstrap = state.get("bootstrapServers").asText();
+        state.get("processes").forEach(p -> pids.put(p.get("name").asText(), p.get("pid").asLong()));
+    }
+
+    @AfterAll
+    static void down() {
+        if (Files.exists(cluster.resolve("cluster.json"))) {
+            CliTest.shootdown("cluster", "down", "--dir", cluster.toString());
+        }
+        pids.values().forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+    }
+
+    @Test
+    @Order(1)
+    void everyServiceIsItsOwnProcess() throws Exception {
+        assertEquals(List.of("broker", "coordinator", "cpu0", "cpu1", "cpu2", "iommu0"), new ArrayList<>(pids.keySet()));
+        Map<Long, String> ps = ps(pids.values());
+        assertEquals(6, ps.size(), "six live processes: " + ps);
+        assertTrue(ps.get(pids.get("broker")).contains("dev.shootdown.broker.EmbeddedKafkaBroker"), ps.toString());
+        assertTrue(ps.get(pids.get("coordinator")).contains("dev.shootdown.cli.Shootdown node coordinator"), ps.toString());
+        for (int i = 0; i < 3; i++) {
+            assertTrue(ps.get(pids.get("cpu" + i)).contains("node cpu --index " + i + " --bootstrap-servers " + bootstrap),
+                    ps.toString());
+        }
+        assertTrue(ps.get(pids.get("iommu0")).contains("node iommu --index 0"), ps.toString());
+        assertFalse(ps.containsKey(ProcessHandle.current().pid()), "not this JVM");
+    }
+
+    @Test
+    @Order(2)
+    void runsOnTheClusterGiveTheDeterministicVerdictsAndReplayFromKafka() throws Exception {
+        for (String[] cell : List.of(new String[] {"munmap-dma", "linux-6.6"}, new String[] {"direct-reclaim-cross-mm", "series-v2"})) {
+            Path out = dir.resolve(cell[0]);
+            CliTest.Outcome run = CliTest.shootdown("run", "--scenario", cell[0], "--policy", cell[1], "--bootstrap-servers", bootstrap,
+                    "--nodes", "cluster", "--run-timeout", "60", "--out", out.toString());
+            Set<String> expected = KernelModelTest.expected(cell[0], "x86", cell[1]);
+            assertEquals(expected.isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS, run.status(),
+                    () -> run.out() + run.err() + "\ncoordinator's log: " + read(cluster.resolve("logs/coordinator.log")));
+            JsonNode report = EventCodec.mapper().readTree(out.resolve("report.json").toFile());
+            Set<String> kinds = new TreeSet<>();
+            report.get("violations").forEach(v -> kinds.add(v.get("kind").asText()));
+            assertEquals(expected, kinds, cell[0] + " " + cell[1]);
+            String runId = report.get("run").asText();
+
+            Path replayed = dir.resolve(cell[0] + "-replay");
+            CliTest.Outcome replay = CliTest.shootdown("replay", "--run", runId, "--bootstrap-servers", bootstrap, "--out",
+                    replayed.toString());
+            assertEquals(run.status(), replay.status(), replay.out() + replay.err());
+            assertTrue(replay.out().contains("every node emitted exactly what the log recorded"), replay.out());
+            assertEquals(Files.readString(out.resolve("report.json")), Files.readString(replayed.resolve("report.json")));
+
+            // The CPUs the scenario names took part, in their own processes; the others stayed out.
+            int cpus = 2; // both scenarios run on cpu0 and cpu1
+            for (int i = 0; i < 3; i++) {
+                Path log = cluster.resolve("logs/cpu" + i + ".log");
+                if (i < cpus) {
+                    // A node leaves once it reads its own NodeQuiesced back, a moment after the controller did.
+                    assertTrue(awaitLine(log, "left run " + runId + " (quiesced)"), "cpu" + i + ": " + read(log));
+                    assertTrue(read(log).contains("joined run " + runId), "cpu" + i + ": " + read(log));
+                } else {
+                    assertFalse(read(log).contains(runId), "cpu" + i + " is not in the scenario: " + read(log));
+                }
+            }
+        }
+    }
+
+    @Test
+    @Order(3)
+    void aKilledNodeIsReportedDeadAndDownStopsTheRest() throws Exception {
+        long cpu1 = pids.get("cpu1");
+        ProcessHandle killed = ProcessHandle.of(cpu1).orElseThrow();
+        killed.destroyForcibly(); // SIGKILL: no shutdown hook runs
+        killed.onExit().get(30, TimeUnit.SECONDS);
+        CliTest.Outcome status = CliTest.shootdown("cluster", "status", "--dir", cluster.toString());
+        assertEquals(Shootdown.EXIT_INFRASTRUCTURE, status.status(), status.out());
+        assertTrue(status.out().contains("cpu1      pid " + cpu1), status.out());
+        assertTrue(status.out().lines().filter(l -> l.startsWith("cpu1")).allMatch(l -> l.contains("DEAD")), status.out());
+        assertTrue(status.out().contains("1 of 6 processes down"), status.out());
+
+        CliTest.Outcome down = CliTest.shootdown("cluster", "down", "--dir", cluster.toString());
+        assertEquals(Shootdown.EXIT_CLEAN, down.status(), down.out() + down.err());
+        assertTrue(down.out().contains("stopped 5 of 6 processes"), down.out());
+        assertEquals(Map.of(), ps(pids.values()), "no process of the cluster is left");
+        for (String node : List.of("coordinator", "cpu0", "cpu2", "iommu0")) {
+            // SIGTERM: each node left cleanly (its shutdown hook ran), it was not killed.
+            assertTrue(Files.readString(cluster.resolve("logs/" + node + ".log")).contains(node + ": stopped"), node);
+        }
+    }
+
+    private static boolean awaitLine(Path log, String text) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (read(log).contains(text)) {
+                return true;
+            }
+            Thread.sleep(100);
+        }
+        return false;
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "unreadable: " + e;
+        }
+    }
+
+    /** {@code ps -o pid=,args= -p PIDS}: pid -> command line, for the ones alive. */
+    private static Map<Long, String> ps(Iterable<Long> of) throws IOException, InterruptedException {
+        List<String> list = new ArrayList<>();
+        of.forEach(p -> list.add(String.valueOf(p)));
+        Process p = new ProcessBuilder("ps", "-o", "pid=,args=", "-p", String.join(",", list)).redirectErrorStream(true).start();
+        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(10, TimeUnit.SECONDS);
+        Map<Long, String> out = new LinkedHashMap<>();
+        for (String line : text.strip().split("\n")) {
+            String t = line.strip();
+            if (!t.isEmpty() && Character.isDigit(t.charAt(0))) {
+                int space = t.indexOf(' ');
+                out.put(Long.parseLong(t.substring(0, space)), t.substring(space + 1));
+            }
+        }
+        return out;
+    }
+}
