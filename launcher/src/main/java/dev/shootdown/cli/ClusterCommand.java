@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "cluster", mixinStandardHelpOptions = true,
         description = "Start, inspect or stop a cluster on this machine: a Kafka broker and every node in its own process.",
-        subcommands = {ClusterCommand.Up.class, ClusterCommand.Status.class, ClusterCommand.Down.class})
+        subcommands = {ClusterCommand.Up.class, ClusterCommand.Status.class, ClusterCommand.Restart.class, ClusterCommand.Down.class})
 final class ClusterCommand implements Runnable {
 
     @Spec
@@ -62,8 +62,22 @@ final class ClusterCommand implements Runnable {
 
     /** The live process with that pid, if it is still the one the cluster started (its start time: pids are reused). */
     static Optional<ProcessHandle> alive(Member m) {
-        return ProcessHandle.of(m.pid()).filter(ProcessHandle::isAlive)
+        return ProcessHandle.of(m.pid()).filter(ProcessHandle::isAlive).filter(p -> !zombie(p.pid()))
                 .filter(p -> p.info().startInstant().map(Object::toString).orElse("?").equals(m.started()));
+    }
+
+    /**
+     * A process that has exited but was not reaped (its parent, the {@code cluster up} that started
+     * it, is gone, and PID 1 does not reap in every container) still has a pid: it is dead all the same.
+     */
+    private static boolean zombie(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", String.valueOf(pid), "stat"));
+            int afterName = stat.lastIndexOf(')');
+            return afterName > 0 && afterName + 2 < stat.length() && stat.charAt(afterName + 2) == 'Z';
+        } catch (IOException | RuntimeException noProcfs) {
+            return false;
+        }
     }
 
     @Command(name = "up", mixinStandardHelpOptions = true,
@@ -171,11 +185,17 @@ final class ClusterCommand implements Runnable {
         /** The first line of {@code m}'s log that contains {@code marker}; fails, with the log's tail, if the process ends or time runs out. */
         private static String awaitLine(Member m, Process p, String marker, Duration timeout) throws InfrastructureException,
                 IOException, InterruptedException {
+            return awaitLine(m, p, marker, timeout, 0);
+        }
+
+        /** As above, looking only after the first {@code skip} lines (a restart appends to the log). */
+        static String awaitLine(Member m, Process p, String marker, Duration timeout, long skip) throws InfrastructureException,
+                IOException, InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
             Path log = Path.of(m.log());
             while (System.nanoTime() < deadline) {
                 if (Files.exists(log)) {
-                    for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                    for (String line : Files.readAllLines(log, StandardCharsets.UTF_8).stream().skip(skip).toList()) {
                         if (line.contains(marker)) {
                             return line.substring(line.indexOf(marker));
                         }
@@ -220,6 +240,61 @@ final class ClusterCommand implements Runnable {
                     + " processes down");
             out.flush();
             return dead == 0 ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_INFRASTRUCTURE;
+        }
+    }
+
+    @Command(name = "restart", mixinStandardHelpOptions = true,
+            description = "Start a node of the cluster again, as a new process (after it died or was killed); it rejoins the runs in progress.")
+    static final class Restart implements Callable<Integer> {
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--dir", defaultValue = "shootdown-cluster", paramLabel = "DIR",
+                description = "The cluster's directory. Default: ${DEFAULT-VALUE}")
+        Path dir;
+
+        @picocli.CommandLine.Parameters(index = "0", paramLabel = "NODE", description = "The node: coordinator, cpu1, iommu0...")
+        String node;
+
+        @Option(names = "--start-timeout", defaultValue = "120", paramLabel = "SECONDS",
+                description = "Give up when it is not ready after this long. Default: ${DEFAULT-VALUE}")
+        long startTimeoutSeconds;
+
+        @Option(names = "--verbose", description = "Show stack traces of failures.")
+        boolean verbose;
+
+        @Override
+        public Integer call() throws Exception {
+            State state = read(dir);
+            List<Member> members = new ArrayList<>(state.processes());
+            int at = -1;
+            for (int i = 0; i < members.size(); i++) {
+                if (members.get(i).name().equals(node)) {
+                    at = i;
+                }
+            }
+            if (at < 0 || node.equals("broker")) {
+                throw new BadInputException("no node " + node + " in the cluster in " + dir + "; its nodes are "
+                        + members.stream().map(Member::name).filter(n -> !n.equals("broker")).toList());
+            }
+            Member old = members.get(at);
+            if (alive(old).isPresent()) {
+                throw new BadInputException(node + " is running (pid " + old.pid() + "); stop it first");
+            }
+            Path log = Path.of(old.log());
+            long before = Files.exists(log) ? Files.readAllLines(log, StandardCharsets.UTF_8).size() : 0;
+            Process p = new ProcessBuilder(old.command()).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            Member restarted = new Member(node, p.pid(), p.info().startInstant().map(Object::toString).orElse("?"), old.log(),
+                    old.command());
+            Up.awaitLine(restarted, p, ": ready on ", Duration.ofSeconds(startTimeoutSeconds), before);
+            members.set(at, restarted);
+            JSON.writeValue(dir.resolve(STATE_FILE).toFile(), new State(state.bootstrapServers(), members));
+            spec.commandLine().getOut().println(node + " restarted: pid " + p.pid() + ", log " + old.log());
+            spec.commandLine().getOut().flush();
+            return Shootdown.EXIT_CLEAN;
         }
     }
 

@@ -26,6 +26,8 @@ import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 
@@ -63,6 +65,7 @@ public final class ClusterNode implements AutoCloseable {
     private final ErrorLog errors = new ErrorLog();
     private final Vertx vertx = Vertx.vertx();
     private final Map<String, Run> runs = new LinkedHashMap<>();
+    private KafkaProducer<String, String> presence;
     private volatile boolean closed;
 
     /**
@@ -103,9 +106,16 @@ public final class ClusterNode implements AutoCloseable {
      */
     public void runUntilClosed(Duration scanEvery, Runnable ready) throws InfrastructureException {
         try (Admin admin = Admin.create(config.baseProperties());
-                KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-node-" + nodeId))) {
+                KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-node-" + nodeId));
+                KafkaProducer<String, String> producer = new KafkaProducer<>(config.producerProperties("shootdown-node-" + nodeId))) {
             RunTopics.checkReachable(admin, config);
-            List<TopicPartition> assigned = new ArrayList<>();
+            ClusterTopics.create(admin, config);
+            this.presence = producer;
+            // Announced runs: every one, so that a node started while a run waits for it still joins it.
+            TopicPartition runsTopic = new TopicPartition(ClusterTopics.RUNS, 0);
+            List<TopicPartition> assigned = new ArrayList<>(List.of(runsTopic));
+            consumer.assign(assigned);
+            consumer.seekToBeginning(assigned);
             long nextScan = 0;
             boolean first = true;
             while (!closed) {
@@ -121,12 +131,12 @@ public final class ClusterNode implements AutoCloseable {
                         ready.run();
                     }
                 }
-                if (assigned.isEmpty()) {
-                    sleep(Math.min(100, scanEvery.toMillis()));
-                    continue;
-                }
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
-                    onControl(r);
+                    if (r.topic().equals(ClusterTopics.RUNS)) {
+                        onAnnounced(r, consumer, assigned);
+                    } else {
+                        onControl(r);
+                    }
                 }
                 for (Run run : List.copyOf(runs.values())) {
                     maybeDecide(run, consumer);
@@ -154,6 +164,27 @@ public final class ClusterNode implements AutoCloseable {
         consumer.seekToBeginning(partitions);
         synchronized (this) {
             runs.put(runId, run);
+        }
+    }
+
+    /** A run about to start: watch its control topic, and join once it is read (unless this node is done with it). */
+    private void onAnnounced(ConsumerRecord<String, String> r, KafkaConsumer<String, String> consumer, List<TopicPartition> assigned) {
+        ClusterTopics.RunAnnounced announced;
+        try {
+            announced = ClusterTopics.decode(r.value(), ClusterTopics.RunAnnounced.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {
+            log.accept("ignoring a bad announcement at offset " + r.offset() + ": " + bad.getOriginalMessage());
+            return;
+        }
+        if (!announced.topology().contains(nodeId)) {
+            return;
+        }
+        if (!runs.containsKey(announced.run())) {
+            watch(announced.run(), consumer, assigned);
+        }
+        Run run = runs.get(announced.run());
+        if (run != null && run.topology == null) {
+            run.topology = announced.topology();
         }
     }
 
@@ -195,6 +226,9 @@ public final class ClusterNode implements AutoCloseable {
             synchronized (this) {
                 run.deployment = deployment;
             }
+            presence.send(new ProducerRecord<>(ClusterTopics.PRESENCE, nodeId,
+                    ClusterTopics.encode(new ClusterTopics.NodeJoined(run.id, nodeId, ProcessHandle.current().pid()))));
+            presence.flush();
             log.accept("joined run " + run.id);
         } catch (InfrastructureException e) {
             log.accept("cannot join run " + run.id + ": " + e.getMessage());

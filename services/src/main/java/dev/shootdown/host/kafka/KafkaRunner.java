@@ -103,6 +103,9 @@ public final class KafkaRunner {
                 consumer.assign(partitions);
                 consumer.seekToBeginning(partitions);
 
+                if (factory == null) {
+                    awaitClusterNodes(host, producer, runTimeout);
+                }
                 NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, host.topology());
                 Envelope start = control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L);
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
@@ -151,6 +154,46 @@ public final class KafkaRunner {
         List<String> missing = new ArrayList<>(host.topology());
         missing.removeAll(quiesced);
         return new Result(RunLogReader.read(config, runId), missing.isEmpty(), missing, List.copyOf(instances));
+    }
+
+    /**
+     * The nodes run elsewhere ({@link ClusterNode}): announce the run with the nodes it needs and
+     * wait until each has joined it (deployed and reading the run's topics), so that the run
+     * starts with every node there, as it does when this runner deploys them itself.
+     */
+    private void awaitClusterNodes(NodeHost host, KafkaProducer<String, String> producer, Duration timeout)
+            throws InfrastructureException, ExecutionException, TimeoutException, InterruptedException {
+        String runId = host.runId();
+        try (Admin admin = Admin.create(config.baseProperties());
+                KafkaConsumer<String, String> presence = new KafkaConsumer<>(config.consumerProperties("shootdown-control-presence-" + runId))) {
+            ClusterTopics.create(admin, config);
+            TopicPartition tp = new TopicPartition(ClusterTopics.PRESENCE, 0);
+            presence.assign(List.of(tp));
+            presence.seekToEnd(List.of(tp));
+            presence.position(tp, config.requestTimeout()); // fixes the start before the announcement
+            producer.send(new ProducerRecord<>(ClusterTopics.RUNS, runId,
+                    ClusterTopics.encode(new ClusterTopics.RunAnnounced(runId, host.topology()))))
+                    .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            TreeSet<String> waiting = new TreeSet<>(host.topology());
+            waiting.remove(NodeIds.CONTROL);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (!waiting.isEmpty() && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : presence.poll(Duration.ofMillis(50))) {
+                    try {
+                        ClusterTopics.NodeJoined joined = ClusterTopics.decode(r.value(), ClusterTopics.NodeJoined.class);
+                        if (joined.run().equals(runId)) {
+                            waiting.remove(joined.node());
+                        }
+                    } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {
+                        host.errors().record("control", "a bad presence record at offset " + r.offset(), null);
+                    }
+                }
+            }
+            if (!waiting.isEmpty()) {
+                throw new InfrastructureException("run " + runId + ": no `shootdown node` joined it within " + timeout.toSeconds()
+                        + " s for " + waiting + " (is one running for each on " + config.bootstrapServers() + "?)");
+            }
+        }
     }
 
     private <T> T await(Future<T> future, String what) throws InfrastructureException {

@@ -1,0 +1,75 @@
+package dev.shootdown.host.kafka;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+/**
+ * The two topics a cluster of {@code shootdown node} processes shares besides the runs' own:
+ * {@value #RUNS}, where a run controller announces a run and the nodes it needs before the run
+ * starts, and {@value #PRESENCE}, where nodes say they joined a run. They coordinate the hosts;
+ * they are not part of any run's log, so replay and audit never read them.
+ */
+public final class ClusterTopics {
+
+    public static final String RUNS = "shootdown.cluster.runs";
+    public static final String PRESENCE = "shootdown.cluster.presence";
+
+    /** A run about to start, and the nodes it needs (its scenario's topology). */
+    public record RunAnnounced(String run, List<String> topology) {
+        public RunAnnounced {
+            topology = List.copyOf(topology);
+        }
+    }
+
+    /** A node's verticle for {@code run} is deployed and reading the run's topics. */
+    public record NodeJoined(String run, String node, long pid) {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private ClusterTopics() {}
+
+    public static String encode(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    public static <T> T decode(String json, Class<T> type) throws JsonProcessingException {
+        return JSON.readValue(json, type);
+    }
+
+    /** Creates both topics unless they exist (one partition each: order matters, volume does not). */
+    public static void create(Admin admin, KafkaHostConfig config) throws InfrastructureException {
+        try {
+            Set<String> existing = admin.listTopics().names().get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            for (String name : List.of(RUNS, PRESENCE)) {
+                if (!existing.contains(name)) {
+                    try {
+                        admin.createTopics(List.of(new NewTopic(name, 1, config.replicationFactor()))).all()
+                                .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                    } catch (ExecutionException e) {
+                        if (!(e.getCause() instanceof TopicExistsException)) {
+                            throw e;
+                        }
+                    }
+                }
+            }
+        } catch (ExecutionException | TimeoutException e) {
+            throw new InfrastructureException("cannot create the cluster topics on " + config.bootstrapServers() + ": "
+                    + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException("interrupted while creating the cluster topics");
+        }
+    }
+}
