@@ -13,8 +13,8 @@ final class ClusterRuns {
 
     private final KafkaHostConfig config;
 
-    ClusterRuns(String bootstrapServers) {
-        this.config = KafkaHostConfig.defaults(bootstrapServers);
+    ClusterRuns(String bootstrapServers, java.nio.file.Path kafkaConfig) throws BadInputException {
+        this.config = KafkaConfigFile.config(bootstrapServers, kafkaConfig);
     }
 
     /** Every run id on the cluster, from the topic names alone. */

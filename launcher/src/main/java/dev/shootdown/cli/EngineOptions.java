@@ -16,6 +16,10 @@ final class EngineOptions {
             description = "Use this Kafka cluster instead of starting an embedded broker.")
     String bootstrapServers;
 
+    @Option(names = "--kafka-config", paramLabel = "FILE",
+            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
+    Path kafkaConfig;
+
     @Option(names = "--nodes", defaultValue = "in-process", paramLabel = "WHERE",
             description = "in-process (this command runs every node) or cluster (the nodes are `shootdown node` processes "
                     + "on --bootstrap-servers, which join the run). Default: ${DEFAULT-VALUE}")
@@ -49,6 +53,9 @@ final class EngineOptions {
         if (nodes.equals("cluster") && (engine != ScenarioRunner.Engine.kafka || bootstrapServers == null)) {
             throw new BadInputException("--nodes cluster needs --engine kafka and the cluster's --bootstrap-servers");
         }
+        if (kafkaConfig != null && engine != ScenarioRunner.Engine.kafka) {
+            throw new BadInputException("--kafka-config applies to --engine kafka only");
+        }
         if (runTimeoutSeconds <= 0) {
             throw new BadInputException("--run-timeout must be a positive number of seconds, was " + runTimeoutSeconds);
         }
@@ -59,10 +66,11 @@ final class EngineOptions {
     }
 
     /** A runner for {@code engine}; on Kafka this starts the embedded broker unless --bootstrap-servers is given. */
-    ScenarioRunner runner(ScenarioRunner.Engine engine, PrintWriter progress) throws InfrastructureException {
+    ScenarioRunner runner(ScenarioRunner.Engine engine, PrintWriter progress) throws InfrastructureException, BadInputException {
         return engine == ScenarioRunner.Engine.sim
                 ? ScenarioRunner.sim(seed, maxEvents, livelockThreshold, progress)
                 : ScenarioRunner.kafka(bootstrapServers, brokerDir, seed, Duration.ofSeconds(runTimeoutSeconds),
-                        livelockThreshold, progress, nodes.equals("cluster"));
+                        livelockThreshold, progress, nodes.equals("cluster"), KafkaConfigFile.config(
+                                bootstrapServers == null ? "embedded" : bootstrapServers, kafkaConfig).clientProperties());
     }
 }

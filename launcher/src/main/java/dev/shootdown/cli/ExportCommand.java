@@ -31,6 +31,10 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The cluster that holds it.")
     String bootstrapServers;
 
+    @Option(names = "--kafka-config", paramLabel = "FILE",
+            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
+    Path kafkaConfig;
+
     @Option(names = "--out", paramLabel = "FILE", description = "Where to write it. Default: RUN.jsonl")
     Path out;
 
@@ -43,7 +47,7 @@ final class ExportCommand implements Callable<Integer> {
         if (Files.isDirectory(file)) {
             throw new BadInputException("--out " + file + ": is a directory; give a file name");
         }
-        List<RecordedEvent> log = new ClusterRuns(bootstrapServers).read(run);
+        List<RecordedEvent> log = new ClusterRuns(bootstrapServers, kafkaConfig).read(run);
         boolean gzip = file.getFileName().toString().endsWith(".gz");
         try (OutputStream os = gzip ? new GZIPOutputStream(Files.newOutputStream(file)) : Files.newOutputStream(file);
                 BufferedWriter w = new BufferedWriter(new OutputStreamWriter(os, StandardCharsets.UTF_8))) {

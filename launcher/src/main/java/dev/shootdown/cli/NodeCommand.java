@@ -3,7 +3,7 @@ package dev.shootdown.cli;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.kafka.ClusterNode;
 import dev.shootdown.host.kafka.InfrastructureException;
-import dev.shootdown.host.kafka.KafkaHostConfig;
+import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.LocalTime;
@@ -42,6 +42,10 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
     String bootstrapServers;
 
+    @Option(names = "--kafka-config", paramLabel = "FILE",
+            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
+    Path kafkaConfig;
+
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
@@ -64,7 +68,7 @@ final class NodeCommand implements Callable<Integer> {
         String nodeId = nodeId();
         PrintWriter out = spec.commandLine().getOut();
         DateTimeFormatter time = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
-        ClusterNode node = new ClusterNode(nodeId, KafkaHostConfig.defaults(bootstrapServers),
+        ClusterNode node = new ClusterNode(nodeId, KafkaConfigFile.config(bootstrapServers, kafkaConfig),
                 host -> Machine.verticle(host, nodeId), line -> {
                     synchronized (out) {
                         out.println(LocalTime.now().format(time) + " " + nodeId + ": " + line);

@@ -46,6 +46,10 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The cluster that holds --run.")
     String bootstrapServers;
 
+    @Option(names = "--kafka-config", paramLabel = "FILE",
+            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
+    Path kafkaConfig;
+
     @Option(names = "--out", defaultValue = "shootdown-out", paramLabel = "DIR",
             description = "Where report.json goes. Default: ${DEFAULT-VALUE}")
     Path out;
@@ -133,7 +137,7 @@ final class ReplayCommand implements Callable<Integer> {
 
     private List<Envelope> readKafka(String runId) throws InfrastructureException, BadInputException {
         List<Envelope> log = new ArrayList<>();
-        for (RecordedEvent r : new ClusterRuns(bootstrapServers).read(runId)) {
+        for (RecordedEvent r : new ClusterRuns(bootstrapServers, kafkaConfig).read(runId)) {
             log.add(r.envelope());
         }
         return log;

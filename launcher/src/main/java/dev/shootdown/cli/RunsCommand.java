@@ -5,6 +5,7 @@ import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.Violation;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.kafka.RecordedEvent;
+import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,12 +27,16 @@ final class RunsCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The cluster.")
     String bootstrapServers;
 
+    @Option(names = "--kafka-config", paramLabel = "FILE",
+            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
+    Path kafkaConfig;
+
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
     @Override
     public Integer call() throws Exception {
-        ClusterRuns cluster = new ClusterRuns(bootstrapServers);
+        ClusterRuns cluster = new ClusterRuns(bootstrapServers, kafkaConfig);
         PrintWriter stdout = spec.commandLine().getOut();
         List<String> ids = cluster.ids();
         if (ids.isEmpty()) {

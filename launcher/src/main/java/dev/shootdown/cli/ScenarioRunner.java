@@ -78,6 +78,7 @@ final class ScenarioRunner implements AutoCloseable {
     private final EmbeddedKafkaBroker broker;
     private final String bootstrapServers;
     private boolean clusterNodes;
+    private Map<String, String> kafkaProperties = Map.of();
 
     private ScenarioRunner(Engine engine, long seed, long maxEvents, Duration runTimeout, int livelockThreshold,
             PrintWriter progress, EmbeddedKafkaBroker broker, String bootstrapServers) {
@@ -102,7 +103,7 @@ final class ScenarioRunner implements AutoCloseable {
      */
     static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
             PrintWriter progress) throws InfrastructureException {
-        return kafka(bootstrapServers, brokerDir, seed, runTimeout, livelockThreshold, progress, false);
+        return kafka(bootstrapServers, brokerDir, seed, runTimeout, livelockThreshold, progress, false, Map.of());
     }
 
     /**
@@ -110,7 +111,7 @@ final class ScenarioRunner implements AutoCloseable {
      * on {@code bootstrapServers}, and this only starts the run, waits for it and reads it back.
      */
     static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
-            PrintWriter progress, boolean clusterNodes) throws InfrastructureException {
+            PrintWriter progress, boolean clusterNodes, Map<String, String> kafkaProperties) throws InfrastructureException {
         EmbeddedKafkaBroker broker = null;
         String bootstrap = bootstrapServers;
         if (bootstrap == null) {
@@ -125,6 +126,7 @@ final class ScenarioRunner implements AutoCloseable {
         }
         ScenarioRunner runner = new ScenarioRunner(Engine.kafka, seed, 0, runTimeout, livelockThreshold, progress, broker, bootstrap);
         runner.clusterNodes = clusterNodes;
+        runner.kafkaProperties = Map.copyOf(kafkaProperties);
         return runner;
     }
 
@@ -167,7 +169,9 @@ final class ScenarioRunner implements AutoCloseable {
     private KafkaRunner.Result runOnKafka(String runId, Scenario scenario) throws InfrastructureException {
         progress.println("run " + runId + " on Kafka at " + bootstrapServers + (clusterNodes ? ", nodes on the cluster" : ""));
         progress.flush();
-        KafkaHostConfig config = KafkaHostConfig.defaults(bootstrapServers);
+        KafkaHostConfig defaults = KafkaHostConfig.defaults(bootstrapServers);
+        KafkaHostConfig config = new KafkaHostConfig(bootstrapServers, kafkaProperties, defaults.simNsPerWallMs(),
+                defaults.partitions(), defaults.replicationFactor(), defaults.requestTimeout());
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
         KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario,
