@@ -10,6 +10,11 @@ import java.time.LocalTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -46,6 +51,10 @@ final class NodeCommand implements Callable<Integer> {
             description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
     Path kafkaConfig;
 
+    @Option(names = "--http", defaultValue = "127.0.0.1:0", paramLabel = "HOST:PORT",
+            description = "Where /health and /metrics are served (port 0: a free one, printed when ready). Default: ${DEFAULT-VALUE}")
+    String http;
+
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
@@ -68,13 +77,34 @@ final class NodeCommand implements Callable<Integer> {
         String nodeId = nodeId();
         PrintWriter out = spec.commandLine().getOut();
         DateTimeFormatter time = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
+        int colon = http.lastIndexOf(':');
+        int httpPort;
+        try {
+            httpPort = Integer.parseInt(http.substring(colon + 1));
+        } catch (RuntimeException e) {
+            throw new BadInputException("--http must be HOST:PORT, was '" + http + "'");
+        }
+        String httpHost = http.substring(0, Math.max(0, colon));
+        ClusterNode[] self = new ClusterNode[1];
+        NodeMetrics metrics = new NodeMetrics(() -> self[0].health());
         ClusterNode node = new ClusterNode(nodeId, KafkaConfigFile.config(bootstrapServers, kafkaConfig),
                 host -> Machine.verticle(host, nodeId), line -> {
                     synchronized (out) {
                         out.println(LocalTime.now().format(time) + " " + nodeId + ": " + line);
                         out.flush();
                     }
-                });
+                }, metrics);
+        self[0] = node;
+        Vertx web = Vertx.vertx();
+        HttpServer server;
+        try {
+            server = web.createHttpServer().requestHandler(req -> serve(req, node, metrics)).listen(httpPort, httpHost)
+                    .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            web.close();
+            throw new BadInputException("--http " + http + ": cannot listen there (" + e.getCause().getMessage() + ")");
+        }
+        String httpAddress = httpHost + ":" + server.actualPort();
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             node.close();
@@ -88,7 +118,8 @@ final class NodeCommand implements Callable<Integer> {
         try {
             node.runUntilClosed(Duration.ofMillis(250), () -> {
                 synchronized (out) {
-                    out.println(LocalTime.now().format(time) + " " + nodeId + ": ready on " + bootstrapServers);
+                    out.println(LocalTime.now().format(time) + " " + nodeId + ": ready on " + bootstrapServers + ", http "
+                            + httpAddress);
                     out.flush();
                 }
             });
@@ -96,6 +127,7 @@ final class NodeCommand implements Callable<Integer> {
             Runtime.getRuntime().removeShutdownHook(hook);
             throw e;
         } finally {
+            web.close();
             synchronized (out) {
                 out.println(LocalTime.now().format(time) + " " + nodeId + ": stopped");
                 out.flush();
@@ -104,4 +136,20 @@ final class NodeCommand implements Callable<Integer> {
         }
         return 0;
     }
+
+    /** {@code /health}: 200 once the node watches the cluster, 503 before; JSON with its runs and peers. {@code /metrics}: Prometheus. */
+    private static void serve(HttpServerRequest req, ClusterNode node, NodeMetrics metrics) {
+        switch (req.path()) {
+            case "/health" -> {
+                ClusterNode.Health h = node.health();
+                req.response().setStatusCode(h.ready() ? 200 : 503).putHeader("content-type", "application/json")
+                        .end(HEALTH_JSON.valueToTree(h).toString());
+            }
+            case "/metrics" -> req.response().putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                    .end(metrics.scrape());
+            default -> req.response().setStatusCode(404).end("/health or /metrics\n");
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper HEALTH_JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 }

@@ -44,8 +44,14 @@ public final class Shootdown implements Runnable {
 
     /** Runs the command line with the given output streams (tests call this) and returns the exit status. */
     public static int execute(PrintWriter out, PrintWriter errWriter, String... args) {
+        return execute(out, errWriter, System.getenv(), args);
+    }
+
+    /** As above, with options' defaults taken from {@code env} ({@link EnvDefaults}). */
+    static int execute(PrintWriter out, PrintWriter errWriter, java.util.Map<String, String> env, String... args) {
         boolean verbose = Arrays.asList(args).contains("--verbose");
         CommandLine cl = new CommandLine(new Shootdown());
+        cl.setDefaultValueProvider(new EnvDefaults(env));
         cl.setOut(out);
         cl.setErr(errWriter);
         cl.setParameterExceptionHandler((ex, a) -> {

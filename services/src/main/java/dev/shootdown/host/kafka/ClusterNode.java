@@ -67,16 +67,53 @@ public final class ClusterNode implements AutoCloseable {
     private final Map<String, Run> runs = new LinkedHashMap<>();
     private KafkaProducer<String, String> presence;
     private volatile boolean closed;
+    private volatile boolean ready;
+    private final NodeObserver observer;
+    private final String instance;
+    private final long startedAtMs = System.currentTimeMillis();
+    /** Other nodes, by id: their latest heartbeat, and whether they were reported dead. */
+    private final Map<String, Peer> peers = new java.util.TreeMap<>();
+    private long nextHeartbeatMs;
+
+    private static final class Peer {
+        ClusterTopics.NodeHeartbeat last;
+        boolean dead;
+    }
+
+    /** What {@code /health} shows: ready once watching the cluster; the runs it is in; each peer, up or dead. */
+    public record Health(boolean ready, String node, String instance, List<String> runs, Map<String, String> peers) {}
+
 
     /**
      * @param factory builds this node's verticle for a run's {@link NodeHost}
      * @param log     told what the node does, a line at a time ("joined run X", "left run X")
      */
     public ClusterNode(String nodeId, KafkaHostConfig config, Function<NodeHost, NodeVerticle> factory, Consumer<String> log) {
+        this(nodeId, config, factory, log, NodeObserver.NONE);
+    }
+
+    /** As above, with every verticle reporting its inputs and outputs to {@code observer}. */
+    public ClusterNode(String nodeId, KafkaHostConfig config, Function<NodeHost, NodeVerticle> factory, Consumer<String> log,
+            NodeObserver observer) {
         this.nodeId = nodeId;
         this.config = config;
         this.factory = factory;
         this.log = log;
+        this.observer = observer;
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException unknown) {
+            host = "localhost";
+        }
+        this.instance = host + "/pid " + ProcessHandle.current().pid() + "/started " + java.time.Instant.ofEpochMilli(startedAtMs);
+    }
+
+    /** This node's health now. */
+    public synchronized Health health() {
+        Map<String, String> peerStates = new java.util.TreeMap<>();
+        peers.forEach((id, p) -> peerStates.put(id, p.dead ? "dead" : "up"));
+        return new Health(ready, nodeId, instance, List.copyOf(new java.util.TreeSet<>(activeRuns())), peerStates);
     }
 
     public String nodeId() {
@@ -111,11 +148,27 @@ public final class ClusterNode implements AutoCloseable {
             RunTopics.checkReachable(admin, config);
             ClusterTopics.create(admin, config);
             this.presence = producer;
+            // Heartbeats of the last few seconds first: is this node id already taken, and who is around?
+            TopicPartition presenceTopic = new TopicPartition(ClusterTopics.PRESENCE, 0);
+            consumer.assign(List.of(presenceTopic));
+            long since = System.currentTimeMillis() - 2 * ClusterTopics.PEER_DEAD_MS;
+            var fromTime = consumer.offsetsForTimes(Map.of(presenceTopic, since), config.requestTimeout()).get(presenceTopic);
+            if (fromTime == null) {
+                consumer.seekToEnd(List.of(presenceTopic));
+            } else {
+                consumer.seek(presenceTopic, fromTime.offset());
+            }
+            long listenUntil = System.currentTimeMillis() + 2 * ClusterTopics.HEARTBEAT_MS + 200;
+            while (System.currentTimeMillis() < listenUntil && !closed) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                    onPresence(r);
+                }
+            }
             // Announced runs: every one, so that a node started while a run waits for it still joins it.
             TopicPartition runsTopic = new TopicPartition(ClusterTopics.RUNS, 0);
-            List<TopicPartition> assigned = new ArrayList<>(List.of(runsTopic));
+            List<TopicPartition> assigned = new ArrayList<>(List.of(presenceTopic, runsTopic));
             consumer.assign(assigned);
-            consumer.seekToBeginning(assigned);
+            consumer.seekToBeginning(List.of(runsTopic));
             long nextScan = 0;
             boolean first = true;
             while (!closed) {
@@ -128,16 +181,21 @@ public final class ClusterNode implements AutoCloseable {
                     nextScan = System.nanoTime() + scanEvery.toNanos();
                     if (first) {
                         first = false;
+                        this.ready = true;
                         ready.run();
                     }
                 }
+                maybeHeartbeat();
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
                     if (r.topic().equals(ClusterTopics.RUNS)) {
                         onAnnounced(r, consumer, assigned);
+                    } else if (r.topic().equals(ClusterTopics.PRESENCE)) {
+                        onPresence(r);
                     } else {
                         onControl(r);
                     }
                 }
+                checkPeers();
                 for (Run run : List.copyOf(runs.values())) {
                     maybeDecide(run, consumer);
                 }
@@ -164,6 +222,74 @@ public final class ClusterNode implements AutoCloseable {
         consumer.seekToBeginning(partitions);
         synchronized (this) {
             runs.put(runId, run);
+        }
+    }
+
+    private void maybeHeartbeat() {
+        long now = System.currentTimeMillis();
+        if (now < nextHeartbeatMs) {
+            return;
+        }
+        nextHeartbeatMs = now + ClusterTopics.HEARTBEAT_MS;
+        presence.send(new ProducerRecord<>(ClusterTopics.PRESENCE, nodeId, ClusterTopics.encode(
+                new ClusterTopics.NodeHeartbeat(nodeId, instance, now, List.copyOf(new java.util.TreeSet<>(activeRuns()))))));
+    }
+
+    /**
+     * A heartbeat: a peer is up (or back); or this node's id is claimed by another process, in
+     * which case the one that started later gives way.
+     */
+    private void onPresence(ConsumerRecord<String, String> r) throws InfrastructureException {
+        ClusterTopics.NodeHeartbeat beat;
+        try {
+            if (!(ClusterTopics.decode(r.value(), ClusterTopics.Presence.class) instanceof ClusterTopics.NodeHeartbeat h)) {
+                return; // a NodeJoined: for the run's controller
+            }
+            beat = h;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {
+            log.accept("ignoring a bad presence record at offset " + r.offset() + ": " + bad.getOriginalMessage());
+            return;
+        }
+        long now = System.currentTimeMillis();
+        if (beat.node().equals(nodeId)) {
+            // Alive after this process started (a process killed just before cannot beat then), and older: this one gives way.
+            if (!beat.instance().equals(instance) && beat.atMs() >= startedAtMs && startedAt(beat.instance()) <= startedAtMs) {
+                throw new InfrastructureException("node " + nodeId + " is already running: " + beat.instance() + " was heard from "
+                        + (now - beat.atMs()) + " ms ago; every node id must be unique (another --index?)");
+            }
+            return;
+        }
+        synchronized (this) {
+            Peer peer = peers.computeIfAbsent(beat.node(), k -> new Peer());
+            if (peer.dead && now - beat.atMs() < ClusterTopics.PEER_DEAD_MS) {
+                peer.dead = false;
+                log.accept("peer " + beat.node() + " is back (" + beat.instance() + ")");
+            }
+            if (peer.last == null || beat.atMs() >= peer.last.atMs()) {
+                peer.last = beat;
+            }
+        }
+    }
+
+    private static long startedAt(String instance) {
+        int at = instance.lastIndexOf("/started ");
+        try {
+            return java.time.Instant.parse(instance.substring(at + "/started ".length())).toEpochMilli();
+        } catch (RuntimeException unknown) {
+            return Long.MIN_VALUE;
+        }
+    }
+
+    /** Peers not heard from for {@link ClusterTopics#PEER_DEAD_MS} are reported dead, once. */
+    private synchronized void checkPeers() {
+        long now = System.currentTimeMillis();
+        for (Map.Entry<String, Peer> p : peers.entrySet()) {
+            Peer peer = p.getValue();
+            if (!peer.dead && peer.last != null && now - peer.last.atMs() >= ClusterTopics.PEER_DEAD_MS) {
+                peer.dead = true;
+                log.accept("peer " + p.getKey() + " silent for " + (now - peer.last.atMs()) / 1000.0 + " s: presumed dead ("
+                        + peer.last.instance() + ")");
+            }
         }
     }
 
@@ -220,7 +346,7 @@ public final class ClusterNode implements AutoCloseable {
                 return;
             }
         }
-        NodeHost host = new NodeHost(run.id, run.topology, config, LatencyModel.defaults(), errors);
+        NodeHost host = new NodeHost(run.id, run.topology, config, LatencyModel.defaults(), errors, observer);
         try {
             String deployment = await(vertx.deployVerticle(factory.apply(host)));
             synchronized (this) {

@@ -29,8 +29,31 @@ public final class ClusterTopics {
         }
     }
 
+    /** What nodes say on {@value #PRESENCE}: that they joined a run, or that they are alive. */
+    @com.fasterxml.jackson.annotation.JsonTypeInfo(use = com.fasterxml.jackson.annotation.JsonTypeInfo.Id.NAME, property = "type")
+    @com.fasterxml.jackson.annotation.JsonSubTypes({
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeJoined.class, name = "node-joined"),
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeHeartbeat.class, name = "node-heartbeat"),
+    })
+    public sealed interface Presence permits NodeJoined, NodeHeartbeat {}
+
     /** A node's verticle for {@code run} is deployed and reading the run's topics. */
-    public record NodeJoined(String run, String node, long pid) {}
+    public record NodeJoined(String run, String node, long pid) implements Presence {}
+
+    /**
+     * A node process is alive, every {@link #HEARTBEAT_MS}: which node it is, which process
+     * ({@code instance}: host, pid and start time), when ({@code atMs}, wall clock) and the runs it is in.
+     */
+    public record NodeHeartbeat(String node, String instance, long atMs, List<String> runs) implements Presence {
+        public NodeHeartbeat {
+            runs = List.copyOf(runs);
+        }
+    }
+
+    /** How often a node says it is alive. */
+    public static final long HEARTBEAT_MS = 1000;
+    /** A peer not heard from for this long is reported dead. */
+    public static final long PEER_DEAD_MS = 3000;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -38,7 +61,7 @@ public final class ClusterTopics {
 
     public static String encode(Object value) {
         try {
-            return JSON.writeValueAsString(value);
+            return value instanceof Presence ? JSON.writerFor(Presence.class).writeValueAsString(value) : JSON.writeValueAsString(value);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(e);
         }
@@ -55,7 +78,12 @@ public final class ClusterTopics {
             for (String name : List.of(RUNS, PRESENCE)) {
                 if (!existing.contains(name)) {
                     try {
-                        admin.createTopics(List.of(new NewTopic(name, 1, config.replicationFactor()))).all()
+                        NewTopic topic = new NewTopic(name, 1, config.replicationFactor());
+                        if (name.equals(PRESENCE)) {
+                            // Heartbeats: only the last minutes matter.
+                            topic.configs(java.util.Map.of("retention.ms", "900000", "segment.ms", "300000"));
+                        }
+                        admin.createTopics(List.of(topic)).all()
                                 .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
                     } catch (ExecutionException e) {
                         if (!(e.getCause() instanceof TopicExistsException)) {

@@ -180,8 +180,8 @@ public final class KafkaRunner {
             while (!waiting.isEmpty() && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, String> r : presence.poll(Duration.ofMillis(50))) {
                     try {
-                        ClusterTopics.NodeJoined joined = ClusterTopics.decode(r.value(), ClusterTopics.NodeJoined.class);
-                        if (joined.run().equals(runId)) {
+                        if (ClusterTopics.decode(r.value(), ClusterTopics.Presence.class) instanceof ClusterTopics.NodeJoined joined
+                                && joined.run().equals(runId)) {
                             waiting.remove(joined.node());
                         }
                     } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {

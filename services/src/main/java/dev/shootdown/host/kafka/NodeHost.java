@@ -6,10 +6,17 @@ import java.util.List;
 
 /**
  * What every node verticle of one run shares: the run id, the topology, the cluster settings,
- * the latency model and the error log.
+ * the latency model, the error log, and who is told what the verticles do (metrics).
  */
-public record NodeHost(String runId, List<String> topology, KafkaHostConfig config, LatencyModel latency, ErrorLog errors) {
+public record NodeHost(String runId, List<String> topology, KafkaHostConfig config, LatencyModel latency, ErrorLog errors,
+        NodeObserver observer) {
     public NodeHost {
         topology = List.copyOf(topology);
+        observer = observer == null ? NodeObserver.NONE : observer;
+    }
+
+    /** A host whose verticles report to no one. */
+    public NodeHost(String runId, List<String> topology, KafkaHostConfig config, LatencyModel latency, ErrorLog errors) {
+        this(runId, topology, config, latency, errors, NodeObserver.NONE);
     }
 }

@@ -104,7 +104,8 @@ public class NodeVerticle extends VerticleBase {
                     TopicPartition tp = new TopicPartition(r.topic(), r.partition());
                     long offset = r.offset();
                     String value = r.value();
-                    context.runOnContext(v -> onRecord(tp, offset, value));
+                    long storedAtMs = r.timestamp();
+                    context.runOnContext(v -> onRecord(tp, offset, value, storedAtMs));
                 }
             }
         } catch (RuntimeException e) {
@@ -115,13 +116,14 @@ public class NodeVerticle extends VerticleBase {
         return null;
     }
 
-    private void onRecord(TopicPartition tp, long offset, String value) {
+    private void onRecord(TopicPartition tp, long offset, String value, long storedAtMs) {
         if (stopping) {
             return; // not delivered: the next instance reads it again
         }
         try {
             Envelope in = EventCodec.decode(value);
             if (in.run().equals(host.runId()) && driver.isForMe(in)) {
+                host.observer().onInput(machine.nodeId(), in, storedAtMs);
                 long deliverAt = in.timeNs() + host.latency().baseNs(in.event());
                 handle(driver.offer(in, deliverAt));
             }
@@ -160,6 +162,7 @@ public class NodeVerticle extends VerticleBase {
     }
 
     private void send(Envelope e) {
+        host.observer().onOutput(machine.nodeId(), e);
         ProducerRecord<String, String> record = new ProducerRecord<>(
                 Routing.topic(host.runId(), e.event().family()), Routing.key(e), EventCodec.encode(e));
         producer.send(record, (metadata, error) -> {

@@ -1,0 +1,71 @@
+package dev.shootdown.cli;
+
+import dev.shootdown.event.Envelope;
+import dev.shootdown.event.Event;
+import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.SecondaryTlbEvent;
+import dev.shootdown.host.kafka.ClusterNode;
+import dev.shootdown.host.kafka.NodeObserver;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.function.Supplier;
+
+/**
+ * A node service's metrics, in Prometheus' text format for {@code /metrics}: events in and out
+ * by family, how long inputs waited in Kafka before the node took them (processing lag),
+ * invalidations done (CPU flushes, IOTLB and ATC invalidations), faults raised and oopses, the
+ * runs it is in and its peers up and dead.
+ */
+final class NodeMetrics implements NodeObserver {
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+    NodeMetrics(Supplier<ClusterNode.Health> health) {
+        Gauge.builder("shootdown_runs_active", () -> health.get().runs().size()).description("Runs this node is in now")
+                .register(registry);
+        Gauge.builder("shootdown_peers_up", () -> health.get().peers().values().stream().filter("up"::equals).count())
+                .description("Other nodes heard from lately").register(registry);
+        Gauge.builder("shootdown_peers_dead", () -> health.get().peers().values().stream().filter("dead"::equals).count())
+                .description("Other nodes silent for longer than the dead-peer limit").register(registry);
+    }
+
+    @Override
+    public void onInput(String node, Envelope in, long recordTimestampMs) {
+        Counter.builder("shootdown_events_in").tag("node", node).tag("family", in.event().family().topicSuffix())
+                .description("Inputs delivered to the node's state machine").register(registry).increment();
+        if (recordTimestampMs > 0) {
+            DistributionSummary.builder("shootdown_processing_lag_seconds").tag("node", node).baseUnit("seconds")
+                    .description("From an input's write to Kafka to its delivery to the node").register(registry)
+                    .record(Math.max(0, System.currentTimeMillis() - recordTimestampMs) / 1000.0);
+        }
+    }
+
+    @Override
+    public void onOutput(String node, Envelope out) {
+        Event e = out.event();
+        Counter.builder("shootdown_events_out").tag("node", node).tag("family", e.family().topicSuffix())
+                .description("Events the node published").register(registry).increment();
+        String invalidation = e instanceof IpiEvent.TlbFlushed ? "tlb-flush" : e instanceof IpiEvent.TlbiCompleted ? "tlbi"
+                : e instanceof SecondaryTlbEvent.IotlbInvalidated ? "iotlb" : e instanceof SecondaryTlbEvent.AtcInvalidated ? "atc"
+                : null;
+        if (invalidation != null) {
+            Counter.builder("shootdown_invalidations").tag("node", node).tag("kind", invalidation)
+                    .description("Invalidations done: CPU TLB flushes, IOTLB and ATC invalidations").register(registry).increment();
+        }
+        String fault = e instanceof FaultEvent.PageFaultRaised ? "page-fault" : e instanceof FaultEvent.DeviceFaultRaised
+                ? "device-fault" : e instanceof FaultEvent.KernelOops ? "oops" : null;
+        if (fault != null) {
+            Counter.builder("shootdown_faults").tag("node", node).tag("kind", fault)
+                    .description("Faults raised and oopses").register(registry).increment();
+        }
+    }
+
+    /** The Prometheus text exposition. */
+    String scrape() {
+        return registry.scrape();
+    }
+}
