@@ -40,9 +40,10 @@ final class NodeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "KIND", description = "coordinator, cpu or iommu.")
     Kind kind;
 
-    @Option(names = "--index", defaultValue = "0", paramLabel = "N",
-            description = "Which CPU or IOMMU: cpu0, cpu1... Default: ${DEFAULT-VALUE}")
-    int index;
+    @Option(names = "--index", defaultValue = "0", paramLabel = "N|auto",
+            description = "Which CPU or IOMMU: cpu0, cpu1...; auto: the lowest one no live node holds (for scaled replicas). "
+                    + "Default: ${DEFAULT-VALUE}")
+    String index;
 
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
     String bootstrapServers;
@@ -58,18 +59,27 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
-    /** The node id this command runs: {@code coordinator}, {@code cpuN}, {@code iommuN}. */
-    String nodeId() throws BadInputException {
-        if (index < 0) {
-            throw new BadInputException("--index must be 0 or more, was " + index);
-        }
+    /** The node id this command runs: {@code coordinator}, {@code cpuN}, {@code iommuN}; auto asks the cluster. */
+    String nodeId() throws BadInputException, InfrastructureException {
         if (kind == Kind.coordinator) {
-            if (index != 0) {
+            if (!index.equals("0")) {
                 throw new BadInputException("there is one coordinator: --index does not apply to it");
             }
             return NodeIds.COORDINATOR;
         }
-        return kind.name() + index;
+        if (index.equals("auto")) {
+            return kind.name() + ClusterNode.freeIndex(KafkaConfigFile.config(bootstrapServers, kafkaConfig), kind.name());
+        }
+        int n;
+        try {
+            n = Integer.parseInt(index);
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        if (n < 0) {
+            throw new BadInputException("--index must be a number from 0, or auto, was '" + index + "'");
+        }
+        return kind.name() + n;
     }
 
     @Override

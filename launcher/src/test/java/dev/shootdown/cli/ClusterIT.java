@@ -8,6 +8,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.shootdown.codec.EventCodec;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,6 +123,50 @@ class ClusterIT {
 
     @Test
     @Order(3)
+    void eachNodeServesHealthAndMetricsAndASecondClaimOfItsIdGivesWay() throws Exception {
+        String cpu0 = httpOf("cpu0");
+        HttpResponse<String> health = get(cpu0 + "/health");
+        assertEquals(200, health.statusCode());
+        JsonNode h = new ObjectMapper().readTree(health.body());
+        assertEquals("cpu0", h.get("node").asText());
+        assertTrue(h.get("ready").asBoolean());
+        for (String peer : List.of("coordinator", "cpu1", "cpu2", "iommu0")) {
+            assertEquals("up", h.get("peers").get(peer).asText(), health.body());
+        }
+        // After the runs above: cpu0 took inputs, flushed its TLB for the shootdowns, and its inputs waited in Kafka a while.
+        String metrics = get(cpu0 + "/metrics").body();
+        assertTrue(metric(metrics, "shootdown_events_in_total{family=\"ipi\",node=\"cpu0\"}") > 0, metrics);
+        assertTrue(metric(metrics, "shootdown_invalidations_total{kind=\"tlb-flush\",node=\"cpu0\"}") > 0, metrics);
+        assertTrue(metric(metrics, "shootdown_processing_lag_seconds_count{node=\"cpu0\"}") > 0, metrics);
+        assertEquals(4.0, metric(metrics, "shootdown_peers_up"), metrics);
+
+        // A second process for cpu0 hears the first one and gives way, with one line.
+        Process dup = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), "dev.shootdown.cli.Shootdown", "node", "cpu", "--index", "0",
+                "--bootstrap-servers", bootstrap).redirectErrorStream(true).start();
+        String said = new String(dup.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(dup.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(Shootdown.EXIT_INFRASTRUCTURE, dup.exitValue(), said);
+        assertTrue(said.contains("node cpu0 is already running: "), said);
+        assertFalse(said.contains("\tat "), "no stack trace: " + said);
+        assertEquals(200, get(cpu0 + "/health").statusCode(), "the first cpu0 is unharmed");
+
+        // --index auto (compose's --scale): cpu0..cpu2 are alive, so a new CPU replica takes cpu3.
+        Path autoLog = dir.resolve("auto.log");
+        Process auto = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), "dev.shootdown.cli.Shootdown", "node", "cpu", "--index", "auto",
+                "--bootstrap-servers", bootstrap).redirectErrorStream(true).redirectOutput(autoLog.toFile()).start();
+        try {
+            assertTrue(awaitLine(autoLog, ": ready on "), read(autoLog));
+            assertTrue(read(autoLog).contains("cpu3: ready on " + bootstrap), read(autoLog));
+        } finally {
+            auto.destroy();
+            auto.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    @Order(4)
     void aNodeKilledMidRunAndRestartedRejoinsAndTheRunEnds() throws Exception {
         Path out = dir.resolve("killed-mid-run");
         Path victimLog = cluster.resolve("logs/cpu2.log");
@@ -161,7 +210,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aKilledNodeIsReportedDeadAndDownStopsTheRest() throws Exception {
         long cpu1 = pids.get("cpu1");
         ProcessHandle killed = ProcessHandle.of(cpu1).orElseThrow();
@@ -172,6 +221,11 @@ class ClusterIT {
         assertTrue(status.out().contains("cpu1      pid " + cpu1), status.out());
         assertTrue(status.out().lines().filter(l -> l.startsWith("cpu1")).allMatch(l -> l.contains("DEAD")), status.out());
         assertTrue(status.out().contains("1 of 6 processes down"), status.out());
+        // The others notice: cpu0 logs its silent peer and its /health says so.
+        assertTrue(awaitLine(cluster.resolve("logs/cpu0.log"), "peer cpu1 silent for "), read(cluster.resolve("logs/cpu0.log")));
+        JsonNode health = new ObjectMapper().readTree(get(httpOf("cpu0") + "/health").body());
+        assertEquals("dead", health.get("peers").get("cpu1").asText(), health.toString());
+        assertEquals("up", health.get("peers").get("cpu2").asText(), health.toString());
 
         CliTest.Outcome down = CliTest.shootdown("cluster", "down", "--dir", cluster.toString());
         assertEquals(Shootdown.EXIT_CLEAN, down.status(), down.out() + down.err());
@@ -181,6 +235,28 @@ class ClusterIT {
             // SIGTERM: each node left cleanly (its shutdown hook ran), it was not killed.
             assertTrue(Files.readString(cluster.resolve("logs/" + node + ".log")).contains(node + ": stopped"), node);
         }
+    }
+
+    /** The node's /health and /metrics address, from the last "ready" line of its log. */
+    private static String httpOf(String node) {
+        String log = read(cluster.resolve("logs/" + node + ".log"));
+        int at = log.lastIndexOf(", http ");
+        return "http://" + log.substring(at + ", http ".length()).lines().findFirst().orElseThrow().strip();
+    }
+
+    private static HttpResponse<String> get(String url) throws IOException, InterruptedException {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The value of one sample in Prometheus' text format; -1 when absent. */
+    private static double metric(String text, String sample) {
+        for (String line : text.split("\n")) {
+            if (line.startsWith(sample + " ")) {
+                return Double.parseDouble(line.substring(sample.length() + 1).trim());
+            }
+        }
+        return -1;
     }
 
     private static boolean awaitLine(Path log, String text) throws InterruptedException {

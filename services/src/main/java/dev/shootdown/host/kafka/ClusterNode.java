@@ -109,6 +109,49 @@ public final class ClusterNode implements AutoCloseable {
         this.instance = host + "/pid " + ProcessHandle.current().pid() + "/started " + java.time.Instant.ofEpochMilli(startedAtMs);
     }
 
+    /**
+     * The lowest index of {@code kind} ({@code cpu}, {@code iommu}) that no live node holds, by the
+     * heartbeats of the last seconds: for replicas that cannot be told their index (compose's
+     * {@code --scale}). Two replicas that pick the same index at once find out from each other's
+     * heartbeats, and the later one gives way (its process exits; a restart picks again).
+     */
+    public static int freeIndex(KafkaHostConfig config, String kind) throws InfrastructureException {
+        java.util.Set<Integer> taken = new java.util.TreeSet<>();
+        try (Admin admin = Admin.create(config.baseProperties());
+                KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-claim-" + kind))) {
+            RunTopics.checkReachable(admin, config);
+            ClusterTopics.create(admin, config);
+            TopicPartition tp = new TopicPartition(ClusterTopics.PRESENCE, 0);
+            consumer.assign(List.of(tp));
+            long now = System.currentTimeMillis();
+            var from = consumer.offsetsForTimes(Map.of(tp, now - 2 * ClusterTopics.PEER_DEAD_MS), config.requestTimeout()).get(tp);
+            if (from == null) {
+                consumer.seekToEnd(List.of(tp));
+            } else {
+                consumer.seek(tp, from.offset());
+            }
+            long until = now + 2 * ClusterTopics.HEARTBEAT_MS + 200;
+            while (System.currentTimeMillis() < until) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                    try {
+                        if (ClusterTopics.decode(r.value(), ClusterTopics.Presence.class) instanceof ClusterTopics.NodeHeartbeat h
+                                && h.node().matches(java.util.regex.Pattern.quote(kind) + "\\d+")
+                                && System.currentTimeMillis() - h.atMs() < ClusterTopics.PEER_DEAD_MS) {
+                            taken.add(Integer.parseInt(h.node().substring(kind.length())));
+                        }
+                    } catch (com.fasterxml.jackson.core.JsonProcessingException | NumberFormatException ignored) {
+                        // not a heartbeat of this kind
+                    }
+                }
+            }
+        }
+        int index = 0;
+        while (taken.contains(index)) {
+            index++;
+        }
+        return index;
+    }
+
     /** This node's health now. */
     public synchronized Health health() {
         Map<String, String> peerStates = new java.util.TreeMap<>();
