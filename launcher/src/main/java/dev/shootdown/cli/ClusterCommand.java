@@ -234,12 +234,49 @@ final class ClusterCommand implements Runnable {
             for (Member m : state.processes()) {
                 boolean up = alive(m).isPresent();
                 dead += up ? 0 : 1;
-                out.printf("%-9s pid %-7d %s%n", m.name(), m.pid(), up ? "up" : "DEAD (see " + m.log() + ")");
+                out.printf("%-9s pid %-7d %s%s%n", m.name(), m.pid(), up ? "up" : "DEAD (see " + m.log() + ")",
+                        up && !m.name().equals("broker") ? health(m) : "");
             }
             out.println(dead == 0 ? "all " + state.processes().size() + " processes up" : dead + " of " + state.processes().size()
                     + " processes down");
             out.flush();
             return dead == 0 ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_INFRASTRUCTURE;
+        }
+    }
+
+    /** What a node's /health says, in a few words: ready, its runs, the peers it reports dead. */
+    static String health(Member m) {
+        try {
+            List<String> lines = Files.readAllLines(Path.of(m.log()), StandardCharsets.UTF_8);
+            String http = null;
+            for (String line : lines) {
+                int at = line.indexOf(", http ");
+                if (line.contains(": ready on ") && at > 0) {
+                    http = line.substring(at + ", http ".length()).strip();
+                }
+            }
+            if (http == null) {
+                return ", not ready";
+            }
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + http + "/health"))
+                            .timeout(Duration.ofSeconds(3)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            com.fasterxml.jackson.databind.JsonNode h = JSON.readTree(r.body());
+            List<String> deadPeers = new ArrayList<>();
+            h.path("peers").fields().forEachRemaining(p -> {
+                if (p.getValue().asText().equals("dead")) {
+                    deadPeers.add(p.getKey());
+                }
+            });
+            return ", " + (h.path("ready").asBoolean() ? "ready" : "not ready") + ", in " + h.path("runs").size() + " run(s)"
+                    + (deadPeers.isEmpty() ? "" : ", reports dead: " + String.join(", ", deadPeers)) + " (http " + http + ")";
+        } catch (IOException e) {
+            return ", /health unreachable (" + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
+        } catch (RuntimeException e) {
+            return ", /health unreadable";
         }
     }
 

@@ -226,6 +226,9 @@ class ClusterIT {
         JsonNode health = new ObjectMapper().readTree(get(httpOf("cpu0") + "/health").body());
         assertEquals("dead", health.get("peers").get("cpu1").asText(), health.toString());
         assertEquals("up", health.get("peers").get("cpu2").asText(), health.toString());
+        String seen = CliTest.shootdown("cluster", "status", "--dir", cluster.toString()).out();
+        assertTrue(seen.lines().filter(l -> l.startsWith("cpu0")).allMatch(l -> l.contains("ready") && l.contains("reports dead: cpu1")),
+                seen);
 
         CliTest.Outcome down = CliTest.shootdown("cluster", "down", "--dir", cluster.toString());
         assertEquals(Shootdown.EXIT_CLEAN, down.status(), down.out() + down.err());
