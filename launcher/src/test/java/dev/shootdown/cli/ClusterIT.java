@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.shootdown.codec.EventCodec;
+import dev.shootdown.scenario.Scenarios;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -86,17 +87,21 @@ class ClusterIT {
     @Test
     @Order(2)
     void runsOnTheClusterGiveTheDeterministicVerdictsAndReplayFromKafka() throws Exception {
-        for (String[] cell : List.of(new String[] {"munmap-dma", "linux-6.6"}, new String[] {"direct-reclaim-cross-mm", "series-v2"})) {
+        // munmap-dma, and the seed's three outcomes.
+        for (String[] cell : List.of(new String[] {"munmap-dma", "x86", "linux-6.6"},
+                new String[] {"smmu-permission-upgrade", "arm64", "linux-6.5"}, new String[] {"kswapd-reclaim", "x86", "series-v2"},
+                new String[] {"direct-reclaim-cross-mm", "x86", "series-v2"})) {
             Path out = dir.resolve(cell[0]);
-            CliTest.Outcome run = CliTest.shootdown("run", "--scenario", cell[0], "--policy", cell[1], "--bootstrap-servers", bootstrap,
+            CliTest.Outcome run = CliTest.shootdown("run", "--scenario", cell[0], "--arch", cell[1], "--policy", cell[2],
+                    "--bootstrap-servers", bootstrap,
                     "--nodes", "cluster", "--run-timeout", "60", "--out", out.toString());
-            Set<String> expected = KernelModelTest.expected(cell[0], "x86", cell[1]);
+            Set<String> expected = KernelModelTest.expected(cell[0], cell[1], cell[2]);
             assertEquals(expected.isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS, run.status(),
                     () -> run.out() + run.err() + "\ncoordinator's log: " + read(cluster.resolve("logs/coordinator.log")));
             JsonNode report = EventCodec.mapper().readTree(out.resolve("report.json").toFile());
             Set<String> kinds = new TreeSet<>();
             report.get("violations").forEach(v -> kinds.add(v.get("kind").asText()));
-            assertEquals(expected, kinds, cell[0] + " " + cell[1]);
+            assertEquals(expected, kinds, String.join(" ", cell));
             String runId = report.get("run").asText();
 
             Path replayed = dir.resolve(cell[0] + "-replay");
@@ -107,7 +112,7 @@ class ClusterIT {
             assertEquals(Files.readString(out.resolve("report.json")), Files.readString(replayed.resolve("report.json")));
 
             // The CPUs the scenario names took part, in their own processes; the others stayed out.
-            int cpus = 2; // both scenarios run on cpu0 and cpu1
+            int cpus = Scenarios.builtIn(cell[0]).orElseThrow().cpus();
             for (int i = 0; i < 3; i++) {
                 Path log = cluster.resolve("logs/cpu" + i + ".log");
                 if (i < cpus) {
