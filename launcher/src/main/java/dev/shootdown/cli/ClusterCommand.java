@@ -38,6 +38,16 @@ final class ClusterCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
+    /** The options every cluster subcommand takes: where the cluster lives, and --verbose. */
+    static final class ClusterDir {
+        @Option(names = "--dir", defaultValue = "shootdown-cluster", paramLabel = "DIR",
+                description = "The cluster's directory: its state file, the processes' logs, the broker's data. Default: ${DEFAULT-VALUE}")
+        Path dir;
+
+        @Option(names = "--verbose", description = "Show stack traces of failures.")
+        boolean verbose;
+    }
+
     /** One process of the cluster, as {@code cluster.json} records it. */
     record Member(String name, long pid, String started, String log, List<String> command) {}
 
@@ -87,9 +97,8 @@ final class ClusterCommand implements Runnable {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--dir", defaultValue = "shootdown-cluster", paramLabel = "DIR",
-                description = "Where the state file, the logs and the broker's data go. Default: ${DEFAULT-VALUE}")
-        Path dir;
+        @picocli.CommandLine.Mixin
+        ClusterDir cluster;
 
         @Option(names = "--cpus", defaultValue = "3", paramLabel = "N", description = "CPU nodes cpu0..cpuN-1. Default: ${DEFAULT-VALUE}")
         int cpus;
@@ -101,11 +110,10 @@ final class ClusterCommand implements Runnable {
                 description = "Give up when a process is not ready after this long. Default: ${DEFAULT-VALUE}")
         long startTimeoutSeconds;
 
-        @Option(names = "--verbose", description = "Show stack traces of failures.")
-        boolean verbose;
 
         @Override
         public Integer call() throws Exception {
+            Path dir = cluster.dir;
             if (cpus < 1 || iommus < 0) {
                 throw new BadInputException("--cpus must be at least 1 and --iommus at least 0, were " + cpus + " and " + iommus);
             }
@@ -174,10 +182,9 @@ final class ClusterCommand implements Runnable {
             command.addAll(List.of("-cp", System.getProperty("java.class.path")));
             command.addAll(args.subList(main, args.size()));
             Path log = logs.resolve(name + ".log").toAbsolutePath();
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            Process p = launch(command, ProcessBuilder.Redirect.to(log.toFile()));
             processes.add(p);
-            Member m = new Member(name, p.pid(), p.info().startInstant().map(Object::toString).orElse("?"), log.toString(), command);
+            Member m = member(name, p, log.toString(), command);
             started.add(m);
             return m;
         }
@@ -218,15 +225,12 @@ final class ClusterCommand implements Runnable {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--dir", defaultValue = "shootdown-cluster", paramLabel = "DIR",
-                description = "The cluster's directory. Default: ${DEFAULT-VALUE}")
-        Path dir;
-
-        @Option(names = "--verbose", description = "Show stack traces of failures.")
-        boolean verbose;
+        @picocli.CommandLine.Mixin
+        ClusterDir cluster;
 
         @Override
         public Integer call() throws Exception {
+            Path dir = cluster.dir;
             State state = read(dir);
             PrintWriter out = spec.commandLine().getOut();
             out.println("bootstrap " + state.bootstrapServers());
@@ -287,9 +291,8 @@ final class ClusterCommand implements Runnable {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--dir", defaultValue = "shootdown-cluster", paramLabel = "DIR",
-                description = "The cluster's directory. Default: ${DEFAULT-VALUE}")
-        Path dir;
+        @picocli.CommandLine.Mixin
+        ClusterDir cluster;
 
         @picocli.CommandLine.Parameters(index = "0", paramLabel = "NODE", description = "The node: coordinator, cpu1, iommu0...")
         String node;
@@ -298,11 +301,10 @@ final class ClusterCommand implements Runnable {
                 description = "Give up when it is not ready after this long. Default: ${DEFAULT-VALUE}")
         long startTimeoutSeconds;
 
-        @Option(names = "--verbose", description = "Show stack traces of failures.")
-        boolean verbose;
 
         @Override
         public Integer call() throws Exception {
+            Path dir = cluster.dir;
             State state = read(dir);
             List<Member> members = new ArrayList<>(state.processes());
             int at = -1;
@@ -321,11 +323,8 @@ final class ClusterCommand implements Runnable {
             }
             Path log = Path.of(old.log());
             long before = Files.exists(log) ? Files.readAllLines(log, StandardCharsets.UTF_8).size() : 0;
-            Process p = new ProcessBuilder(old.command()).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-            Member restarted = new Member(node, p.pid(), p.info().startInstant().map(Object::toString).orElse("?"), old.log(),
-                    old.command());
+            Process p = launch(old.command(), ProcessBuilder.Redirect.appendTo(log.toFile()));
+            Member restarted = member(node, p, old.log(), old.command());
             Up.awaitLine(restarted, p, ": ready on ", Duration.ofSeconds(startTimeoutSeconds), before);
             members.set(at, restarted);
             JSON.writeValue(dir.resolve(STATE_FILE).toFile(), new State(state.bootstrapServers(), members));
@@ -342,15 +341,12 @@ final class ClusterCommand implements Runnable {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--dir", defaultValue = "shootdown-cluster", paramLabel = "DIR",
-                description = "The cluster's directory. Default: ${DEFAULT-VALUE}")
-        Path dir;
-
-        @Option(names = "--verbose", description = "Show stack traces of failures.")
-        boolean verbose;
+        @picocli.CommandLine.Mixin
+        ClusterDir cluster;
 
         @Override
         public Integer call() throws Exception {
+            Path dir = cluster.dir;
             State state = read(dir);
             PrintWriter out = spec.commandLine().getOut();
             List<Member> reversed = new ArrayList<>(state.processes());
@@ -369,6 +365,16 @@ final class ClusterCommand implements Runnable {
             out.flush();
             return Shootdown.EXIT_CLEAN;
         }
+    }
+
+    /** A process of the cluster: its output to its log, no input, outliving this command. */
+    private static Process launch(List<String> command, ProcessBuilder.Redirect log) throws IOException {
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+    }
+
+    private static Member member(String name, Process p, String log, List<String> command) {
+        return new Member(name, p.pid(), p.info().startInstant().map(Object::toString).orElse("?"), log, command);
     }
 
     private static void stop(Process p) {
