@@ -12,6 +12,8 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -23,6 +25,9 @@ import java.util.function.Supplier;
 final class NodeMetrics implements NodeObserver {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    /** Meters by name and tags, built once: each event only increments (this is on every node's hot path). */
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<String, DistributionSummary> lags = new ConcurrentHashMap<>();
 
     NodeMetrics(Supplier<ClusterNode.Health> health) {
         Gauge.builder("shootdown_runs_active", () -> health.get().runs().size()).description("Runs this node is in now")
@@ -35,11 +40,11 @@ final class NodeMetrics implements NodeObserver {
 
     @Override
     public void onInput(String node, Envelope in, long recordTimestampMs) {
-        Counter.builder("shootdown_events_in").tag("node", node).tag("family", in.event().family().topicSuffix())
-                .description("Inputs delivered to the node's state machine").register(registry).increment();
+        counter("shootdown_events_in", "Inputs delivered to the node's state machine", node, "family",
+                in.event().family().topicSuffix()).increment();
         if (recordTimestampMs > 0) {
-            DistributionSummary.builder("shootdown_processing_lag_seconds").tag("node", node).baseUnit("seconds")
-                    .description("From an input's write to Kafka to its delivery to the node").register(registry)
+            lags.computeIfAbsent(node, n -> DistributionSummary.builder("shootdown_processing_lag_seconds").tag("node", n)
+                    .baseUnit("seconds").description("From an input's write to Kafka to its delivery to the node").register(registry))
                     .record(Math.max(0, System.currentTimeMillis() - recordTimestampMs) / 1000.0);
         }
     }
@@ -47,21 +52,24 @@ final class NodeMetrics implements NodeObserver {
     @Override
     public void onOutput(String node, Envelope out) {
         Event e = out.event();
-        Counter.builder("shootdown_events_out").tag("node", node).tag("family", e.family().topicSuffix())
-                .description("Events the node published").register(registry).increment();
+        counter("shootdown_events_out", "Events the node published", node, "family", e.family().topicSuffix()).increment();
         String invalidation = e instanceof IpiEvent.TlbFlushed ? "tlb-flush" : e instanceof IpiEvent.TlbiCompleted ? "tlbi"
                 : e instanceof SecondaryTlbEvent.IotlbInvalidated ? "iotlb" : e instanceof SecondaryTlbEvent.AtcInvalidated ? "atc"
                 : null;
         if (invalidation != null) {
-            Counter.builder("shootdown_invalidations").tag("node", node).tag("kind", invalidation)
-                    .description("Invalidations done: CPU TLB flushes, IOTLB and ATC invalidations").register(registry).increment();
+            counter("shootdown_invalidations", "Invalidations done: CPU TLB flushes, IOTLB and ATC invalidations", node, "kind",
+                    invalidation).increment();
         }
         String fault = e instanceof FaultEvent.PageFaultRaised ? "page-fault" : e instanceof FaultEvent.DeviceFaultRaised
                 ? "device-fault" : e instanceof FaultEvent.KernelOops ? "oops" : null;
         if (fault != null) {
-            Counter.builder("shootdown_faults").tag("node", node).tag("kind", fault)
-                    .description("Faults raised and oopses").register(registry).increment();
+            counter("shootdown_faults", "Faults raised and oopses", node, "kind", fault).increment();
         }
+    }
+
+    private Counter counter(String name, String description, String node, String tag, String value) {
+        return counters.computeIfAbsent(name + '|' + node + '|' + value, k -> Counter.builder(name).tag("node", node)
+                .tag(tag, value).description(description).register(registry));
     }
 
     /** The Prometheus text exposition. */

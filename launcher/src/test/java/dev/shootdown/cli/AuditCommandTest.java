@@ -28,10 +28,7 @@ class AuditCommandTest {
 
     @BeforeAll
     static void recordARun() throws IOException {
-        CliTest.Outcome o = CliTest.shootdown("run", "--scenario", "direct-reclaim-cross-mm", "--policy", "series-v2",
-                "--engine", "sim", "--out", runDir.toString());
-        assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.err());
-        lines = Files.readAllLines(runDir.resolve("events.jsonl"));
+        lines = CliTest.recordDirectReclaimV2(runDir);
     }
 
     private static Path write(Path dir, String name, List<String> content, boolean finalNewline) throws IOException {

@@ -26,6 +26,14 @@ class CliTest {
 
     record Outcome(int status, String out, String err) {}
 
+    /** direct-reclaim-cross-mm under series-v2 on the deterministic engine, written to {@code dir}: its events.jsonl lines. */
+    static java.util.List<String> recordDirectReclaimV2(java.nio.file.Path dir) throws java.io.IOException {
+        Outcome o = shootdown("run", "--scenario", "direct-reclaim-cross-mm", "--policy", "series-v2", "--engine", "sim", "--out",
+                dir.toString());
+        org.junit.jupiter.api.Assertions.assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.err());
+        return java.nio.file.Files.readAllLines(dir.resolve("events.jsonl"));
+    }
+
     static Outcome shootdown(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();

@@ -26,10 +26,7 @@ class LogStreamOnARecordedRunTest {
 
     @BeforeAll
     static void recordARun() throws IOException {
-        CliTest.Outcome o = CliTest.shootdown("run", "--scenario", "direct-reclaim-cross-mm", "--policy", "series-v2",
-                "--engine", "sim", "--out", runDir.toString());
-        assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.err());
-        lines = Files.readAllLines(runDir.resolve("events.jsonl"));
+        lines = CliTest.recordDirectReclaimV2(runDir);
     }
 
     record Streamed(List<Envelope> out, List<LogFile.Problem> problems, long unplaced) {}

@@ -473,7 +473,7 @@ public final class Auditor {
      * consumed: whatever the node cached from them is in the cache mirrors by now.
      */
     private void walksConsumedBy(Envelope e) {
-        if (e.cause() == null || walksInFlight.isEmpty()) {
+        if (e.cause() == null || walksInFlightByFrame.isEmpty()) { // nothing in flight: nothing to parse
             return;
         }
         int hash = e.cause().lastIndexOf('#');
