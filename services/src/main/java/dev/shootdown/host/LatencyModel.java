@@ -1,5 +1,6 @@
 package dev.shootdown.host;
 
+import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.Family;
 import dev.shootdown.event.IpiEvent;
@@ -9,8 +10,9 @@ import java.util.random.RandomGenerator;
 
 /**
  * Simulated delivery latency of each kind of message, in nanoseconds: an IPI, an IOMMU command
- * or completion, a page-table walk's memory read, a fault's trip through the kernel. The
- * deterministic engine adds seeded jitter of up to half the base; the Kafka host uses the base.
+ * or completion, a page-table walk's memory read, a fault's trip through the kernel. Each
+ * delivery adds jitter of up to half the base, a pure function of the run's seed, the message and
+ * its destination ({@link #sampleNs}), so that every host computes the same delivery times.
  */
 public final class LatencyModel {
 
@@ -44,5 +46,47 @@ public final class LatencyModel {
     public long sampleNs(Event event, RandomGenerator random) {
         long base = baseNs(event);
         return base == 0 ? 0 : base + random.nextLong(base / 2 + 1);
+    }
+
+    /**
+     * The latency of {@code message}'s delivery to {@code target}: the base plus jitter in
+     * [0, base/2] taken from a hash of the run's seed, the sender, its sequence number and the
+     * destination. No host state enters it, so the sender, the receiver, the deterministic engine
+     * and the Kafka host all compute the same value.
+     */
+    public long sampleNs(Envelope message, String target, long seed) {
+        long base = baseNs(message.event());
+        if (base == 0) {
+            return 0;
+        }
+        long h = mix64(seed ^ mix64(message.node().hashCode() * 0x9E3779B97F4A7C15L + message.seq())
+                ^ mix64(target.hashCode() + 0x632BE59BD9B4E019L));
+        return base + Long.remainderUnsigned(h, base / 2 + 1);
+    }
+
+    /**
+     * The smallest latency any delivered message can have: nothing a node emits at time t reaches
+     * another node before t + lookahead. The hosts' time windows rest on it.
+     */
+    public long lookaheadNs() {
+        long min = LOCAL_CALL_NS;
+        for (Family f : DELIVERED) {
+            min = Math.min(min, baseNs.get(f));
+        }
+        if (min <= 0) {
+            throw new IllegalStateException("a delivered family has no latency: the hosts need a positive lookahead");
+        }
+        return min;
+    }
+
+    /** The families whose events are delivered to nodes (page-table and trace events are facts). */
+    private static final java.util.List<Family> DELIVERED = java.util.List.of(
+            Family.IPI, Family.SECONDARY_TLB, Family.WALK, Family.FAULT, Family.SYSCALL, Family.CONTROL);
+
+    /** SplitMix64's finalizer (Steele, Lea, Flood 2014): a well-mixed 64-bit hash of {@code z}. */
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 }

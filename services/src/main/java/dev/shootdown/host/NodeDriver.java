@@ -151,6 +151,27 @@ public final class NodeDriver {
         return localNowNs;
     }
 
+    /** The sequence number of the last event this node emitted (0 before its first). */
+    public long seq() {
+        return seq;
+    }
+
+    /** True when timer {@code name} is armed to fire at {@code fireAtNs} (not re-armed or cancelled since). */
+    public boolean isArmed(String name, long fireAtNs) {
+        Long at = armed.get(name);
+        return at != null && at == fireAtNs;
+    }
+
+    /** Per destination, the link sequence number of the last event this node sent it. */
+    public Map<String, Long> sentOnLinks() {
+        return new TreeMap<>(sentOnLink);
+    }
+
+    /** True once the node handled RunCompleted: it takes no more inputs or timers. */
+    public boolean quiesced() {
+        return node != null && node.lifecycle() == Lifecycle.QUIESCED;
+    }
+
     /** Redelivered inputs dropped so far (their link sequence number was already delivered). */
     public long duplicatesDropped() {
         return duplicatesDropped;

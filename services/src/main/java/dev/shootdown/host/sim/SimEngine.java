@@ -1,31 +1,29 @@
 package dev.shootdown.host.sim;
 
 import dev.shootdown.core.NodeStateMachine;
-import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.NodeDriver;
+import dev.shootdown.host.ScheduledNode;
 import dev.shootdown.scenario.Scenario;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.PriorityQueue;
-import java.util.SplittableRandom;
 import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * The deterministic host: every node on one thread, virtual time, a seeded random source for
- * message latencies. Each sender-to-receiver link is FIFO, as the Kafka host makes it. The same
- * seed gives the same log, event for event.
+ * The deterministic host: every node on one thread, in virtual time. Each node takes its inputs
+ * and timers in {@link ScheduledNode}'s order, at delivery times computed from the messages and
+ * the seed alone, so the same seed gives the same log, event for event, here and on the Kafka
+ * host. The engine always steps the node whose next input or timer is due soonest.
  *
  * <p>By default the engine keeps the whole log (restarts rebuild nodes from it) and returns it in
  * {@link Result#log}. {@link #streamTo} hands every envelope to a sink instead, as it is
@@ -53,29 +51,22 @@ public final class SimEngine {
     }
 
     /**
-     * Restart {@code nodeId} once the log holds {@code afterEvents} events: its in-memory state and
-     * timers are lost, a fresh instance is rebuilt from the log ({@link NodeDriver#recover}) and
-     * its inputs are delivered again from the log, as a Kafka consumer reading from the start would.
+     * Restart {@code nodeId} once the log holds {@code afterEvents} events: its in-memory state,
+     * timers and received inputs are lost, and a fresh instance is rebuilt from the log
+     * ({@link ScheduledNode#rebuild}), as a process restarted on the Kafka host is.
      */
     public record Restart(String nodeId, long afterEvents) {}
-
-    private record Pending(long atNs, long order, String target, Envelope envelope, TimerRequest timer, long generation) {}
 
     private final String runId;
     private final long seed;
     private final Scenario scenario;
-    private final Map<String, NodeDriver> drivers = new LinkedHashMap<>();
     private final LatencyModel latency;
-    private final SplittableRandom random;
-    private final PriorityQueue<Pending> queue = new PriorityQueue<>(
-            (a, b) -> a.atNs != b.atNs ? Long.compare(a.atNs, b.atNs) : Long.compare(a.order, b.order));
-    private final Map<String, Long> lastArrivalOnLink = new HashMap<>();
+    private final List<ScheduledNode> nodes = new ArrayList<>();
+    private final Map<String, Integer> index = new HashMap<>();
     private final List<Envelope> log = new ArrayList<>();
     private final TreeSet<String> quiesced = new TreeSet<>();
-    private long order;
     private final List<Restart> restarts = new ArrayList<>();
     private Function<String, NodeStateMachine> factory;
-    private final Map<String, Long> generation = new HashMap<>();
     /** Where envelopes go when the log is not kept; null: keep the log. */
     private Consumer<Envelope> sink;
     private long published;
@@ -85,12 +76,12 @@ public final class SimEngine {
         this.seed = seed;
         this.scenario = scenario;
         this.latency = latency;
-        this.random = new SplittableRandom(seed);
         for (NodeStateMachine node : nodes) {
-            drivers.put(node.nodeId(), new NodeDriver(runId, node, scenario.nodeIds()));
+            index.put(node.nodeId(), this.nodes.size());
+            this.nodes.add(new ScheduledNode(runId, node, scenario.nodeIds(), latency));
         }
-        if (!drivers.keySet().equals(new LinkedHashSet<>(scenario.nodeIds()))) {
-            throw new IllegalArgumentException("nodes " + drivers.keySet() + " do not match the scenario's " + scenario.nodeIds());
+        if (!index.keySet().equals(new LinkedHashSet<>(scenario.nodeIds())) || index.size() != nodes.size()) {
+            throw new IllegalArgumentException("nodes " + index.keySet() + " do not match the scenario's " + scenario.nodeIds());
         }
     }
 
@@ -101,7 +92,7 @@ public final class SimEngine {
                     + " (streamTo) keeps no log");
         }
         for (Restart r : plan) {
-            if (!drivers.containsKey(r.nodeId())) {
+            if (!index.containsKey(r.nodeId())) {
                 throw new IllegalArgumentException("no node " + r.nodeId() + " to restart");
             }
         }
@@ -128,51 +119,43 @@ public final class SimEngine {
     }
 
     /**
-     * Runs until every node quiesced, or {@code maxEvents} were published. The run may stop in
-     * the middle of handling an input: the events that input produced are all published, so
-     * slightly more than {@code maxEvents} can be.
+     * Runs until every node quiesced, nothing is left to happen, or {@code maxEvents} were
+     * published. The run may stop in the middle of handling an input: the events that input
+     * produced are all published, so slightly more than {@code maxEvents} can be.
      */
     public Result run(long maxEvents) {
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, scenario.nodeIds());
         publish(control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L));
         long now = 0;
-        while (!queue.isEmpty() && quiesced.size() < drivers.size() && published < maxEvents) {
+        while (quiesced.size() < nodes.size() && published < maxEvents) {
             while (!restarts.isEmpty() && published >= restarts.get(0).afterEvents()) {
-                restart(restarts.remove(0).nodeId(), now);
+                restart(restarts.remove(0).nodeId());
             }
-            Pending p = queue.poll();
-            now = p.atNs;
-            if (p.timer != null && p.generation != generation.getOrDefault(p.target, 0L)) {
-                continue; // a timer of an instance that was restarted since
-            }
-            NodeDriver driver = drivers.get(p.target);
-            NodeDriver.Output out = p.timer != null
-                    ? driver.fire(p.timer.name(), p.timer.fireAtNs())
-                    : driver.offer(p.envelope, p.atNs);
-            for (Envelope e : out.envelopes()) {
-                publish(e);
-            }
-            for (TimerRequest t : out.timers()) {
-                if (!t.isCancel()) {
-                    queue.add(new Pending(t.fireAtNs(), order++, p.target, null, t, generation.getOrDefault(p.target, 0L)));
+            ScheduledNode next = null;
+            long at = Long.MAX_VALUE;
+            for (ScheduledNode n : nodes) {
+                long t = n.nextAtNs();
+                if (t < at) {
+                    at = t;
+                    next = n;
                 }
             }
+            if (next == null) {
+                break; // nothing left to happen: every node waits for something that will never come
+            }
+            now = at;
+            for (Envelope e : next.step().envelopes()) {
+                publish(e);
+            }
         }
-        return new Result(List.copyOf(log), quiesced.size() == drivers.size(), now, published);
+        return new Result(List.copyOf(log), quiesced.size() == nodes.size(), now, published);
     }
 
-    private void restart(String nodeId, long now) {
-        long gen = generation.merge(nodeId, 1L, Long::sum);
-        NodeDriver recovered = NodeDriver.recover(runId, factory.apply(nodeId), scenario.nodeIds(), log);
-        drivers.put(nodeId, recovered);
-        for (TimerRequest t : recovered.recoveryTimers()) {
-            queue.add(new Pending(Math.max(now, t.fireAtNs()), order++, nodeId, null, t, gen));
-        }
-        // Re-read every input from the start of the log; the driver drops what it already delivered.
-        for (Envelope e : log) {
-            if (e.links().containsKey(nodeId)) {
-                queue.add(new Pending(now, order++, nodeId, e, null, gen));
-            }
+    private void restart(String nodeId) {
+        ScheduledNode rebuilt = ScheduledNode.rebuild(runId, factory.apply(nodeId), scenario.nodeIds(), latency, log);
+        nodes.set(index.get(nodeId), rebuilt);
+        for (Envelope e : rebuilt.takeUnpublished()) {
+            publish(e);
         }
     }
 
@@ -187,14 +170,10 @@ public final class SimEngine {
             quiesced.add(q.node());
         }
         for (String target : e.links().keySet()) {
-            if (!drivers.containsKey(target)) {
-                continue; // the run controller: it only counts NodeQuiesced, above
+            Integer i = index.get(target);
+            if (i != null) { // not the run controller: it only counts NodeQuiesced, above
+                nodes.get(i).receive(e);
             }
-            String link = e.node() + ">" + target;
-            long at = e.timeNs() + latency.sampleNs(e.event(), random);
-            at = Math.max(at, lastArrivalOnLink.getOrDefault(link, 0L));
-            lastArrivalOnLink.put(link, at);
-            queue.add(new Pending(at, order++, target, e, null, 0L));
         }
     }
 }

@@ -1,0 +1,282 @@
+package dev.shootdown.host;
+
+import dev.shootdown.core.NodeStateMachine;
+import dev.shootdown.core.TimerRequest;
+import dev.shootdown.event.ControlEvent;
+import dev.shootdown.event.Envelope;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * One node as every host runs it: its {@link NodeDriver}, and what waits for it (the inputs that
+ * arrived, its armed timers) in the one order every host takes them: by simulated time, inputs
+ * before timers, then inputs by sender and link sequence number, timers by name.
+ *
+ * <p>When an input is due is computed here from the message alone: its send time plus
+ * {@link LatencyModel#sampleNs(Envelope, String, long)}, and never before the previous message on
+ * the same link (links are FIFO). Nothing a host does (how fast Kafka delivers, when a process
+ * restarts) enters it. So a node takes the same inputs at the same simulated times in the same
+ * order on the deterministic engine and on the Kafka host, and the same seed gives the same log
+ * on both. A node emits nothing that reaches another node sooner than
+ * {@link LatencyModel#lookaheadNs()} after it: that is what lets the Kafka host run every node
+ * up to a common time bound without waiting for each message ({@code RoundClock}).
+ *
+ * <p>{@link #rebuild} is how a host restarts a node: a fresh instance re-executes the inputs the
+ * log holds for it until it has emitted every event the log holds from it, checking each one.
+ *
+ * <p>Not thread-safe: the host's node thread only. Times are simulated nanoseconds.
+ */
+public final class ScheduledNode {
+
+    /** An input (key: its sender) or a timer (key: its name), due at {@code atNs}. */
+    private record Item(long atNs, Envelope input, String key, long linkSeq) {}
+
+    private static final Comparator<Item> ORDER = Comparator.comparingLong(Item::atNs)
+            .thenComparing(i -> i.input() == null)
+            .thenComparing(Item::key)
+            .thenComparingLong(Item::linkSeq);
+
+    private final NodeDriver driver;
+    private final String nodeId;
+    private final Set<String> nodes;
+    private final LatencyModel latency;
+    private long seed;
+    private boolean seeded;
+    private final List<Envelope> beforeSeed = new ArrayList<>();
+    private final PriorityQueue<Item> due = new PriorityQueue<>(ORDER);
+    private final Map<String, Long> receivedOnLink = new HashMap<>();
+    private final Map<String, Long> lastArrivalIn = new HashMap<>();
+    private final Map<String, TreeMap<Long, Envelope>> early = new HashMap<>();
+    private final Map<String, Long> lastArrivalOut = new HashMap<>();
+    private final PriorityQueue<Long> sentArrivals = new PriorityQueue<>();
+    private final TreeMap<Long, Envelope> recordedAhead = new TreeMap<>();
+    private final List<Envelope> unpublished = new ArrayList<>();
+
+    public ScheduledNode(String runId, NodeStateMachine node, List<String> topology, LatencyModel latency) {
+        this.driver = new NodeDriver(runId, node, topology);
+        this.nodeId = node.nodeId();
+        this.nodes = new HashSet<>(topology);
+        this.latency = Objects.requireNonNull(latency);
+    }
+
+    /**
+     * A fresh {@code node} brought to where the log shows its previous instance got: every input
+     * the log holds for it is received, and taken in order until the node has emitted each of its
+     * events the log holds, up to the first gap in its sequence (a crash can cut off the tail of
+     * what a process was publishing, in any order across topics). Each re-emitted event must
+     * equal the recorded one. Events emitted while rebuilding that the log lacks are kept for the
+     * host to publish ({@link #takeUnpublished}); events the log holds beyond the gap are not
+     * published again ({@link #isRecorded}).
+     *
+     * @throws IllegalStateException when the log contradicts itself or re-execution differs from it
+     */
+    public static ScheduledNode rebuild(String runId, NodeStateMachine node, List<String> topology, LatencyModel latency,
+            Collection<Envelope> log) {
+        ScheduledNode n = new ScheduledNode(runId, node, topology, latency);
+        TreeMap<Long, Envelope> own = new TreeMap<>();
+        for (Envelope e : log) {
+            if (!e.run().equals(runId)) {
+                continue;
+            }
+            if (e.node().equals(n.nodeId)) {
+                Envelope before = own.putIfAbsent(e.seq(), e);
+                if (before != null && !before.equals(e)) {
+                    throw new IllegalStateException(n.nodeId + ": the log holds two different events " + e.id());
+                }
+            } else {
+                n.receive(e);
+            }
+        }
+        long prefix = 0;
+        while (own.containsKey(prefix + 1)) {
+            prefix++;
+        }
+        n.recordedAhead.putAll(own.tailMap(prefix, false));
+        while (n.driver.seq() < prefix) {
+            if (n.nextAtNs() == Long.MAX_VALUE) {
+                throw new IllegalStateException(n.nodeId + ": cannot rebuild: the log holds " + prefix
+                        + " of its events but the inputs it holds for it explain only " + n.driver.seq());
+            }
+            for (Envelope e : n.step().envelopes()) {
+                Envelope recorded = own.get(e.seq());
+                if (recorded == null) {
+                    n.unpublished.add(e);
+                } else if (!recorded.equals(e)) {
+                    throw new IllegalStateException(n.nodeId + ": re-executing its inputs gives " + e.event()
+                            + " where the log holds " + recorded.event() + " as " + e.id());
+                }
+            }
+        }
+        return n;
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public NodeDriver driver() {
+        return driver;
+    }
+
+    /**
+     * Takes an envelope from the log or the wire. Envelopes not addressed to this node, and
+     * those already received (a redelivery), are ignored; one that comes before its predecessor
+     * on the link waits for it.
+     */
+    public void receive(Envelope in) {
+        Long linkSeq = in.links().get(nodeId);
+        if (linkSeq == null) {
+            return;
+        }
+        if (!seeded && !(in.event() instanceof ControlEvent.RunStarted)) {
+            beforeSeed.add(in); // delivery times need the run's seed, which RunStarted brings
+            return;
+        }
+        String sender = in.node();
+        long have = receivedOnLink.getOrDefault(sender, 0L);
+        if (linkSeq <= have) {
+            return;
+        }
+        if (linkSeq > have + 1) {
+            early.computeIfAbsent(sender, k -> new TreeMap<>()).putIfAbsent(linkSeq, in);
+            return;
+        }
+        accept(in, linkSeq);
+        TreeMap<Long, Envelope> waiting = early.get(sender);
+        while (waiting != null && !waiting.isEmpty() && waiting.firstKey() <= receivedOnLink.get(sender) + 1) {
+            Map.Entry<Long, Envelope> next = waiting.pollFirstEntry();
+            if (next.getKey() == receivedOnLink.get(sender) + 1) {
+                accept(next.getValue(), next.getKey());
+            }
+        }
+        if (in.event() instanceof ControlEvent.RunStarted && !beforeSeed.isEmpty()) {
+            List<Envelope> held = List.copyOf(beforeSeed);
+            beforeSeed.clear();
+            held.forEach(this::receive);
+        }
+    }
+
+    private void accept(Envelope in, long linkSeq) {
+        if (in.event() instanceof ControlEvent.RunStarted started) {
+            seed = started.seed();
+            seeded = true;
+        }
+        long at = Math.max(in.timeNs() + latency.sampleNs(in, nodeId, seed), lastArrivalIn.getOrDefault(in.node(), 0L));
+        lastArrivalIn.put(in.node(), at);
+        receivedOnLink.put(in.node(), linkSeq);
+        due.add(new Item(at, in, in.node(), linkSeq));
+    }
+
+    /** How far the link from {@code sender} has been received without a gap. */
+    public long receivedOn(String sender) {
+        return receivedOnLink.getOrDefault(sender, 0L);
+    }
+
+    /**
+     * When the next input or timer is due, or {@link Long#MAX_VALUE} when nothing waits (or the
+     * node quiesced: nothing it takes from here on has any effect).
+     */
+    public long nextAtNs() {
+        Item head = head();
+        return head == null ? Long.MAX_VALUE : head.atNs();
+    }
+
+    private Item head() {
+        if (driver.quiesced()) {
+            return null;
+        }
+        while (!due.isEmpty()) {
+            Item h = due.peek();
+            if (h.input() == null && !driver.isArmed(h.key(), h.atNs())) {
+                due.poll(); // re-armed or cancelled since
+                continue;
+            }
+            return h;
+        }
+        return null;
+    }
+
+    /** Takes the next due input or timer; returns what it produced (timers are already armed here). */
+    public NodeDriver.Output step() {
+        Item h = head();
+        if (h == null) {
+            return NodeDriver.Output.NONE;
+        }
+        due.poll();
+        NodeDriver.Output out = h.input() != null ? driver.offer(h.input(), h.atNs()) : driver.fire(h.key(), h.atNs());
+        for (TimerRequest t : out.timers()) {
+            if (!t.isCancel()) {
+                due.add(new Item(t.fireAtNs(), null, t.name(), 0));
+            }
+        }
+        for (Envelope e : out.envelopes()) {
+            noteSent(e);
+        }
+        return out;
+    }
+
+    /** Takes every input and timer due before {@code boundNs}, in order; returns the events emitted. */
+    public List<Envelope> runUntil(long boundNs) {
+        List<Envelope> out = new ArrayList<>();
+        while (nextAtNs() < boundNs) {
+            out.addAll(step().envelopes());
+        }
+        return out;
+    }
+
+    private void noteSent(Envelope e) {
+        for (String dest : e.links().keySet()) {
+            if (nodes.contains(dest)) {
+                long at = Math.max(e.timeNs() + latency.sampleNs(e, dest, seed), lastArrivalOut.getOrDefault(dest, 0L));
+                lastArrivalOut.put(dest, at);
+                sentArrivals.add(at);
+            }
+        }
+    }
+
+    /**
+     * When the earliest message this node sent, due at or after {@code notBeforeNs}, is due at
+     * its destination ({@link Long#MAX_VALUE} if none). Messages due earlier are forgotten: the
+     * caller knows they have been taken.
+     */
+    public long sentDueNotBefore(long notBeforeNs) {
+        while (!sentArrivals.isEmpty() && sentArrivals.peek() < notBeforeNs) {
+            sentArrivals.poll();
+        }
+        return sentArrivals.isEmpty() ? Long.MAX_VALUE : sentArrivals.peek();
+    }
+
+    /** The events {@link #rebuild} re-emitted that the log did not hold; the host publishes them. */
+    public List<Envelope> takeUnpublished() {
+        List<Envelope> out = List.copyOf(unpublished);
+        unpublished.clear();
+        return out;
+    }
+
+    /**
+     * True when the log already holds {@code e} (recorded beyond a gap before a crash): the host
+     * does not publish it again.
+     *
+     * @throws IllegalStateException when the log holds a different event under its id
+     */
+    public boolean isRecorded(Envelope e) {
+        Envelope recorded = recordedAhead.remove(e.seq());
+        if (recorded == null) {
+            return false;
+        }
+        if (!recorded.equals(e)) {
+            throw new IllegalStateException(nodeId + ": re-executing its inputs gives " + e.event() + " where the log holds "
+                    + recorded.event() + " as " + e.id());
+        }
+        return true;
+    }
+}
