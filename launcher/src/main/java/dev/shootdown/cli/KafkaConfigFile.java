@@ -31,7 +31,7 @@ final class KafkaConfigFile {
         if (file == null) {
             return defaults;
         }
-        return new KafkaHostConfig(bootstrapServers, read(file), defaults.simNsPerWallMs(), defaults.partitions(),
+        return new KafkaHostConfig(bootstrapServers, read(file), defaults.partitions(),
                 defaults.replicationFactor(), defaults.requestTimeout());
     }
 

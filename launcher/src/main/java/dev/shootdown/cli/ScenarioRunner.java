@@ -170,7 +170,7 @@ final class ScenarioRunner implements AutoCloseable {
         progress.println("run " + runId + " on Kafka at " + bootstrapServers + (clusterNodes ? ", nodes on the cluster" : ""));
         progress.flush();
         KafkaHostConfig defaults = KafkaHostConfig.defaults(bootstrapServers);
-        KafkaHostConfig config = new KafkaHostConfig(bootstrapServers, kafkaProperties, defaults.simNsPerWallMs(),
+        KafkaHostConfig config = new KafkaHostConfig(bootstrapServers, kafkaProperties,
                 defaults.partitions(), defaults.replicationFactor(), defaults.requestTimeout());
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);

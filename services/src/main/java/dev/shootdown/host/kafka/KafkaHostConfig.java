@@ -6,12 +6,11 @@ import java.util.Objects;
 import java.util.Properties;
 
 /**
- * How the Kafka host reaches the cluster and paces simulated time.
+ * How the Kafka host reaches the cluster. (Simulated time does not follow the wall clock: the
+ * hosts keep it in rounds, {@code RoundClock}.)
  *
  * @param bootstrapServers   the cluster, HOST:PORT[,HOST:PORT...]
  * @param clientProperties   extra Kafka client settings (security, tuning), applied to every client
- * @param simNsPerWallMs     simulated nanoseconds per wall-clock millisecond for timers: a timer
- *                           {@code d} simulated ns away fires after {@code d / simNsPerWallMs} ms
  * @param partitions         partitions per topic
  * @param replicationFactor  replication factor of the run's topics
  * @param requestTimeout     bound on reaching the cluster (admin calls, topic creation)
@@ -19,7 +18,6 @@ import java.util.Properties;
 public record KafkaHostConfig(
         String bootstrapServers,
         Map<String, String> clientProperties,
-        long simNsPerWallMs,
         int partitions,
         short replicationFactor,
         Duration requestTimeout) {
@@ -27,13 +25,13 @@ public record KafkaHostConfig(
     public KafkaHostConfig {
         Objects.requireNonNull(bootstrapServers, "bootstrapServers");
         clientProperties = Map.copyOf(clientProperties);
-        if (simNsPerWallMs <= 0 || partitions <= 0 || replicationFactor <= 0) {
-            throw new IllegalArgumentException("simNsPerWallMs, partitions and replicationFactor must be positive");
+        if (partitions <= 0 || replicationFactor <= 0) {
+            throw new IllegalArgumentException("partitions and replicationFactor must be positive");
         }
     }
 
     public static KafkaHostConfig defaults(String bootstrapServers) {
-        return new KafkaHostConfig(bootstrapServers, Map.of(), 250, 2, (short) 1, Duration.ofSeconds(15));
+        return new KafkaHostConfig(bootstrapServers, Map.of(), 2, (short) 1, Duration.ofSeconds(15));
     }
 
     /** Base client properties: bootstrap servers, bounded timeouts, then the user's overrides. */

@@ -8,6 +8,7 @@ import dev.shootdown.event.Family;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.Routing;
 import dev.shootdown.host.NodeDriver;
+import dev.shootdown.host.RoundClock;
 import dev.shootdown.scenario.Scenario;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -93,7 +94,9 @@ public final class KafkaRunner {
                             config.consumerProperties("shootdown-control-" + runId))) {
                 String controlTopic = Routing.topic(runId, Family.CONTROL);
                 // The control topic tells when nodes quiesce; the others, with it, how far each node got.
-                List<String> watched = pending.isEmpty() ? List.of(controlTopic) : RunTopics.names(runId);
+                List<String> watched = new ArrayList<>(pending.isEmpty() ? List.of(controlTopic) : RunTopics.names(runId));
+                String roundsTopic = RunTopics.rounds(runId);
+                watched.add(roundsTopic);
                 List<TopicPartition> partitions = new ArrayList<>();
                 for (String topic : watched) {
                     for (PartitionInfo info : consumer.partitionsFor(topic, config.requestTimeout())) {
@@ -110,20 +113,38 @@ public final class KafkaRunner {
                 Envelope start = control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L);
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                // Round 0 of the run controller: RunStarted, one event to each node, due at its delivery time.
+                long due = Long.MAX_VALUE;
+                for (String node : host.topology()) {
+                    due = Math.min(due, start.timeNs() + host.latency().sampleNs(start, node, seed));
+                }
+                RoundClock.RoundDone started = new RoundClock.RoundDone(NodeIds.CONTROL, 0, start.seq(), control.sentOnLinks(), due,
+                        false);
+                producer.send(new ProducerRecord<>(roundsTopic, NodeIds.CONTROL, RunTopics.encode(started)))
+                        .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
 
+                RoundClock clock = new RoundClock(host.topology(), host.latency().lookaheadNs());
                 long deadline = System.nanoTime() + runTimeout.toNanos();
-                while (quiesced.size() < host.topology().size() && System.nanoTime() < deadline) {
+                boolean stalled = false;
+                while (quiesced.size() < host.topology().size() && !stalled && System.nanoTime() < deadline) {
                     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
+                        if (r.topic().equals(roundsTopic)) {
+                            clock.onDone(RunTopics.decodeRound(r.value()));
+                            continue;
+                        }
                         Envelope e = EventCodec.decode(r.value());
                         recorded.merge(e.node(), 1L, Long::sum);
                         if (e.event() instanceof ControlEvent.NodeQuiesced q && quiesced.add(q.node())) {
                             progress.accept(q.node());
                         }
                     }
-                    for (Redeploy due : List.copyOf(pending)) {
-                        if (recorded.getOrDefault(due.nodeId(), 0L) >= due.afterEvents() && !quiesced.contains(due.nodeId())) {
-                            pending.remove(due);
-                            String node = due.nodeId();
+                    // Every node finished a round that left nothing to happen, yet some never quiesced.
+                    stalled = quiesced.size() < host.topology().size() && clock.finished();
+                    for (Redeploy redeploy : List.copyOf(pending)) {
+                        if (recorded.getOrDefault(redeploy.nodeId(), 0L) >= redeploy.afterEvents()
+                                && !quiesced.contains(redeploy.nodeId())) {
+                            pending.remove(redeploy);
+                            String node = redeploy.nodeId();
                             await(vertx.undeploy(deployments.get(node)), "undeploying " + node);
                             NodeVerticle v = factory.apply(node);
                             instances.add(v);

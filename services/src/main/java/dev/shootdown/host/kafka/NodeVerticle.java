@@ -3,16 +3,20 @@ package dev.shootdown.host.kafka;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.codec.LogFormatException;
 import dev.shootdown.core.NodeStateMachine;
-import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Family;
 import dev.shootdown.event.Routing;
+import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.NodeDriver;
+import dev.shootdown.host.RoundClock;
+import dev.shootdown.host.ScheduledNode;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -23,19 +27,25 @@ import org.apache.kafka.common.TopicPartition;
 
 /**
  * The Kafka host of one node: a Vert.x verticle whose context runs the node's state machine
- * (through a {@link NodeDriver}), fed by a plain Kafka consumer polled on a Vert.x worker, and
- * publishing through an idempotent {@code acks=all} producer. Timers are Vert.x timers that turn
- * into inputs on the same context.
+ * (through a {@link ScheduledNode}), fed by a plain Kafka consumer polled on a Vert.x worker, and
+ * publishing through an idempotent {@code acks=all} producer.
  *
- * <p>Every start is a recovery: the node is rebuilt from what the run's topics hold
- * ({@link NodeDriver#recover}; nothing for a first start), re-arms the timers its state needs, and
- * reads its input topics from the beginning; the driver drops inputs it already delivered by their
- * link sequence numbers. So a redeployed verticle loses no input and applies none twice, and
- * no consumer group or committed offset is involved. Stopping stops taking inputs and timers, then
- * waits until the cluster acknowledged everything the node emitted.
+ * <p>Simulated time is kept in rounds ({@link RoundClock}) on the run's rounds topic: the node
+ * takes what is due before the round's bound once it has received everything the other nodes
+ * said they sent it, publishes what that produced, and once the cluster acknowledged all of it
+ * says it finished the round. No wall clock enters the simulation: a node that is slow, paused,
+ * killed or cut off from the broker holds everyone's simulated time still until it is back, and
+ * the log comes out the same as on the deterministic engine for the same seed.
  *
- * <p>Threads: the state machine, the driver and the bookkeeping run on the verticle's context;
- * the consumer belongs to its worker; producer callbacks hop back to the context.
+ * <p>Every start is a recovery: the node is rebuilt by re-executing the inputs the run's topics
+ * hold for it ({@link ScheduledNode#rebuild}; nothing for a first start), publishes what a crash
+ * cut off, and resumes at the round after the last one it said it finished. It reads its input
+ * topics from the beginning and drops what it already received by link sequence numbers, so no
+ * input is lost or taken twice, and no consumer group or committed offset is involved. Stopping
+ * stops taking inputs, then waits until the cluster acknowledged everything the node emitted.
+ *
+ * <p>Threads: the node, the round bookkeeping and the sends run on the verticle's context; the
+ * consumer belongs to its worker; producer callbacks hop back to the context.
  */
 public class NodeVerticle extends VerticleBase {
 
@@ -45,7 +55,14 @@ public class NodeVerticle extends VerticleBase {
 
     private final NodeHost host;
     private final NodeStateMachine machine;
-    private NodeDriver driver;
+    private ScheduledNode node;
+    private RoundClock clock;
+    private List<String> senders;
+    /** The last round this instance (or, before a restart, its predecessor) said it finished; -1: none. */
+    private long round = -1;
+    /** Sends of the current round (or of the rebuild) not yet acknowledged, or a RoundDone in flight. */
+    private boolean busy;
+    private long roundBoundNs;
     private long recoveredEvents;
     private KafkaProducer<String, String> producer;
     private volatile boolean polling;
@@ -66,19 +83,28 @@ public class NodeVerticle extends VerticleBase {
         return recoveredEvents;
     }
 
+    private record Recovered(ScheduledNode node, List<RoundClock.RoundDone> rounds) {}
+
     @Override
     public Future<?> start() {
         String clientId = "shootdown-" + host.runId() + "-" + machine.nodeId();
+        String roundsTopic = RunTopics.rounds(host.runId());
         return vertx.executeBlocking(() -> {
-            List<String> topics = RunTopics.names(host.runId());
             List<Envelope> log = new ArrayList<>();
-            for (RecordedEvent r : RunLogReader.readRecorded(host.config(), host.runId(), topics)) {
+            for (RecordedEvent r : RunLogReader.readRecorded(host.config(), host.runId(), RunTopics.names(host.runId()))) {
                 log.add(r.envelope());
             }
             recoveredEvents = log.stream().filter(e -> e.node().equals(machine.nodeId())).count();
-            return NodeDriver.recover(host.runId(), machine, host.topology(), log);
+            List<RoundClock.RoundDone> rounds = RunLogReader.readRounds(host.config(), host.runId());
+            return new Recovered(ScheduledNode.rebuild(host.runId(), machine, host.topology(), host.latency(), log), rounds);
         }).compose(recovered -> {
-            driver = recovered;
+            node = recovered.node();
+            clock = new RoundClock(host.topology(), host.latency().lookaheadNs());
+            recovered.rounds().forEach(clock::onDone);
+            round = clock.lastRound(machine.nodeId());
+            senders = new ArrayList<>(host.topology());
+            senders.add(NodeIds.CONTROL);
+            senders.remove(machine.nodeId());
             producer = new KafkaProducer<>(host.config().producerProperties(clientId));
             KafkaConsumer<String, String> consumer = new KafkaConsumer<>(host.config().consumerProperties(clientId));
             List<TopicPartition> partitions = new ArrayList<>();
@@ -88,16 +114,26 @@ public class NodeVerticle extends VerticleBase {
                     partitions.add(new TopicPartition(topic, info.partition()));
                 }
             }
+            partitions.add(new TopicPartition(roundsTopic, 0));
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
-            schedule(driver.recoveryTimers());
             polling = true;
-            pollLoop = vertx.executeBlocking(() -> poll(consumer), false);
+            pollLoop = vertx.executeBlocking(() -> poll(consumer, roundsTopic), false);
+            List<Envelope> cutOff = node.takeUnpublished();
+            if (cutOff.isEmpty()) {
+                maybeAdvance();
+            } else {
+                busy = true;
+                publish(cutOff).onComplete(v -> {
+                    busy = false;
+                    maybeAdvance();
+                });
+            }
             return Future.succeededFuture();
         });
     }
 
-    private Void poll(KafkaConsumer<String, String> consumer) {
+    private Void poll(KafkaConsumer<String, String> consumer, String roundsTopic) {
         try {
             while (polling) {
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(20))) {
@@ -105,7 +141,8 @@ public class NodeVerticle extends VerticleBase {
                     long offset = r.offset();
                     String value = r.value();
                     long storedAtMs = r.timestamp();
-                    context.runOnContext(v -> onRecord(tp, offset, value, storedAtMs));
+                    boolean isRound = r.topic().equals(roundsTopic);
+                    context.runOnContext(v -> onRecord(tp, offset, value, storedAtMs, isRound));
                 }
             }
         } catch (RuntimeException e) {
@@ -116,17 +153,22 @@ public class NodeVerticle extends VerticleBase {
         return null;
     }
 
-    private void onRecord(TopicPartition tp, long offset, String value, long storedAtMs) {
+    private void onRecord(TopicPartition tp, long offset, String value, long storedAtMs, boolean isRound) {
         if (stopping) {
-            return; // not delivered: the next instance reads it again
+            return; // not taken: the next instance reads it again
         }
         try {
-            Envelope in = EventCodec.decode(value);
-            if (in.run().equals(host.runId()) && driver.isForMe(in)) {
+            if (isRound) {
+                clock.onDone(RunTopics.decodeRound(value));
+            } else {
+                Envelope in = EventCodec.decode(value);
+                if (!in.run().equals(host.runId()) || !in.links().containsKey(machine.nodeId())) {
+                    return;
+                }
                 host.observer().onInput(machine.nodeId(), in, storedAtMs);
-                long deliverAt = in.timeNs() + host.latency().baseNs(in.event());
-                handle(driver.offer(in, deliverAt));
+                node.receive(in);
             }
+            maybeAdvance();
         } catch (LogFormatException e) {
             host.errors().record(machine.nodeId(), tp + " offset " + offset + ": " + e.getMessage(), null);
         } catch (RuntimeException e) {
@@ -134,47 +176,81 @@ public class NodeVerticle extends VerticleBase {
         }
     }
 
-    private void handle(NodeDriver.Output out) {
-        for (Envelope e : out.envelopes()) {
-            send(e);
-        }
-        schedule(out.timers());
-    }
-
-    private void schedule(List<TimerRequest> timers) {
-        for (TimerRequest t : timers) {
-            if (!t.isCancel()) {
-                long delayMs = Math.max(1, (t.fireAtNs() - driver.localNowNs()) / host.config().simNsPerWallMs());
-                vertx.setTimer(delayMs, id -> onTimer(t));
-            }
-        }
-    }
-
-    private void onTimer(TimerRequest t) {
-        if (stopping) {
+    /**
+     * Starts the next round when it can: the previous one is acknowledged, every node said it
+     * finished it, and everything the others said they sent this node has arrived.
+     */
+    private void maybeAdvance() {
+        if (stopping || busy) {
             return;
         }
-        try {
-            handle(driver.fire(t.name(), t.fireAtNs()));
-        } catch (RuntimeException e) {
-            host.errors().record(machine.nodeId(), "state machine failed on timer " + t.name(), e);
+        if (round < 0) {
+            sayDone(0, 0);
+            return;
         }
+        long k = round + 1;
+        if (!clock.active(machine.nodeId(), k)) {
+            return; // quiesced
+        }
+        OptionalLong bound = clock.bound(k);
+        if (bound.isEmpty() || bound.getAsLong() == Long.MAX_VALUE) {
+            return; // a node has not finished round k - 1, or nothing is left to happen
+        }
+        for (String sender : senders) {
+            if (node.receivedOn(sender) < clock.expected(sender, machine.nodeId())) {
+                return;
+            }
+        }
+        roundBoundNs = bound.getAsLong();
+        busy = true;
+        publish(node.runUntil(roundBoundNs)).onComplete(v -> sayDone(k, roundBoundNs));
     }
 
-    private void send(Envelope e) {
-        host.observer().onOutput(machine.nodeId(), e);
-        ProducerRecord<String, String> record = new ProducerRecord<>(
-                Routing.topic(host.runId(), e.event().family()), Routing.key(e), EventCodec.encode(e));
-        producer.send(record, (metadata, error) -> {
-            if (error != null) {
-                host.errors().record(machine.nodeId(), "event " + e.id() + " was not recorded", error);
+    /** Publishes {@code events} (those the log does not hold yet); completes on the context once all are acknowledged. */
+    private Future<Void> publish(List<Envelope> events) {
+        List<Future<Void>> acks = new ArrayList<>();
+        for (Envelope e : events) {
+            if (node.isRecorded(e)) {
+                continue; // recorded before a crash, beyond a gap in what reached the broker
             }
-        });
+            host.observer().onOutput(machine.nodeId(), e);
+            Promise<Void> acked = Promise.promise();
+            acks.add(acked.future());
+            ProducerRecord<String, String> record = new ProducerRecord<>(
+                    Routing.topic(host.runId(), e.event().family()), Routing.key(e), EventCodec.encode(e));
+            producer.send(record, (metadata, error) -> context.runOnContext(v -> {
+                if (error != null) {
+                    host.errors().record(machine.nodeId(), "event " + e.id() + " was not recorded", error);
+                }
+                acked.complete(); // a failure is recorded; the round goes on (the run is then marked failed)
+            }));
+        }
+        return Future.all(acks).mapEmpty();
+    }
+
+    private void sayDone(long k, long boundNs) {
+        busy = true;
+        NodeDriver driver = node.driver();
+        long next = Math.min(node.nextAtNs(), node.sentDueNotBefore(boundNs));
+        RoundClock.RoundDone done = new RoundClock.RoundDone(machine.nodeId(), k, driver.seq(), driver.sentOnLinks(), next,
+                driver.quiesced());
+        producer.send(new ProducerRecord<>(RunTopics.rounds(host.runId()), machine.nodeId(), RunTopics.encode(done)),
+                (metadata, error) -> context.runOnContext(v -> {
+                    if (error != null) {
+                        host.errors().record(machine.nodeId(), "round " + k + " was not recorded", error);
+                        return; // stays busy: without its RoundDone nobody can go on, and the run times out
+                    }
+                    round = k;
+                    clock.onDone(done);
+                    clock.forgetBefore(k);
+                    busy = false;
+                    maybeAdvance();
+                }));
     }
 
     @Override
     public Future<?> stop() {
-        stopping = true; // on the context: no input or timer is handled from here on
+        stopping = true; // on the context: no input is taken from here on
         polling = false;
         Future<Void> polled = pollLoop == null ? Future.succeededFuture() : pollLoop;
         return polled.eventually(() -> vertx.executeBlocking(() -> {

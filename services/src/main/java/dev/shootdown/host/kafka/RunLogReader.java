@@ -2,6 +2,7 @@ package dev.shootdown.host.kafka;
 
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.codec.LogFormatException;
+import dev.shootdown.host.RoundClock;
 import dev.shootdown.log.CausalOrder;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,6 +61,33 @@ public final class RunLogReader {
             }
         }
         return events;
+    }
+
+    /** Every {@link RoundClock.RoundDone} of the run so far, in the order they were recorded. */
+    public static List<RoundClock.RoundDone> readRounds(KafkaHostConfig config, String runId) throws InfrastructureException {
+        List<RoundClock.RoundDone> rounds = new ArrayList<>();
+        String topic = RunTopics.rounds(runId);
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-rounds-" + runId))) {
+            List<TopicPartition> partitions = List.of(new TopicPartition(topic, 0));
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, config.requestTimeout());
+            long deadline = System.nanoTime() + config.requestTimeout().toNanos() * 4;
+            while (!caughtUp(consumer, end)) {
+                if (System.nanoTime() > deadline) {
+                    throw new InfrastructureException("reading the rounds of run " + runId + " from " + config.bootstrapServers()
+                            + " did not reach the end offset in time");
+                }
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                    try {
+                        rounds.add(RunTopics.decodeRound(r.value()));
+                    } catch (LogFormatException e) {
+                        throw new InfrastructureException(topic + " offset " + r.offset() + ": " + e.getMessage(), e);
+                    }
+                }
+            }
+        }
+        return rounds;
     }
 
     private static boolean caughtUp(KafkaConsumer<String, String> consumer, Map<TopicPartition, Long> end) {

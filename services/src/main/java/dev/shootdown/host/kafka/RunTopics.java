@@ -1,6 +1,10 @@
 package dev.shootdown.host.kafka;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.shootdown.codec.LogFormatException;
 import dev.shootdown.event.Family;
+import dev.shootdown.host.RoundClock;
 import dev.shootdown.event.Routing;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -14,10 +18,38 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.common.TopicPartition;
 
-/** The topics of one run: {@code shootdown.<run>.<family>} for every family. */
+/**
+ * The topics of one run: {@code shootdown.<run>.<family>} for every family, which hold its log,
+ * and {@code shootdown.<run>.rounds}, where the hosts keep simulated time ({@link RoundClock}):
+ * host bookkeeping, never part of the log, so replay and audit do not read it.
+ */
 public final class RunTopics {
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private RunTopics() {}
+
+    /** The topic of the run's {@link RoundClock.RoundDone} records (one partition: a total order). */
+    public static String rounds(String runId) {
+        return "shootdown." + runId + ".rounds";
+    }
+
+    public static String encode(RoundClock.RoundDone done) {
+        try {
+            return JSON.writeValueAsString(done);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    /** @throws LogFormatException when {@code json} is not a RoundDone */
+    public static RoundClock.RoundDone decodeRound(String json) throws LogFormatException {
+        try {
+            return JSON.readValue(json, RoundClock.RoundDone.class);
+        } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
+            throw new LogFormatException("not a round record: " + e.getMessage(), e);
+        }
+    }
 
     /** Every topic name of {@code runId}, in family order. */
     public static List<String> names(String runId) {
@@ -75,6 +107,7 @@ public final class RunTopics {
         for (String name : names(runId)) {
             topics.add(new NewTopic(name, config.partitions(), config.replicationFactor()));
         }
+        topics.add(new NewTopic(rounds(runId), 1, config.replicationFactor()));
         long timeoutMs = config.requestTimeout().toMillis();
         try {
             admin.createTopics(topics).all().get(timeoutMs, TimeUnit.MILLISECONDS);
@@ -84,6 +117,7 @@ public final class RunTopics {
                     request.put(new TopicPartition(name, p), OffsetSpec.latest());
                 }
             }
+            request.put(new TopicPartition(rounds(runId), 0), OffsetSpec.latest());
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
             while (true) {
                 try {
