@@ -96,11 +96,18 @@ final class MatrixCommand implements Callable<Integer> {
         List<String> archList = choices("--arch", arches, Scenario.ARCHES);
         List<String> policyList = choices("--policy", policies, Scenario.POLICIES);
         options.validate(engine);
+        for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
+            entry.setValue(options.withFaults(entry.getValue())); // every cell gets the plan, checked before anything runs
+        }
         if (out != null) {
             RunCommand.createOutputDirectory(out);
         }
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
+        String faults = options.faultsHeader();
+        if (faults != null) {
+            progress.println(faults);
+        }
         List<Cell> cells = new ArrayList<>();
         int total = scenarios.size() * archList.size() * policyList.size();
         try (ScenarioRunner runner = options.runner(engine, progress)) {
@@ -182,6 +189,9 @@ final class MatrixCommand implements Callable<Integer> {
         List<String> args = new ArrayList<>(List.of("shootdown", "run", "--scenario", scenarioArg, "--arch", s.arch(),
                 "--policy", s.policy(), "--engine", engine.name(), "--seed", Long.toString(options.seed),
                 "--livelock-threshold", Integer.toString(options.livelockThreshold)));
+        if (options.faultsFile != null) {
+            args.addAll(List.of("--faults", options.faultsFile.toString()));
+        }
         if (engine == ScenarioRunner.Engine.sim) {
             args.addAll(List.of("--max-events", Long.toString(options.maxEvents)));
         } else {
