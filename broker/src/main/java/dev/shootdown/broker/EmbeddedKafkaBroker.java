@@ -96,7 +96,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     /** Through log4j-api, which Kafka itself uses too; route it to SLF4J with log4j-to-slf4j. */
     private static final Logger LOG = LogManager.getLogger(EmbeddedKafkaBroker.class);
 
-    private final KafkaRaftServer server;
+    private KafkaRaftServer server;
+    private final Properties settings;
     private final Path logDir;
     private final boolean ownsLogDir;
     private final String bootstrapServers;
@@ -104,8 +105,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     /** Guarded by {@code this}. */
     private boolean closed;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, Path logDir, boolean ownsLogDir, int port) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, Properties settings, Path logDir, boolean ownsLogDir, int port) {
         this.server = server;
+        this.settings = settings;
         this.logDir = logDir;
         this.ownsLogDir = ownsLogDir;
         this.bootstrapServers = HOST + ":" + port;
@@ -150,7 +152,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                     LOG.info("Kafka broker ready at {}:{} (controller port {}, log dir {}{}) in {} ms",
                             HOST, brokerPort, controllerPort, dir, formatted ? ", newly formatted" : "",
                             TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos));
-                    return new EmbeddedKafkaBroker(server, dir, ownsLogDir, brokerPort);
+                    return new EmbeddedKafkaBroker(server, settings, dir, ownsLogDir, brokerPort);
                 } catch (BrokerStartException e) {
                     if (!causedByBindFailure(e)) {
                         throw e;
@@ -183,6 +185,32 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     static final java.time.Duration SHUTDOWN_TIMEOUT = java.time.Duration.ofSeconds(30);
 
     /**
+     * A broker restart as clients see it: shuts the broker down (its data stays), leaves it down
+     * for {@code down}, and starts it again on the same ports and log directory. Blocks until it
+     * answers again.
+     *
+     * @throws BrokerStartException when it does not come back; it is then down
+     * @throws IllegalStateException when the broker was closed
+     */
+    public synchronized void restart(Duration down) throws BrokerStartException {
+        if (closed) {
+            throw new IllegalStateException("the broker at " + bootstrapServers + " is closed");
+        }
+        long startNanos = System.nanoTime();
+        stopQuietly(server);
+        server = null;
+        try {
+            Thread.sleep(down.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrokerStartException("interrupted while the broker at " + bootstrapServers + " was down", e);
+        }
+        server = launch(kafkaConfig(settings), bootstrapServers);
+        LOG.info("Kafka broker at {} restarted in {} ms", bootstrapServers,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos));
+    }
+
+    /**
      * Shuts the broker down and waits until it has stopped (at most {@link #SHUTDOWN_TIMEOUT}),
      * then deletes the log directory if {@link #start(Path)} created it. Calling it again does
      * nothing; a concurrent caller waits for the first. Never throws: a failure while shutting
@@ -197,10 +225,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         long startNanos = System.nanoTime();
         // KRaft's shutdown can hang with its raft-io thread spinning (seen once with Kafka 4.4 in
         // ensureNotRaftLeader); it runs on a daemon thread so a hang costs SHUTDOWN_TIMEOUT, not the JVM.
+        KafkaRaftServer running = server;
         Thread shutdown = new Thread(() -> {
+            if (running == null) {
+                return; // a restart that did not come back
+            }
             try {
-                server.shutdown();
-                server.awaitShutdown();
+                running.shutdown();
+                running.awaitShutdown();
             } catch (Exception e) {
                 LOG.warn("Kafka broker at {} did not shut down cleanly: {}", bootstrapServers, oneLine(e), e);
             }

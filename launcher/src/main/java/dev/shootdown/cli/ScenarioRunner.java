@@ -8,6 +8,9 @@ import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
+import dev.shootdown.fault.FaultKind;
+import dev.shootdown.fault.FaultPlan;
+import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.host.kafka.KafkaHostConfig;
@@ -147,7 +150,7 @@ final class ScenarioRunner implements AutoCloseable {
         if (engine == Engine.sim) {
             runId = scenario.name() + "-sim-s" + seed;
             SimEngine.Result result = new SimEngine(runId, seed, scenario, Machine.stateMachines(scenario),
-                    LatencyModel.defaults()).run(maxEvents);
+                    LatencyModel.defaults()).withFaults(infrastructureFaults(scenario), Machine::fresh).run(maxEvents);
             for (Envelope e : CausalOrder.sort(result.log(), e -> e)) {
                 log.add(e);
                 lines.add(EventCodec.encode(e));
@@ -157,11 +160,12 @@ final class ScenarioRunner implements AutoCloseable {
             runId = String.join("-", scenario.name(), scenario.arch(), scenario.policy(),
                     LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")),
                     Long.toHexString(System.nanoTime() & 0xffff));
-            for (RecordedEvent r : runOnKafka(runId, scenario).log()) {
+            KafkaRunner.Result result = runOnKafka(runId, scenario);
+            for (RecordedEvent r : result.log()) {
                 log.add(r.envelope());
                 lines.add(r.line());
             }
-            complete = true;
+            complete = !result.stalled();
         }
         return new Outcome(runId, lines, log, Auditor.audit(log, livelockThreshold), complete);
     }
@@ -175,19 +179,25 @@ final class ScenarioRunner implements AutoCloseable {
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
         KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario,
-                clusterNodes ? null : node -> Machine.verticle(host, node), List.of(), runTimeout, node -> {
+                clusterNodes ? null : node -> Machine.verticle(host, node), List.of(), infrastructureFaults(scenario),
+                broker == null ? null : broker::restart, runTimeout, node -> {
                     progress.println("  " + node + " quiesced");
                     progress.flush();
                 });
         if (!errors.isEmpty()) {
             throw new InfrastructureException("run " + runId + " hit errors: " + String.join("; ", errors.distinct()));
         }
-        if (!result.quiesced()) {
+        if (!result.quiesced() && !result.stalled()) {
             throw new InfrastructureException("run " + runId + " did not finish within " + runTimeout.toSeconds()
                     + " s: no NodeQuiesced from " + result.missingNodes()
                     + (clusterNodes ? " (is a `shootdown node` process running for each of them on " + bootstrapServers + "?)" : ""));
         }
         return result;
+    }
+
+    /** The plan's infrastructure faults: the hosts do them (the nodes inject the model faults themselves). */
+    private static List<FaultSpec> infrastructureFaults(Scenario scenario) {
+        return scenario.faults().of(FaultKind.Layer.INFRASTRUCTURE).stream().map(FaultPlan.Indexed::spec).toList();
     }
 
     @Override

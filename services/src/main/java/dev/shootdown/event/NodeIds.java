@@ -6,6 +6,11 @@ public final class NodeIds {
     public static final String COORDINATOR = "coordinator";
     /** The run controller: starts a run and waits for every node to quiesce. */
     public static final String CONTROL = "control";
+    /**
+     * The fault injector of the hosts: it records each infrastructure fault it does (a node
+     * killed, a link delayed, the broker restarted) as an event of its own, which no node receives.
+     */
+    public static final String INJECTOR = "injector";
 
     private NodeIds() {}
 

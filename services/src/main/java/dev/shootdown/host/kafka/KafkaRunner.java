@@ -9,6 +9,9 @@ import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.Routing;
 import dev.shootdown.host.NodeDriver;
 import dev.shootdown.host.RoundClock;
+import dev.shootdown.event.InjectionEvent;
+import dev.shootdown.fault.FaultKind;
+import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.scenario.Scenario;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -43,7 +46,13 @@ public final class KafkaRunner {
      * The run's log as read back from Kafka, in causal order; whether every node quiesced; and
      * every verticle instance that ran, in deployment order.
      */
-    public record Result(List<RecordedEvent> log, boolean quiesced, List<String> missingNodes, List<NodeVerticle> instances) {}
+    public record Result(List<RecordedEvent> log, boolean quiesced, List<String> missingNodes, List<NodeVerticle> instances,
+            boolean stalled) {}
+
+    /** What a fault injector can do to the broker: a restart, down for a while. */
+    public interface BrokerControl {
+        void restart(Duration down) throws Exception;
+    }
 
     /**
      * Once {@code nodeId} has recorded {@code afterEvents} events, undeploy its verticle and deploy
@@ -69,7 +78,35 @@ public final class KafkaRunner {
      */
     public Result run(NodeHost host, long seed, Scenario scenario, Function<String, NodeVerticle> factory,
             List<Redeploy> redeploys, Duration runTimeout, Consumer<String> progress) throws InfrastructureException {
+        return run(host, seed, scenario, factory, redeploys, List.of(), null, runTimeout, progress);
+    }
+
+    /**
+     * Runs one scenario and does the plan's infrastructure faults to it as it goes
+     * ({@link FaultSpec}s of the {@link FaultKind.Layer#INFRASTRUCTURE} layer): kill (the node's
+     * verticle dies as with {@code kill -9}, stays down {@code downMs}, and a new one rebuilds from
+     * the log), pause, delay and duplicate of inputs, redelivery from the start, and broker restart
+     * (through {@code broker}). Each is recorded in the log as a {@code fault-injected} event of
+     * the {@link NodeIds#INJECTOR}, which no node receives.
+     *
+     * @throws IllegalArgumentException when a fault cannot be done here (no own verticles, no broker control)
+     */
+    public Result run(NodeHost host, long seed, Scenario scenario, Function<String, NodeVerticle> factory,
+            List<Redeploy> redeploys, List<FaultSpec> faults, BrokerControl broker, Duration runTimeout,
+            Consumer<String> progress) throws InfrastructureException {
         String runId = host.runId();
+        for (FaultSpec f : faults) {
+            if (f.kind().layer() != FaultKind.Layer.INFRASTRUCTURE) {
+                throw new IllegalArgumentException(f.kind().kebab() + " is a model fault: the nodes inject it themselves");
+            }
+            if (factory == null) {
+                throw new IllegalArgumentException("infrastructure faults need the run's own verticles; on a cluster of"
+                        + " `shootdown node` processes, kill or stop the processes themselves");
+            }
+            if (f.kind() == FaultKind.BROKER_RESTART && broker == null) {
+                throw new IllegalArgumentException("broker-restart needs the embedded broker (no --bootstrap-servers)");
+            }
+        }
         try (Admin admin = Admin.create(config.baseProperties())) {
             RunTopics.checkReachable(admin, config);
             RunTopics.create(admin, runId, config);
@@ -78,6 +115,22 @@ public final class KafkaRunner {
         Map<String, String> deployments = new LinkedHashMap<>();
         List<NodeVerticle> instances = new ArrayList<>();
         List<Redeploy> pending = new ArrayList<>(redeploys);
+        List<FaultSpec> planned = new ArrayList<>();
+        // Kills at one of the node's own events happen inside the node, exactly there (crashAfter).
+        Map<String, java.util.TreeMap<Long, FaultSpec>> killsAt = new HashMap<>();
+        for (FaultSpec f : faults) {
+            if (f.kind() == FaultKind.KILL && f.atEvent() != null && f.atEvent().startsWith(f.node() + "#")) {
+                killsAt.computeIfAbsent(f.node(), k -> new java.util.TreeMap<>())
+                        .put(Long.parseLong(f.atEvent().substring(f.node().length() + 1)), f);
+            } else {
+                planned.add(f);
+            }
+        }
+        Map<String, Future<String>> crashes = new HashMap<>();
+        Map<String, String> lastEventOf = new HashMap<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        long total = 0;
+        boolean stalled = false;
         Map<String, Long> recorded = new HashMap<>();
         TreeSet<String> quiesced = new TreeSet<>();
         try {
@@ -89,12 +142,14 @@ public final class KafkaRunner {
                 instances.add(v);
                 deployments.put(node, await(vertx.deployVerticle(v), "deploying " + node));
             }
+            killsAt.forEach((node, at) -> crashes.put(node, current(node, instances).crashAfter(at.firstKey())));
             try (KafkaProducer<String, String> producer = new KafkaProducer<>(config.producerProperties("shootdown-control-" + runId));
                     KafkaConsumer<String, String> consumer = new KafkaConsumer<>(
                             config.consumerProperties("shootdown-control-" + runId))) {
                 String controlTopic = Routing.topic(runId, Family.CONTROL);
                 // The control topic tells when nodes quiesce; the others, with it, how far each node got.
-                List<String> watched = new ArrayList<>(pending.isEmpty() ? List.of(controlTopic) : RunTopics.names(runId));
+                List<String> watched = new ArrayList<>(pending.isEmpty() && planned.isEmpty() ? List.of(controlTopic)
+                        : RunTopics.names(runId));
                 String roundsTopic = RunTopics.rounds(runId);
                 watched.add(roundsTopic);
                 List<TopicPartition> partitions = new ArrayList<>();
@@ -114,19 +169,20 @@ public final class KafkaRunner {
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
                 // Round 0 of the run controller: RunStarted, one event to each node, due at its delivery time.
-                long due = Long.MAX_VALUE;
+                long firstDueNs = Long.MAX_VALUE;
                 for (String node : host.topology()) {
-                    due = Math.min(due, start.timeNs() + host.latency().sampleNs(start, node, seed));
+                    firstDueNs = Math.min(firstDueNs, start.timeNs() + host.latency().sampleNs(start, node, seed));
                 }
-                RoundClock.RoundDone started = new RoundClock.RoundDone(NodeIds.CONTROL, 0, start.seq(), control.sentOnLinks(), due,
+                RoundClock.RoundDone started = new RoundClock.RoundDone(NodeIds.CONTROL, 0, start.seq(), control.sentOnLinks(), firstDueNs,
                         false);
                 producer.send(new ProducerRecord<>(roundsTopic, NodeIds.CONTROL, RunTopics.encode(started)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
 
                 RoundClock clock = new RoundClock(host.topology(), host.latency().lookaheadNs());
+                NodeDriver injector = NodeDriver.source(runId, NodeIds.INJECTOR, host.topology());
                 long deadline = System.nanoTime() + runTimeout.toNanos();
-                boolean stalled = false;
-                while (quiesced.size() < host.topology().size() && !stalled && System.nanoTime() < deadline) {
+                while ((quiesced.size() < host.topology().size() && !stalled
+                        || crashes.values().stream().anyMatch(Future::isComplete)) && System.nanoTime() < deadline) {
                     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
                         if (r.topic().equals(roundsTopic)) {
                             clock.onDone(RunTopics.decodeRound(r.value()));
@@ -134,12 +190,56 @@ public final class KafkaRunner {
                         }
                         Envelope e = EventCodec.decode(r.value());
                         recorded.merge(e.node(), 1L, Long::sum);
+                        total++;
+                        lastEventOf.put(e.node(), e.id());
+                        if (!planned.isEmpty()) {
+                            seen.add(e.id());
+                        }
                         if (e.event() instanceof ControlEvent.NodeQuiesced q && quiesced.add(q.node())) {
                             progress.accept(q.node());
                         }
                     }
                     // Every node finished a round that left nothing to happen, yet some never quiesced.
                     stalled = quiesced.size() < host.topology().size() && clock.finished();
+                    for (Map.Entry<String, Future<String>> crash : List.copyOf(crashes.entrySet())) {
+                        if (!crash.getValue().isComplete()) {
+                            continue;
+                        }
+                        String node = crash.getKey();
+                        String killedAfter = crash.getValue().result(); // before the entry's value is the next kill's
+                        java.util.TreeMap<Long, FaultSpec> at = killsAt.get(node);
+                        FaultSpec f = at.pollFirstEntry().getValue();
+                        // The next kill is armed before the new instance publishes anything.
+                        String detail = restart(node, f, vertx, deployments, instances, factory, v -> {
+                            if (at.isEmpty()) {
+                                crashes.remove(node);
+                            } else {
+                                crashes.put(node, v.crashAfter(at.firstKey()));
+                            }
+                        });
+                        Envelope injected = injector.emit(new InjectionEvent.FaultInjected(f.kind().kebab(),
+                                FaultKind.Layer.INFRASTRUCTURE.label(), node, killedAfter,
+                                node + " killed right after sending " + killedAfter + "; " + detail),
+                                clock.reachedNs());
+                        producer.send(new ProducerRecord<>(Routing.topic(runId, Family.INJECTION), Routing.key(injected),
+                                EventCodec.encode(injected))).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                    }
+                    for (FaultSpec f : List.copyOf(planned)) {
+                        boolean due = f.atEvent() != null ? seen.contains(f.atEvent())
+                                : total >= (f.afterEvents() == null ? 0 : f.afterEvents());
+                        if (due && (f.node() == null || !quiesced.contains(f.node()))) {
+                            planned.remove(f);
+                            String detail = inject(f, host, vertx, deployments, instances, factory, broker);
+                            String where = f.kind() == FaultKind.BROKER_RESTART ? "broker" : f.node() != null ? f.node()
+                                    : f.link() != null ? f.link() : "every node";
+                            String target = f.node() != null && lastEventOf.containsKey(f.node()) ? lastEventOf.get(f.node())
+                                    : f.atEvent();
+                            Envelope injected = injector.emit(new InjectionEvent.FaultInjected(f.kind().kebab(),
+                                    FaultKind.Layer.INFRASTRUCTURE.label(), where, target, detail), clock.reachedNs());
+                            producer.send(new ProducerRecord<>(Routing.topic(runId, Family.INJECTION), Routing.key(injected),
+                                    EventCodec.encode(injected))).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                        }
+                    }
                     for (Redeploy redeploy : List.copyOf(pending)) {
                         if (recorded.getOrDefault(redeploy.nodeId(), 0L) >= redeploy.afterEvents()
                                 && !quiesced.contains(redeploy.nodeId())) {
@@ -174,7 +274,92 @@ public final class KafkaRunner {
         }
         List<String> missing = new ArrayList<>(host.topology());
         missing.removeAll(quiesced);
-        return new Result(RunLogReader.read(config, runId), missing.isEmpty(), missing, List.copyOf(instances));
+        return new Result(RunLogReader.read(config, runId), missing.isEmpty(), missing, List.copyOf(instances), stalled);
+    }
+
+    /** Does {@code f} and says what was done, in one line. */
+    private String inject(FaultSpec f, NodeHost host, Vertx vertx, Map<String, String> deployments, List<NodeVerticle> instances,
+            Function<String, NodeVerticle> factory, BrokerControl broker) throws InfrastructureException {
+        switch (f.kind()) {
+            case KILL: {
+                await(current(f.node(), instances).crash(), "killing " + f.node());
+                return f.node() + " killed (what it had not sent is lost); " + restart(f.node(), f, vertx, deployments, instances,
+                        factory, v -> { });
+            }
+            case PAUSE: {
+                long pauseMs = f.pauseMs() == null ? 200 : f.pauseMs();
+                await(current(f.node(), instances).pause(pauseMs), "pausing " + f.node());
+                return f.node() + " takes no input for " + pauseMs + " ms";
+            }
+            case DELAY:
+            case DUPLICATE:
+            case REDELIVER: {
+                String sender = f.link() == null ? null : f.link().substring(0, f.link().indexOf('>'));
+                String receiver = f.link() != null ? f.link().substring(f.link().indexOf('>') + 1) : f.node();
+                java.util.function.Predicate<Envelope> which = in -> (sender == null || in.node().equals(sender))
+                        && (f.topic() == null || in.event().family().topicSuffix().equals(f.topic()))
+                        && (f.event() == null || f.event().equals(dev.shootdown.event.EventTypes.name(in.event())));
+                long count = f.effectiveCount();
+                for (String node : receiver == null ? host.topology() : List.of(receiver)) {
+                    NodeVerticle v = current(node, instances);
+                    if (f.kind() == FaultKind.DELAY) {
+                        await(v.delayInputs(which, count, f.delayMs() == null ? 50 : f.delayMs()), "delaying inputs of " + node);
+                    } else if (f.kind() == FaultKind.DUPLICATE) {
+                        await(v.duplicateInputs(which, count), "duplicating inputs of " + node);
+                    } else {
+                        await(v.redeliver(), "redelivering to " + node);
+                    }
+                }
+                String what = (f.link() != null ? "link " + f.link() : receiver != null ? "inputs of " + receiver : "inputs of every node")
+                        + (f.topic() != null ? " on " + f.topic() : "") + (f.event() != null ? " of type " + f.event() : "");
+                return f.kind() == FaultKind.DELAY ? what + " delayed by " + (f.delayMs() == null ? 50 : f.delayMs()) + " ms"
+                                + (count == Long.MAX_VALUE ? "" : ", the next " + count)
+                        : f.kind() == FaultKind.DUPLICATE ? what + " delivered twice" + (count == Long.MAX_VALUE ? "" : ", the next " + count)
+                        : what + " read again from the beginning";
+            }
+            case BROKER_RESTART: {
+                long downMs = f.downMs() == null ? 1000 : f.downMs();
+                try {
+                    broker.restart(Duration.ofMillis(downMs));
+                } catch (Exception e) {
+                    throw new InfrastructureException("restarting the broker failed: " + e.getMessage(), e);
+                }
+                return "the broker stopped, stayed down " + downMs + " ms and restarted with its data";
+            }
+            default:
+                throw new IllegalArgumentException(f.kind().kebab() + " is not an infrastructure fault");
+        }
+    }
+
+    /** Undeploys the dead instance of {@code node}, leaves it down, and deploys a new one, which rebuilds from the log. */
+    private String restart(String node, FaultSpec f, Vertx vertx, Map<String, String> deployments, List<NodeVerticle> instances,
+            Function<String, NodeVerticle> factory, Consumer<NodeVerticle> beforeStart) throws InfrastructureException {
+        long downMs = f.downMs() == null ? 100 : f.downMs();
+        await(vertx.undeploy(deployments.get(node)), "undeploying " + node);
+        sleep(downMs);
+        NodeVerticle v = factory.apply(node);
+        beforeStart.accept(v);
+        instances.add(v);
+        deployments.put(node, await(vertx.deployVerticle(v), "restarting " + node));
+        return "down " + downMs + " ms, restarted and rebuilt from the log with " + v.recoveredEvents() + " of its events";
+    }
+
+    private static NodeVerticle current(String node, List<NodeVerticle> instances) {
+        for (int i = instances.size() - 1; i >= 0; i--) {
+            if (instances.get(i).nodeId().equals(node)) {
+                return instances.get(i);
+            }
+        }
+        throw new IllegalArgumentException("no node " + node + " in this run");
+    }
+
+    private static void sleep(long ms) throws InfrastructureException {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException("interrupted");
+        }
     }
 
     /**

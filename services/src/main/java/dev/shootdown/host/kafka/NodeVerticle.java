@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -66,8 +67,30 @@ public class NodeVerticle extends VerticleBase {
     private long recoveredEvents;
     private KafkaProducer<String, String> producer;
     private volatile boolean polling;
+    private volatile boolean rewind;
     private boolean stopping;
+    private boolean crashed;
+    private boolean paused;
+    private final List<Runnable> pausedBacklog = new ArrayList<>();
+    private final List<InputFault> inputFaults = new ArrayList<>();
     private Future<Void> pollLoop;
+    private volatile long crashAtSeq = -1;
+    private final Promise<String> crashedAt = Promise.promise();
+
+    /** The next {@code count} inputs {@code which} selects are held for {@code delayMs}, or taken twice. */
+    private static final class InputFault {
+        final Predicate<Envelope> which;
+        long count;
+        final long delayMs;
+        final boolean duplicate;
+
+        InputFault(Predicate<Envelope> which, long count, long delayMs, boolean duplicate) {
+            this.which = which;
+            this.count = count;
+            this.delayMs = delayMs;
+            this.duplicate = duplicate;
+        }
+    }
 
     public NodeVerticle(NodeHost host, NodeStateMachine machine) {
         this.host = host;
@@ -136,6 +159,10 @@ public class NodeVerticle extends VerticleBase {
     private Void poll(KafkaConsumer<String, String> consumer, String roundsTopic) {
         try {
             while (polling) {
+                if (rewind) {
+                    rewind = false;
+                    consumer.seekToBeginning(consumer.assignment());
+                }
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(20))) {
                     TopicPartition tp = new TopicPartition(r.topic(), r.partition());
                     long offset = r.offset();
@@ -165,8 +192,20 @@ public class NodeVerticle extends VerticleBase {
                 if (!in.run().equals(host.runId()) || !in.links().containsKey(machine.nodeId())) {
                     return;
                 }
-                host.observer().onInput(machine.nodeId(), in, storedAtMs);
-                node.receive(in);
+                if (paused) {
+                    pausedBacklog.add(() -> take(in, storedAtMs));
+                    return;
+                }
+                InputFault fault = inputFaultFor(in);
+                if (fault != null && !fault.duplicate) {
+                    vertx.setTimer(Math.max(1, fault.delayMs), id -> take(in, storedAtMs));
+                    return;
+                }
+                take(in, storedAtMs);
+                if (fault != null) {
+                    take(in, storedAtMs); // the copy: dropped by its link sequence number
+                }
+                return;
             }
             maybeAdvance();
         } catch (LogFormatException e) {
@@ -174,6 +213,96 @@ public class NodeVerticle extends VerticleBase {
         } catch (RuntimeException e) {
             host.errors().record(machine.nodeId(), "state machine failed on " + tp + " offset " + offset, e);
         }
+    }
+
+    private InputFault inputFaultFor(Envelope in) {
+        for (InputFault f : inputFaults) {
+            if (f.count > 0 && f.which.test(in)) {
+                f.count--;
+                return f;
+            }
+        }
+        return null;
+    }
+
+    private void take(Envelope in, long storedAtMs) {
+        if (stopping) {
+            return;
+        }
+        try {
+            host.observer().onInput(machine.nodeId(), in, storedAtMs);
+            node.receive(in);
+            maybeAdvance();
+        } catch (RuntimeException e) {
+            host.errors().record(machine.nodeId(), "state machine failed on " + in.id(), e);
+        }
+    }
+
+    // Infrastructure faults, done to this instance by a fault injector (KafkaRunner). Each runs on the context.
+
+    /**
+     * Dies as {@code kill -9} would: takes nothing more, and what the producer had not sent yet is
+     * lost (it is closed without waiting). Undeploy it afterwards; a new instance rebuilds from the log.
+     */
+    public Future<Void> crash() {
+        return onContext(this::crashNow);
+    }
+
+    /**
+     * Dies as {@code kill -9} would right after handing its event {@code seq} to the producer, in
+     * the middle of whatever it was publishing: the rest of the round is never sent. Completes
+     * with that event's id once it happened.
+     */
+    public Future<String> crashAfter(long seq) {
+        crashAtSeq = seq; // volatile: armed for the next publish, wherever this is called from
+        return crashedAt.future();
+    }
+
+    private void crashNow() {
+        stopping = true;
+        crashed = true;
+        polling = false;
+        if (producer != null) {
+            producer.close(Duration.ZERO);
+        }
+    }
+
+    /** Takes no input for {@code pauseMs}, as a process stopped with SIGSTOP, then takes what arrived meanwhile. */
+    public Future<Void> pause(long pauseMs) {
+        return onContext(() -> {
+            paused = true;
+            vertx.setTimer(Math.max(1, pauseMs), id -> {
+                paused = false;
+                List<Runnable> backlog = List.copyOf(pausedBacklog);
+                pausedBacklog.clear();
+                backlog.forEach(Runnable::run);
+                maybeAdvance();
+            });
+        });
+    }
+
+    /** Holds each of the next {@code count} inputs {@code which} selects for {@code delayMs} before taking it. */
+    public Future<Void> delayInputs(Predicate<Envelope> which, long count, long delayMs) {
+        return onContext(() -> inputFaults.add(new InputFault(which, count, delayMs, false)));
+    }
+
+    /** Takes each of the next {@code count} inputs {@code which} selects twice. */
+    public Future<Void> duplicateInputs(Predicate<Envelope> which, long count) {
+        return onContext(() -> inputFaults.add(new InputFault(which, count, 0, true)));
+    }
+
+    /** Reads every input topic again from the beginning, as after a consumer rewind. */
+    public Future<Void> redeliver() {
+        return onContext(() -> rewind = true);
+    }
+
+    private Future<Void> onContext(Runnable action) {
+        Promise<Void> done = Promise.promise();
+        context.runOnContext(v -> {
+            action.run();
+            done.complete();
+        });
+        return done.future();
     }
 
     /**
@@ -210,6 +339,9 @@ public class NodeVerticle extends VerticleBase {
     private Future<Void> publish(List<Envelope> events) {
         List<Future<Void>> acks = new ArrayList<>();
         for (Envelope e : events) {
+            if (crashed) {
+                break;
+            }
             if (node.isRecorded(e)) {
                 continue; // recorded before a crash, beyond a gap in what reached the broker
             }
@@ -219,16 +351,23 @@ public class NodeVerticle extends VerticleBase {
             ProducerRecord<String, String> record = new ProducerRecord<>(
                     Routing.topic(host.runId(), e.event().family()), Routing.key(e), EventCodec.encode(e));
             producer.send(record, (metadata, error) -> context.runOnContext(v -> {
-                if (error != null) {
+                if (error != null && !crashed) { // a killed process records nothing; its successor re-publishes
                     host.errors().record(machine.nodeId(), "event " + e.id() + " was not recorded", error);
                 }
                 acked.complete(); // a failure is recorded; the round goes on (the run is then marked failed)
             }));
+            if (e.seq() == crashAtSeq) {
+                crashNow();
+                crashedAt.complete(e.id());
+            }
         }
         return Future.all(acks).mapEmpty();
     }
 
     private void sayDone(long k, long boundNs) {
+        if (crashed) {
+            return;
+        }
         busy = true;
         NodeDriver driver = node.driver();
         long next = Math.min(node.nextAtNs(), node.sentDueNotBefore(boundNs));
@@ -237,7 +376,9 @@ public class NodeVerticle extends VerticleBase {
         producer.send(new ProducerRecord<>(RunTopics.rounds(host.runId()), machine.nodeId(), RunTopics.encode(done)),
                 (metadata, error) -> context.runOnContext(v -> {
                     if (error != null) {
-                        host.errors().record(machine.nodeId(), "round " + k + " was not recorded", error);
+                        if (!crashed) { // a killed process records nothing
+                            host.errors().record(machine.nodeId(), "round " + k + " was not recorded", error);
+                        }
                         return; // stays busy: without its RoundDone nobody can go on, and the run times out
                     }
                     round = k;
@@ -254,7 +395,7 @@ public class NodeVerticle extends VerticleBase {
         polling = false;
         Future<Void> polled = pollLoop == null ? Future.succeededFuture() : pollLoop;
         return polled.eventually(() -> vertx.executeBlocking(() -> {
-            if (producer != null) {
+            if (producer != null && !crashed) {
                 producer.flush(); // everything emitted is acknowledged (or its failure recorded)
                 producer.close(Duration.ofSeconds(5));
             }

@@ -3,7 +3,10 @@ package dev.shootdown.host.sim;
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
+import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.NodeIds;
+import dev.shootdown.fault.FaultKind;
+import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.NodeDriver;
 import dev.shootdown.host.ScheduledNode;
@@ -14,7 +17,9 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.HashSet;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -67,6 +72,10 @@ public final class SimEngine {
     private final TreeSet<String> quiesced = new TreeSet<>();
     private final List<Restart> restarts = new ArrayList<>();
     private Function<String, NodeStateMachine> factory;
+    private final List<FaultSpec> faults = new ArrayList<>();
+    private final Set<String> seen = new HashSet<>();
+    private final Map<String, String> lastEventOf = new HashMap<>();
+    private NodeDriver injector;
     /** Where envelopes go when the log is not kept; null: keep the log. */
     private Consumer<Envelope> sink;
     private long published;
@@ -103,6 +112,28 @@ public final class SimEngine {
     }
 
     /**
+     * Plans the infrastructure faults of a fault plan. On this engine a kill is a restart at once
+     * (the node is rebuilt from the log: {@code factory}); a duplicate or a redelivery hands the
+     * node its inputs again (it must drop them); a pause, a delay or a broker restart has nothing
+     * to act on, since there is no wall clock, wire or broker here. Each is recorded in the log as
+     * a {@code fault-injected} event of the {@link NodeIds#INJECTOR}, which no node receives.
+     */
+    public SimEngine withFaults(List<FaultSpec> plan, Function<String, NodeStateMachine> factory) {
+        for (FaultSpec f : plan) {
+            if (f.kind().layer() != FaultKind.Layer.INFRASTRUCTURE) {
+                throw new IllegalArgumentException(f.kind().kebab() + " is a model fault: the nodes inject it themselves");
+            }
+            if (f.kind() == FaultKind.KILL && sink != null) {
+                throw new IllegalStateException("a kill needs the run's log to rebuild the node from, and a streaming engine"
+                        + " (streamTo) keeps no log");
+            }
+        }
+        this.faults.addAll(plan);
+        this.factory = factory;
+        return this;
+    }
+
+    /**
      * Streams the run: every envelope goes to {@code sink} as it is published, in a causal order,
      * and none is kept ({@link Result#log} is empty, {@link Result#events} counts them). Restarts
      * cannot be combined with it: they rebuild a node from the log.
@@ -110,7 +141,7 @@ public final class SimEngine {
      * @throws IllegalStateException when restarts are planned
      */
     public SimEngine streamTo(Consumer<Envelope> sink) {
-        if (!restarts.isEmpty()) {
+        if (!restarts.isEmpty() || faults.stream().anyMatch(f -> f.kind() == FaultKind.KILL)) {
             throw new IllegalStateException("restarts need the run's log to rebuild a node from, and a streaming engine"
                     + " (streamTo) keeps no log");
         }
@@ -125,12 +156,14 @@ public final class SimEngine {
      */
     public Result run(long maxEvents) {
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, scenario.nodeIds());
+        injector = NodeDriver.source(runId, NodeIds.INJECTOR, scenario.nodeIds());
         publish(control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L));
         long now = 0;
         while (quiesced.size() < nodes.size() && published < maxEvents) {
             while (!restarts.isEmpty() && published >= restarts.get(0).afterEvents()) {
                 restart(restarts.remove(0).nodeId());
             }
+            maybeInject(now);
             ScheduledNode next = null;
             long at = Long.MAX_VALUE;
             for (ScheduledNode n : nodes) {
@@ -151,6 +184,46 @@ public final class SimEngine {
         return new Result(List.copyOf(log), quiesced.size() == nodes.size(), now, published);
     }
 
+    private void maybeInject(long now) {
+        for (FaultSpec f : List.copyOf(faults)) {
+            boolean due = f.atEvent() != null ? seen.contains(f.atEvent())
+                    : published >= (f.afterEvents() == null ? 0 : f.afterEvents());
+            if (!due || (f.node() != null && quiesced.contains(f.node()))) {
+                continue;
+            }
+            faults.remove(f);
+            String detail;
+            String receiver = f.link() != null ? f.link().substring(f.link().indexOf('>') + 1) : f.node();
+            switch (f.kind()) {
+                case KILL:
+                    detail = f.node() + " killed and rebuilt from the log at once (this engine has no downtime)";
+                    restart(f.node());
+                    break;
+                case DUPLICATE:
+                case REDELIVER: {
+                    int handed = 0;
+                    for (Envelope e : log) {
+                        for (String target : e.links().keySet()) {
+                            if (index.containsKey(target) && (receiver == null || receiver.equals(target))) {
+                                nodes.get(index.get(target)).receive(e);
+                                handed++;
+                            }
+                        }
+                    }
+                    detail = handed + " inputs already received handed again to " + (receiver == null ? "every node" : receiver);
+                    break;
+                }
+                default:
+                    detail = "no effect on the deterministic engine: it has no wall clock, wire or broker";
+            }
+            String where = f.kind() == FaultKind.BROKER_RESTART ? "broker" : f.node() != null ? f.node()
+                    : f.link() != null ? f.link() : "every node";
+            String target = f.node() != null && lastEventOf.containsKey(f.node()) ? lastEventOf.get(f.node()) : f.atEvent();
+            publish(injector.emit(new InjectionEvent.FaultInjected(f.kind().kebab(), FaultKind.Layer.INFRASTRUCTURE.label(),
+                    where, target, detail), now));
+        }
+    }
+
     private void restart(String nodeId) {
         ScheduledNode rebuilt = ScheduledNode.rebuild(runId, factory.apply(nodeId), scenario.nodeIds(), latency, log);
         nodes.set(index.get(nodeId), rebuilt);
@@ -161,6 +234,10 @@ public final class SimEngine {
 
     private void publish(Envelope e) {
         published++;
+        if (!faults.isEmpty()) {
+            seen.add(e.id());
+            lastEventOf.put(e.node(), e.id());
+        }
         if (sink != null) {
             sink.accept(e);
         } else {
