@@ -1,6 +1,11 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.fault.FaultPlan;
+import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.fault.file.FaultPlanException;
+import dev.shootdown.fault.file.FaultPlans;
 import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.scenario.Scenario;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,6 +48,56 @@ final class EngineOptions {
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
+    @Option(names = "--faults", paramLabel = "FILE",
+            description = "Inject the faults of this fault plan (.yaml, .yml or .json) into every run.")
+    Path faultsFile;
+
+    private FaultPlan faultPlan;
+
+    /** The plan of --faults, read once; {@link FaultPlan#NONE} without the option. */
+    FaultPlan faultPlan() throws BadInputException {
+        if (faultPlan == null) {
+            try {
+                faultPlan = faultsFile == null ? FaultPlan.NONE : FaultPlans.read(faultsFile);
+            } catch (FaultPlanException e) {
+                throw new BadInputException(e.getMessage(), e);
+            }
+        }
+        return faultPlan;
+    }
+
+    /** {@code scenario} with the plan of --faults, checked against its nodes; unchanged without the option. */
+    Scenario withFaults(Scenario scenario) throws BadInputException {
+        FaultPlan plan = faultPlan();
+        if (plan.isEmpty()) {
+            return scenario;
+        }
+        try {
+            plan.checkNodes(scenario.nodeIds());
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(faultsFile + ": " + e.getMessage() + " (scenario " + scenario.name() + ")", e);
+        }
+        return scenario.withFaults(plan);
+    }
+
+    /** One line for a run's header: the plan's file and its faults, or null without one. */
+    String faultsHeader() throws BadInputException {
+        FaultPlan plan = faultPlan();
+        if (faultsFile == null) {
+            return null;
+        }
+        StringBuilder b = new StringBuilder("faults from " + faultsFile + ": " + plan.faults().size() + " fault"
+                + (plan.faults().size() == 1 ? "" : "s"));
+        String sep = " (";
+        for (FaultSpec f : plan.faults()) {
+            b.append(sep).append(f.kind().kebab()).append(f.node() == null ? "" : " on " + f.node());
+            sep = ", ";
+        }
+        b.append(plan.faults().isEmpty() ? "" : ")");
+        b.append(plan.seed() == 0 ? ", run's seed" : ", seed " + plan.seed());
+        return b.toString();
+    }
+
     void validate(ScenarioRunner.Engine engine) throws BadInputException {
         if (engine == ScenarioRunner.Engine.sim && (bootstrapServers != null || brokerDir != null)) {
             throw new BadInputException("--bootstrap-servers and --broker-dir apply to --engine kafka only");
@@ -63,6 +118,7 @@ final class EngineOptions {
             throw new BadInputException("--max-events must be positive, was " + maxEvents);
         }
         AuditOptions.checkedThreshold(livelockThreshold);
+        faultPlan();
     }
 
     /** A runner for {@code engine}; on Kafka this starts the embedded broker unless --bootstrap-servers is given. */

@@ -179,7 +179,7 @@ final class ExperimentCommand implements Callable<Integer> {
                     for (String policy : experiment.policies()) {
                         for (long seed : experiment.seeds()) {
                             String dir = String.join("/", s.scenario().name(), arch, faults.label(), policy, "seed-" + seed);
-                            cells.add(new Cells.Spec(s.arg(), s.scenario().with(arch, policy), faults.label(), faults.file(), seed,
+                            cells.add(new Cells.Spec(s.arg(), s.scenario().with(arch, policy).withFaults(faults.plan()), faults.label(), faults.file(), seed,
                                     dir));
                         }
                     }

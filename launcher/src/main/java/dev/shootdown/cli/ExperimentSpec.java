@@ -1,6 +1,9 @@
 package dev.shootdown.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.shootdown.fault.FaultPlan;
+import dev.shootdown.fault.file.FaultPlanException;
+import dev.shootdown.fault.file.FaultPlans;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.LocatedDocument;
@@ -29,7 +32,7 @@ import java.util.regex.Pattern;
  * scenarios: [kswapd-reclaim, my.yaml]  # built-in names or scenario files; required
  * archs: [x86, arm64]                 # default: both
  * policies: [linux-6.5, series-v2, linux-6.6]  # default: all three
- * faults: [none, ../faults/lost-ipi.yaml]      # default: [none]
+ * faults: [none, ../faults/lost-ipi.yaml]      # 'none' or fault-plan files; default: [none]
  * seeds: {from: 1, count: 5}          # or a list [1, 2, 7]; default: [1]
  * maxEvents: 5000000                  # optional, as run --max-events
  * livelockThreshold: 16               # optional, as run --livelock-threshold
@@ -59,9 +62,12 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
     /** A scenario of the spec, and how a command line names it: a built-in's name or the file's path. */
     record ScenarioRef(String arg, Scenario scenario) {}
 
-    /** A fault plan of the spec: its label in the table, and its file ({@code run --faults}), null for {@code none}. */
-    record FaultsRef(String label, String file) {
-        static final FaultsRef NONE = new FaultsRef("none", null);
+    /**
+     * A fault plan of the spec: its label in the table (the file's name without its extension),
+     * its file as {@code run --faults} takes it (null for {@code none}), and the plan.
+     */
+    record FaultsRef(String label, String file, FaultPlan plan) {
+        static final FaultsRef NONE = new FaultsRef("none", null, FaultPlan.NONE);
     }
 
     /**
@@ -168,6 +174,7 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
                 throw doc.error("", "expected at most " + MAX_RUNS + " runs, got " + spec.runs() + " (scenarios x archs x policies "
                         + "x faults x seeds)", null);
             }
+            checkFaultNodes(spec);
             checkEveryExpectationApplies(spec);
             return spec;
         }
@@ -244,14 +251,26 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
 
         /** {@code none}, or a fault-plan file; its label is the file's name without the extension. */
         private FaultsRef faultPlan(JsonNode node, String at) throws ScenarioFileException {
-            if (node.isObject()) {
-                throw doc.error(at, "inline fault plans are not supported yet: expected 'none' (this build has no fault plans)", null);
+            if (!node.isTextual()) {
+                throw doc.error(at, "expected 'none' or the path of a fault-plan file, got " + describe(node)
+                        + " (a plan lives in a file of its own, so that each run's `run --faults FILE` reproduces it)", null);
             }
-            String value = text(node, at);
+            String value = node.asText();
             if (value.equals("none")) {
                 return FaultsRef.NONE;
             }
-            throw doc.error(at, "expected 'none', got '" + value + "' (this build has no fault plans yet)", null);
+            Path path = dir.resolve(value).normalize();
+            if (!Files.exists(path)) {
+                throw doc.error(at, "expected 'none' or a fault-plan file, got '" + value + "' (no file " + path + ")", null);
+            }
+            FaultPlan plan;
+            try {
+                plan = FaultPlans.read(path);
+            } catch (FaultPlanException e) {
+                throw doc.error(at, "the fault plan does not load: " + e.getMessage(), e);
+            }
+            String fileName = path.getFileName().toString();
+            return new FaultsRef(fileName.substring(0, Math.max(1, fileName.lastIndexOf('.'))), path.toString(), plan);
         }
 
         private List<Long> seeds(JsonNode node) throws ScenarioFileException {
@@ -342,6 +361,20 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
                 kinds.add(kind);
             }
             return List.copyOf(kinds);
+        }
+
+        /** A plan's faults name nodes that every scenario of the experiment has. */
+        private void checkFaultNodes(ExperimentSpec spec) throws ScenarioFileException {
+            for (int i = 0; i < spec.faults().size(); i++) {
+                for (ScenarioRef s : spec.scenarios()) {
+                    try {
+                        spec.faults().get(i).plan().checkNodes(s.scenario().nodeIds());
+                    } catch (IllegalArgumentException e) {
+                        throw doc.error("faults[" + i + "]", spec.faults().get(i).file() + ": " + e.getMessage() + " (scenario "
+                                + s.scenario().name() + ")", e);
+                    }
+                }
+            }
         }
 
         /** An entry every cell of which an earlier one takes can never apply: surely a mistake in the order. */

@@ -76,17 +76,26 @@ final class MatrixCommand implements Callable<Integer> {
         List<String> archList = choices("--arch", arches, Scenario.ARCHES);
         List<String> policyList = choices("--policy", policies, Scenario.POLICIES);
         options.validate(engine);
+        for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
+            entry.setValue(options.withFaults(entry.getValue())); // every cell gets the plan, checked before anything runs
+        }
         if (out != null) {
             RunCommand.createOutputDirectory(out);
         }
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
+        String faults = options.faultsHeader();
+        if (faults != null) {
+            progress.println(faults);
+        }
+        String faultsFile = options.faultsFile == null ? null : options.faultsFile.toString();
         List<Cells.Spec> specs = new ArrayList<>();
         for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
             for (String arch : archList) {
                 for (String policy : policyList) {
                     Scenario s = entry.getValue().with(arch, policy);
-                    specs.add(new Cells.Spec(entry.getKey(), s, null, null, options.seed, s.name() + "/" + arch + "/" + policy));
+                    specs.add(new Cells.Spec(entry.getKey(), s, faultsFile, faultsFile, options.seed,
+                            s.name() + "/" + arch + "/" + policy));
                 }
             }
         }

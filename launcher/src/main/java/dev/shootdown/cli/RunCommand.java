@@ -51,8 +51,14 @@ final class RunCommand implements Callable<Integer> {
                 arch == null ? scenario.arch() : ScenarioArgs.choice("--arch", arch, Scenario.ARCHES),
                 policy == null ? scenario.policy() : ScenarioArgs.choice("--policy", policy, Scenario.POLICIES));
         options.validate(engine);
+        scenario = options.withFaults(scenario);
         createOutputDirectory(out);
         PrintWriter stdout = spec.commandLine().getOut();
+        String faults = options.faultsHeader();
+        if (faults != null) {
+            stdout.println(faults);
+            stdout.flush();
+        }
         ScenarioRunner.Outcome outcome;
         try (ScenarioRunner runner = options.runner(engine, stdout)) {
             outcome = runner.run(scenario);

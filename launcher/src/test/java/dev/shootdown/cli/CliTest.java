@@ -107,6 +107,18 @@ class CliTest {
     }
 
     @Test
+    void aBadFaultPlanIsOneLineNamingFileLineAndFieldBeforeAnythingRuns(@TempDir Path dir) throws Exception {
+        Path plan = Files.writeString(dir.resolve("plan.yaml"), "faults:\n  - kind: lost-ipi\n    probability: 3\n");
+        assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--faults", plan.toString(),
+                "--out", dir.resolve("out").toString()), plan + ":3:5: faults[0].probability: expected a number in [0, 1], got 3");
+        Path absent = Files.writeString(dir.resolve("cpu7.yaml"), "faults:\n  - {kind: lost-ipi, node: cpu7}\n");
+        assertOneLineBadInput(shootdown("matrix", "--scenario", "munmap-dma", "--faults", absent.toString()),
+                absent + ": faults[0].node: expected a node of the scenario (coordinator, cpu0, cpu1, iommu0), got 'cpu7'"
+                        + " (scenario munmap-dma)");
+        assertFalse(Files.exists(dir.resolve("out")), "nothing ran");
+    }
+
+    @Test
     void anExportedBuiltInRunsFromItsFileExactlyAsTheBuiltIn(@TempDir Path dir) throws Exception {
         Outcome export = shootdown("scenarios", "--export", "munmap-dma");
         assertEquals(Shootdown.EXIT_CLEAN, export.status(), export.err());

@@ -67,10 +67,11 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = ControlEvent.RunCompleted.class, name = "run-completed"),
     @JsonSubTypes.Type(value = ControlEvent.NodeQuiesced.class, name = "node-quiesced"),
     @JsonSubTypes.Type(value = ControlEvent.TimerFired.class, name = "timer-fired"),
+    @JsonSubTypes.Type(value = InjectionEvent.FaultInjected.class, name = "fault-injected"),
 })
 public sealed interface Event
         permits IpiEvent, SecondaryTlbEvent, WalkEvent, FaultEvent, SyscallEvent, PageTableEvent,
-                TraceEvent, ControlEvent {
+                TraceEvent, ControlEvent, InjectionEvent {
 
     /** The family, hence the topic, this event travels on. */
     Family family();

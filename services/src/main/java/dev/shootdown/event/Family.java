@@ -22,7 +22,9 @@ public enum Family {
     /** Node-local facts: TLB, IOTLB and ATC fills, memory and DMA accesses, task lifecycle. */
     TRACE("trace"),
     /** Run control: run start and completion, timers, quiescence. */
-    CONTROL("control");
+    CONTROL("control"),
+    /** Faults injected by a fault plan, model or infrastructure: facts, delivered to no node. */
+    INJECTION("injection");
 
     private final String topicSuffix;
 

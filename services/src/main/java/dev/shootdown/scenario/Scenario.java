@@ -1,7 +1,9 @@
 package dev.shootdown.scenario;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.NodeIds;
+import dev.shootdown.fault.FaultPlan;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -9,7 +11,9 @@ import java.util.List;
  * What a run simulates: the machine (CPUs, IOMMUs, devices), the address spaces, the user tasks
  * and the device DMA, and when the run has seen enough. Pure data; the coordinator interprets it.
  *
- * <p>All times are simulated nanoseconds.
+ * <p>All times are simulated nanoseconds. {@code faults} is the fault plan the run injects
+ * ({@link FaultPlan#NONE} when absent); it is left out of the JSON when empty, so a fault-free
+ * scenario is written exactly as before plans existed.
  */
 public record Scenario(
         String name,
@@ -23,7 +27,8 @@ public record Scenario(
         Timing timing,
         EndCondition end,
         Memory memory,
-        Kswapd kswapd) {
+        Kswapd kswapd,
+        @JsonInclude(value = JsonInclude.Include.CUSTOM, valueFilter = NoFaults.class) FaultPlan faults) {
 
     /** The architectures the model knows (--arch). */
     public static final List<String> ARCHES = List.of("x86", "arm64");
@@ -38,17 +43,47 @@ public record Scenario(
         tasks = List.copyOf(tasks);
         devices = List.copyOf(devices);
         memory = memory == null ? Memory.UNLIMITED : memory;
+        faults = faults == null ? FaultPlan.NONE : faults;
+    }
+
+    /** A scenario without faults. */
+    public Scenario(String name, String arch, String policy, int cpus, int iommus, List<MmSpec> mms, List<TaskSpec> tasks,
+            List<DeviceSpec> devices, Timing timing, EndCondition end, Memory memory, Kswapd kswapd) {
+        this(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, end, memory, kswapd, FaultPlan.NONE);
     }
 
     /** A scenario with unlimited memory and no kswapd. */
     public Scenario(String name, String arch, String policy, int cpus, int iommus, List<MmSpec> mms, List<TaskSpec> tasks,
             List<DeviceSpec> devices, Timing timing, EndCondition end) {
-        this(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, end, Memory.UNLIMITED, null);
+        this(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, end, Memory.UNLIMITED, null, FaultPlan.NONE);
     }
 
     /** The same machine and workload under another architecture and kernel variant. */
     public Scenario with(String newArch, String newPolicy) {
-        return new Scenario(name, newArch, newPolicy, cpus, iommus, mms, tasks, devices, timing, end, memory, kswapd);
+        return new Scenario(name, newArch, newPolicy, cpus, iommus, mms, tasks, devices, timing, end, memory, kswapd, faults);
+    }
+
+    /** The same run with the fault plan {@code plan} (null: none) instead of its own. */
+    public Scenario withFaults(FaultPlan plan) {
+        return new Scenario(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, end, memory, kswapd, plan);
+    }
+
+    /** The same run with another end condition (an observation window, for a run a fault keeps from ending). */
+    public Scenario withEnd(EndCondition newEnd) {
+        return new Scenario(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, newEnd, memory, kswapd, faults);
+    }
+
+    /** For Jackson: an empty fault plan is left out of what is written. */
+    static final class NoFaults {
+        @Override
+        public boolean equals(Object o) {
+            return o == null || (o instanceof FaultPlan p && p.isEmpty());
+        }
+
+        @Override
+        public int hashCode() {
+            return 0;
+        }
     }
 
     /** Every node of the topology: the coordinator, then CPUs, then IOMMUs. */

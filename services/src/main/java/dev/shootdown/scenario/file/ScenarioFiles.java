@@ -75,7 +75,7 @@ import java.util.stream.Collectors;
 public final class ScenarioFiles {
 
     /** Fields that may be null: the rest must hold a value when present. */
-    private static final Set<String> NULLABLE = Set.of("memory", "kswapd");
+    private static final Set<String> NULLABLE = Set.of("memory", "kswapd", "faults");
 
     /** A scenario's name becomes part of run ids, Kafka topic names and output directories. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
@@ -128,6 +128,9 @@ public final class ScenarioFiles {
         JsonNode tree = doc.tree();
         if (tree == null || !tree.isObject()) {
             throw doc.error("", "expected a mapping with the scenario's fields (name, arch, policy, cpus, ...)", null);
+        }
+        if (tree.has("faults")) {
+            throw doc.error("faults", "a fault plan goes in its own file, given with --faults FILE", null);
         }
         rejectNulls(tree, "", doc);
         fillDefaults((ObjectNode) tree);
@@ -211,6 +214,7 @@ public final class ScenarioFiles {
         putIfAbsent(root, "devices", root.arrayNode());
         putIfAbsent(root, "memory", NullNode.getInstance());
         putIfAbsent(root, "kswapd", NullNode.getInstance());
+        putIfAbsent(root, "faults", NullNode.getInstance());
         putIfAbsent(root.get("memory"), "reclaimBatch", IntNode.valueOf(Scenario.Memory.UNLIMITED.reclaimBatch()));
         putIfAbsent(root.get("end"), "deviceFaults", IntNode.valueOf(0));
         putIfAbsent(root.get("end"), "afterNs", IntNode.valueOf(0));
