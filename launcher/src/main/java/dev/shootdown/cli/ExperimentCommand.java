@@ -226,9 +226,10 @@ final class ExperimentCommand implements Callable<Integer> {
     }
 
     private static void print(Experiment e, PrintWriter out) {
-        out.printf(Locale.ROOT, "experiment %s: %d scenario(s) x %d arch(s) x %d fault plan(s) x %d policies x %d seed(s) = %d runs, "
-                        + "engine %s%n%n", e.name(), e.scenarios().size(), e.archs().size(), e.faults().size(), e.policies().size(),
-                e.seeds().size(), e.runs(), e.engine());
+        out.printf(Locale.ROOT, "experiment %s: %s x %s x %s x %s x %s = %d runs, engine %s%n%n", e.name(),
+                count(e.scenarios().size(), "scenario", "scenarios"), count(e.archs().size(), "arch", "archs"),
+                count(e.faults().size(), "fault plan", "fault plans"), count(e.policies().size(), "policy", "policies"),
+                count(e.seeds().size(), "seed", "seeds"), e.runs(), e.engine());
         List<List<String>> table = new ArrayList<>();
         List<String> header = new ArrayList<>(List.of("scenario", "arch", "faults"));
         header.addAll(e.policies());
@@ -260,6 +261,10 @@ final class ExperimentCommand implements Callable<Integer> {
         if (e.failed() > 0) {
             out.printf(Locale.ROOT, "%d run(s) failed or stopped incomplete: see 'error' and '(incomplete)' above%n", e.failed());
         }
+    }
+
+    private static String count(int n, String one, String many) {
+        return n + " " + (n == 1 ? one : many);
     }
 
     /** A bar over the runs, on stderr, when asked for or when stderr is a terminal; null otherwise. */
