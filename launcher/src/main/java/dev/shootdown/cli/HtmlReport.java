@@ -332,7 +332,7 @@ final class HtmlReport {
         return String.format(Locale.ROOT, "%.3f us", ns / 1000.0);
     }
 
-    private static String esc(String s) {
+    static String esc(String s) {
         return s == null ? "" : s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }
