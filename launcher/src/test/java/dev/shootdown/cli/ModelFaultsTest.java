@@ -13,6 +13,7 @@ import dev.shootdown.event.Envelope;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.TraceEvent;
 import dev.shootdown.fault.FaultKind;
@@ -92,9 +93,95 @@ class ModelFaultsTest {
             assertEquals("cpu1", v.node());
             assertTrue(v.events().contains(lost.id()) && v.events().contains(lost.cause()), v.toString());
         }
-        assertEquals(Set.of("missing-cpu-invalidation"), run.kinds());
+        Violation hung = run.report().violations().stream().filter(v -> v.kind().equals("non-responsive-csd-lock")).findFirst()
+                .orElseThrow(() -> new AssertionError(run.report().violations().toString()));
+        assertEquals("cpu1", hung.node());
+        assertEquals(List.of(lost.cause(), lost.id()), hung.events().subList(1, 3), "the IPI, then the fault that lost it");
+        assertEquals(Set.of("missing-cpu-invalidation", "non-responsive-csd-lock"), run.kinds());
         assertEquals(1, run.report().faultsInjected());
         assertEquals(lost.cause(), run.report().faults().get(0).target());
+        assertReplaysWithoutDivergence(run);
+    }
+
+    /** The first shootdown: kswapd0's first batch, on the scenario's kswapd CPU. */
+    private static PageTableEvent.TlbFlushStarted kswapdBatch(Run run) {
+        var first = (PageTableEvent.TlbFlushStarted) run.of(PageTableEvent.TlbFlushStarted.class).get(0).event();
+        assertEquals("kswapd0", first.comm());
+        return first;
+    }
+
+    @Test
+    void kswapdWhoseBatchFlushIpisAreLostStaysInCsdLockWaitAndTheRunIsNotClean() {
+        Scenario scenario = Scenarios.kswapdReclaim().withFaults(FaultPlan.of(FaultSpec.of(FaultKind.LOST_IPI, null).withNth(1)));
+        Run run = run(scenario, 1);
+
+        assertTrue(run.quiesced(), "the observation window ends the run");
+        PageTableEvent.TlbFlushStarted batch = kswapdBatch(run);
+        long id = batch.shootdownId();
+        List<Envelope> lost = run.of(InjectionEvent.FaultInjected.class);
+        assertEquals(List.of("cpu1", "cpu2"), lost.stream().map(Envelope::node).toList());
+        for (Envelope f : lost) {
+            var ipi = (IpiEvent.FlushTlb) run.byId(f.cause()).event();
+            assertTrue(ipi.viaIpi() && ipi.mm() == 0 && ipi.shootdownId() == id, "arch_tlbbatch_flush's IPI was lost: " + ipi);
+        }
+
+        // kswapd0 spins in csd_lock_wait for ever: its batch frees nothing and it starts no other.
+        assertTrue(run.of(PageTableEvent.FrameFreed.class).stream()
+                .noneMatch(e -> ((PageTableEvent.FrameFreed) e.event()).shootdownId() == id), "the batch's folios are never freed");
+        assertTrue(run.of(PageTableEvent.TlbFlushFinished.class).stream()
+                .noneMatch(e -> ((PageTableEvent.TlbFlushFinished) e.event()).shootdownId() == id));
+        List<PageTableEvent.TlbFlushStarted> later = run.of(PageTableEvent.TlbFlushStarted.class).stream()
+                .filter(e -> lost.get(0).happenedBefore(e)).map(e -> (PageTableEvent.TlbFlushStarted) e.event()).toList();
+        assertFalse(later.isEmpty(), "other contexts go on reclaiming");
+        for (PageTableEvent.TlbFlushStarted t : later) {
+            assertFalse(t.comm().equals("kswapd0"), "kswapd0 is stuck: " + t);
+            assertFalse(t.cpu().equals(batch.cpu()), "nothing else runs on " + batch.cpu() + " while it spins: " + t);
+        }
+        // Other CPUs' tasks and the device still run, and other batches still free their folios.
+        assertTrue(run.of(TraceEvent.MemoryAccessed.class).stream().anyMatch(lost.get(1)::happenedBefore));
+        assertTrue(run.of(TraceEvent.DmaCompleted.class).stream().anyMatch(lost.get(1)::happenedBefore));
+        assertTrue(run.of(PageTableEvent.FrameFreed.class).stream().anyMatch(lost.get(1)::happenedBefore));
+
+        // cpu1 and cpu2 lost nothing stale (later batches flushed them whole), but reclaim hung: not clean.
+        assertEquals("violations", run.report().verdict());
+        assertEquals(Set.of("non-responsive-csd-lock"), run.kinds());
+        assertEquals(Set.of("cpu1", "cpu2"), run.report().violations().stream().map(Violation::node).collect(Collectors.toSet()));
+        for (Violation v : run.report().violations()) {
+            Envelope fault = lost.stream().filter(f -> f.node().equals(v.node())).findFirst().orElseThrow();
+            assertEquals(List.of(fault.cause(), fault.id()), v.events().subList(1, 3), v.toString());
+            assertEquals(0, v.mm(), "arch_tlbbatch_flush names no mm");
+        }
+        var summary = run.report().shootdowns().stream().filter(s -> s.id() == id).findFirst().orElseThrow();
+        assertNull(summary.finishedNs());
+        assertEquals(List.of("cpu1", "cpu2"), summary.unacknowledged().stream().filter(u -> u.delivered())
+                .map(u -> u.cpu()).toList());
+        assertEquals(run.lines(), run(scenario, 1).lines(), "same seed and plan, same bytes");
+        assertReplaysWithoutDivergence(run);
+    }
+
+    @Test
+    void aCpuThatLosesEveryBatchIpiKeepsTheOtherMmsPagesAndEachIsAMissingCpuInvalidationWithTheLossInItsChain() {
+        Run run = run(Scenarios.kswapdReclaim().withFaults(FaultPlan.of(FaultSpec.of(FaultKind.LOST_IPI, "cpu2"))), 1);
+
+        long id = kswapdBatch(run).shootdownId();
+        Envelope ipi = run.of(IpiEvent.FlushTlb.class).stream()
+                .filter(e -> ((IpiEvent.FlushTlb) e.event()).shootdownId() == id && ((IpiEvent.FlushTlb) e.event()).target().equals("cpu2"))
+                .findFirst().orElseThrow();
+        Envelope lost = run.of(InjectionEvent.FaultInjected.class).stream().filter(f -> f.cause().equals(ipi.id())).findFirst()
+                .orElseThrow();
+        List<Violation> stale = run.report().violations().stream()
+                .filter(v -> v.kind().equals("missing-cpu-invalidation") && v.events().contains(ipi.id())).toList();
+        assertFalse(stale.isEmpty(), "cpu2 reads the buffer kswapd unmapped: " + run.report().violations());
+        for (Violation v : stale) {
+            assertEquals("cpu2", v.node());
+            assertEquals(1, v.mm(), "the page's mm, though the batch (mm 0) spans mms");
+            var fill = (TraceEvent.TlbFilled) run.byId(v.events().get(0)).event();
+            var clear = (PageTableEvent.PteCleared) run.byId(v.events().get(1)).event();
+            assertEquals(id, clear.shootdownId());
+            assertEquals(clear.va(), fill.va());
+            assertEquals(List.of(ipi.id(), lost.id()), v.events().subList(2, 4), "fill, PTE cleared, the flush, the lost IPI");
+        }
+        assertTrue(run.kinds().contains("non-responsive-csd-lock"), run.kinds().toString());
         assertReplaysWithoutDivergence(run);
     }
 

@@ -3,6 +3,7 @@ package dev.shootdown.audit;
 import dev.shootdown.audit.ShootdownSummary.CpuFlush;
 import dev.shootdown.audit.ShootdownSummary.HookCall;
 import dev.shootdown.audit.ShootdownSummary.SecondaryInvalidation;
+import dev.shootdown.audit.ShootdownSummary.UnacknowledgedFlush;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
@@ -60,6 +61,10 @@ import org.HdrHistogram.Histogram;
  *   <li><b>CPU coverage at the end</b>: a CPU that was delivered a flush IPI of a shootdown that
  *       never completed, never acknowledged it and still holds a translation of a page that
  *       shootdown changed is a {@code missing-cpu-invalidation} (a lost IPI).
+ *   <li><b>flush progress</b> ({@code non-responsive-csd-lock}): a CPU that was delivered a flush
+ *       IPI of a shootdown that never completed and never acknowledged it leaves the initiator
+ *       spinning in csd_lock_wait for ever (kernel/smp.c), whether or not it still holds a stale
+ *       entry: the shootdown hangs, its frames are never freed.
  * </ul>
  *
  * <p>A secondary completion counts as coverage only if its IOMMU's IOTLB invalidation of the same
@@ -763,11 +768,11 @@ public final class Auditor {
 
     /**
      * At the end of the run: a CPU that was delivered a flush IPI of a shootdown still in flight
-     * (its vector clock shows the IPI) but never acknowledged it did not run flush_tlb_func. Each
-     * translation it still holds of a page the shootdown changed, filled before the change, is a
-     * {@code missing-cpu-invalidation}: the initiator waits for that CPU for ever
-     * (kernel/smp.c: smp_call_function_many_cond), so the frames are never freed, but the CPU goes
-     * on using the stale entries.
+     * (its vector clock shows the IPI) but never acknowledged it did not run flush_tlb_func. The
+     * initiator waits for that CPU for ever (kernel/smp.c: smp_call_function_many_cond), so the
+     * shootdown hangs and its frames are never freed: a {@code non-responsive-csd-lock}. Each
+     * translation the CPU still holds of a page the shootdown changed, filled before the change,
+     * is also a {@code missing-cpu-invalidation}: the CPU goes on using the stale entries.
      */
     private void checkUnacknowledgedFlushes() {
         for (Sd sd : shootdowns.values()) {
@@ -778,6 +783,9 @@ public final class Auditor {
                     continue;
                 }
                 reported.clear();
+                if (issued.getValue().event() instanceof IpiEvent.FlushTlb ipi && ipi.viaIpi()) {
+                    reportCsdLockWait(sd, issued.getValue(), ipi, last);
+                }
                 for (Envelope change : sd.pteChanges) {
                     long mm = pteMm(change);
                     long va = Kernel.pageAlign(pteVa(change));
@@ -798,6 +806,41 @@ public final class Auditor {
                 }
             }
         }
+    }
+
+    /**
+     * The flush IPI {@code issued} of {@code sd} reached its CPU ({@code last}, that CPU's latest
+     * event, follows it; so does the fault that lost it, if one did) and was never acknowledged:
+     * the initiator spins in csd_lock_wait with preemption disabled for the rest of the run.
+     * CONFIG_CSD_LOCK_WAIT_DEBUG reports it as "csd: Detected non-responsive CSD lock" once
+     * smp.csd_lock_timeout (5 s by default) has passed; the model's evidence is the delivered,
+     * unacknowledged IPI itself, since no acknowledgement can come after it was handled.
+     */
+    private void reportCsdLockWait(Sd sd, Envelope issued, IpiEvent.FlushTlb ipi, Envelope last) {
+        String cpu = ipi.target();
+        List<Envelope> lost = faultsOf(sd, cpu);
+        List<String> chain = new ArrayList<>(List.of(sd.started.id(), issued.id()));
+        if (lost.isEmpty()) {
+            chain.add(last.id());
+        } else {
+            lost.forEach(f -> chain.add(f.id()));
+        }
+        String reached = lost.isEmpty() ? " (" + cpu + " went on: " + last.id() + ")" : " (the IPI was lost: " + lost.get(0).id() + ")";
+        String frames = sd.ptesCleared + sd.ptesProtectionChanged + " PTEs changed, " + sd.frees.size() + " frames freed";
+        violate("non-responsive-csd-lock", cpu, ipi.mm(), Kernel.hex(ipi.start()), chain, "shootdown " + sd.id + " ("
+                + sd.caller + ": " + context(sd) + " on " + sd.cpu + ") never completed: its flush IPI " + issued.id()
+                + " reached " + cpu + reached + " but flush_tlb_func never ran there, so " + sd.cpu
+                + " was still spinning in csd_lock_wait with preemption disabled when the run ended, "
+                + String.format(Locale.ROOT, "%.3f us", (lastTimeNs - issued.timeNs()) / 1000.0) + " later (" + frames
+                + "); CONFIG_CSD_LOCK_WAIT_DEBUG reports \"csd: Detected non-responsive CSD lock\" for it", sd.id);
+    }
+
+    /** The context a shootdown runs in, as the kernel's task name would say. */
+    private static String context(Sd sd) {
+        if (sd.started.event() instanceof PageTableEvent.TlbFlushStarted f) {
+            return f.comm();
+        }
+        return "pid " + sd.pid;
     }
 
     private void onMmSwitched(Envelope e, TraceEvent.MmSwitched s) {
@@ -1366,6 +1409,16 @@ public final class Auditor {
             var h = (SecondaryTlbEvent.SecondaryTlbHookCalled) e.event();
             hooks.add(new HookCall(h.caller(), h.hook(), h.mm(), Kernel.hex(h.start()), Kernel.hex(h.end()), e.timeNs(), e.id()));
         }
+        List<UnacknowledgedFlush> unacknowledged = new ArrayList<>();
+        for (Map.Entry<String, Envelope> issued : sd.flushIssued.entrySet()) {
+            if (sd.flushDone.containsKey(issued.getKey())) {
+                continue;
+            }
+            Envelope last = lastOfNode.get(issued.getKey());
+            unacknowledged.add(new UnacknowledgedFlush(issued.getKey(),
+                    issued.getValue().event() instanceof IpiEvent.FlushTlb ft && ft.viaIpi(), issued.getValue().timeNs(),
+                    last != null && issued.getValue().happenedBefore(last), issued.getValue().id()));
+        }
         Long pteNs = sd.pteChanges.isEmpty() ? null : sd.pteChanges.get(0).timeNs();
         Long lastFree = sd.frees.isEmpty() ? null : sd.frees.get(sd.frees.size() - 1).timeNs();
         String order = orderClass(sd);
@@ -1377,7 +1430,8 @@ public final class Auditor {
         }
         return new ShootdownSummary(sd.id, sd.mm, Kernel.hex(sd.start), Kernel.hex(sd.end), sd.caller, sd.cpu, sd.ptesCleared,
                 sd.ptesProtectionChanged, pteNs, cpu, secondary, hooks, lastFree, sd.frees.size(),
-                sd.returned == null ? null : sd.returned.timeNs(), sd.finished == null ? null : sd.finished.timeNs(), order, lag);
+                sd.returned == null ? null : sd.returned.timeNs(), sd.finished == null ? null : sd.finished.timeNs(), order, lag,
+                unacknowledged);
     }
 
     /**
