@@ -280,6 +280,7 @@ public final class Coordinator implements NodeStateMachine {
         } else if (input instanceof IpiEvent.TlbFlushed ack) {
             evolve(ack);
             advance(d, shootdowns.get(ack.shootdownId()));
+            maybeRunQueuedIopf(d); // the ack may have ended a csd_lock_wait that kept every CPU busy
         } else if (input instanceof IpiEvent.TlbiCompleted ack) {
             evolve(ack);
             advance(d, shootdowns.get(ack.shootdownId()));
@@ -358,6 +359,9 @@ public final class Coordinator implements NodeStateMachine {
         if (fault == null) {
             return;
         }
+        if (!afterReclaim && fault instanceof FaultEvent.DeviceFaultRaised && iopfCpu() == null) {
+            return; // the work item stays queued until a CPU can run it: maybeRunQueuedIopf
+        }
         long mmId = faultMm(fault);
         long va = Kernel.pageAlign(faultVa(fault));
         Access access = faultAccess(fault);
@@ -413,7 +417,78 @@ public final class Coordinator implements NodeStateMachine {
         if (fault instanceof FaultEvent.PageFaultRaised f) {
             return new Context(f.cpu(), "task" + f.pid(), f.pid(), f.mm());
         }
-        return new Context(NodeIds.cpu(0), IOPF_COMM, -1, 0);
+        String cpu = iopfCpu();
+        return new Context(cpu == null ? NodeIds.cpu(0) : cpu, IOPF_COMM, -1, 0);
+    }
+
+    /**
+     * Where the IOPF work item runs: its workqueue is unbound (drivers/iommu/io-pgfault.c:
+     * iopf_queue_alloc, WQ_UNBOUND), so on cpu0 unless that CPU cannot schedule it
+     * ({@link #schedulableCpu}); null while no CPU can.
+     */
+    private String iopfCpu() {
+        return schedulableCpu(NodeIds.cpu(0));
+    }
+
+    /**
+     * The CPU a kernel thread woken now runs on: {@code preferred}, unless a flush initiated there
+     * spins in csd_lock_wait ({@link #inCsdLockWait}), then the first CPU that does not; null when
+     * every CPU does. kswapd may run on any CPU of its node (mm/vmscan.c: kswapd sets its
+     * cpumask to the node's), and the IOPF worker on any CPU.
+     */
+    private String schedulableCpu(String preferred) {
+        if (!inCsdLockWait(preferred)) {
+            return preferred;
+        }
+        for (int i = 0; i < scenario.cpus(); i++) {
+            String cpu = NodeIds.cpu(i);
+            if (!inCsdLockWait(cpu)) {
+                return cpu;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Whether a shootdown initiated on {@code cpu} waits there for another CPU's flush_tlb_func:
+     * x86 flush_tlb_mm_range and arch_tlbbatch_flush hold get_cpu() (preemption off) around
+     * flush_tlb_multi, whose smp_call_function_many_cond spins in csd_lock_wait until every
+     * target ran the function (arch/x86/mm/tlb.c, kernel/smp.c). Nothing else runs in process
+     * context on that CPU meanwhile; a lost IPI keeps it so for ever.
+     */
+    private boolean inCsdLockWait(String cpu) {
+        if (arm64) {
+            return false;
+        }
+        for (Shootdown sd : shootdowns.values()) {
+            if (sd.cpu.equals(cpu) && !sd.oopsed) {
+                for (String target : sd.pendingCpus.keySet()) {
+                    if (!target.equals(cpu)) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Device faults whose IOPF work waits for a CPU ({@link #handleFault}) run once one can take it. */
+    private void maybeRunQueuedIopf(Decider d) {
+        for (String key : List.copyOf(pendingFaults.keySet())) {
+            if (key.startsWith("dev:") && !awaitsShootdown(key) && iopfCpu() != null) {
+                handleFault(d, key, false);
+            }
+        }
+    }
+
+    /** Whether a shootdown (a reclaim it started, a flush_tlb_page) is what the fault {@code key} waits on. */
+    private boolean awaitsShootdown(String key) {
+        for (Shootdown sd : shootdowns.values()) {
+            if (sd.waiter.equals(key)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -424,9 +499,10 @@ public final class Coordinator implements NodeStateMachine {
     private boolean maybeAllocateUnderPressure(Decider d, String key, boolean afterReclaim) {
         Scenario.Memory mem = scenario.memory();
         long free = freeCount();
-        if (free <= mem.low() && scenario.kswapd() != null && !kswapdDead && !kswapdRunning() && !lru.isEmpty()) {
+        String kswapdCpu = scenario.kswapd() == null ? null : schedulableCpu(NodeIds.cpu(scenario.kswapd().cpu()));
+        if (free <= mem.low() && kswapdCpu != null && !kswapdDead && !kswapdRunning() && !lru.isEmpty()) {
             d.emit(new PageTableEvent.MemoryPressure(free, "wakeup_kswapd", key));
-            startReclaim(d, "kswapd", NodeIds.cpu(scenario.kswapd().cpu()), KSWAPD_COMM, -1, 0, "");
+            startReclaim(d, "kswapd", kswapdCpu, KSWAPD_COMM, -1, 0, "");
         }
         if (!afterReclaim && free <= mem.min() && !lru.isEmpty()) {
             d.emit(new PageTableEvent.MemoryPressure(free, "__alloc_pages_direct_reclaim", key));

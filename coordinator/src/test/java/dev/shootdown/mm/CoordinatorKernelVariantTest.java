@@ -701,6 +701,61 @@ class CoordinatorKernelVariantTest {
         assertEquals(Decision.NONE, on(new ControlEvent.TimerFired(Coordinator.END_TIMER, WINDOW)), "the late timer is ignored");
     }
 
+    // ---------------------------------------------------------------- 10. a CPU spinning in csd_lock_wait
+
+    /** 3 frames, 2 taken by the buffer at boot: 1 free, at min; reclaim isolates one folio per pass. */
+    private static final Scenario.Memory AT_MIN_ONE_PER_PASS = new Scenario.Memory(3, 1, 1, 1, 1);
+
+    /**
+     * Task 100's direct reclaim on cpu0 has sent arch_tlbbatch_flush's IPI to cpu1 and waits for
+     * it: cpu0 spins in csd_lock_wait with preemption disabled.
+     */
+    private void givenCpu0InCsdLockWait() {
+        boot(oneMmReclaim("linux-6.6", AT_MIN_ONE_PER_PASS, null));
+        now += 10_000;
+        on(cpuFault(CPU0, PID0, MM, HEAP, Access.WRITE));
+        now += 1_000;
+        Decision batch = on(secondaryDone(0, ALL, SD));
+        assertEquals(events(
+                new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0, CPU1)),
+                batchFlush(CPU0, false, MM, 1),
+                batchFlush(CPU1, true, MM, 1)), batch);
+    }
+
+    @Test
+    void givenCpu0SpinningInCsdLockWait_whenADeviceFaultNeedsDirectReclaim_thenTheIopfWorkerReclaimsOnAnotherCpu() {
+        givenCpu0InCsdLockWait();
+
+        now += 1_000;
+        Decision d = on(deviceFault(HEAP + PAGE, Access.WRITE));
+
+        // drivers/iommu/io-pgfault.c: the IOPF workqueue is WQ_UNBOUND; cpu0 cannot schedule it.
+        assertEquals(new PageTableEvent.MemoryPressure(1, "__alloc_pages_direct_reclaim", "dev:" + DEV), d.events().get(0));
+        assertEquals(new PageTableEvent.TlbFlushStarted(SD + 1, "direct-reclaim", CPU1, Coordinator.IOPF_COMM, -1, 0, 0, 0, ALL,
+                "dev:" + DEV), d.events().get(1));
+    }
+
+    @Test
+    void givenEveryCpuSpinningInCsdLockWait_whenADeviceFaults_thenItsWorkWaitsUntilAnAckFreesACpu() {
+        givenCpu0InCsdLockWait();
+        now += 1_000;
+        // Task 101 unmaps the buffer's other page on cpu1: flush_tlb_mm_range waits for cpu0's flush_tlb_func.
+        on(new SyscallEvent.Munmap(COORD, CPU1, PID1, MM, BUF + PAGE, BUF + 2 * PAGE));
+        assertTrue(emitted().contains(new IpiEvent.FlushTlb(CPU0, MM, 0, ALL, 2, 2, true, false, SD + 1)), emitted().toString());
+
+        now += 1_000;
+        assertEquals(Decision.NONE, on(deviceFault(HEAP + PAGE, Access.WRITE)), "no CPU can run the IOPF work item");
+
+        now += 1_000;
+        Decision acked = on(flushed(CPU0, MM, 0, ALL, SD + 1));
+
+        // cpu1 waits for no other CPU now: the queued work runs (at min with an empty LRU, it just allocates).
+        assertEquals(events(
+                new PageTableEvent.FrameAllocated(PFN + 2, 1),
+                new PageTableEvent.PteSet(MM, HEAP + PAGE, PFN + 2, 1, true),
+                response(HEAP + PAGE, FaultEvent.PageResponseCode.SUCCESS)), acked);
+    }
+
     // ---------------------------------------------------------------- 9. recovery from the log
 
     /**
@@ -772,6 +827,37 @@ class CoordinatorKernelVariantTest {
         assertSameDecisions(twin, List.of(
                 cpuFault(CPU0, PID0, MM, HEAP + PAGE, Access.WRITE),
                 cpuFault(CPU0, PID0, MM, HEAP + 2 * PAGE, Access.WRITE)));
+    }
+
+    @Test
+    void givenKswapdsCpuSpinningInCsdLockWait_whenAnAllocationWakesKswapd_thenItRunsOnAnotherCpu() {
+        boot(oneMmReclaim("linux-6.6", AT_LOW, new Scenario.Kswapd(0)));
+        now += 10_000;
+        // Task 100's munmap on cpu0: flush_tlb_mm_range waits for cpu1's flush_tlb_func.
+        on(new SyscallEvent.Munmap(COORD, CPU0, PID0, MM, BUF + PAGE, BUF + 2 * PAGE));
+        assertTrue(emitted().contains(new IpiEvent.FlushTlb(CPU1, MM, BUF + PAGE, BUF + 2 * PAGE, 1, 1, true, false, SD)),
+                emitted().toString());
+
+        now += 1_000;
+        Decision d = on(cpuFault(CPU1, PID1, MM, HEAP, Access.WRITE));
+
+        assertEquals(new PageTableEvent.MemoryPressure(2, "wakeup_kswapd", "pid:" + PID1), d.events().get(0));
+        assertEquals(new PageTableEvent.TlbFlushStarted(SD + 1, "kswapd", CPU1, "kswapd0", -1, 0, 0, 0, ALL, ""),
+                d.events().get(1), "kswapd may run on any CPU of its node; cpu0 cannot schedule it");
+    }
+
+    @Test
+    void givenAnIopfWorkItemQueuedBehindCsdLockWaits_whenRecoveredFromTheLog_thenTheTwinRunsItAtTheSameAck() {
+        givenCpu0InCsdLockWait();
+        on(new SyscallEvent.Munmap(COORD, CPU1, PID1, MM, BUF + PAGE, BUF + 2 * PAGE));
+        on(deviceFault(HEAP + PAGE, Access.WRITE));
+
+        Coordinator twin = recoveredFromLog();
+
+        assertSameDecisions(twin, List.of(
+                flushed(CPU1, MM, 0, ALL, SD + 1),
+                flushed(CPU0, MM, 0, ALL, SD + 1)));
+        assertTrue(emitted().contains(response(HEAP + PAGE, FaultEvent.PageResponseCode.SUCCESS)), emitted().toString());
     }
 
     // ---------------------------------------------------------------- found while writing these tests

@@ -10,12 +10,16 @@ import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.fault.FaultKind;
+import dev.shootdown.fault.FaultMatcher;
+import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.scenario.TaskOp;
 import java.util.HashMap;
 import java.util.List;
@@ -41,6 +45,9 @@ import java.util.TreeMap;
  *                                    FAULT --SIGSEGV--> (exited)
  *   READY --munmap--> SYSCALL --returned--> READY
  * </pre>
+ *
+ * <p>Model faults of the run's fault plan that happen here: {@code lost-ipi} (a flush IPI that
+ * never arrives, see {@link #onFlushTlb}).
  *
  * <p>Thread: the host's node thread. Time: simulated nanoseconds.
  */
@@ -82,6 +89,8 @@ public final class Cpu implements NodeStateMachine {
     private final Map<Long, Long> ctxTlbGen = new HashMap<>();
     private final Map<Long, TreeMap<Long, TlbEntry>> tlb = new HashMap<>();
     private Task task;
+    /** The model faults of the run's plan that can hit this CPU. */
+    private FaultMatcher faults = FaultMatcher.NONE;
 
     public Cpu(String nodeId) {
         NodeIds.cpuIndex(nodeId);
@@ -135,7 +144,7 @@ public final class Cpu implements NodeStateMachine {
         } else if (input instanceof IpiEvent.TaskScheduled scheduled) {
             onTaskScheduled(d, scheduled, nowNs);
         } else if (input instanceof IpiEvent.FlushTlb flush) {
-            flushTlbFunc(d, flush);
+            onFlushTlb(d, flush, nowNs);
         } else if (input instanceof IpiEvent.Tlbi tlbi) {
             onTlbi(d, tlbi);
         } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(STEP_TIMER)) {
@@ -162,6 +171,25 @@ public final class Cpu implements NodeStateMachine {
         d.emit(new TraceEvent.MmSwitched(nodeId, loadedMm, scheduled.mm(), scheduled.mmTlbGen()));
         d.emit(new TraceEvent.TaskStarted(nodeId, scheduled.pid(), scheduled.mm(), scheduled.program()));
         d.timer(STEP_TIMER, nowNs + cpuStepNs);
+    }
+
+    /**
+     * A flush request: run flush_tlb_func, unless the plan loses this IPI. A lost IPI (only an
+     * IPI: the initiator's own flush is a function call) means flush_tlb_func never runs here, no
+     * acknowledgement is sent and this CPU keeps its stale entries; the initiator waits in
+     * smp_call_function_many_cond's csd_lock_wait for ever (kernel/smp.c, arch/x86/mm/tlb.c:
+     * native_flush_tlb_multi), so the shootdown never completes.
+     */
+    private void onFlushTlb(Decider d, IpiEvent.FlushTlb f, long nowNs) {
+        FaultSpec lost = f.viaIpi() ? faults.maybeInject(FaultKind.LOST_IPI, nowNs) : null;
+        if (lost != null) {
+            d.emit(new InjectionEvent.FaultInjected(FaultKind.LOST_IPI.kebab(), FaultKind.Layer.MODEL.label(), nodeId,
+                    "flush-tlb shootdown " + f.shootdownId(), "faults[" + faults.indexOf(lost) + "]: the flush IPI of shootdown "
+                            + f.shootdownId() + " for mm " + f.mm() + " never reached " + nodeId
+                            + "; flush_tlb_func did not run and the initiator waits for its csd for ever"));
+            return;
+        }
+        flushTlbFunc(d, f);
     }
 
     /**
@@ -287,6 +315,7 @@ public final class Cpu implements NodeStateMachine {
         if (own instanceof ControlEvent.RunStarted started) {
             lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
             cpuStepNs = started.scenario().timing().cpuStepNs();
+            faults = started.scenario().faults().matcherFor(nodeId, started.seed());
         } else if (own instanceof ControlEvent.NodeQuiesced) {
             lifecycle = lifecycle.transitionTo(Lifecycle.QUIESCED, nodeId);
         } else if (own instanceof TraceEvent.MmSwitched s) {
@@ -337,6 +366,8 @@ public final class Cpu implements NodeStateMachine {
             task.iteration = 0;
         } else if (own instanceof IpiEvent.TlbiCompleted t) {
             entries(t.mm()).keySet().removeIf(va -> Kernel.covers(t.start(), t.end(), va));
+        } else if (own instanceof InjectionEvent.FaultInjected) {
+            // a lost IPI changes nothing here: that is the fault
         } else {
             throw new IllegalStateException(nodeId + ": cannot apply " + own.getClass().getSimpleName());
         }

@@ -9,12 +9,16 @@ import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.TraceEvent.TranslationSource;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.fault.FaultKind;
+import dev.shootdown.fault.FaultMatcher;
+import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.scenario.Scenario.DmaProgram;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,7 +43,14 @@ import java.util.TreeMap;
  * <pre>
  *   (request) --TLBI+CMD_SYNC issued--> IOTLB_SYNC --sync done--> ATC_SYNC --sync done--> (completed)
  *                                       IOTLB_SYNC --sync done, no ATS device--------------> (completed)
+ *   (request) --ATC_INV+CMD_SYNC issued (fault atc-before-iotlb)--> ATC_FIRST --sync done, TLBI+CMD_SYNC-->
+ *             IOTLB_LAST --sync done--> (completed)
  * </pre>
+ *
+ * <p>Model faults of the run's fault plan that happen here, as the kernel would meet them:
+ * {@code dropped-iotlb-invalidation} (the TLBI is dropped, its CMD_SYNC still completes),
+ * {@code late-cmd-sync}, {@code atc-before-iotlb}, {@code fast-device-retry} and
+ * {@code prq-overflow}; each is a {@code fault-injected} event in the log.
  *
  * <p>Thread: the host's node thread. Time: simulated nanoseconds.
  */
@@ -50,7 +61,9 @@ public final class Iommu implements NodeStateMachine {
 
     private enum DeviceWait { READY, WALK, PRI }
 
-    private enum InvalPhase { IOTLB_SYNC, ATC_SYNC }
+    static final String RETRY_TIMER_PREFIX = "retry:";
+
+    private enum InvalPhase { IOTLB_SYNC, ATC_SYNC, ATC_FIRST, IOTLB_LAST }
 
     private record Entry(long frame, long frameEpoch, boolean writable) {
         boolean allows(Access access) {
@@ -88,6 +101,8 @@ public final class Iommu implements NodeStateMachine {
         final long start;
         final long end;
         InvalPhase phase = InvalPhase.IOTLB_SYNC;
+        /** The fault dropped-iotlb-invalidation hit its TLBI: the IOTLB keeps its entries. */
+        boolean tlbiDropped;
 
         Invalidation(long shootdownId, long mm, int pasid, long start, long end) {
             this.shootdownId = shootdownId;
@@ -109,6 +124,8 @@ public final class Iommu implements NodeStateMachine {
     private final Map<String, Invalidation> invalidations = new LinkedHashMap<>();
     /** The DMA each device of this IOMMU will do once bound, from the scenario. */
     private final Map<String, DmaProgram> dmaPrograms = new HashMap<>();
+    /** The model faults of the run's plan that can hit this IOMMU. */
+    private FaultMatcher faults = FaultMatcher.NONE;
 
     public Iommu(String nodeId) {
         this.nodeId = nodeId;
@@ -194,6 +211,11 @@ public final class Iommu implements NodeStateMachine {
             }
         } else if (timer.startsWith(CMDQ_TIMER_PREFIX)) {
             onCmdSyncCompleted(d, timer.substring(CMDQ_TIMER_PREFIX.length()), nowNs);
+        } else if (timer.startsWith(RETRY_TIMER_PREFIX)) {
+            Device dev = devices.get(timer.substring(RETRY_TIMER_PREFIX.length()));
+            if (dev != null && dev.wait == DeviceWait.PRI) {
+                dmaAccess(d, dev, nowNs); // the fast device's retry, its page request still unanswered
+            }
         }
     }
 
@@ -213,7 +235,7 @@ public final class Iommu implements NodeStateMachine {
             // arm64 SMMU: the cached read-only entry stays and the write takes a permission
             // fault from it, without a walk, until the entry is invalidated. (x86 rules, below:
             // a translation that faulted is not kept, so the access walks again.)
-            d.emit(new FaultEvent.DeviceFaultRaised(NodeIds.COORDINATOR, nodeId, dev.id, dev.pasid, dev.mm, va, access));
+            raiseDeviceFault(d, dev, va, access, nowNs);
             return;
         }
         if (cached != null && cached.allows(access)) {
@@ -246,14 +268,58 @@ public final class Iommu implements NodeStateMachine {
             d.timer(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs());
         } else {
             // Translation fault with PRI enabled: a page request into the PRI queue; the device stalls.
-            d.emit(new FaultEvent.DeviceFaultRaised(NodeIds.COORDINATOR, nodeId, dev.id, dev.pasid, dev.mm, walk.va(), access));
+            raiseDeviceFault(d, dev, walk.va(), access, nowNs);
         }
+    }
+
+    /**
+     * A page request into the PRI queue (the device stalls until its response), unless the plan
+     * says otherwise:
+     *
+     * <ul>
+     *   <li>{@code prq-overflow}: the queue already holds {@code depth} requests (the devices of
+     *       this IOMMU waiting for a response). The request is not queued, so the kernel never
+     *       sees it (drivers/iommu/intel/prq.c: prq_event_thread finds DMA_PRS_PRO, logs "PRQ
+     *       overflow detected" and iopf_queue_discard_partial drops partial groups;
+     *       arm-smmu-v3.c: "PRIQ overflow detected -- requests lost"). The hardware answers it
+     *       itself and the device retries the access after its period.
+     *   <li>{@code fast-device-retry}: the request is queued, but the device retries after
+     *       {@code retryNs} without waiting for the response (it ignores a response that finds
+     *       it no longer waiting).
+     * </ul>
+     */
+    private void raiseDeviceFault(Decider d, Device dev, long va, Access access, long nowNs) {
+        int queued = (int) devices.values().stream().filter(other -> other != dev && other.wait == DeviceWait.PRI).count();
+        FaultSpec overflow = faults.maybeInject(FaultKind.PRQ_OVERFLOW, nowNs, spec -> queued >= spec.depth());
+        if (overflow != null) {
+            d.emit(injected(FaultKind.PRQ_OVERFLOW, overflow, dev.id, "the page request of " + dev.id + " pasid " + dev.pasid
+                    + " for " + Kernel.hex(va) + " overflowed the page-request queue (" + queued + " queued, depth "
+                    + overflow.depth() + "): the kernel never sees it; the device retries"));
+            d.timer(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs());
+            return;
+        }
+        d.emit(new FaultEvent.DeviceFaultRaised(NodeIds.COORDINATOR, nodeId, dev.id, dev.pasid, dev.mm, va, access));
+        FaultSpec fast = faults.maybeInject(FaultKind.FAST_DEVICE_RETRY, nowNs);
+        if (fast != null) {
+            d.emit(injected(FaultKind.FAST_DEVICE_RETRY, fast, dev.id, dev.id + " will retry its " + access.name()
+                    .toLowerCase(java.util.Locale.ROOT) + " of " + Kernel.hex(va) + " after " + fast.retryNs()
+                    + " ns without waiting for the page response"));
+            d.timer(RETRY_TIMER_PREFIX + dev.id, nowNs + fast.retryNs());
+        }
+    }
+
+    private InjectionEvent.FaultInjected injected(FaultKind kind, FaultSpec spec, String target, String detail) {
+        return new InjectionEvent.FaultInjected(kind.kebab(), kind.layer().label(), nodeId, target,
+                "faults[" + faults.indexOf(spec) + "]: " + detail);
     }
 
     private void onPageResponse(Decider d, FaultEvent.PageResponseSent response, long nowNs) {
         Device dev = devices.get(response.device());
         if (dev == null || dev.wait != DeviceWait.PRI || dev.nextVa() != response.va()) {
             return;
+        }
+        if (faults.armed()) {
+            d.cancelTimer(RETRY_TIMER_PREFIX + dev.id);
         }
         if (response.code() == FaultEvent.PageResponseCode.SUCCESS) {
             dmaAccess(d, dev, nowNs); // the device retries the same access
@@ -265,15 +331,72 @@ public final class Iommu implements NodeStateMachine {
 
     /**
      * arm_smmu_mm_arch_invalidate_secondary_tlbs: TLBI_NH_VA over the range (TLBI_NH_ASID for
-     * the whole address space), then CMD_SYNC; the ATCs follow once the sync completes.
+     * the whole address space), then CMD_SYNC; the ATCs follow once the sync completes
+     * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c: arm_smmu_atc_inv_domain only after the TLBI's
+     * CMD_SYNC, so a device cannot refill its ATC from an IOTLB entry about to go).
+     *
+     * <p>With the fault {@code atc-before-iotlb} the ATC_INVs and their CMD_SYNC go first and the
+     * TLBI after: a device translating in between refills its ATC from the stale IOTLB entry.
+     * With {@code dropped-iotlb-invalidation} the IOMMU drops the TLBI (an erratum) but completes
+     * its CMD_SYNC: the kernel sees a successful invalidation, the IOTLB keeps its entries.
      */
     private void armSmmuMmArchInvalidateSecondaryTlbs(Decider d, SecondaryTlbEvent.InvalidateSecondaryTlbs r, long nowNs) {
-        String tlbi = r.end() == Kernel.TLB_FLUSH_ALL
-                ? "TLBI_NH_ASID asid=" + r.pasid()
-                : "TLBI_NH_VA asid=" + r.pasid() + " addr=" + Kernel.hex(r.start()) + " size=" + Kernel.hex(r.end() - r.start());
-        d.emit(new SecondaryTlbEvent.CommandsIssued(nodeId, r.mm(), r.pasid(), r.start(), r.end(), List.of(tlbi, "CMD_SYNC"),
-                r.shootdownId()));
-        d.timer(CMDQ_TIMER_PREFIX + invalidationKey(r.shootdownId(), r.pasid()), nowNs + cmdqSyncNs);
+        String target = "shootdown " + r.shootdownId() + " pasid " + r.pasid();
+        FaultSpec atcFirst = atcCommands(r.pasid(), r.start(), r.end()).isEmpty() ? null
+                : faults.maybeInject(FaultKind.ATC_BEFORE_IOTLB, nowNs);
+        FaultSpec dropped = faults.maybeInject(FaultKind.DROPPED_IOTLB_INVALIDATION, nowNs);
+        if (atcFirst != null) {
+            d.emit(injected(FaultKind.ATC_BEFORE_IOTLB, atcFirst, target, "ATC_INV issued before the TLBI of shootdown "
+                    + r.shootdownId() + " for pasid " + r.pasid() + " completed"));
+            List<String> commands = atcCommands(r.pasid(), r.start(), r.end());
+            commands.add("CMD_SYNC");
+            issue(d, new SecondaryTlbEvent.CommandsIssued(nodeId, r.mm(), r.pasid(), r.start(), r.end(), commands,
+                    r.shootdownId()), nowNs);
+        } else {
+            issue(d, new SecondaryTlbEvent.CommandsIssued(nodeId, r.mm(), r.pasid(), r.start(), r.end(),
+                    List.of(tlbi(r.pasid(), r.start(), r.end()), "CMD_SYNC"), r.shootdownId()), nowNs);
+        }
+        if (dropped != null) {
+            d.emit(injected(FaultKind.DROPPED_IOTLB_INVALIDATION, dropped, target, "the IOMMU dropped "
+                    + tlbi(r.pasid(), r.start(), r.end()) + " of shootdown " + r.shootdownId()
+                    + " and completes its CMD_SYNC anyway: the IOTLB keeps the range"));
+        }
+    }
+
+    private static String tlbi(int pasid, long start, long end) {
+        return end == Kernel.TLB_FLUSH_ALL
+                ? "TLBI_NH_ASID asid=" + pasid
+                : "TLBI_NH_VA asid=" + pasid + " addr=" + Kernel.hex(start) + " size=" + Kernel.hex(end - start);
+    }
+
+    /** One ATC_INV per ATS device of {@code pasid} (mutable, so a CMD_SYNC can follow). */
+    private List<String> atcCommands(int pasid, long start, long end) {
+        List<String> atcCommands = new ArrayList<>();
+        for (Device dev : devices.values()) {
+            if (dev.ats && dev.pasid == pasid) {
+                atcCommands.add("ATC_INV sid=" + dev.id + " ssid=" + pasid + " addr=" + Kernel.hex(start)
+                        + (end == Kernel.TLB_FLUSH_ALL ? " size=all" : " size=" + Kernel.hex(end - start)));
+            }
+        }
+        return atcCommands;
+    }
+
+    /**
+     * Writes commands ending in CMD_SYNC to the queue and waits for the sync: {@code cmdqSyncNs},
+     * plus {@code delayNs} when the fault {@code late-cmd-sync} hits it. The kernel polls for the
+     * sync (arm_smmu_cmdq_poll_until_sync) and simply waits longer; the model's delays stay far
+     * below the driver's ARM_SMMU_POLL_TIMEOUT_US, after which it would give up.
+     */
+    private void issue(Decider d, SecondaryTlbEvent.CommandsIssued c, long nowNs) {
+        d.emit(c);
+        long syncNs = cmdqSyncNs;
+        FaultSpec late = faults.maybeInject(FaultKind.LATE_CMD_SYNC, nowNs);
+        if (late != null) {
+            syncNs += late.delayNs();
+            d.emit(injected(FaultKind.LATE_CMD_SYNC, late, "shootdown " + c.shootdownId() + " pasid " + c.pasid(),
+                    "the CMD_SYNC after " + c.commands().get(0) + " completes " + late.delayNs() + " ns late"));
+        }
+        d.timer(CMDQ_TIMER_PREFIX + invalidationKey(c.shootdownId(), c.pasid()), nowNs + syncNs);
     }
 
     static String invalidationKey(long shootdownId, int pasid) {
@@ -285,35 +408,51 @@ public final class Iommu implements NodeStateMachine {
         if (inv == null) {
             return;
         }
-        long shootdownId = inv.shootdownId;
-        if (inv.phase == InvalPhase.IOTLB_SYNC) {
-            int dropped = (int) iotlb(inv.pasid).keySet().stream().filter(va -> Kernel.covers(inv.start, inv.end, va)).count();
-            String command = inv.end == Kernel.TLB_FLUSH_ALL ? "TLBI_NH_ASID" : "TLBI_NH_VA";
-            d.emit(new SecondaryTlbEvent.IotlbInvalidated(nodeId, inv.pasid, inv.start, inv.end, command, dropped, shootdownId));
-            List<String> atcCommands = new ArrayList<>();
-            for (Device dev : devices.values()) {
-                if (dev.ats && dev.pasid == inv.pasid) {
-                    atcCommands.add("ATC_INV sid=" + dev.id + " ssid=" + inv.pasid + " addr=" + Kernel.hex(inv.start)
-                            + (inv.end == Kernel.TLB_FLUSH_ALL ? " size=all" : " size=" + Kernel.hex(inv.end - inv.start)));
+        switch (inv.phase) {
+            case IOTLB_SYNC -> {
+                iotlbSynced(d, inv);
+                List<String> atcCommands = atcCommands(inv.pasid, inv.start, inv.end);
+                if (atcCommands.isEmpty()) {
+                    complete(d, inv.shootdownId, inv);
+                } else {
+                    atcCommands.add("CMD_SYNC");
+                    issue(d, new SecondaryTlbEvent.CommandsIssued(nodeId, inv.mm, inv.pasid, inv.start, inv.end, atcCommands,
+                            inv.shootdownId), nowNs);
                 }
             }
-            if (atcCommands.isEmpty()) {
-                complete(d, shootdownId, inv);
-            } else {
-                atcCommands.add("CMD_SYNC");
-                d.emit(new SecondaryTlbEvent.CommandsIssued(nodeId, inv.mm, inv.pasid, inv.start, inv.end, atcCommands,
-                        shootdownId));
-                d.timer(CMDQ_TIMER_PREFIX + key, nowNs + cmdqSyncNs);
+            case ATC_SYNC -> {
+                atcSynced(d, inv);
+                complete(d, inv.shootdownId, inv);
             }
-        } else {
-            for (Device dev : devices.values()) {
-                if (dev.ats && dev.pasid == inv.pasid) {
-                    int dropped = (int) dev.atc.keySet().stream().filter(va -> Kernel.covers(inv.start, inv.end, va)).count();
-                    d.emit(new SecondaryTlbEvent.AtcInvalidated(nodeId, dev.id, inv.pasid, inv.start, inv.end, dropped,
-                            shootdownId));
-                }
+            case ATC_FIRST -> {
+                atcSynced(d, inv);
+                issue(d, new SecondaryTlbEvent.CommandsIssued(nodeId, inv.mm, inv.pasid, inv.start, inv.end,
+                        List.of(tlbi(inv.pasid, inv.start, inv.end), "CMD_SYNC"), inv.shootdownId), nowNs);
             }
-            complete(d, shootdownId, inv);
+            case IOTLB_LAST -> {
+                iotlbSynced(d, inv);
+                complete(d, inv.shootdownId, inv);
+            }
+        }
+    }
+
+    /** The TLBI's CMD_SYNC completed: the IOTLB entries of the range are gone, unless the TLBI was dropped. */
+    private void iotlbSynced(Decider d, Invalidation inv) {
+        if (inv.tlbiDropped) {
+            return;
+        }
+        int dropped = (int) iotlb(inv.pasid).keySet().stream().filter(va -> Kernel.covers(inv.start, inv.end, va)).count();
+        String command = inv.end == Kernel.TLB_FLUSH_ALL ? "TLBI_NH_ASID" : "TLBI_NH_VA";
+        d.emit(new SecondaryTlbEvent.IotlbInvalidated(nodeId, inv.pasid, inv.start, inv.end, command, dropped, inv.shootdownId));
+    }
+
+    private void atcSynced(Decider d, Invalidation inv) {
+        for (Device dev : devices.values()) {
+            if (dev.ats && dev.pasid == inv.pasid) {
+                int dropped = (int) dev.atc.keySet().stream().filter(va -> Kernel.covers(inv.start, inv.end, va)).count();
+                d.emit(new SecondaryTlbEvent.AtcInvalidated(nodeId, dev.id, inv.pasid, inv.start, inv.end, dropped,
+                        inv.shootdownId));
+            }
         }
     }
 
@@ -326,12 +465,23 @@ public final class Iommu implements NodeStateMachine {
         return iotlb.computeIfAbsent(pasid, k -> new TreeMap<>());
     }
 
+    /** What an injected fault changes here: a dropped TLBI marks its invalidation; an overflowed request frees its device. */
+    private void evolveFault(InjectionEvent.FaultInjected f) {
+        if (f.fault().equals(FaultKind.DROPPED_IOTLB_INVALIDATION.kebab())) {
+            String[] words = f.target().split(" "); // "shootdown S pasid P"
+            invalidations.get(invalidationKey(Long.parseLong(words[1]), Integer.parseInt(words[3]))).tlbiDropped = true;
+        } else if (f.fault().equals(FaultKind.PRQ_OVERFLOW.kebab())) {
+            devices.get(f.target()).wait = DeviceWait.READY; // the hardware's own response: the device will retry
+        }
+    }
+
     @Override
     public void evolve(Event own) {
         if (own instanceof ControlEvent.RunStarted started) {
             lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
             cmdqSyncNs = started.scenario().timing().cmdqSyncNs();
             arm64 = "arm64".equals(started.scenario().arch());
+            faults = started.scenario().faults().matcherFor(nodeId, started.seed());
             for (var spec : started.scenario().devices()) {
                 if (NodeIds.iommu(spec.iommu()).equals(nodeId)) {
                     dmaPrograms.put(spec.id(), spec.dma());
@@ -358,11 +508,15 @@ public final class Iommu implements NodeStateMachine {
         } else if (own instanceof FaultEvent.DeviceFaultRaised f) {
             devices.get(f.device()).wait = DeviceWait.PRI;
         } else if (own instanceof SecondaryTlbEvent.CommandsIssued c) {
-            if (c.commands().get(0).startsWith("TLBI")) {
-                invalidations.put(invalidationKey(c.shootdownId(), c.pasid()),
-                        new Invalidation(c.shootdownId(), c.mm(), c.pasid(), c.start(), c.end()));
+            String key = invalidationKey(c.shootdownId(), c.pasid());
+            Invalidation inv = invalidations.get(key);
+            boolean tlbi = c.commands().get(0).startsWith("TLBI");
+            if (inv == null) {
+                inv = new Invalidation(c.shootdownId(), c.mm(), c.pasid(), c.start(), c.end());
+                inv.phase = tlbi ? InvalPhase.IOTLB_SYNC : InvalPhase.ATC_FIRST;
+                invalidations.put(key, inv);
             } else {
-                invalidations.get(invalidationKey(c.shootdownId(), c.pasid())).phase = InvalPhase.ATC_SYNC;
+                inv.phase = tlbi ? InvalPhase.IOTLB_LAST : InvalPhase.ATC_SYNC;
             }
         } else if (own instanceof SecondaryTlbEvent.IotlbInvalidated i) {
             iotlb(i.pasid()).keySet().removeIf(va -> Kernel.covers(i.start(), i.end(), va));
@@ -370,6 +524,8 @@ public final class Iommu implements NodeStateMachine {
             devices.get(a.device()).atc.keySet().removeIf(va -> Kernel.covers(a.start(), a.end(), va));
         } else if (own instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated s) {
             invalidations.remove(invalidationKey(s.shootdownId(), s.pasid()));
+        } else if (own instanceof InjectionEvent.FaultInjected f) {
+            evolveFault(f);
         } else {
             throw new IllegalStateException(nodeId + ": cannot apply " + own.getClass().getSimpleName());
         }

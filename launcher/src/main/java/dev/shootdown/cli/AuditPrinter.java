@@ -43,6 +43,10 @@ final class AuditPrinter {
                 out.printf("  %-22s %s  %s%s%n", f.cpu() + " flush done", at(f.completedNs()), f.kind(),
                         f.kind().endsWith("IS") ? " (broadcast TLBI)" : f.viaIpi() ? " (IPI)" : " (local)");
             }
+            for (ShootdownSummary.UnacknowledgedFlush f : s.unacknowledged()) {
+                out.printf("  %-22s never  %s sent %s, %s%n", f.cpu() + " flush done", f.viaIpi() ? "IPI" : "request",
+                        at(f.issuedNs()), f.delivered() ? "received and never acknowledged" : "not received by the end");
+            }
             for (ShootdownSummary.HookCall h : s.hookCalls()) {
                 out.printf("  %-22s %s  %s -> %s(mm %d, %s, %s)%n", "secondary hook", at(h.timeNs()), h.caller(), h.hook(),
                         h.mm(), h.start(), h.end());

@@ -259,6 +259,7 @@ final class HtmlReport {
                 .append(esc(s.cpu())).append(" &mdash; ").append(esc(s.order()))
                 .append(s.lagNs() == null ? "" : ", secondary " + (s.lagNs() >= 0 ? "after" : "before") + " the last CPU flush by "
                         + us(Math.abs(s.lagNs())))
+                .append(hung(s))
                 .append("</h3>\n<svg class=\"timeline\" data-shootdown=\"").append(s.id()).append("\" width=\"")
                 .append(LABEL_WIDTH + PLOT_WIDTH + 20).append("\" height=\"").append(height).append("\" xmlns=\"http://www.w3.org/2000/svg\">\n");
         for (Map.Entry<String, Integer> lane : lanes.entrySet()) {
@@ -278,6 +279,18 @@ final class HtmlReport {
         h.append("<text x=\"").append(LABEL_WIDTH).append("\" y=\"").append(height - 4).append("\" class=\"lane-label\">")
                 .append(us(t0)).append("</text><text x=\"").append(LABEL_WIDTH + PLOT_WIDTH - 80).append("\" y=\"").append(height - 4)
                 .append("\" class=\"lane-label\">").append(us(t1)).append("</text>\n</svg>\n");
+    }
+
+    /** For a shootdown that never completed: the CPUs it still waits for. */
+    private static String hung(ShootdownSummary s) {
+        List<String> waiting = new ArrayList<>();
+        for (ShootdownSummary.UnacknowledgedFlush f : s.unacknowledged()) {
+            if (f.delivered()) {
+                waiting.add(f.cpu());
+            }
+        }
+        return waiting.isEmpty() ? "" : " &mdash; <strong class=\"violations\">never completed: waits for "
+                + esc(String.join(", ", waiting)) + "</strong>";
     }
 
     /** The access a violation is about: the chain's memory access or DMA, else its last event. */
@@ -332,7 +345,7 @@ final class HtmlReport {
         return String.format(Locale.ROOT, "%.3f us", ns / 1000.0);
     }
 
-    private static String esc(String s) {
+    static String esc(String s) {
         return s == null ? "" : s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }

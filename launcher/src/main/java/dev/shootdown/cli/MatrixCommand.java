@@ -1,7 +1,6 @@
 package dev.shootdown.cli;
 
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.shootdown.audit.Violation;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.scenario.Scenario;
@@ -16,9 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -34,25 +31,8 @@ import picocli.CommandLine.Spec;
                 + "clean, or the kinds of violation found. Exit 0 when every cell ran, whatever the verdicts.")
 final class MatrixCommand implements Callable<Integer> {
 
-    /**
-     * One cell, as matrix.json holds it. {@code verdict} is the report's ({@code clean} or
-     * {@code violations}), or {@code error} when the run itself failed, with {@code error} saying why.
-     */
-    record Cell(String scenario, String arch, String policy, String engine, long seed, String verdict, List<String> violations,
-            long events, boolean complete, String error, String dir, String command) {
-
-        /** What the table shows: clean, or the distinct violation kinds in alphabetical order. */
-        String summary() {
-            if (error != null) {
-                return "error";
-            }
-            String s = violations.isEmpty() ? "clean" : String.join(", ", violations);
-            return complete ? s : s + " (incomplete)";
-        }
-    }
-
     /** What matrix.json holds. */
-    record Matrix(String engine, long seed, List<Cell> cells) {}
+    record Matrix(String engine, long seed, List<Cells.Result> cells) {}
 
     @Spec
     CommandSpec spec;
@@ -108,40 +88,45 @@ final class MatrixCommand implements Callable<Integer> {
         if (faults != null) {
             progress.println(faults);
         }
-        List<Cell> cells = new ArrayList<>();
-        int total = scenarios.size() * archList.size() * policyList.size();
-        try (ScenarioRunner runner = options.runner(engine, progress)) {
-            for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
-                for (String arch : archList) {
-                    for (String policy : policyList) {
-                        Scenario s = entry.getValue().with(arch, policy);
-                        String label = "[" + (cells.size() + 1) + "/" + total + "] " + s.name() + " " + arch + " " + policy;
-                        progress.println(label + " ...");
-                        progress.flush();
-                        Cell cell;
-                        try {
-                            ScenarioRunner.Outcome outcome = runner.run(s);
-                            cell = cell(entry.getKey(), s, outcome, null);
-                            if (out != null) {
-                                outcome.write(out.resolve(cell.dir()));
-                            }
-                            progress.println(label + ": " + cell.summary() + " (" + cell.events() + " events)");
-                        } catch (InfrastructureException e) {
-                            // the cluster is shared by every cell: the rest would fail the same way
-                            throw new InfrastructureException(label + ": " + e.getMessage(), e);
-                        } catch (RuntimeException e) {
-                            // a fault of the model in this cell; the other cells still say something
-                            cell = cell(entry.getKey(), s, null, e.toString());
-                            progress.println(label + ": error: " + e);
-                            if (options.verbose) {
-                                e.printStackTrace(progress);
-                            }
-                        }
-                        cells.add(cell);
-                        progress.flush();
-                    }
+        String faultsFile = options.faultsFile == null ? null : options.faultsFile.toString();
+        List<Cells.Spec> specs = new ArrayList<>();
+        for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
+            for (String arch : archList) {
+                for (String policy : policyList) {
+                    Scenario s = entry.getValue().with(arch, policy);
+                    specs.add(new Cells.Spec(entry.getKey(), s, faultsFile, faultsFile, options.seed,
+                            s.name() + "/" + arch + "/" + policy));
                 }
             }
+        }
+        Cells.Settings settings = new Cells.Settings(engine, options.maxEvents, options.livelockThreshold, options.runTimeoutSeconds,
+                options.bootstrapServers);
+        List<Cells.Result> cells;
+        try (ScenarioRunner runner = options.runner(engine, progress)) {
+            cells = Cells.run(specs, settings, runner, 1, out, progress, new Cells.Listener() {
+                @Override
+                public void onStarted(int index, Cells.Spec cell) {
+                    progress.println(label(index, cell) + " ...");
+                    progress.flush();
+                }
+
+                @Override
+                public void onFinished(int index, Cells.Spec cell, Cells.Result result, RuntimeException failure) {
+                    if (failure == null) {
+                        progress.println(label(index, cell) + ": " + result.summary() + " (" + result.events() + " events)");
+                    } else {
+                        progress.println(label(index, cell) + ": error: " + failure);
+                        if (options.verbose) {
+                            failure.printStackTrace(progress);
+                        }
+                    }
+                    progress.flush();
+                }
+
+                private String label(int index, Cells.Spec cell) {
+                    return "[" + (index + 1) + "/" + specs.size() + "] " + Cells.label(cell);
+                }
+            });
         }
         printTable(cells, policyList, stdout);
         if (out != null) {
@@ -151,7 +136,7 @@ final class MatrixCommand implements Callable<Integer> {
             stdout.println("wrote " + json + " and " + cells.size() + " cells' events.jsonl and report.json under " + out);
         }
         stdout.flush();
-        if (!cells.stream().allMatch(Cell::complete)) {
+        if (!cells.stream().allMatch(Cells.Result::complete)) {
             progress.println("shootdown: not every cell ran to the end (see 'error' and 'incomplete' above)");
             progress.flush();
             return Shootdown.EXIT_INFRASTRUCTURE;
@@ -171,46 +156,10 @@ final class MatrixCommand implements Callable<Integer> {
         return List.copyOf(chosen);
     }
 
-    /** The cell of {@code outcome}, or of a run that failed with {@code error} (then {@code outcome} is null). */
-    private Cell cell(String scenarioArg, Scenario s, ScenarioRunner.Outcome outcome, String error) {
-        String dir = s.name() + "/" + s.arch() + "/" + s.policy();
-        if (outcome == null) {
-            return new Cell(s.name(), s.arch(), s.policy(), engine.name(), options.seed, "error", List.of(), 0, false, error,
-                    dir, reproduce(scenarioArg, s));
-        }
-        List<String> kinds = List.copyOf(outcome.report().violations().stream().map(Violation::kind)
-                .collect(Collectors.toCollection(TreeSet::new)));
-        return new Cell(s.name(), s.arch(), s.policy(), engine.name(), options.seed, outcome.report().verdict(), kinds,
-                outcome.lines().size(), outcome.complete(), null, dir, reproduce(scenarioArg, s));
-    }
-
-    /** The {@code shootdown run} command line that runs this cell on its own. */
-    private String reproduce(String scenarioArg, Scenario s) {
-        List<String> args = new ArrayList<>(List.of("shootdown", "run", "--scenario", scenarioArg, "--arch", s.arch(),
-                "--policy", s.policy(), "--engine", engine.name(), "--seed", Long.toString(options.seed),
-                "--livelock-threshold", Integer.toString(options.livelockThreshold)));
-        if (options.faultsFile != null) {
-            args.addAll(List.of("--faults", options.faultsFile.toString()));
-        }
-        if (engine == ScenarioRunner.Engine.sim) {
-            args.addAll(List.of("--max-events", Long.toString(options.maxEvents)));
-        } else {
-            args.addAll(List.of("--run-timeout", Long.toString(options.runTimeoutSeconds)));
-            if (options.bootstrapServers != null) {
-                args.addAll(List.of("--bootstrap-servers", options.bootstrapServers));
-            }
-        }
-        return args.stream().map(MatrixCommand::shellQuote).collect(Collectors.joining(" "));
-    }
-
-    private static String shellQuote(String arg) {
-        return arg.matches("[A-Za-z0-9_./:=@%+,-]+") ? arg : "'" + arg.replace("'", "'\\''") + "'";
-    }
-
     /** A row per (scenario, arch) in the order run, a column per policy. */
-    private static void printTable(List<Cell> cells, List<String> policies, PrintWriter out) {
+    private static void printTable(List<Cells.Result> cells, List<String> policies, PrintWriter out) {
         Map<List<String>, Map<String, String>> rows = new LinkedHashMap<>();
-        for (Cell c : cells) {
+        for (Cells.Result c : cells) {
             rows.computeIfAbsent(List.of(c.scenario(), c.arch()), k -> new LinkedHashMap<>()).put(c.policy(), c.summary());
         }
         List<List<String>> table = new ArrayList<>();
@@ -224,18 +173,6 @@ final class MatrixCommand implements Callable<Integer> {
             }
             table.add(line);
         }
-        int[] widths = new int[header.size()];
-        for (List<String> line : table) {
-            for (int i = 0; i < line.size(); i++) {
-                widths[i] = Math.max(widths[i], line.get(i).length());
-            }
-        }
-        for (List<String> line : table) {
-            StringBuilder b = new StringBuilder();
-            for (int i = 0; i < line.size(); i++) {
-                b.append(i == 0 ? "" : "  ").append(String.format("%-" + widths[i] + "s", line.get(i)));
-            }
-            out.println(b.toString().stripTrailing());
-        }
+        Cells.printTable(table, out);
     }
 }

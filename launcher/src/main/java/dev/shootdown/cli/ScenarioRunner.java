@@ -143,6 +143,11 @@ final class ScenarioRunner implements AutoCloseable {
      * incomplete outcome, audited as far as it got.
      */
     Outcome run(Scenario scenario) throws InfrastructureException {
+        return run(scenario, seed);
+    }
+
+    /** As {@link #run(Scenario)}, with the latencies drawn from {@code seed} instead of this runner's. */
+    Outcome run(Scenario scenario, long seed) throws InfrastructureException {
         List<String> lines = new ArrayList<>();
         List<Envelope> log = new ArrayList<>();
         String runId;
@@ -160,7 +165,7 @@ final class ScenarioRunner implements AutoCloseable {
             runId = String.join("-", scenario.name(), scenario.arch(), scenario.policy(),
                     LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")),
                     Long.toHexString(System.nanoTime() & 0xffff));
-            KafkaRunner.Result result = runOnKafka(runId, scenario);
+            KafkaRunner.Result result = runOnKafka(runId, scenario, seed);
             for (RecordedEvent r : result.log()) {
                 log.add(r.envelope());
                 lines.add(r.line());
@@ -170,7 +175,7 @@ final class ScenarioRunner implements AutoCloseable {
         return new Outcome(runId, lines, log, Auditor.audit(log, livelockThreshold), complete);
     }
 
-    private KafkaRunner.Result runOnKafka(String runId, Scenario scenario) throws InfrastructureException {
+    private KafkaRunner.Result runOnKafka(String runId, Scenario scenario, long seed) throws InfrastructureException {
         progress.println("run " + runId + " on Kafka at " + bootstrapServers + (clusterNodes ? ", nodes on the cluster" : ""));
         progress.flush();
         KafkaHostConfig defaults = KafkaHostConfig.defaults(bootstrapServers);

@@ -1,5 +1,6 @@
 package dev.shootdown.audit;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Map;
 
@@ -14,6 +15,11 @@ import java.util.Map;
  * @param faultLivelockThreshold K: how many SUCCESS page responses in a row for the same device,
  *                               PASID, address and access, while the PTE already allowed it,
  *                               make a {@code fault-livelock}
+ * @param faults                 the faults a fault plan injected, as the log's
+ *                               {@code fault-injected} events say (the first 1,000); left out of
+ *                               the JSON when there were none, so a fault-free report reads as
+ *                               before plans existed
+ * @param faultsInjected         how many were injected (also left out when 0)
  */
 public record AuditReport(
         String run,
@@ -27,13 +33,32 @@ public record AuditReport(
         List<Violation> violations,
         List<ShootdownSummary> shootdowns,
         Stats stats,
-        List<String> logProblems) {
+        List<String> logProblems,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<InjectedFault> faults,
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) long faultsInjected) {
 
     public AuditReport {
         violations = List.copyOf(violations);
         shootdowns = List.copyOf(shootdowns);
         logProblems = logProblems == null ? List.of() : List.copyOf(logProblems);
+        faults = faults == null ? List.of() : List.copyOf(faults);
     }
+
+    /** A report of a run without injected faults. */
+    public AuditReport(String run, String scenario, String arch, String policy, long seed, String verdict, boolean complete,
+            int faultLivelockThreshold, List<Violation> violations, List<ShootdownSummary> shootdowns, Stats stats,
+            List<String> logProblems) {
+        this(run, scenario, arch, policy, seed, verdict, complete, faultLivelockThreshold, violations, shootdowns, stats,
+                logProblems, List.of(), 0);
+    }
+
+    /**
+     * One injected fault, from its {@code fault-injected} event: {@code event} is that event's
+     * id, {@code target} the id of the event it hit (its cause) or, without one, what the
+     * injector named (a link, a node).
+     */
+    public record InjectedFault(String event, long timeNs, String fault, String layer, String node, String target,
+            String detail) {}
 
     /** This report, for a log that had {@code problems}: incomplete. */
     public AuditReport withLogProblems(List<String> problems) {
@@ -41,7 +66,7 @@ public record AuditReport(
             return this;
         }
         return new AuditReport(run, scenario, arch, policy, seed, verdict, false, faultLivelockThreshold, violations, shootdowns,
-                stats, problems);
+                stats, problems, faults, faultsInjected);
     }
 
     /**

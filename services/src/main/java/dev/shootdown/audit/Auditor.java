@@ -3,11 +3,13 @@ package dev.shootdown.audit;
 import dev.shootdown.audit.ShootdownSummary.CpuFlush;
 import dev.shootdown.audit.ShootdownSummary.HookCall;
 import dev.shootdown.audit.ShootdownSummary.SecondaryInvalidation;
+import dev.shootdown.audit.ShootdownSummary.UnacknowledgedFlush;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
 import dev.shootdown.event.Kernel;
@@ -52,8 +54,23 @@ import org.HdrHistogram.Histogram;
  *   <li><b>right mm</b>: the secondary-TLB hook names an mm whose PTEs its shootdown changed; a
  *       simulated oops (the NULL mm) is a violation;
  *   <li><b>fault progress</b>: K SUCCESS page responses in a row for the same device, PASID,
- *       address and access, while the mirrored PTE already allowed it, are a livelock.
+ *       address and access, while the mirrored PTE already allowed it, are a livelock;
+ *   <li><b>ATC after IOTLB</b> ({@code atc-before-iotlb}): an ATC_INV is issued only after the
+ *       IOTLB invalidation of the same shootdown and PASID was issued and synced, in an earlier
+ *       step of the IOMMU (arm-smmu-v3.c: arm_smmu_atc_inv_domain after the TLBI's CMD_SYNC);
+ *   <li><b>CPU coverage at the end</b>: a CPU that was delivered a flush IPI of a shootdown that
+ *       never completed, never acknowledged it and still holds a translation of a page that
+ *       shootdown changed is a {@code missing-cpu-invalidation} (a lost IPI).
+ *   <li><b>flush progress</b> ({@code non-responsive-csd-lock}): a CPU that was delivered a flush
+ *       IPI of a shootdown that never completed and never acknowledged it leaves the initiator
+ *       spinning in csd_lock_wait for ever (kernel/smp.c), whether or not it still holds a stale
+ *       entry: the shootdown hangs, its frames are never freed.
  * </ul>
+ *
+ * <p>A secondary completion counts as coverage only if its IOMMU's IOTLB invalidation of the same
+ * shootdown and PASID was seen before it: an IOMMU that dropped its TLBI still completes the
+ * CMD_SYNC, and the kernel, like a naive audit, would believe it. Every {@code fault-injected}
+ * event is listed in the report, and joins the chain of the violations it explains.
  *
  * <p>A shootdown starts with MmuGatherStarted (munmap, mprotect) or TlbFlushStarted
  * (ptep_set_access_flags, kswapd, direct-reclaim) and ends with MmuGatherFinished or
@@ -153,6 +170,12 @@ public final class Auditor {
         final Map<String, Envelope> secondaryDone = new TreeMap<>();
         final List<Envelope> frees = new ArrayList<>();
         final List<Envelope> hookCalls = new ArrayList<>();
+        /** "iommu pasid" -> its IotlbInvalidated of this shootdown. */
+        final Map<String, Envelope> iotlbInvalidated = new HashMap<>();
+        /** "iommu pasid" -> its CommandsIssued with the TLBI of this shootdown. */
+        final Map<String, Envelope> tlbiIssued = new HashMap<>();
+        /** Faults injected into this shootdown's requests (a lost IPI, a dropped TLBI, ...), in log order. */
+        final List<Envelope> faults = new ArrayList<>();
         /** MunmapReturned / MprotectReturned. */
         Envelope returned;
         /** MmuGatherFinished / TlbFlushFinished. */
@@ -233,6 +256,9 @@ public final class Auditor {
     /** A page-walk result naming a frame allocation, on its way from {@code seq} of its sender to a node. */
     private record WalkInFlight(long seq, FrameKey frame, PteKey pte) {}
 
+    /** The report lists at most this many injected faults; {@link AuditReport#faultsInjected} counts them all. */
+    static final int LISTED_FAULTS = 1000;
+
     /** Summaries wait at most this many for an earlier shootdown to finish, so they come out in id order. */
     static final int SUMMARY_REORDER_LIMIT = 1024;
 
@@ -289,6 +315,10 @@ public final class Auditor {
     /** Summaries of let-go shootdowns waiting for earlier ones, by id. */
     private final TreeMap<Long, ShootdownSummary> summariesWaiting = new TreeMap<>();
     private final Map<String, Integer> orderClasses = new TreeMap<>();
+    /** Each node's latest envelope: what it had been delivered by then, its vector clock says. */
+    private final Map<String, Envelope> lastOfNode = new HashMap<>();
+    private final List<AuditReport.InjectedFault> faults = new ArrayList<>();
+    private long faultsInjected;
     private final Histogram lagAfter = new Histogram(3);
     private final Histogram lagBefore = new Histogram(3);
 
@@ -364,6 +394,7 @@ public final class Auditor {
     private void onEnvelope(Envelope e) {
         events++;
         lastTimeNs = Math.max(lastTimeNs, e.timeNs());
+        lastOfNode.put(e.node(), e);
         Event ev = e.event();
         if (ev instanceof ControlEvent.RunStarted s) {
             run = s.runId();
@@ -417,13 +448,23 @@ public final class Auditor {
             sd(r.shootdownId()).ifPresent(sd -> sd.secondaryIssued.put(r.target(), e));
         } else if (ev instanceof SecondaryTlbEvent.IotlbInvalidated i) {
             drop(iotlbHolder(e.node(), i.pasid()), i.start(), i.end(), e);
-            sd(i.shootdownId()).ifPresent(sd -> sd.iotlbDone.put(e.node(), e.timeNs()));
+            sd(i.shootdownId()).ifPresent(sd -> {
+                sd.iotlbDone.put(e.node(), e.timeNs());
+                sd.iotlbInvalidated.put(e.node() + " " + i.pasid(), e);
+            });
         } else if (ev instanceof SecondaryTlbEvent.AtcInvalidated a) {
             drop(atcHolder(e.node(), a.device()), a.start(), a.end(), e);
             sd(a.shootdownId()).ifPresent(sd -> sd.atcDone.put(e.node(), e.timeNs()));
+        } else if (ev instanceof SecondaryTlbEvent.CommandsIssued c) {
+            sd(c.shootdownId()).ifPresent(sd -> onCommandsIssued(sd, e, c));
         } else if (ev instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated done) {
-            secondaryCompletions.computeIfAbsent(done.mm(), k -> new ArrayList<>()).add(e);
-            sd(done.shootdownId()).ifPresent(sd -> sd.secondaryDone.put(done.iommu(), e));
+            Optional<Sd> of = sd(done.shootdownId());
+            if (of.isEmpty() || of.get().iotlbInvalidated.containsKey(done.iommu() + " " + done.pasid())) {
+                secondaryCompletions.computeIfAbsent(done.mm(), k -> new ArrayList<>()).add(e);
+            } // else its IOTLB was never invalidated: the completion covers nothing
+            of.ifPresent(sd -> sd.secondaryDone.put(done.iommu(), e));
+        } else if (ev instanceof InjectionEvent.FaultInjected f) {
+            onFaultInjected(e, f);
         } else if (ev instanceof PageTableEvent.MmuGatherStarted g) {
             shootdowns.put(g.shootdownId(), new Sd(e));
         } else if (ev instanceof PageTableEvent.TlbFlushStarted f) {
@@ -654,6 +695,152 @@ public final class Auditor {
                 maybeLetGo(entry.getValue().frame());
             }
         }
+    }
+
+    /**
+     * Commands on an IOMMU's queue: a TLBI is remembered; an ATC_INV must follow a TLBI of the
+     * same shootdown and PASID issued in an earlier step, that is after its CMD_SYNC completed
+     * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c: arm_smmu_atc_inv_domain after the TLBI and
+     * its sync, or the device can refill its ATC from the IOTLB entry still there).
+     */
+    private void onCommandsIssued(Sd sd, Envelope e, SecondaryTlbEvent.CommandsIssued c) {
+        String key = e.node() + " " + c.pasid();
+        if (c.commands().stream().anyMatch(cmd -> cmd.startsWith("TLBI"))) {
+            sd.tlbiIssued.putIfAbsent(key, e);
+        }
+        if (c.commands().stream().noneMatch(cmd -> cmd.startsWith("ATC_INV"))) {
+            return;
+        }
+        Envelope tlbi = sd.tlbiIssued.get(key);
+        boolean synced = tlbi != null && tlbi != e && tlbi.happenedBefore(e) && !java.util.Objects.equals(tlbi.cause(), e.cause());
+        if (synced) {
+            return;
+        }
+        List<String> chain = new ArrayList<>();
+        Envelope request = sd.secondaryIssued.get(e.node());
+        if (request != null) {
+            chain.add(request.id());
+        }
+        for (Envelope f : faultsOf(sd, e.node())) {
+            chain.add(f.id());
+        }
+        chain.add(e.id());
+        violate("atc-before-iotlb", e.node(), c.mm(), Kernel.hex(c.start()), chain, e.node() + " issued ATC_INV for pasid "
+                + c.pasid() + " of shootdown " + sd.id + " (" + e.id() + ") " + (tlbi == null
+                        ? "before any IOTLB invalidation of it"
+                        : "before the IOTLB invalidation " + tlbi.id() + " had completed")
+                + ": a device translating in between refills its ATC from the stale IOTLB entry", sd.id);
+    }
+
+    /**
+     * A fault the plan injected: listed in the report, and attached to the shootdown whose flush
+     * or secondary request it hit (its cause), for the chains of the violations it explains.
+     */
+    private void onFaultInjected(Envelope e, InjectionEvent.FaultInjected f) {
+        faultsInjected++;
+        if (faults.size() < LISTED_FAULTS) {
+            faults.add(new AuditReport.InjectedFault(e.id(), e.timeNs(), f.fault(), f.layer(), f.node(),
+                    e.cause() == null ? f.target() : e.cause(), f.detail()));
+        }
+        if (e.cause() == null) {
+            return;
+        }
+        for (Sd sd : shootdowns.values()) {
+            boolean hit = sd.flushIssued.values().stream().anyMatch(x -> x.id().equals(e.cause()))
+                    || sd.secondaryIssued.values().stream().anyMatch(x -> x.id().equals(e.cause()));
+            if (hit) {
+                sd.faults.add(e);
+                return;
+            }
+        }
+    }
+
+    /** The faults injected into {@code sd} on {@code node}. */
+    private static List<Envelope> faultsOf(Sd sd, String node) {
+        List<Envelope> out = new ArrayList<>();
+        for (Envelope f : sd.faults) {
+            if (f.node().equals(node)) {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * At the end of the run: a CPU that was delivered a flush IPI of a shootdown still in flight
+     * (its vector clock shows the IPI) but never acknowledged it did not run flush_tlb_func. The
+     * initiator waits for that CPU for ever (kernel/smp.c: smp_call_function_many_cond), so the
+     * shootdown hangs and its frames are never freed: a {@code non-responsive-csd-lock}. Each
+     * translation the CPU still holds of a page the shootdown changed, filled before the change,
+     * is also a {@code missing-cpu-invalidation}: the CPU goes on using the stale entries.
+     */
+    private void checkUnacknowledgedFlushes() {
+        for (Sd sd : shootdowns.values()) {
+            for (Map.Entry<String, Envelope> issued : sd.flushIssued.entrySet()) {
+                String cpu = issued.getKey();
+                Envelope last = lastOfNode.get(cpu);
+                if (sd.flushDone.containsKey(cpu) || last == null || !issued.getValue().happenedBefore(last)) {
+                    continue;
+                }
+                reported.clear();
+                if (issued.getValue().event() instanceof IpiEvent.FlushTlb ipi && ipi.viaIpi()) {
+                    reportCsdLockWait(sd, issued.getValue(), ipi, last);
+                }
+                for (Envelope change : sd.pteChanges) {
+                    long mm = pteMm(change);
+                    long va = Kernel.pageAlign(pteVa(change));
+                    TreeMap<Long, Cached> cache = caches.get(cpuHolder(cpu, mm));
+                    Cached held = cache == null ? null : cache.get(va);
+                    if (held == null || change.happenedBefore(held.fill())) {
+                        continue;
+                    }
+                    List<String> chain = new ArrayList<>(List.of(held.fill().id(), change.id(), issued.getValue().id()));
+                    List<Envelope> lost = faultsOf(sd, cpu);
+                    lost.forEach(f -> chain.add(f.id()));
+                    violate("missing-cpu-invalidation", cpu, mm, Kernel.hex(va), chain, cpu + " still holds the translation of "
+                            + Kernel.hex(va) + " in mm " + mm + " (filled by " + held.fill().id() + ") after the PTE was "
+                            + changed(change) + " (" + change.id() + "): the flush " + issued.getValue().id() + " of shootdown "
+                            + sd.id + " (" + sd.caller + ") reached it but flush_tlb_func never ran"
+                            + (lost.isEmpty() ? "" : " (the IPI was lost: " + lost.get(0).id() + ")")
+                            + ", and the shootdown never completed", sd.id);
+                }
+            }
+        }
+    }
+
+    /**
+     * The flush IPI {@code issued} of {@code sd} reached its CPU ({@code last}, that CPU's latest
+     * event, follows it; so does the fault that lost it, if one did) and was never acknowledged:
+     * the initiator spins in csd_lock_wait with preemption disabled for the rest of the run.
+     * CONFIG_CSD_LOCK_WAIT_DEBUG reports it as "csd: Detected non-responsive CSD lock" once
+     * smp.csd_lock_timeout (5 s by default) has passed; the model's evidence is the delivered,
+     * unacknowledged IPI itself, since no acknowledgement can come after it was handled.
+     */
+    private void reportCsdLockWait(Sd sd, Envelope issued, IpiEvent.FlushTlb ipi, Envelope last) {
+        String cpu = ipi.target();
+        List<Envelope> lost = faultsOf(sd, cpu);
+        List<String> chain = new ArrayList<>(List.of(sd.started.id(), issued.id()));
+        if (lost.isEmpty()) {
+            chain.add(last.id());
+        } else {
+            lost.forEach(f -> chain.add(f.id()));
+        }
+        String reached = lost.isEmpty() ? " (" + cpu + " went on: " + last.id() + ")" : " (the IPI was lost: " + lost.get(0).id() + ")";
+        String frames = sd.ptesCleared + sd.ptesProtectionChanged + " PTEs changed, " + sd.frees.size() + " frames freed";
+        violate("non-responsive-csd-lock", cpu, ipi.mm(), Kernel.hex(ipi.start()), chain, "shootdown " + sd.id + " ("
+                + sd.caller + ": " + context(sd) + " on " + sd.cpu + ") never completed: its flush IPI " + issued.id()
+                + " reached " + cpu + reached + " but flush_tlb_func never ran there, so " + sd.cpu
+                + " was still spinning in csd_lock_wait with preemption disabled when the run ended, "
+                + String.format(Locale.ROOT, "%.3f us", (lastTimeNs - issued.timeNs()) / 1000.0) + " later (" + frames
+                + "); CONFIG_CSD_LOCK_WAIT_DEBUG reports \"csd: Detected non-responsive CSD lock\" for it", sd.id);
+    }
+
+    /** The context a shootdown runs in, as the kernel's task name would say. */
+    private static String context(Sd sd) {
+        if (sd.started.event() instanceof PageTableEvent.TlbFlushStarted f) {
+            return f.comm();
+        }
+        return "pid " + sd.pid;
     }
 
     private void onMmSwitched(Envelope e, TraceEvent.MmSwitched s) {
@@ -912,6 +1099,7 @@ public final class Auditor {
             if (h.drop != null) {
                 chain.add(h.drop.id());
             }
+            sd(f.shootdownId()).ifPresent(sd -> faultsOf(sd, node).forEach(fault -> chain.add(fault.id())));
             chain.add(free.id());
             violate(kind, node, h.mm, Kernel.hex(h.va), chain, holder + " still held frame "
                     + Kernel.hex(f.frame()) + " (filled by " + h.fill.id() + ") when it was freed by " + free.id()
@@ -1027,6 +1215,7 @@ public final class Auditor {
                 }
                 if (!covered) {
                     List<String> chain = new ArrayList<>(List.of(change.id()));
+                    faultsOf(sd, sub.target()).forEach(f -> chain.add(f.id()));
                     if (free != null) {
                         chain.add(free.id());
                     }
@@ -1111,6 +1300,7 @@ public final class Auditor {
      */
     public AuditReport finish() {
         if (report == null) {
+            checkUnacknowledgedFlushes();
             new ArrayList<>(staleUses.values()).forEach(this::emit);
             staleUses.clear();
             for (Sd sd : shootdowns.values()) {
@@ -1125,7 +1315,8 @@ public final class Auditor {
                     faultLivelockThreshold, collected == null ? List.of() : collected.violations,
                     collected == null ? List.of() : collected.shootdowns,
                     new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
-                            wholeMmSecondaryInvalidations, framesReclaimed, lag(lagAfter), lag(lagBefore)), List.of());
+                            wholeMmSecondaryInvalidations, framesReclaimed, lag(lagAfter), lag(lagBefore)), List.of(),
+                    faults, faultsInjected);
         }
         return report;
     }
@@ -1218,6 +1409,16 @@ public final class Auditor {
             var h = (SecondaryTlbEvent.SecondaryTlbHookCalled) e.event();
             hooks.add(new HookCall(h.caller(), h.hook(), h.mm(), Kernel.hex(h.start()), Kernel.hex(h.end()), e.timeNs(), e.id()));
         }
+        List<UnacknowledgedFlush> unacknowledged = new ArrayList<>();
+        for (Map.Entry<String, Envelope> issued : sd.flushIssued.entrySet()) {
+            if (sd.flushDone.containsKey(issued.getKey())) {
+                continue;
+            }
+            Envelope last = lastOfNode.get(issued.getKey());
+            unacknowledged.add(new UnacknowledgedFlush(issued.getKey(),
+                    issued.getValue().event() instanceof IpiEvent.FlushTlb ft && ft.viaIpi(), issued.getValue().timeNs(),
+                    last != null && issued.getValue().happenedBefore(last), issued.getValue().id()));
+        }
         Long pteNs = sd.pteChanges.isEmpty() ? null : sd.pteChanges.get(0).timeNs();
         Long lastFree = sd.frees.isEmpty() ? null : sd.frees.get(sd.frees.size() - 1).timeNs();
         String order = orderClass(sd);
@@ -1229,7 +1430,8 @@ public final class Auditor {
         }
         return new ShootdownSummary(sd.id, sd.mm, Kernel.hex(sd.start), Kernel.hex(sd.end), sd.caller, sd.cpu, sd.ptesCleared,
                 sd.ptesProtectionChanged, pteNs, cpu, secondary, hooks, lastFree, sd.frees.size(),
-                sd.returned == null ? null : sd.returned.timeNs(), sd.finished == null ? null : sd.finished.timeNs(), order, lag);
+                sd.returned == null ? null : sd.returned.timeNs(), sd.finished == null ? null : sd.finished.timeNs(), order, lag,
+                unacknowledged);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.shootdown.audit;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
@@ -16,6 +17,8 @@ import java.util.List;
  * @param hookCalls             every call of the secondary-TLB hook for it
  * @param returnedNs            the system call's return (munmap, mprotect)
  * @param finishedNs            tlb_finish_mmu, or the end of the flush
+ * @param unacknowledged        the CPU flushes it asked for and never saw done (a shootdown that
+ *                              never completed); left out of the JSON when there are none
  */
 public record ShootdownSummary(
         long id,
@@ -35,12 +38,14 @@ public record ShootdownSummary(
         Long returnedNs,
         Long finishedNs,
         String order,
-        Long lagNs) {
+        Long lagNs,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<UnacknowledgedFlush> unacknowledged) {
 
     public ShootdownSummary {
         cpuFlushes = List.copyOf(cpuFlushes);
         secondary = List.copyOf(secondary);
         hookCalls = List.copyOf(hookCalls);
+        unacknowledged = unacknowledged == null ? List.of() : List.copyOf(unacknowledged);
     }
 
     /**
@@ -49,6 +54,13 @@ public record ShootdownSummary(
      * acknowledged.
      */
     public record CpuFlush(String cpu, String kind, boolean viaIpi, long completedNs, String event) {}
+
+    /**
+     * A CPU flush requested ({@code event}: the FlushTlb or TLBI) and never acknowledged;
+     * {@code delivered}: the CPU's later events show it received the request, so flush_tlb_func
+     * will never run for it (a lost IPI), rather than the run ending while it was in flight.
+     */
+    public record UnacknowledgedFlush(String cpu, boolean viaIpi, long issuedNs, boolean delivered, String event) {}
 
     /** One IOMMU's secondary-TLB invalidation: issued, IOTLB synced, ATC synced, completed. */
     public record SecondaryInvalidation(

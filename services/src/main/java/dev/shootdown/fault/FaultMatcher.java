@@ -3,6 +3,7 @@ package dev.shootdown.fault;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Predicate;
 
 /**
  * The model faults of a plan as one node experiences them: asked at each event a fault kind can
@@ -56,9 +57,18 @@ public final class FaultMatcher {
      * the match for every fault of that kind whose filters it passes.
      */
     public FaultSpec maybeInject(FaultKind kind, long nowNs) {
+        return maybeInject(kind, nowNs, spec -> true);
+    }
+
+    /**
+     * As {@link #maybeInject(FaultKind, long)}, for a kind whose match also depends on the
+     * node's state: only faults for which {@code applies} holds count the event as a match (a
+     * prq-overflow matches a page request only when its queue of {@code depth} is full).
+     */
+    public FaultSpec maybeInject(FaultKind kind, long nowNs, Predicate<FaultSpec> applies) {
         FaultSpec hit = null;
         for (Armed a : armed) {
-            if (a.spec.kind() != kind || !a.spec.covers(nodeId, nowNs)) {
+            if (a.spec.kind() != kind || !a.spec.covers(nodeId, nowNs) || !applies.test(a.spec)) {
                 continue;
             }
             a.matches++;

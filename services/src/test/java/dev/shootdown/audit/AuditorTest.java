@@ -7,6 +7,7 @@ import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
 import dev.shootdown.event.Kernel;
@@ -292,6 +293,89 @@ class AuditorTest {
         AuditReport r = uncovered.audit();
         assertEquals(List.of("missing-cpu-invalidation"), kinds(r));
         assertEquals(0.0, new Reclaim("kswapd", 0).audit().stats().wholeMmSecondaryInvalidationsPerReclaimedPage());
+    }
+
+    /**
+     * x86 6.6: the batch's hook completed, then arch_tlbbatch_flush IPIs cpu0 (no mm attached)
+     * and the IPI is lost there; the pass never frees nor finishes. Returns the IPI, then the
+     * fault-injected event that lost it.
+     */
+    private static List<Envelope> lostBatchIpi(Reclaim r) {
+        Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+        r.b.emit("coordinator", 110, new PageTableEvent.TlbBatchFlushStarted(7, List.of("cpu0", "cpu1")), done);
+        Envelope ipi = r.b.emit("coordinator", 110, new IpiEvent.FlushTlb("cpu0", 0, 0, Kernel.TLB_FLUSH_ALL, -1, -1, true, false, 7,
+                List.of(new IpiEvent.MmTlbGen(1, 1))));
+        Envelope lost = r.b.emit("cpu0", 120, new InjectionEvent.FaultInjected("lost-ipi", "model", "cpu0", "flush-tlb shootdown 7",
+                "the flush IPI of shootdown 7 never reached cpu0"), ipi);
+        return List.of(ipi, lost);
+    }
+
+    @Test
+    void aLostBatchIpiToACpuStillHoldingAPageOfAnotherMmIsAMissingCpuInvalidationOfThatMmAndAHungCsdLock() {
+        Reclaim r = new Reclaim("kswapd", 0);
+        List<Envelope> ipiAndLost = lostBatchIpi(r);
+        Envelope ipi = ipiAndLost.get(0);
+        Envelope lost = ipiAndLost.get(1);
+
+        AuditReport report = r.audit();
+        assertEquals(List.of("missing-cpu-invalidation", "non-responsive-csd-lock"), kinds(report));
+        Violation stale = report.violations().stream().filter(v -> v.kind().equals("missing-cpu-invalidation")).findFirst()
+                .orElseThrow();
+        assertEquals("cpu0", stale.node());
+        assertEquals(1, stale.mm(), "the page's mm, not the batch's (0)");
+        assertEquals("0x7f0000000000", stale.va());
+        assertEquals(List.of("cpu0#2", r.clear.id(), ipi.id(), lost.id()), stale.events(), "fill, PTE cleared, the flush, the loss");
+    }
+
+    @Test
+    void aLostBatchIpiToACpuThatKeptNothingStaleIsStillANonResponsiveCsdLockAndTheShootdownWaitsForThatCpu() {
+        Reclaim r = new Reclaim("kswapd", 0);
+        List<Envelope> ipiAndLost = lostBatchIpi(r);
+        // A later full flush of mm 1 on cpu0 (another shootdown) drops the stale entry anyway.
+        r.b.emit("cpu0", 150, new IpiEvent.TlbFlushed("coordinator", "cpu0", 1, 0, Kernel.TLB_FLUSH_ALL, FlushKind.FULL, 5, 1, 8));
+        r.b.emit("cpu0", 900, new TraceEvent.MmSwitched("cpu0", 1, 0, 0));
+
+        AuditReport report = r.audit();
+        assertEquals("violations", report.verdict(), "reclaim hung: the run is not clean");
+        assertEquals(1, report.violations().size(), () -> report.violations().toString());
+        Violation hung = report.violations().get(0);
+        assertEquals("non-responsive-csd-lock", hung.kind());
+        assertEquals("cpu0", hung.node());
+        assertEquals(0, hung.mm(), "arch_tlbbatch_flush's IPI names no mm");
+        assertEquals(List.of(r.started.id(), ipiAndLost.get(0).id(), ipiAndLost.get(1).id()), hung.events());
+        assertTrue(hung.explanation().contains("csd_lock_wait") && hung.explanation().contains("kswapd0 on cpu1"), hung.explanation());
+        ShootdownSummary s = report.shootdowns().get(0);
+        assertEquals(null, s.finishedNs());
+        assertEquals(List.of(new ShootdownSummary.UnacknowledgedFlush("cpu0", true, 110, true, ipiAndLost.get(0).id())),
+                s.unacknowledged());
+    }
+
+    @Test
+    void anIpiADeliveredCpuNeverAnsweredIsANonResponsiveCsdLockEvenWithoutAnInjectedFault() {
+        Reclaim r = new Reclaim("kswapd", 0);
+        Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+        Envelope ipi = r.b.emit("coordinator", 110, new IpiEvent.FlushTlb("cpu0", 0, 0, Kernel.TLB_FLUSH_ALL, -1, -1, true, false, 7,
+                List.of(new IpiEvent.MmTlbGen(1, 1))), done);
+        Envelope after = r.b.emit("cpu0", 130, new TraceEvent.MemoryAccessed("cpu0", 100, 1, VA, FRAME, 1, Access.READ, true), ipi);
+
+        AuditReport report = r.audit();
+        Violation hung = report.violations().stream().filter(v -> v.kind().equals("non-responsive-csd-lock")).findFirst()
+                .orElseThrow(() -> new AssertionError(report.violations().toString()));
+        assertEquals(List.of(r.started.id(), ipi.id(), after.id()), hung.events(), "the CPU's later event proves the delivery");
+    }
+
+    @Test
+    void anIpiStillInFlightWhenTheLogEndsIsNotAHang() {
+        Reclaim r = new Reclaim("kswapd", 0);
+        Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+        r.b.emit("cpu0", 105, new TraceEvent.MmSwitched("cpu0", 1, 0, 0)); // cpu0's last event, before the IPI reaches it
+        Envelope ipi = r.b.emit("coordinator", 110, new IpiEvent.FlushTlb("cpu0", 0, 0, Kernel.TLB_FLUSH_ALL, -1, -1, true, false, 7,
+                List.of(new IpiEvent.MmTlbGen(1, 1))), done);
+
+        AuditReport report = r.audit();
+        assertEquals("clean", report.verdict(), () -> report.violations().toString());
+        assertEquals(List.of(new ShootdownSummary.UnacknowledgedFlush("cpu0", true, 110, false, ipi.id())),
+                report.shootdowns().get(0).unacknowledged());
     }
 
     @Test

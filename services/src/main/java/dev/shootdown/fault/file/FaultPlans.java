@@ -209,7 +209,7 @@ public final class FaultPlans {
             probability = p.asDouble();
         }
         Long delayNs = optionalInteger(f, "delayNs", at, 1, doc);
-        Long depth = optionalInteger(f, "depth", at, 1, doc);
+        Long depth = optionalInteger(f, "depth", at, 0, doc);
         if (depth != null && depth > Integer.MAX_VALUE) {
             throw doc.error(at + ".depth", "expected a queue depth up to " + Integer.MAX_VALUE + ", got " + depth);
         }

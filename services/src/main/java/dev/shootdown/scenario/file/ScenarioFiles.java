@@ -123,20 +123,9 @@ public final class ScenarioFiles {
 
     /** Reads and checks the scenario in {@code file}. */
     public static Scenario load(Path file) throws ScenarioFileException {
-        ObjectMapper mapper = mapperFor(file);
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new ScenarioFileException(file + ": cannot read the file (" + e + ")", e);
-        }
-        Doc doc = new Doc(file, locate(mapper, bytes, file));
-        JsonNode tree;
-        try {
-            tree = mapper.readTree(bytes);
-        } catch (IOException e) {
-            throw new ScenarioFileException(file + ": " + oneLine(e.getMessage()), e);
-        }
+        ObjectMapper mapper = mapperFor(file, "scenario file");
+        LocatedDocument doc = LocatedDocument.read(file, mapper);
+        JsonNode tree = doc.tree();
         if (tree == null || !tree.isObject()) {
             throw doc.error("", "expected a mapping with the scenario's fields (name, arch, policy, cpus, ...)", null);
         }
@@ -152,7 +141,7 @@ public final class ScenarioFiles {
         } catch (JsonMappingException e) {
             throw mappingError(e, tree, doc);
         } catch (JsonProcessingException e) {
-            throw new ScenarioFileException(file + ": " + oneLine(e.getOriginalMessage()), e);
+            throw new ScenarioFileException(file + ": " + LocatedDocument.oneLine(e.getOriginalMessage()), e);
         }
         check(scenario, doc);
         return scenario;
@@ -172,7 +161,16 @@ public final class ScenarioFiles {
         }
     }
 
-    private static ObjectMapper mapperFor(Path file) throws ScenarioFileException {
+    /**
+     * Reads {@code file} as a tree with the parser settings of scenario files (duplicate keys
+     * refused, an empty YAML value is null), for other files of the same family (experiment
+     * specs, fault plans); {@code what} names the kind of file in the error for a wrong extension.
+     */
+    public static LocatedDocument read(Path file, String what) throws ScenarioFileException {
+        return LocatedDocument.read(file, mapperFor(file, what));
+    }
+
+    private static ObjectMapper mapperFor(Path file, String what) throws ScenarioFileException {
         String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".yaml") || name.endsWith(".yml")) {
             return YAML;
@@ -180,73 +178,7 @@ public final class ScenarioFiles {
         if (name.endsWith(".json")) {
             return JSON;
         }
-        throw new ScenarioFileException(file + ": expected a .yaml, .yml or .json scenario file", null);
-    }
-
-    /** The file, and where each field path starts in it. */
-    private record Doc(Path file, Map<String, JsonLocation> locations) {
-
-        /** An error at {@code path}, located at the path or, if it is absent, its nearest present ancestor. */
-        ScenarioFileException error(String path, String expected, Throwable cause) {
-            String at = path;
-            while (!locations.containsKey(at) && !at.isEmpty()) {
-                at = at.substring(0, Math.max(0, Math.max(at.lastIndexOf('.'), at.lastIndexOf('['))));
-            }
-            JsonLocation loc = locations.get(at);
-            return new ScenarioFileException(file + position(loc) + ": " + (path.isEmpty() ? "" : path + ": ") + expected, cause);
-        }
-    }
-
-    private static String position(JsonLocation loc) {
-        if (loc == null || loc.getLineNr() <= 0) {
-            return "";
-        }
-        return ":" + loc.getLineNr() + (loc.getColumnNr() > 0 ? ":" + loc.getColumnNr() : "");
-    }
-
-    /** Walks the document's tokens and records where every field path starts; syntax errors surface here. */
-    private static Map<String, JsonLocation> locate(ObjectMapper mapper, byte[] bytes, Path file) throws ScenarioFileException {
-        Map<String, JsonLocation> locations = new HashMap<>();
-        JsonParser p = null;
-        try {
-            p = mapper.createParser(bytes);
-            for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
-                JsonStreamContext ctx = p.getParsingContext();
-                if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
-                    ctx = ctx.getParent(); // the token opened a new context; it is a value of the enclosing one
-                }
-                if (t != JsonToken.END_OBJECT && t != JsonToken.END_ARRAY) {
-                    locations.putIfAbsent(path(ctx), p.currentTokenLocation());
-                }
-            }
-            p.close();
-            return locations;
-        } catch (JsonProcessingException e) {
-            String in = p == null || p.getParsingContext() == null || path(p.getParsingContext()).isEmpty() ? ""
-                    : " in " + path(p.getParsingContext());
-            String where = position(e.getLocation());
-            String what = oneLine(e.getOriginalMessage());
-            if (e instanceof MarkedYAMLException m && m.getProblemMark() != null) {
-                // SnakeYAML's own mark points at the offending character; its lines and columns count from 0
-                where = ":" + (m.getProblemMark().getLine() + 1) + ":" + (m.getProblemMark().getColumn() + 1);
-                what = (m.getContext() == null ? "" : m.getContext() + ": ") + m.getProblem();
-            }
-            throw new ScenarioFileException(file + where + ": syntax error" + in + ": " + what, e);
-        } catch (IOException e) {
-            throw new ScenarioFileException(file + ": cannot read the file (" + e + ")", e);
-        }
-    }
-
-    private static String path(JsonStreamContext ctx) {
-        if (ctx == null || ctx.inRoot()) {
-            return "";
-        }
-        String parent = path(ctx.getParent());
-        if (ctx.inArray()) {
-            return parent + "[" + Math.max(0, ctx.getCurrentIndex()) + "]";
-        }
-        String name = ctx.getCurrentName() == null ? "" : ctx.getCurrentName();
-        return parent.isEmpty() ? name : parent + "." + name;
+        throw new ScenarioFileException(file + ": expected a .yaml, .yml or .json " + what, null);
     }
 
     private static String path(List<JsonMappingException.Reference> refs) {
@@ -261,19 +193,7 @@ public final class ScenarioFiles {
         return b.toString();
     }
 
-    /** A parser's message, which for YAML spans several lines with a snippet, as one line. */
-    private static String oneLine(String message) {
-        if (message == null) {
-            return "unreadable";
-        }
-        return Arrays.stream(message.split("\\R"))
-                .map(String::strip)
-                .filter(l -> !l.isEmpty() && !l.startsWith("in 'reader'") && !l.startsWith("at [Source") && !l.equals("^"))
-                .filter(l -> !l.matches("\\^+"))
-                .collect(Collectors.joining(" "));
-    }
-
-    private static void rejectNulls(JsonNode node, String path, Doc doc) throws ScenarioFileException {
+    private static void rejectNulls(JsonNode node, String path, LocatedDocument doc) throws ScenarioFileException {
         if (node.isNull() && !NULLABLE.contains(path)) {
             throw doc.error(path, "expected a value, got null (leave an optional field out instead)", null);
         }
@@ -317,7 +237,7 @@ public final class ScenarioFiles {
     }
 
     /** What the Scenario constructor would reject with no field named: say which field it is. */
-    private static void checkBeforeBinding(JsonNode root, Doc doc) throws ScenarioFileException {
+    private static void checkBeforeBinding(JsonNode root, LocatedDocument doc) throws ScenarioFileException {
         JsonNode cpus = root.path("cpus");
         if (cpus.isIntegralNumber() && cpus.asLong() < 1) {
             throw doc.error("cpus", "expected a number of CPUs >= 1, got " + cpus.asText(), null);
@@ -328,7 +248,7 @@ public final class ScenarioFiles {
         }
     }
 
-    private static ScenarioFileException mappingError(JsonMappingException e, JsonNode tree, Doc doc) {
+    private static ScenarioFileException mappingError(JsonMappingException e, JsonNode tree, LocatedDocument doc) {
         String path = path(e.getPath());
         if (e instanceof UnrecognizedPropertyException u) {
             List<String> known = u.getKnownPropertyIds() == null ? List.of()
@@ -344,7 +264,7 @@ public final class ScenarioFiles {
         if (e instanceof ValueInstantiationException && e.getCause() != null) {
             return doc.error(path, String.valueOf(e.getCause().getMessage()), e);
         }
-        if (!doc.locations().containsKey(path)) {
+        if (!doc.has(path)) {
             // Jackson checks a record's creator fields before its unknown ones; a misspelt field is the likelier news
             String unknown = unknownField(e.getPath(), tree);
             if (unknown != null) {
@@ -359,7 +279,7 @@ public final class ScenarioFiles {
         if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m && m.getTargetType() != null) {
             return doc.error(path, "expected " + expected(m.getTargetType()), e);
         }
-        return doc.error(path, oneLine(e.getOriginalMessage()), e);
+        return doc.error(path, LocatedDocument.oneLine(e.getOriginalMessage()), e);
     }
 
     /** The record's fields, when {@code refs} ends in a field of a record. */
@@ -412,7 +332,7 @@ public final class ScenarioFiles {
     }
 
     /** The rules the types alone do not carry: names that must resolve, ranges, uniqueness. */
-    private static void check(Scenario s, Doc doc) throws ScenarioFileException {
+    private static void check(Scenario s, LocatedDocument doc) throws ScenarioFileException {
         if (!NAME.matcher(s.name()).matches()) {
             throw doc.error("name", "expected letters, digits, '.', '_' or '-' (it names the run, its Kafka topics and "
                     + "its output directory), got '" + s.name() + "'", null);
@@ -484,25 +404,25 @@ public final class ScenarioFiles {
         }
     }
 
-    private static void positive(long value, String path, Doc doc) throws ScenarioFileException {
+    private static void positive(long value, String path, LocatedDocument doc) throws ScenarioFileException {
         if (value <= 0) {
             throw doc.error(path, "expected a number > 0, got " + value, null);
         }
     }
 
-    private static void notNegative(long value, String path, Doc doc) throws ScenarioFileException {
+    private static void notNegative(long value, String path, LocatedDocument doc) throws ScenarioFileException {
         if (value < 0) {
             throw doc.error(path, "expected a number >= 0, got " + value, null);
         }
     }
 
-    private static void inRange(int value, int count, String path, String what, Doc doc) throws ScenarioFileException {
+    private static void inRange(int value, int count, String path, String what, LocatedDocument doc) throws ScenarioFileException {
         if (value < 0 || value >= count) {
             throw doc.error(path, "expected " + what + " in [0, " + count + "), got " + value, null);
         }
     }
 
-    private static void declared(long mm, Set<Long> mms, String path, Doc doc) throws ScenarioFileException {
+    private static void declared(long mm, Set<Long> mms, String path, LocatedDocument doc) throws ScenarioFileException {
         if (!mms.contains(mm)) {
             List<Long> ids = new ArrayList<>(mms);
             ids.sort(null);

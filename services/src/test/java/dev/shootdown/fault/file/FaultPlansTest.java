@@ -152,7 +152,7 @@ class FaultPlansTest {
                 ":13:5: faults[2].untilNs: expected a time after afterNs (1000), got 10");
         assertError("nth.yaml", DOC.replace("nth: 1", "nth: 0"), ":5:5: faults[0].nth: expected an integer >= 1, got 0");
         assertError("type.yaml", DOC.replace("depth: 2", "depth: deep"),
-                ":19:5: faults[5].depth: expected an integer >= 1, got 'deep'");
+                ":19:5: faults[5].depth: expected an integer >= 0, got 'deep'");
         assertError("link.yaml", DOC.replace("link: coordinator>cpu1", "link: coordinator-cpu1"),
                 ":29:5: faults[8].link: expected sender>receiver, e.g. coordinator>cpu1, got 'coordinator-cpu1'");
         assertError("topic.yaml", DOC.replace("topic: ipi", "topic: ipis"),

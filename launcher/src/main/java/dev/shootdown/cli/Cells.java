@@ -1,0 +1,207 @@
+package dev.shootdown.cli;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.shootdown.audit.Violation;
+import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.scenario.Scenario;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Collectors;
+
+/**
+ * The cells of {@code matrix} and {@code experiment}: each one scenario under one architecture,
+ * kernel variant, fault plan and seed, run and audited on its own, with the {@code shootdown run}
+ * command that reruns it. On the deterministic engine cells run on a fixed pool of threads, each
+ * with an engine of its own; on Kafka they run one after another on the one cluster. Results come
+ * back in the order the cells were given, whatever order they finished in.
+ */
+final class Cells {
+
+    private Cells() {}
+
+    /**
+     * What one cell runs: {@code scenario} (already under its arch, policy and fault plan), named
+     * on the command line by {@code scenarioArg}; {@code faults} labels its fault plan
+     * ({@code none} for none) and {@code faultsFile} is the file {@code run --faults} reads, null
+     * for none. {@code dir} is where its files go, relative to the output directory.
+     */
+    record Spec(String scenarioArg, Scenario scenario, String faults, String faultsFile, long seed, String dir) {}
+
+    /** How every cell runs: the same for all of them, and part of each cell's command. */
+    record Settings(ScenarioRunner.Engine engine, long maxEvents, int livelockThreshold, long runTimeoutSeconds,
+            String bootstrapServers) {}
+
+    /**
+     * One cell's result, as matrix.json and experiment.json hold it. {@code verdict} is the
+     * report's ({@code clean} or {@code violations}), or {@code error} when the run itself failed,
+     * with {@code error} saying why. {@code faults} is absent where no fault plan was chosen.
+     */
+    record Result(String scenario, String arch, String policy, @JsonInclude(JsonInclude.Include.NON_NULL) String faults,
+            String engine, long seed, String verdict, List<String> violations, long events, boolean complete, String error,
+            String dir, String command) {
+
+        /** What a table shows: clean, or the distinct violation kinds in alphabetical order. */
+        String summary() {
+            if (error != null) {
+                return "error";
+            }
+            String s = violations.isEmpty() ? "clean" : String.join(", ", violations);
+            return complete ? s : s + " (incomplete)";
+        }
+    }
+
+    /**
+     * Hears of each cell as it starts and ends, on the thread that runs it: with more than one job,
+     * from several threads at once.
+     */
+    interface Listener {
+        void onStarted(int index, Spec cell);
+
+        /** {@code failure} is what stopped the run when {@code result} is an error, else null. */
+        void onFinished(int index, Spec cell, Result result, RuntimeException failure);
+    }
+
+    /**
+     * Runs {@code cells}, writing each cell's events.jsonl, report.json and report.html under
+     * {@code out} (unless it is null) as it ends. On the deterministic engine {@code jobs} cells
+     * run at a time; on Kafka ({@code kafka} is the runner holding the cluster) one at a time. A
+     * cell whose model fails is an {@code error} result and the others go on; a failure of the
+     * cluster or of writing the files stops them all.
+     */
+    static List<Result> run(List<Spec> cells, Settings settings, ScenarioRunner kafka, int jobs, Path out, PrintWriter progress,
+            Listener listener) throws InfrastructureException, IOException {
+        Result[] results = new Result[cells.size()];
+        if (settings.engine() == ScenarioRunner.Engine.kafka || jobs <= 1) {
+            for (int i = 0; i < cells.size(); i++) {
+                results[i] = runOne(i, cells.get(i), settings, kafka, out, progress, listener);
+            }
+            return List.of(results);
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(jobs, Math.max(1, cells.size())), r -> {
+            Thread t = new Thread(r, "shootdown-cell");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<Result>> futures = new ArrayList<>();
+            for (int i = 0; i < cells.size(); i++) {
+                int index = i;
+                futures.add(pool.submit(() -> runOne(index, cells.get(index), settings, null, out, progress, listener)));
+            }
+            for (int i = 0; i < cells.size(); i++) {
+                results[i] = futures.get(i).get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InfrastructureException("interrupted while the cells ran", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof InfrastructureException ie) {
+                throw ie;
+            }
+            throw new IllegalStateException("a cell's thread failed", e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+        return List.of(results);
+    }
+
+    private static Result runOne(int index, Spec cell, Settings settings, ScenarioRunner kafka, Path out, PrintWriter progress,
+            Listener listener) throws InfrastructureException, IOException {
+        listener.onStarted(index, cell);
+        ScenarioRunner runner = kafka != null ? kafka
+                : ScenarioRunner.sim(cell.seed(), settings.maxEvents(), settings.livelockThreshold(), progress);
+        Result result;
+        RuntimeException failure = null;
+        try {
+            ScenarioRunner.Outcome outcome = runner.run(cell.scenario(), cell.seed());
+            if (out != null) {
+                outcome.write(out.resolve(cell.dir()));
+            }
+            List<String> kinds = List.copyOf(outcome.report().violations().stream().map(Violation::kind)
+                    .collect(Collectors.toCollection(TreeSet::new)));
+            result = result(cell, settings, outcome.report().verdict(), kinds, outcome.lines().size(), outcome.complete(), null);
+        } catch (InfrastructureException e) {
+            // the cluster is shared by every cell: the rest would fail the same way
+            throw new InfrastructureException(label(cell) + ": " + e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        } catch (RuntimeException e) {
+            // a fault of the model in this cell; the other cells still say something
+            failure = e;
+            result = result(cell, settings, "error", List.of(), 0, false, e.toString());
+        }
+        listener.onFinished(index, cell, result, failure);
+        return result;
+    }
+
+    private static Result result(Spec cell, Settings settings, String verdict, List<String> kinds, long events, boolean complete,
+            String error) {
+        Scenario s = cell.scenario();
+        return new Result(s.name(), s.arch(), s.policy(), cell.faults(),
+                settings.engine().name(), cell.seed(), verdict, kinds, events, complete, error, cell.dir(), command(cell, settings));
+    }
+
+    /** The {@code shootdown run} command line that runs {@code cell} on its own. */
+    static String command(Spec cell, Settings settings) {
+        Scenario s = cell.scenario();
+        List<String> args = new ArrayList<>(List.of("shootdown", "run", "--scenario", cell.scenarioArg(), "--arch", s.arch(),
+                "--policy", s.policy()));
+        if (cell.faultsFile() != null) {
+            args.addAll(List.of("--faults", cell.faultsFile()));
+        }
+        args.addAll(List.of("--engine", settings.engine().name(), "--seed", Long.toString(cell.seed()),
+                "--livelock-threshold", Integer.toString(settings.livelockThreshold())));
+        if (settings.engine() == ScenarioRunner.Engine.sim) {
+            args.addAll(List.of("--max-events", Long.toString(settings.maxEvents())));
+        } else {
+            args.addAll(List.of("--run-timeout", Long.toString(settings.runTimeoutSeconds())));
+            if (settings.bootstrapServers() != null) {
+                args.addAll(List.of("--bootstrap-servers", settings.bootstrapServers()));
+            }
+        }
+        return args.stream().map(Cells::shellQuote).collect(Collectors.joining(" "));
+    }
+
+    static String shellQuote(String arg) {
+        return arg.matches("[A-Za-z0-9_./:=@%+,-]+") ? arg : "'" + arg.replace("'", "'\\''") + "'";
+    }
+
+    /** A table whose columns are as wide as their widest value, two spaces apart, trailing blanks trimmed. */
+    static void printTable(List<List<String>> table, PrintWriter out) {
+        int[] widths = new int[table.stream().mapToInt(List::size).max().orElse(0)];
+        for (List<String> line : table) {
+            for (int i = 0; i < line.size(); i++) {
+                widths[i] = Math.max(widths[i], line.get(i).length());
+            }
+        }
+        for (List<String> line : table) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < line.size(); i++) {
+                b.append(i == 0 ? "" : "  ").append(String.format("%-" + Math.max(1, widths[i]) + "s", line.get(i)));
+            }
+            out.println(b.toString().stripTrailing());
+        }
+    }
+
+    static String label(Spec cell) {
+        Scenario s = cell.scenario();
+        List<String> parts = new ArrayList<>(Arrays.asList(s.name(), s.arch(), s.policy()));
+        if (cell.faults() != null) {
+            parts.add("faults " + cell.faults());
+        }
+        return String.join(" ", parts);
+    }
+}
