@@ -8,7 +8,11 @@ import java.net.BindException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
@@ -133,6 +137,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @see #start(Path)
      */
     private static EmbeddedKafkaBroker start(Path logDirOrNull, int port) throws BrokerStartException {
+        keepTheJvm();
         long startNanos = System.nanoTime();
         boolean ownsLogDir = logDirOrNull == null;
         Path dir = prepareLogDir(logDirOrNull);
@@ -180,6 +185,26 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     public Path logDir() {
         return logDir;
     }
+
+    /**
+     * The broker shares its JVM with the command that started it: a fatal fault inside Kafka (its
+     * fault handlers call {@code Exit.exit} or {@code Exit.halt}, as after a shutdown abandoned on
+     * a hung raft thread) must fail the broker, not end the whole process without a word. Kafka's
+     * exit and halt procedures are replaced, once, by one that logs what Kafka asked for.
+     */
+    private static synchronized void keepTheJvm() {
+        if (!jvmKept) {
+            org.apache.kafka.common.utils.internals.Exit.setExitProcedure((status, message) ->
+                    LOG.error("Kafka asked to exit the JVM with status {} ({}); the embedded broker is failed, the process goes on",
+                            status, message));
+            org.apache.kafka.common.utils.internals.Exit.setHaltProcedure((status, message) ->
+                    LOG.error("Kafka asked to halt the JVM with status {} ({}); the embedded broker is failed, the process goes on",
+                            status, message));
+            jvmKept = true;
+        }
+    }
+
+    private static boolean jvmKept;
 
     /** How long {@link #close} waits for Kafka's own shutdown. */
     static final java.time.Duration SHUTDOWN_TIMEOUT = java.time.Duration.ofSeconds(30);
@@ -269,10 +294,38 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             if (dir == null) {
                 return Files.createTempDirectory("shootdown-kafka-").toAbsolutePath();
             }
-            return Files.createDirectories(dir);
+            Files.createDirectories(dir);
         } catch (IOException | RuntimeException e) {
             throw new BrokerStartException("cannot create log directory "
                     + (dir == null ? "(temporary)" : dir) + ": " + oneLine(e), e);
+        }
+        refuseALockedDirectory(dir);
+        return dir;
+    }
+
+    /**
+     * A directory a running broker holds is refused before Kafka touches it. Kafka's own check
+     * (LogManager locking {@code .lock}) comes only after its raft manager has opened the metadata
+     * log in the same directory, which can leave the running broker with a failed log directory,
+     * and Kafka then halts the JVM. The lock is Kafka's: a {@link FileChannel#tryLock} on
+     * {@code .lock}, held by a broker in this JVM (an overlapping lock) or in another process.
+     */
+    private static void refuseALockedDirectory(Path dir) throws BrokerStartException {
+        Path lockFile = dir.resolve(".lock");
+        if (!Files.exists(lockFile)) {
+            return;
+        }
+        String inUse = "log directory " + dir + " is in use by another Kafka broker (" + lockFile + " is locked)";
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
+            FileLock lock = channel.tryLock();
+            if (lock == null) {
+                throw new BrokerStartException(inUse, null);
+            }
+            lock.release();
+        } catch (OverlappingFileLockException e) {
+            throw new BrokerStartException(inUse, e);
+        } catch (IOException e) {
+            throw new BrokerStartException("cannot check the lock of log directory " + dir + ": " + oneLine(e), e);
         }
     }
 
