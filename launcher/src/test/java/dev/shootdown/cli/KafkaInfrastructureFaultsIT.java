@@ -117,7 +117,9 @@ class KafkaInfrastructureFaultsIT {
         long midShootdown = kills.stream().filter(k -> inFlight(log, ((InjectionEvent.FaultInjected) k.event()).target())).count();
         assertEquals(plannedMidShootdown, midShootdown, "kills in the middle of a shootdown");
         if (!name.equals("smmu-permission-upgrade")) { // its one shootdown is a handful of events in a fault storm
-            assertTrue(midShootdown >= KILLS_PER_RUN / 2, "kills in the middle of a shootdown: " + midShootdown);
+            // Half are aimed there; a node with no shootdown left near its kill point is killed elsewhere
+            // (direct-reclaim's few shootdowns give 8 of 18, kswapd's many 9 or more).
+            assertTrue(midShootdown >= KILLS_PER_RUN / 3, "kills in the middle of a shootdown: " + midShootdown);
         }
         assertEquals(4, log.stream().filter(e -> e.node().equals(NodeIds.INJECTOR)).count() - kills.size(),
                 "the pause, the delay, the duplicates and the redelivery were done and recorded");
@@ -172,7 +174,10 @@ class KafkaInfrastructureFaultsIT {
         long injected = log.size() - simulated.size();
         assertEquals(faultFree.get("stats").get("events").asLong() + injected, withFaults.get("stats").get("events").asLong());
         ((ObjectNode) withFaults.get("stats")).put("events", faultFree.get("stats").get("events").asLong());
+        assertEquals(injected, withFaults.get("faultsInjected").asLong(), "the report counts the injected faults");
+        assertEquals(injected, withFaults.get("faults").size(), "the report lists the injected faults");
         withFaults.remove("faults");
+        withFaults.remove("faultsInjected");
         assertEquals(faultFree.toPrettyString(), withFaults.toPrettyString(), "the report is the fault-free run's");
     }
 
