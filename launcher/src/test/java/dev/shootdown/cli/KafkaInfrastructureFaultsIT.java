@@ -207,12 +207,12 @@ class KafkaInfrastructureFaultsIT {
     private static FaultSpec killAt(String node, String eventId) {
         FaultSpec f = FaultSpec.of(FaultKind.KILL, node);
         return new FaultSpec(f.kind(), f.node(), null, null, null, null, null, null, null, null, null, null, null, eventId, null,
-                null, null, null, 20L);
+                null, null, 20L);
     }
 
     private static FaultSpec at(FaultSpec f, long afterEvents) {
         return new FaultSpec(f.kind(), f.node(), f.link(), f.topic(), f.event(), f.afterNs(), f.untilNs(), f.nth(), f.count(),
-                f.probability(), f.delayNs(), f.depth(), f.retryNs(), f.atEvent(), afterEvents, f.restartAfterEvents(),
+                f.probability(), f.delayNs(), f.depth(), f.retryNs(), f.atEvent(), afterEvents,
                 f.pauseMs(), f.delayMs(), f.downMs());
     }
 }

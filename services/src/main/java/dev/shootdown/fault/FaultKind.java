@@ -91,7 +91,7 @@ public enum FaultKind {
             case LATE_CMD_SYNC -> Set.of("delayNs");
             case FAST_DEVICE_RETRY -> Set.of("retryNs");
             case PRQ_OVERFLOW -> Set.of("depth");
-            case KILL -> Set.of("atEvent", "afterEvents", "restartAfterEvents", "downMs");
+            case KILL -> Set.of("atEvent", "afterEvents", "downMs");
             case PAUSE -> Set.of("atEvent", "afterEvents", "pauseMs");
             case DELAY -> Set.of("link", "topic", "delayMs");
             case DUPLICATE, REDELIVER -> Set.of("link", "topic");

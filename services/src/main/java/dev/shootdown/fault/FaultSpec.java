@@ -32,7 +32,6 @@ import java.util.Objects;
  * @param retryNs            fast-device-retry: how soon the device retries after its fault
  * @param atEvent            infrastructure: the event id ({@code cpu1#40}) at which it happens
  * @param afterEvents        infrastructure: it happens once the run logged this many events
- * @param restartAfterEvents kill: the node restarts once the run logged this many more events
  * @param pauseMs            pause: for how long, in wall milliseconds
  * @param delayMs            delay: by how much, in wall milliseconds
  * @param downMs             kill, broker-restart: how long the node or broker stays down
@@ -54,7 +53,6 @@ public record FaultSpec(
         Long retryNs,
         String atEvent,
         Long afterEvents,
-        Long restartAfterEvents,
         Long pauseMs,
         Long delayMs,
         Long downMs) {
@@ -66,31 +64,31 @@ public record FaultSpec(
     /** A fault of {@code kind} on {@code node} (null: any) with no other filter: every match, for ever. */
     public static FaultSpec of(FaultKind kind, String node) {
         return new FaultSpec(kind, node, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-                null, null, null);
+                null, null);
     }
 
     /** This fault hitting only the {@code n}th match (and, unless {@link #withCount} says more, only it). */
     public FaultSpec withNth(long n) {
         return new FaultSpec(kind, node, link, topic, event, afterNs, untilNs, n, count, probability, delayNs, depth, retryNs,
-                atEvent, afterEvents, restartAfterEvents, pauseMs, delayMs, downMs);
+                atEvent, afterEvents, pauseMs, delayMs, downMs);
     }
 
     /** This fault injected at most {@code n} times. */
     public FaultSpec withCount(long n) {
         return new FaultSpec(kind, node, link, topic, event, afterNs, untilNs, nth, n, probability, delayNs, depth, retryNs,
-                atEvent, afterEvents, restartAfterEvents, pauseMs, delayMs, downMs);
+                atEvent, afterEvents, pauseMs, delayMs, downMs);
     }
 
     /** This fault hitting each candidate with probability {@code p}. */
     public FaultSpec withProbability(double p) {
         return new FaultSpec(kind, node, link, topic, event, afterNs, untilNs, nth, count, p, delayNs, depth, retryNs,
-                atEvent, afterEvents, restartAfterEvents, pauseMs, delayMs, downMs);
+                atEvent, afterEvents, pauseMs, delayMs, downMs);
     }
 
     /** This fault with its model parameters: {@code delayNs}, {@code depth}, {@code retryNs} (null: unset). */
     public FaultSpec withModelParameters(Long newDelayNs, Integer newDepth, Long newRetryNs) {
         return new FaultSpec(kind, node, link, topic, event, afterNs, untilNs, nth, count, probability, newDelayNs, newDepth,
-                newRetryNs, atEvent, afterEvents, restartAfterEvents, pauseMs, delayMs, downMs);
+                newRetryNs, atEvent, afterEvents, pauseMs, delayMs, downMs);
     }
 
     /** The probability to apply: 1 unless given. */

@@ -219,12 +219,11 @@ public final class FaultPlans {
             throw doc.error(at + ".atEvent", "expected an event id node#seq, e.g. cpu1#40, got '" + atEvent + "'");
         }
         Long afterEvents = optionalInteger(f, "afterEvents", at, 0, doc);
-        Long restartAfterEvents = optionalInteger(f, "restartAfterEvents", at, 0, doc);
         Long pauseMs = optionalInteger(f, "pauseMs", at, 1, doc);
         Long delayMs = optionalInteger(f, "delayMs", at, 1, doc);
         Long downMs = optionalInteger(f, "downMs", at, 1, doc);
         return new FaultSpec(kind, node, link, topic, event, afterNs, untilNs, nth, count, probability, delayNs,
-                depth == null ? null : depth.intValue(), retryNs, atEvent, afterEvents, restartAfterEvents, pauseMs, delayMs,
+                depth == null ? null : depth.intValue(), retryNs, atEvent, afterEvents, pauseMs, delayMs,
                 downMs);
     }
 

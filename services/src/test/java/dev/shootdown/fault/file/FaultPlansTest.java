@@ -47,7 +47,7 @@ class FaultPlansTest {
               - kind: kill
                 node: coordinator
                 afterEvents: 300
-                restartAfterEvents: 50
+                downMs: 50
               - kind: pause
                 node: cpu0
                 atEvent: cpu0#20
