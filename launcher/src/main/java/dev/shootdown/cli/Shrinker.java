@@ -14,7 +14,8 @@ import java.util.function.Predicate;
 /**
  * Delta debugging (Zeller and Hildebrandt, "Simplifying and Isolating Failure-Inducing Input")
  * over a failing case: its fault plan's faults, its tasks, each task's steps, its devices, its
- * address spaces and their VMAs, then the sizes (pages, rounds, CPUs, IOMMUs), until no single
+ * address spaces and their VMAs, then the sizes (pages, rounds, the observation window, CPUs,
+ * IOMMUs), until no single
  * reduction keeps the failure. What "fails the same way" means is the caller's {@link Oracle}, which
  * runs a candidate; the shrinker only proposes candidates and keeps those the oracle accepts.
  * Candidates the oracle has already judged are not run again. Deterministic: the same case and
@@ -213,8 +214,9 @@ final class Shrinker {
         return cur;
     }
 
-    /** Fewer CPUs and IOMMUs (the highest-numbered go: tasks and devices keep their numbers). */
-    private Case shrinkMachine(Case c) {
+    /** Fewer CPUs and IOMMUs (the highest-numbered go: tasks and devices keep their numbers), a shorter window. */
+    private Case shrinkMachine(Case before) {
+        Case c = shrinkWindow(before);
         Scenario s = c.scenario();
         Case cur = smallest(s.cpus(), 1, n -> new Case(new Scenario(s.name(), s.arch(), s.policy(), n, s.iommus(), s.mms(), s.tasks(),
                 s.devices(), s.timing(), s.end(), s.memory(), s.kswapd()), c.plan()));
@@ -222,6 +224,20 @@ final class Shrinker {
         Case base = cur;
         return smallest(b.iommus(), 0, n -> new Case(new Scenario(b.name(), b.arch(), b.policy(), b.cpus(), n, b.mms(), b.tasks(),
                 b.devices(), b.timing(), b.end(), b.memory(), b.kswapd()), base.plan()));
+    }
+
+    /** An observation window ({@code end.afterNs}) halved while the failure still shows within it. */
+    private Case shrinkWindow(Case c) {
+        Case cur = c;
+        while (cur.scenario().end().afterNs() > 1) {
+            Scenario s = cur.scenario();
+            Case shorter = new Case(s.withEnd(new Scenario.EndCondition(s.end().deviceFaults(), s.end().afterNs() / 2)), cur.plan());
+            if (!fails(shorter)) {
+                break;
+            }
+            cur = shorter;
+        }
+        return cur;
     }
 
     private static Case withOp(Case c, int task, int index, TaskOp op) {
