@@ -2,11 +2,7 @@ package dev.shootdown.fault.file;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonStreamContext;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,24 +11,23 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
-import com.fasterxml.jackson.dataformat.yaml.snakeyaml.error.MarkedYAMLException;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.Family;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.scenario.file.LocatedDocument;
+import dev.shootdown.scenario.file.ScenarioFileException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -87,20 +82,13 @@ public final class FaultPlans {
 
     /** Reads and checks the plan in {@code file}. */
     public static FaultPlan read(Path file) throws FaultPlanException {
-        ObjectMapper mapper = mapperFor(file);
-        byte[] bytes;
+        Doc doc;
         try {
-            bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new FaultPlanException(file + ": cannot read the file (" + e + ")", e);
+            doc = new Doc(LocatedDocument.read(file, mapperFor(file)));
+        } catch (ScenarioFileException e) { // the reading and its one-line errors are the scenario files'
+            throw new FaultPlanException(e.getMessage(), e);
         }
-        Doc doc = new Doc(file, locate(mapper, bytes, file));
-        JsonNode tree;
-        try {
-            tree = mapper.readTree(bytes);
-        } catch (IOException e) {
-            throw new FaultPlanException(file + ": " + oneLine(e.getMessage()), e);
-        }
+        JsonNode tree = doc.located().tree();
         if (tree == null || !tree.isObject()) {
             throw doc.error("", "expected a mapping with the plan's fields (faults, and optionally seed)");
         }
@@ -307,79 +295,12 @@ public final class FaultPlans {
         throw new FaultPlanException(file + ": expected a .yaml, .yml or .json fault plan", null);
     }
 
-    /** The file, and where each field path starts in it. */
-    private record Doc(Path file, Map<String, JsonLocation> locations) {
+    /** The plan's document, whose errors are fault-plan errors. */
+    private record Doc(LocatedDocument located) {
 
         /** An error at {@code path}, located at the path or, if it is absent, its nearest present ancestor. */
         FaultPlanException error(String path, String expected) {
-            String at = path;
-            while (!locations.containsKey(at) && !at.isEmpty()) {
-                at = at.substring(0, Math.max(0, Math.max(at.lastIndexOf('.'), at.lastIndexOf('['))));
-            }
-            return new FaultPlanException(file + position(locations.get(at)) + ": " + (path.isEmpty() ? "" : path + ": ")
-                    + expected, null);
+            return new FaultPlanException(located.error(path, expected, null).getMessage(), null);
         }
-    }
-
-    private static String position(JsonLocation loc) {
-        if (loc == null || loc.getLineNr() <= 0) {
-            return "";
-        }
-        return ":" + loc.getLineNr() + (loc.getColumnNr() > 0 ? ":" + loc.getColumnNr() : "");
-    }
-
-    /** Walks the document's tokens and records where every field path starts; syntax errors surface here. */
-    private static Map<String, JsonLocation> locate(ObjectMapper mapper, byte[] bytes, Path file) throws FaultPlanException {
-        Map<String, JsonLocation> locations = new HashMap<>();
-        JsonParser p = null;
-        try {
-            p = mapper.createParser(bytes);
-            for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
-                JsonStreamContext ctx = p.getParsingContext();
-                if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
-                    ctx = ctx.getParent(); // the token opened a new context; it is a value of the enclosing one
-                }
-                if (t != JsonToken.END_OBJECT && t != JsonToken.END_ARRAY) {
-                    locations.putIfAbsent(path(ctx), p.currentTokenLocation());
-                }
-            }
-            p.close();
-            return locations;
-        } catch (JsonProcessingException e) {
-            String where = position(e.getLocation());
-            String what = oneLine(e.getOriginalMessage());
-            if (e instanceof MarkedYAMLException m && m.getProblemMark() != null) {
-                // SnakeYAML's own mark points at the offending character; its lines and columns count from 0
-                where = ":" + (m.getProblemMark().getLine() + 1) + ":" + (m.getProblemMark().getColumn() + 1);
-                what = (m.getContext() == null ? "" : m.getContext() + ": ") + m.getProblem();
-            }
-            throw new FaultPlanException(file + where + ": syntax error: " + what, e);
-        } catch (IOException e) {
-            throw new FaultPlanException(file + ": cannot read the file (" + e + ")", e);
-        }
-    }
-
-    private static String path(JsonStreamContext ctx) {
-        if (ctx == null || ctx.inRoot()) {
-            return "";
-        }
-        String parent = path(ctx.getParent());
-        if (ctx.inArray()) {
-            return parent + "[" + Math.max(0, ctx.getCurrentIndex()) + "]";
-        }
-        String name = ctx.getCurrentName() == null ? "" : ctx.getCurrentName();
-        return parent.isEmpty() ? name : parent + "." + name;
-    }
-
-    /** A parser's message, which for YAML spans several lines with a snippet, as one line. */
-    private static String oneLine(String message) {
-        if (message == null) {
-            return "unreadable";
-        }
-        return Arrays.stream(message.split("\\R"))
-                .map(String::strip)
-                .filter(l -> !l.isEmpty() && !l.startsWith("in 'reader'") && !l.startsWith("at [Source") && !l.equals("^"))
-                .filter(l -> !l.matches("\\^+"))
-                .collect(Collectors.joining(" "));
     }
 }

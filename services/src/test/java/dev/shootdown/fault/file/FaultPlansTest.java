@@ -124,7 +124,7 @@ class FaultPlansTest {
     @Test
     void eachKindOfMistakeIsOneLineNamingFileLineColumnAndField() throws Exception {
         assertError("syntax.yaml", DOC.replace("nth: 1", "nth: [1"),
-                ":6:9: syntax error: while parsing a flow sequence: expected ',' or ']', but got :");
+                ":6:9: syntax error in faults[0].nth[0]: while parsing a flow sequence: expected ',' or ']', but got :");
         assertError("top.yaml", "sed: 1\nfaults: []\n", ":1:1: sed: unknown field 'sed'; expected one of seed, faults");
         assertError("nolist.yaml", "seed: 1\n", ":1:1: faults: missing; a plan lists its faults (an empty list is a plan"
                 + " without faults)");
