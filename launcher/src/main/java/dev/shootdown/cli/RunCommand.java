@@ -23,16 +23,8 @@ final class RunCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--scenario", required = true, paramLabel = "NAME|FILE",
-            description = "A built-in scenario (${COMPLETION-CANDIDATES}) or a .yaml, .yml or .json scenario file.",
-            completionCandidates = ScenarioArgs.Names.class)
-    String scenarioName;
-
-    @Option(names = "--arch", paramLabel = "ARCH", description = "x86 or arm64. Default: the scenario's.")
-    String arch;
-
-    @Option(names = "--policy", paramLabel = "POLICY", description = "linux-6.5, series-v2 or linux-6.6. Default: the scenario's.")
-    String policy;
+    @Mixin
+    ScenarioOptions scenarioOptions;
 
     @Option(names = "--engine", defaultValue = "kafka", paramLabel = "ENGINE",
             description = "kafka (services over Kafka topics) or sim (deterministic, virtual time). Default: ${DEFAULT-VALUE}")
@@ -46,10 +38,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Scenario scenario = ScenarioArgs.scenario(scenarioName);
-        scenario = scenario.with(
-                arch == null ? scenario.arch() : ScenarioArgs.choice("--arch", arch, Scenario.ARCHES),
-                policy == null ? scenario.policy() : ScenarioArgs.choice("--policy", policy, Scenario.POLICIES));
+        Scenario scenario = scenarioOptions.scenario();
         options.validate(engine);
         scenario = options.withFaults(scenario);
         createOutputDirectory(out);

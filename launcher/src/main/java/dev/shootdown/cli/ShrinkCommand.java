@@ -24,6 +24,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -42,16 +43,8 @@ final class ShrinkCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--scenario", required = true, paramLabel = "NAME|FILE",
-            description = "A built-in scenario (${COMPLETION-CANDIDATES}) or a .yaml, .yml or .json scenario file.",
-            completionCandidates = ScenarioArgs.Names.class)
-    String scenarioName;
-
-    @Option(names = "--arch", paramLabel = "ARCH", description = "x86 or arm64. Default: the scenario's.")
-    String arch;
-
-    @Option(names = "--policy", paramLabel = "POLICY", description = "linux-6.5, series-v2 or linux-6.6. Default: the scenario's.")
-    String policy;
+    @Mixin
+    ScenarioOptions scenarioOptions;
 
     @Option(names = "--faults", paramLabel = "FILE", description = "The fault plan of the failing run (.yaml, .yml or .json).")
     Path faultsFile;
@@ -85,10 +78,7 @@ final class ShrinkCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Scenario scenario = ScenarioArgs.scenario(scenarioName);
-        scenario = scenario.with(
-                arch == null ? scenario.arch() : ScenarioArgs.choice("--arch", arch, Scenario.ARCHES),
-                policy == null ? scenario.policy() : ScenarioArgs.choice("--policy", policy, Scenario.POLICIES));
+        Scenario scenario = scenarioOptions.scenario();
         if (maxEvents <= 0) {
             throw new BadInputException("--max-events must be positive, was " + maxEvents);
         }
@@ -228,7 +218,7 @@ final class ShrinkCommand implements Callable<Integer> {
     }
 
     private String header(Scenario original, SortedSet<String> target) {
-        return "# shootdown shrink of " + scenarioName + " (" + original.arch() + ", " + original.policy() + ", seed " + seed
+        return "# shootdown shrink of " + scenarioOptions.scenarioName + " (" + original.arch() + ", " + original.policy() + ", seed " + seed
                 + (faultsFile == null ? "" : ", faults " + faultsFile) + "):\n# the smallest case found that still fails with "
                 + String.join(", ", target) + ".\n";
     }
