@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.fault.file.FaultPlanException;
@@ -76,6 +77,11 @@ final class EngineOptions {
             plan.checkNodes(scenario.nodeIds());
         } catch (IllegalArgumentException e) {
             throw new BadInputException(faultsFile + ": " + e.getMessage() + " (scenario " + scenario.name() + ")", e);
+        }
+        if (nodes.equals("cluster") && !plan.of(FaultKind.Layer.INFRASTRUCTURE).isEmpty()) {
+            throw new BadInputException(faultsFile + ": faults[" + plan.of(FaultKind.Layer.INFRASTRUCTURE).get(0).index()
+                    + "].kind: infrastructure faults are done by the process that runs the nodes, and with --nodes cluster"
+                    + " they run elsewhere: kill -9 a node process and `shootdown cluster restart NODE` instead");
         }
         return scenario.withFaults(plan);
     }

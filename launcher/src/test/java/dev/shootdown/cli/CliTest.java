@@ -107,6 +107,15 @@ class CliTest {
     }
 
     @Test
+    void infrastructureFaultsNeedTheNodesInThisProcess() {
+        Path plan = Path.of("..", "faults", "kill-mid-shootdown.yaml");
+        assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--bootstrap-servers", "127.0.0.1:1", "--nodes", "cluster",
+                "--faults", plan.toString()), plan + ": faults[0].kind: infrastructure faults are done by the process that runs the"
+                + " nodes, and with --nodes cluster they run elsewhere: kill -9 a node process and `shootdown cluster restart NODE`"
+                + " instead");
+    }
+
+    @Test
     void aBadFaultPlanIsOneLineNamingFileLineAndFieldBeforeAnythingRuns(@TempDir Path dir) throws Exception {
         Path plan = Files.writeString(dir.resolve("plan.yaml"), "faults:\n  - kind: lost-ipi\n    probability: 3\n");
         assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--faults", plan.toString(),
