@@ -1,0 +1,125 @@
+package dev.shootdown.bench;
+
+import dev.shootdown.cli.Machine;
+import dev.shootdown.codec.EventCodec;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.host.LatencyModel;
+import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Scenario;
+import dev.shootdown.scenario.Scenarios;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Goal 3: the deterministic engine's events per second and seeds per minute, on the calling
+ * thread alone. A seed is a whole run of a built-in scenario (nodes built, run until every node
+ * quiesces or the observation window closes, at most {@link #MAX_EVENTS_PER_SEED} events), its
+ * envelopes handed to a counting sink ({@link SimEngine#streamTo}) so that nothing else is timed;
+ * seeds 1, 2, 3, ... until the time budget is spent.
+ *
+ * <p>The reference, measured right after on the same thread: Jackson encoding the envelopes of
+ * the same runs ({@link EventCodec#encode}), the work every host does to write the log. A ratio
+ * above 1 means the engine produces events faster than they can be merely encoded.
+ *
+ * <p>Not thread-safe. Times are wall-clock ({@link System#nanoTime}).
+ */
+final class EngineBenchmark {
+
+    /** The cap the launcher's {@code run --max-events} defaults to. */
+    static final long MAX_EVENTS_PER_SEED = 5_000_000;
+    /** The goal: a million events per second on one core. */
+    static final double GOAL_EVENTS_PER_SECOND = 1_000_000;
+    /** Envelopes kept for the reference: enough to defeat caches, bounded in memory. */
+    private static final int REFERENCE_ENVELOPES = 200_000;
+
+    /** A scenario at an arch and policy: one cell of the table. */
+    record Cell(String scenario, String arch, String policy) {
+        Scenario build() {
+            return Scenarios.builtIn(scenario).orElseThrow(() -> new IllegalArgumentException("no scenario " + scenario))
+                    .with(arch, policy);
+        }
+
+        @Override
+        public String toString() {
+            return scenario + " " + arch + " " + policy;
+        }
+    }
+
+    /** The seed scenarios of the domain (outcomes 1 and 2), and the fix on the arm64 livelock's cell. */
+    static final List<Cell> SEED_CELLS = List.of(
+            new Cell("smmu-permission-upgrade", "arm64", "linux-6.5"),
+            new Cell("kswapd-reclaim", "x86", "series-v2"),
+            new Cell("direct-reclaim-cross-mm", "x86", "series-v2"),
+            new Cell("smmu-permission-upgrade", "arm64", "linux-6.6"));
+
+    private EngineBenchmark() {}
+
+    /** Measures {@code cell} for about {@code seconds} (plus a third of that to warm up, for each half). */
+    static Row measure(Cell cell, double seconds) {
+        Scenario scenario = cell.build();
+        long warmUntil = System.nanoTime() + (long) (seconds / 3 * 1e9);
+        for (long seed = 1_000_000; System.nanoTime() < warmUntil; seed++) {
+            runSeed(cell, scenario, seed, null);
+        }
+        List<Envelope> kept = new ArrayList<>();
+        long events = 0;
+        long seeds = 0;
+        long start = System.nanoTime();
+        long end = start + (long) (seconds * 1e9);
+        long now;
+        do {
+            events += runSeed(cell, scenario, seeds + 1, kept.size() < REFERENCE_ENVELOPES ? kept : null);
+            seeds++;
+            now = System.nanoTime();
+        } while (now < end);
+        double engineSeconds = (now - start) / 1e9;
+        double rate = events / engineSeconds;
+
+        double encodeRate = encodeRate(kept, seconds);
+        double seedsPerMinute = seeds * 60 / engineSeconds;
+        return new Row(3, "engine", cell.toString(), rate, "events/s", "Jackson encode of the same envelopes", encodeRate,
+                "≥ 1,000,000 events/s on one core", Row.atLeast(rate, GOAL_EVENTS_PER_SECOND, "events/s"),
+                String.format(Locale.ROOT, "%s seeds/min (%d seeds, %,d events each on average)",
+                        Row.format(seedsPerMinute), seeds, events / seeds));
+    }
+
+    /** Runs one seed to its end; returns the events published. Adds them to {@code keep} when given. */
+    static long runSeed(Cell cell, Scenario scenario, long seed, List<Envelope> keep) {
+        long[] count = new long[1];
+        SimEngine engine = new SimEngine(cell.scenario + "-sim-s" + seed, seed, scenario, Machine.stateMachines(scenario),
+                LatencyModel.defaults())
+                .streamTo(keep == null ? e -> count[0]++ : e -> {
+                    count[0]++;
+                    if (keep.size() < REFERENCE_ENVELOPES) {
+                        keep.add(e);
+                    }
+                });
+        engine.run(MAX_EVENTS_PER_SEED);
+        return count[0];
+    }
+
+    /** Encodes {@code envelopes} over and over for about {@code seconds} (after a third of that to warm up). */
+    private static double encodeRate(List<Envelope> envelopes, double seconds) {
+        long sink = 0;
+        long warmUntil = System.nanoTime() + (long) (seconds / 3 * 1e9);
+        for (int i = 0; System.nanoTime() < warmUntil; i = (i + 1) % envelopes.size()) {
+            sink += EventCodec.encode(envelopes.get(i)).length();
+        }
+        long encoded = 0;
+        long start = System.nanoTime();
+        long end = start + (long) (seconds * 1e9);
+        long now;
+        do {
+            for (int i = 0; i < 1000; i++) {
+                sink += EventCodec.encode(envelopes.get((int) (encoded % envelopes.size()))).length();
+                encoded++;
+            }
+            now = System.nanoTime();
+        } while (now < end);
+        if (sink == 0) {
+            throw new IllegalStateException("nothing was encoded"); // also keeps the JIT from dropping the loop
+        }
+        return encoded / ((now - start) / 1e9);
+    }
+}
