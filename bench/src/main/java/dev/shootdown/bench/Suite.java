@@ -1,5 +1,7 @@
 package dev.shootdown.bench;
 
+import dev.shootdown.scenario.Scenario;
+import dev.shootdown.scenario.Scenarios;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -58,6 +60,10 @@ public final class Suite implements Callable<Integer> {
             description = "Run only these benchmarks: engine, audit. Default: all.")
     List<String> only;
 
+    @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
+            description = "The engine's cells instead of the seed cells (repeatable), e.g. kswapd-reclaim:x86:series-v2.")
+    List<String> cells;
+
     @Option(names = "--work", defaultValue = "bench/target/work", paramLabel = "DIR",
             description = "Where the audit's log (kept and reused: the same N gives the same bytes) and report go. "
                     + "Default: ${DEFAULT-VALUE}")
@@ -95,7 +101,7 @@ public final class Suite implements Callable<Integer> {
         }
         Instant started = Instant.now();
         if (selected.contains("engine")) {
-            for (EngineBenchmark.Cell cell : EngineBenchmark.SEED_CELLS) {
+            for (EngineBenchmark.Cell cell : engineCells()) {
                 progress(stderr, "engine: " + cell + ", " + s + " s");
                 rows.add(EngineBenchmark.measure(cell, s));
                 progress(stderr, "  " + line(rows.get(rows.size() - 1)));
@@ -115,6 +121,26 @@ public final class Suite implements Callable<Integer> {
             stderr.println("wrote " + out);
         }
         return 0;
+    }
+
+    private List<EngineBenchmark.Cell> engineCells() {
+        if (cells == null) {
+            return EngineBenchmark.SEED_CELLS;
+        }
+        List<EngineBenchmark.Cell> parsed = new ArrayList<>();
+        for (String c : cells) {
+            String[] p = c.split(":");
+            if (p.length != 3) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--cell takes SCENARIO:ARCH:POLICY, got '" + c + "'");
+            }
+            if (Scenarios.builtIn(p[0]).isEmpty() || !Scenario.ARCHES.contains(p[1]) || !Scenario.POLICIES.contains(p[2])) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--cell " + c + ": expected a built-in scenario ("
+                        + String.join(", ", Scenarios.names()) + "), an arch (" + String.join(", ", Scenario.ARCHES)
+                        + ") and a policy (" + String.join(", ", Scenario.POLICIES) + ")");
+            }
+            parsed.add(new EngineBenchmark.Cell(p[0], p[1], p[2]));
+        }
+        return parsed;
     }
 
     private Row auditRow(long events, PrintWriter stderr) throws Exception {

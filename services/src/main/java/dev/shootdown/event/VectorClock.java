@@ -19,7 +19,8 @@ public record VectorClock(SortedMap<String, Long> entries) {
 
     @JsonCreator
     public VectorClock {
-        entries = Collections.unmodifiableSortedMap(new TreeMap<>(entries));
+        // A map built by with/merge is already a private copy: wrapping it saves a second copy per event.
+        entries = Collections.unmodifiableSortedMap(entries instanceof Owned ? entries : new TreeMap<>(entries));
     }
 
     @JsonValue
@@ -36,17 +37,44 @@ public record VectorClock(SortedMap<String, Long> entries) {
 
     /** This clock with {@code node}'s entry set to {@code seq}. */
     public VectorClock with(String node, long seq) {
-        TreeMap<String, Long> copy = new TreeMap<>(entries);
+        Long old = entries.get(node);
+        if (old != null && old == seq) {
+            return this;
+        }
+        Owned copy = new Owned(entries);
         copy.put(node, seq);
         return new VectorClock(copy);
     }
 
     /** The entry-wise maximum of both clocks. */
     public VectorClock merge(VectorClock other) {
-        TreeMap<String, Long> copy = new TreeMap<>(entries);
+        if (covers(other)) {
+            return this; // most inputs carry news of no node this one has not heard of
+        }
+        Owned copy = new Owned(entries);
         for (Map.Entry<String, Long> e : other.entries.entrySet()) {
             copy.merge(e.getKey(), e.getValue(), Math::max);
         }
         return new VectorClock(copy);
+    }
+
+    /** True when every entry of {@code other} is at most this clock's. */
+    private boolean covers(VectorClock other) {
+        for (Map.Entry<String, Long> e : other.entries.entrySet()) {
+            Long mine = entries.get(e.getKey());
+            if (mine == null || mine < e.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A copy only this class makes, and never hands out unwrapped. */
+    private static final class Owned extends TreeMap<String, Long> {
+        private static final long serialVersionUID = 1L;
+
+        Owned(SortedMap<String, Long> entries) {
+            super(entries);
+        }
     }
 }
