@@ -56,32 +56,45 @@ final class EngineBenchmark {
 
     private EngineBenchmark() {}
 
-    /** Measures {@code cell} for about {@code seconds} (plus a third of that to warm up, for each half). */
+    /**
+     * Measures {@code cell} for about {@code seconds}, and the reference for as long, in
+     * alternating slices of at most half a second, so that a load that comes and goes on a shared
+     * machine slows both alike. Each is warmed up for a third of {@code seconds} first.
+     */
     static Row measure(Cell cell, double seconds) {
         Scenario scenario = cell.build();
-        long warmUntil = System.nanoTime() + (long) (seconds / 3 * 1e9);
-        for (long seed = 1_000_000; System.nanoTime() < warmUntil; seed++) {
-            runSeed(cell, scenario, seed, null);
-        }
         List<Envelope> kept = new ArrayList<>();
+        long warmUntil = System.nanoTime() + (long) (seconds / 3 * 1e9);
+        for (long seed = 1_000_000; System.nanoTime() < warmUntil || kept.isEmpty(); seed++) {
+            runSeed(cell, scenario, seed, kept);
+        }
+        Encoder encoder = new Encoder(kept);
+        encoder.encodeFor((long) (seconds / 3 * 1e9));
+        encoder.encoded = 0;
+        encoder.nanos = 0;
+
+        long sliceNs = (long) (Math.min(0.5, seconds / 4) * 1e9);
         long events = 0;
         long seeds = 0;
-        long allocatedBefore = allocatedBytes();
-        long start = System.nanoTime();
-        long end = start + (long) (seconds * 1e9);
-        long now;
-        do {
-            events += runSeed(cell, scenario, seeds + 1, kept.size() < REFERENCE_ENVELOPES ? kept : null);
-            seeds++;
-            now = System.nanoTime();
-        } while (now < end);
-        double engineSeconds = (now - start) / 1e9;
-        // Counted on the engine's thread, including the envelopes kept for the reference: a small share of the total.
-        long allocated = allocatedBytes() - allocatedBefore;
-        double rate = events / engineSeconds;
-
-        double encodeRate = encodeRate(kept, seconds);
-        double seedsPerMinute = seeds * 60 / engineSeconds;
+        long engineNs = 0;
+        long allocated = 0;
+        while (engineNs < seconds * 1e9) {
+            long allocatedBefore = allocatedBytes();
+            long start = System.nanoTime();
+            long end = start + sliceNs;
+            long now;
+            do {
+                events += runSeed(cell, scenario, seeds + 1, null);
+                seeds++;
+                now = System.nanoTime();
+            } while (now < end);
+            engineNs += now - start;
+            allocated += allocatedBytes() - allocatedBefore;
+            encoder.encodeFor(sliceNs);
+        }
+        double rate = events / (engineNs / 1e9);
+        double encodeRate = encoder.encoded / (encoder.nanos / 1e9);
+        double seedsPerMinute = seeds * 60 / (engineNs / 1e9);
         return new Row(3, "engine", cell.toString(), rate, "events/s", "Jackson encode of the same envelopes", encodeRate,
                 "≥ 1,000,000 events/s on one core", Row.atLeast(rate, GOAL_EVENTS_PER_SECOND, "events/s"),
                 String.format(Locale.ROOT, "%s seeds/min (%d seeds, %,d events each on average); %,d bytes allocated per event",
@@ -108,27 +121,34 @@ final class EngineBenchmark {
         return count[0];
     }
 
-    /** Encodes {@code envelopes} over and over for about {@code seconds} (after a third of that to warm up). */
-    private static double encodeRate(List<Envelope> envelopes, double seconds) {
-        long sink = 0;
-        long warmUntil = System.nanoTime() + (long) (seconds / 3 * 1e9);
-        for (int i = 0; System.nanoTime() < warmUntil; i = (i + 1) % envelopes.size()) {
-            sink += EventCodec.encode(envelopes.get(i)).length();
+    /** The reference: encodes the kept envelopes round and round, counting envelopes and time. */
+    private static final class Encoder {
+        private final List<Envelope> envelopes;
+        private int next;
+        private long chars;
+        long encoded;
+        long nanos;
+
+        Encoder(List<Envelope> envelopes) {
+            this.envelopes = envelopes;
         }
-        long encoded = 0;
-        long start = System.nanoTime();
-        long end = start + (long) (seconds * 1e9);
-        long now;
-        do {
-            for (int i = 0; i < 1000; i++) {
-                sink += EventCodec.encode(envelopes.get((int) (encoded % envelopes.size()))).length();
-                encoded++;
+
+        void encodeFor(long durationNs) {
+            long start = System.nanoTime();
+            long end = start + durationNs;
+            long now;
+            do {
+                for (int i = 0; i < 1000; i++) {
+                    chars += EventCodec.encode(envelopes.get(next)).length(); // used, so the JIT keeps the call
+                    next = next + 1 == envelopes.size() ? 0 : next + 1;
+                }
+                encoded += 1000;
+                now = System.nanoTime();
+            } while (now < end);
+            nanos += now - start;
+            if (chars == 0) {
+                throw new IllegalStateException("nothing was encoded");
             }
-            now = System.nanoTime();
-        } while (now < end);
-        if (sink == 0) {
-            throw new IllegalStateException("nothing was encoded"); // also keeps the JIT from dropping the loop
         }
-        return encoded / ((now - start) / 1e9);
     }
 }
