@@ -64,6 +64,10 @@ public final class Suite implements Callable<Integer> {
             description = "The engine's cells instead of the seed cells (repeatable), e.g. kswapd-reclaim:x86:series-v2.")
     List<String> cells;
 
+    @Option(names = "--audit-scenario", defaultValue = GenerateLog.DEFAULT_SCENARIO, paramLabel = "FILE",
+            description = "The scenario whose run the audit's log holds. Default: ${DEFAULT-VALUE}")
+    String auditScenario;
+
     @Option(names = "--work", defaultValue = "bench/target/work", paramLabel = "DIR",
             description = "Where the audit's log (kept and reused: the same N gives the same bytes) and report go. "
                     + "Default: ${DEFAULT-VALUE}")
@@ -146,12 +150,14 @@ public final class Suite implements Callable<Integer> {
     private Row auditRow(long events, PrintWriter stderr) throws Exception {
         Files.createDirectories(work);
         // gzip keeps a 10M-event log at ~230 MB instead of 3.6 GB; both phases read it through the same gunzip.
-        Path log = work.resolve("soak-" + events + (events > 1_000_000 ? ".jsonl.gz" : ".jsonl"));
+        String stem = Path.of(auditScenario).getFileName().toString().replaceFirst("\\.(yaml|yml|json)$", "");
+        Path log = work.resolve(stem + "-" + events + (events > 1_000_000 ? ".jsonl.gz" : ".jsonl"));
         if (!Files.exists(log)) {
             StringWriter genOut = new StringWriter();
             Path partial = work.resolve("partial-" + log.getFileName());
             int status = new CommandLine(new GenerateLog()).setOut(new PrintWriter(genOut)).setErr(stderr)
-                    .execute("--events", Long.toString(events), "--out", partial.toString());
+                    .execute("--scenario", auditScenario, "--events", Long.toString(events), "--out", partial.toString(),
+                            "--progress-every", "1000000");
             if (status != 0) {
                 throw new IllegalStateException("generating the audit's log failed (exit " + status + "): " + genOut);
             }
@@ -163,8 +169,8 @@ public final class Suite implements Callable<Integer> {
         }
         double ratio = r.audit().eventsPerSecond() / r.parse().eventsPerSecond();
         long xmx = Runtime.getRuntime().maxMemory() >> 20;
-        return new Row(4, "audit", String.format(Locale.ROOT, "soak-kswapd x86 linux-6.6, %,d events (%,d MB file)",
-                r.audit().events(), Files.size(log) / 1_000_000), r.audit().eventsPerSecond(), "events/s",
+        return new Row(4, "audit", String.format(Locale.ROOT, "%s, %,d events (%,d MB file%s)", stem,
+                r.audit().events(), Files.size(log) / 1_000_000, log.toString().endsWith(".gz") ? ", gzip" : ""), r.audit().eventsPerSecond(), "events/s",
                 "plain Jackson parse of the same file", r.parse().eventsPerSecond(), "≥ 0.5 of the parse rate, heap bounded",
                 Row.ratioAtLeast(ratio, 0.5), String.format(Locale.ROOT,
                         "largest heap after a GC: audit %d MiB, parse %d MiB, of -Xmx %d MiB; audit exit %d",
