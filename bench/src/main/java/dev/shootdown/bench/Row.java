@@ -49,8 +49,8 @@ public record Row(int goal, String name, String workload, double rate, String un
     /** The verdict for a goal of at least {@code goalRatio} of the reference. */
     static String ratioAtLeast(double ratio, double goalRatio) {
         if (ratio >= goalRatio) {
-            return String.format(Locale.ROOT, "met (%.2f >= %.2f)", ratio, goalRatio);
+            return String.format(Locale.ROOT, "met (%.3f >= %.2f)", ratio, goalRatio);
         }
-        return String.format(Locale.ROOT, "missed: ratio %.2f < %.2f, %.1fx short", ratio, goalRatio, goalRatio / ratio);
+        return String.format(Locale.ROOT, "missed: ratio %.3f < %.2f, %.1fx short", ratio, goalRatio, goalRatio / ratio);
     }
 }

@@ -39,7 +39,7 @@ public final class Suite implements Callable<Integer> {
     static final String END = "<!-- suite:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("engine", "audit");
+    static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit");
 
     @Spec
     CommandSpec spec;
@@ -57,12 +57,24 @@ public final class Suite implements Callable<Integer> {
     Long auditEvents;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME",
-            description = "Run only these benchmarks: engine, audit. Default: all.")
+            description = "Run only these benchmarks: pipeline, engine, audit. Default: all.")
     List<String> only;
 
     @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
             description = "The engine's cells instead of the seed cells (repeatable), e.g. kswapd-reclaim:x86:series-v2.")
     List<String> cells;
+
+    @Option(names = "--pipeline-scenario", defaultValue = "bench/scenarios/pipeline-many.yaml", paramLabel = "FILE",
+            description = "The pipeline benchmark's workload. Default: ${DEFAULT-VALUE}")
+    Path pipelineScenario;
+
+    @Option(names = "--pipeline-window-ns", paramLabel = "NS",
+            description = "Simulated time of the pipeline's run. Default: 1000000, or 50000 with --quick.")
+    Long pipelineWindowNs;
+
+    @Option(names = "--kafka-tools", defaultValue = "bench/target/kafka-tools", paramLabel = "DIR",
+            description = "Kafka's tools and their own clients, copied there by the build. Default: ${DEFAULT-VALUE}")
+    Path kafkaTools;
 
     @Option(names = "--audit-scenario", defaultValue = GenerateLog.DEFAULT_SCENARIO, paramLabel = "FILE",
             description = "The scenario whose run the audit's log holds. Default: ${DEFAULT-VALUE}")
@@ -104,6 +116,12 @@ public final class Suite implements Callable<Integer> {
             }
         }
         Instant started = Instant.now();
+        if (selected.contains("pipeline")) {
+            long window = pipelineWindowNs != null ? pipelineWindowNs : quick ? 50_000 : 1_000_000;
+            progress(stderr, "pipeline: " + pipelineScenario + ", " + window + " ns simulated, on an embedded broker");
+            rows.add(PipelineBenchmark.measure(pipelineScenario, window, kafkaTools));
+            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+        }
         if (selected.contains("engine")) {
             for (EngineBenchmark.Cell cell : engineCells()) {
                 progress(stderr, "engine: " + cell + ", " + s + " s");
