@@ -69,7 +69,7 @@ public final class Suite implements Callable<Integer> {
     Path pipelineScenario;
 
     @Option(names = "--pipeline-window-ns", paramLabel = "NS",
-            description = "Simulated time of the pipeline's run. Default: 1000000, or 50000 with --quick.")
+            description = "Simulated time of the pipeline's run. Default: 100000, or 20000 with --quick.")
     Long pipelineWindowNs;
 
     @Option(names = "--kafka-tools", defaultValue = "bench/target/kafka-tools", paramLabel = "DIR",
@@ -117,7 +117,7 @@ public final class Suite implements Callable<Integer> {
         }
         Instant started = Instant.now();
         if (selected.contains("pipeline")) {
-            long window = pipelineWindowNs != null ? pipelineWindowNs : quick ? 50_000 : 1_000_000;
+            long window = pipelineWindowNs != null ? pipelineWindowNs : quick ? 20_000 : 100_000;
             progress(stderr, "pipeline: " + pipelineScenario + ", " + window + " ns simulated, on an embedded broker");
             rows.add(PipelineBenchmark.measure(pipelineScenario, window, kafkaTools));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
