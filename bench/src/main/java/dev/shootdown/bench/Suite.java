@@ -201,7 +201,7 @@ public final class Suite implements Callable<Integer> {
     }
 
     private static String line(Row r) {
-        return String.format(Locale.ROOT, "%s %s: %s %s, reference %s, ratio %.2f; %s", r.name(), r.workload(),
+        return String.format(Locale.ROOT, "%s %s: %s %s, reference %s, ratio %.3f; %s", r.name(), r.workload(),
                 Row.format(r.rate()), r.unit(), Row.format(r.refRate()), r.ratio(), r.verdict());
     }
 
