@@ -42,7 +42,7 @@ public record Row(int goal, String name, String workload, double rate, String un
         if (rate >= goalRate) {
             return String.format(Locale.ROOT, "met (%.2fx the goal)", rate / goalRate);
         }
-        return String.format(Locale.ROOT, "missed: %.2f of the goal, %.1fx short (%s %s)", rate / goalRate, goalRate / rate,
+        return String.format(Locale.ROOT, "missed: %.2f of the goal, %.2fx short (%s %s)", rate / goalRate, goalRate / rate,
                 format(goalRate - rate), unit);
     }
 
@@ -51,6 +51,6 @@ public record Row(int goal, String name, String workload, double rate, String un
         if (ratio >= goalRatio) {
             return String.format(Locale.ROOT, "met (%.3f >= %.2f)", ratio, goalRatio);
         }
-        return String.format(Locale.ROOT, "missed: ratio %.3f < %.2f, %.1fx short", ratio, goalRatio, goalRatio / ratio);
+        return String.format(Locale.ROOT, "missed: ratio %.3f < %.2f, %.2fx short", ratio, goalRatio, goalRatio / ratio);
     }
 }

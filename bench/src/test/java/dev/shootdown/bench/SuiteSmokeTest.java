@@ -74,8 +74,8 @@ class SuiteSmokeTest {
 
     @Test
     void aMissedGoalSaysByHowMuch() {
-        assertEquals("missed: 0.40 of the goal, 2.5x short (600,000 events/s)", Row.atLeast(400_000, 1_000_000, "events/s"));
+        assertEquals("missed: 0.40 of the goal, 2.50x short (600,000 events/s)", Row.atLeast(400_000, 1_000_000, "events/s"));
         assertEquals("met (1.50x the goal)", Row.atLeast(1_500_000, 1_000_000, "events/s"));
-        assertEquals("missed: ratio 0.250 < 0.50, 2.0x short", Row.ratioAtLeast(0.25, 0.5));
+        assertEquals("missed: ratio 0.250 < 0.50, 2.00x short", Row.ratioAtLeast(0.25, 0.5));
     }
 }
