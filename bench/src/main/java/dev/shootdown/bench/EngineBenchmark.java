@@ -59,12 +59,14 @@ final class EngineBenchmark {
     /**
      * Measures {@code cell} for about {@code seconds}, and the reference for as long, in
      * alternating slices of at most half a second, so that a load that comes and goes on a shared
-     * machine slows both alike. Each is warmed up for a third of {@code seconds} first.
+     * machine slows both alike. Each is warmed up first, for a third of {@code seconds} (the engine
+     * for at least a second).
      */
     static Row measure(Cell cell, double seconds) {
         Scenario scenario = cell.build();
         List<Envelope> kept = new ArrayList<>();
-        long warmUntil = System.nanoTime() + (long) (seconds / 3 * 1e9);
+        // At least a second: the JIT needs about that before the first cell of a short run is warm.
+        long warmUntil = System.nanoTime() + (long) (Math.max(seconds / 3, 1.0) * 1e9);
         for (long seed = 1_000_000; System.nanoTime() < warmUntil || kept.isEmpty(); seed++) {
             runSeed(cell, scenario, seed, kept);
         }

@@ -48,7 +48,7 @@ public final class Suite implements Callable<Integer> {
     boolean quick;
 
     @Option(names = "--seconds", paramLabel = "S",
-            description = "Seconds per measurement (each reference as long, plus a third of it each to warm up). "
+            description = "Seconds per measurement (each reference as long, plus a third of it each to warm up, the engine at least 1 s). "
                     + "Default: 8, or 1 with --quick.")
     Double seconds;
 
