@@ -73,19 +73,13 @@ public final class AuditBenchmark implements Callable<Integer> {
         long maxHeap = Runtime.getRuntime().maxMemory();
         stdout.printf(Locale.ROOT, "log %s (%,d bytes), -Xmx %d MiB, %d processors%n", log, Files.size(log), maxHeap >> 20,
                 Runtime.getRuntime().availableProcessors());
-        Phase parse = measure("jackson-parse", this::parseOnly);
+        Result r = measure(log, out);
+        Phase parse = r.parse();
+        Phase audit = r.audit();
         stdout.printf(Locale.ROOT, "%-14s %,12d lines  %7.1f s  %,10.0f lines/s  max heap after GC %,d MiB%n", parse.name(),
                 parse.events(), parse.seconds(), parse.eventsPerSecond(), parse.maxHeapAfterGcBytes() >> 20);
-        StringWriter auditOut = new StringWriter();
-        StringWriter auditErr = new StringWriter();
-        AtomicLong status = new AtomicLong();
-        Phase audit = measure("audit", () -> {
-            status.set(Shootdown.execute(new PrintWriter(auditOut), new PrintWriter(auditErr), "audit", "--log", log.toString(),
-                    "--out", out.toString(), "--no-progress"));
-            return auditedEvents(auditOut.toString());
-        });
-        if (status.get() != Shootdown.EXIT_CLEAN && status.get() != Shootdown.EXIT_VIOLATIONS) {
-            spec.commandLine().getErr().println("audit-benchmark: the audit failed (exit " + status.get() + "): " + auditErr);
+        if (r.status() != Shootdown.EXIT_CLEAN && r.status() != Shootdown.EXIT_VIOLATIONS) {
+            spec.commandLine().getErr().println("audit-benchmark: the audit failed (exit " + r.status() + "): " + r.auditErr());
             return 1;
         }
         stdout.printf(Locale.ROOT, "%-14s %,12d events %7.1f s  %,10.0f events/s  max heap after GC %,d MiB%n", audit.name(),
@@ -102,7 +96,7 @@ public final class AuditBenchmark implements Callable<Integer> {
             json.put("java", System.getProperty("java.version"));
             json.put("jacksonParse", parse);
             json.put("audit", audit);
-            json.put("auditExit", status.get());
+            json.put("auditExit", r.status());
             json.put("auditToParseRate", ratio);
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             Files.createDirectories(results.toAbsolutePath().getParent());
@@ -112,8 +106,30 @@ public final class AuditBenchmark implements Callable<Integer> {
         return 0;
     }
 
+    /** Both phases on one log, and the audit's exit status and stderr. */
+    record Result(Phase parse, Phase audit, int status, String auditErr) {}
+
+    /**
+     * Measures the reference (plain Jackson parse of {@code log}'s lines), then the audit of
+     * {@code log}, which writes its report in {@code out}. When the audit fails (an exit status
+     * other than clean or violations) its phase counts no events.
+     */
+    static Result measure(Path log, Path out) throws Exception {
+        Phase parse = measure("jackson-parse", () -> parseOnly(log));
+        StringWriter auditOut = new StringWriter();
+        StringWriter auditErr = new StringWriter();
+        AtomicLong status = new AtomicLong();
+        Phase audit = measure("audit", () -> {
+            status.set(Shootdown.execute(new PrintWriter(auditOut), new PrintWriter(auditErr), "audit", "--log", log.toString(),
+                    "--out", out.toString(), "--no-progress"));
+            int s = (int) status.get();
+            return s == Shootdown.EXIT_CLEAN || s == Shootdown.EXIT_VIOLATIONS ? auditedEvents(auditOut.toString()) : 0;
+        });
+        return new Result(parse, audit, (int) status.get(), auditErr.toString());
+    }
+
     /** The reference: every line through Jackson's tree parser, nothing else. */
-    private long parseOnly() throws IOException {
+    static long parseOnly(Path log) throws IOException {
         ObjectMapper mapper = new ObjectMapper();
         long lines = 0;
         try (InputStream raw = Files.newInputStream(log);

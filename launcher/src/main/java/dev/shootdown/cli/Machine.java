@@ -16,7 +16,7 @@ import java.util.List;
 
 /**
  * Builds a scenario's nodes: state machines for the deterministic engine, verticles for Kafka.
- * The state-machine half is public for the bench module's log generator.
+ * Public for the bench module: its log generator and its pipeline benchmark.
  */
 public final class Machine {
 
@@ -43,7 +43,7 @@ public final class Machine {
     }
 
     /** A new verticle for node {@code nodeId}, from the service module that owns its kind. */
-    static NodeVerticle verticle(NodeHost host, String nodeId) {
+    public static NodeVerticle verticle(NodeHost host, String nodeId) {
         if (nodeId.equals(NodeIds.COORDINATOR)) {
             return CoordinatorService.verticle(host);
         }

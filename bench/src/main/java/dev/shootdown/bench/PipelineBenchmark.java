@@ -1,0 +1,170 @@
+package dev.shootdown.bench;
+
+import dev.shootdown.broker.EmbeddedKafkaBroker;
+import dev.shootdown.cli.Machine;
+import dev.shootdown.host.ErrorLog;
+import dev.shootdown.host.LatencyModel;
+import dev.shootdown.host.kafka.KafkaHostConfig;
+import dev.shootdown.host.kafka.KafkaRunner;
+import dev.shootdown.host.kafka.NodeHost;
+import dev.shootdown.host.kafka.RecordedEvent;
+import dev.shootdown.host.kafka.RunTopics;
+import dev.shootdown.scenario.Scenario;
+import dev.shootdown.scenario.file.ScenarioFiles;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Goal 1: simulated events per second through the Kafka host (every node a verticle, every event
+ * a record on the run's topics) on the embedded broker, for a workload with many concurrent
+ * shootdowns. The rate is the run's events over the time its rounds took: from the first RoundDone
+ * record on the run's rounds topic to the last (the broker's timestamps), which leaves out topic
+ * creation, deployment and shutdown; the run's whole wall time is given beside it.
+ *
+ * <p>The reference, on the same broker right after: Kafka's own
+ * {@code org.apache.kafka.tools.ProducerPerformance}, in a JVM of its own (kafka-tools is
+ * published up to 4.3.1, with its own clients), sending records of the run's mean encoded size,
+ * as many as the run had events (at least 100,000, so that its rate is not its start-up), to a
+ * topic with the run topics' partitions, as fast as it can ({@code --throughput -1}).
+ *
+ * <p>Runs on the calling thread; the Kafka host uses its own Vert.x threads.
+ */
+final class PipelineBenchmark {
+
+    /** The issue's goal: at least half of Kafka's raw rate. */
+    static final double GOAL_RATIO = 0.5;
+    private static final long MIN_REFERENCE_RECORDS = 100_000;
+
+    private PipelineBenchmark() {}
+
+    /** Runs {@code scenarioFile} with a window of {@code windowNs} on a fresh embedded broker, then the reference. */
+    static Row measure(Path scenarioFile, long windowNs, Path kafkaTools) throws Exception {
+        Scenario loaded = ScenarioFiles.load(scenarioFile);
+        Scenario scenario = loaded.withEnd(new Scenario.EndCondition(loaded.end().deviceFaults(), windowNs));
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
+            KafkaHostConfig config = KafkaHostConfig.defaults(broker.bootstrapServers());
+            String runId = scenario.name() + "-bench-" + Long.toHexString(System.nanoTime() & 0xffffff);
+            ErrorLog errors = new ErrorLog();
+            NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
+            long start = System.nanoTime();
+            KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, node -> Machine.verticle(host, node),
+                    List.of(), Duration.ofMinutes(10), node -> { });
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (!errors.isEmpty() || !result.quiesced()) {
+                throw new IllegalStateException("the Kafka run " + runId + " did not finish cleanly: quiesced "
+                        + result.quiesced() + ", missing " + result.missingNodes() + ", errors " + errors.distinct());
+            }
+            List<RecordedEvent> log = result.log();
+            long bytes = 0;
+            for (RecordedEvent e : log) {
+                bytes += e.line().getBytes(StandardCharsets.UTF_8).length;
+            }
+            int recordSize = (int) (bytes / log.size());
+
+            Rounds r = rounds(broker.bootstrapServers(), runId);
+            double rounds = (double) r.records() / scenario.nodeIds().size();
+            double roundsSeconds = Math.max(r.lastMs() - r.firstMs(), 1) / 1e3;
+            double rate = log.size() / roundsSeconds;
+
+            long records = Math.max(log.size(), MIN_REFERENCE_RECORDS);
+            double kafkaRate = producerPerformance(broker.bootstrapServers(), kafkaTools, records, recordSize,
+                    config.partitions(), config.replicationFactor());
+            double ratio = rate / kafkaRate;
+            return new Row(1, "pipeline", String.format(Locale.ROOT, "%s (%d CPUs, %d IOMMUs, %d mms) x86 linux-6.6, "
+                            + "%,d ns simulated, %,d events", scenario.name(), scenario.cpus(), scenario.iommus(), scenario.mms().size(),
+                    windowNs, log.size()), rate, "events/s",
+                    "Kafka's ProducerPerformance, same broker, " + recordSize + "-byte records", kafkaRate,
+                    "≥ 0.5 of Kafka's raw rate", Row.ratioAtLeast(ratio, GOAL_RATIO),
+                    String.format(Locale.ROOT, "rate over the rounds (first to last RoundDone, %.1f s); the whole run took "
+                                    + "%.1f s (%s events/s with topics, deployment and shutdown); %,d RoundDone records (about %,.0f "
+                                    + "rounds of %d nodes): %.1f events and %.1f ms per round; reference %,d records",
+                            roundsSeconds, seconds, Row.format(log.size() / seconds), r.records(), rounds, scenario.nodeIds().size(),
+                            log.size() / rounds, roundsSeconds * 1e3 / rounds, records));
+        }
+    }
+
+    /** The run's rounds topic: how many RoundDone records, and the broker's timestamps of the first and last. */
+    record Rounds(long records, long firstMs, long lastMs) {}
+
+    private static Rounds rounds(String bootstrap, String runId) {
+        TopicPartition tp = new TopicPartition(RunTopics.rounds(runId), 0);
+        Map<String, Object> props = Map.of("bootstrap.servers", bootstrap, "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", StringDeserializer.class.getName(), "enable.auto.commit", "false");
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
+            consumer.assign(List.of(tp));
+            long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(30)).get(tp);
+            return new Rounds(end, timestampAt(consumer, tp, 0), timestampAt(consumer, tp, end - 1));
+        }
+    }
+
+    private static long timestampAt(KafkaConsumer<String, String> consumer, TopicPartition tp, long offset) {
+        consumer.seek(tp, offset);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                return r.timestamp();
+            }
+        }
+        throw new IllegalStateException("no record at offset " + offset + " of " + tp + " within 30 s");
+    }
+
+    private static final Pattern RATE = Pattern.compile("records sent, ([0-9.]+) records/sec");
+
+    /** Kafka's ProducerPerformance against {@code bootstrap}; returns its records per second. */
+    static double producerPerformance(String bootstrap, Path kafkaTools, long records, int recordSize, int partitions,
+            short replication) throws IOException, InterruptedException {
+        if (!Files.isDirectory(kafkaTools)) {
+            throw new IllegalStateException("no " + kafkaTools.toAbsolutePath() + ": build bench first (mvn -B -q install"
+                    + " -DskipTests copies Kafka's tools there)");
+        }
+        String topic = "bench-producer-performance";
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+            admin.createTopics(List.of(new NewTopic(topic, partitions, replication))).all().get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("cannot create topic " + topic + ": " + e, e);
+        }
+        Path stdout = Files.createTempFile("producer-performance", ".out");
+        Path stderr = Files.createTempFile("producer-performance", ".err");
+        try {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                    "-cp", kafkaTools.toAbsolutePath() + "/*", "org.apache.kafka.tools.ProducerPerformance",
+                    "--topic", topic, "--num-records", Long.toString(records), "--record-size", Integer.toString(recordSize),
+                    "--throughput", "-1", "--producer-props", "bootstrap.servers=" + bootstrap)
+                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("ProducerPerformance did not finish in 10 minutes");
+            }
+            String out = Files.readString(stdout);
+            Matcher m = RATE.matcher(out);
+            double last = -1;
+            while (m.find()) {
+                last = Double.parseDouble(m.group(1)); // the final summary is the last such line
+            }
+            if (p.exitValue() != 0 || last <= 0) {
+                String err = Files.readString(stderr);
+                throw new IllegalStateException("ProducerPerformance failed (exit " + p.exitValue() + "): "
+                        + out + err.substring(0, Math.min(2000, err.length())));
+            }
+            return last;
+        } finally {
+            Files.deleteIfExists(stdout);
+            Files.deleteIfExists(stderr);
+        }
+    }
+}

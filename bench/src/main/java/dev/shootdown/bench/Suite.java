@@ -1,0 +1,298 @@
+package dev.shootdown.bench;
+
+import dev.shootdown.scenario.Scenario;
+import dev.shootdown.scenario.Scenarios;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The benchmark suite: runs each benchmark, prints one table of rates, each beside a reference
+ * measured in the same run, and writes it to BENCHMARKS.md with the command that reproduces it
+ * and the machine it ran on. The table goes between two markers; what BENCHMARKS.md says outside
+ * them (the profile, by hand) is kept.
+ *
+ * <p>Runs on the calling thread; the benchmarks are timed with {@link System#nanoTime}.
+ */
+@Command(name = "bench/run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Run the benchmark suite, print its table and write it to BENCHMARKS.md.")
+public final class Suite implements Callable<Integer> {
+
+    static final String BEGIN = "<!-- suite:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String END = "<!-- suite:end -->";
+
+    /** The benchmarks, by the name {@code --only} takes. */
+    static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit");
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--quick", description = "A short run: 1 s per measurement, a 200,000-event audit log.")
+    boolean quick;
+
+    @Option(names = "--seconds", paramLabel = "S",
+            description = "Seconds per measurement (each reference as long, plus a third of it each to warm up, the engine at least 1 s). "
+                    + "Default: 8, or 1 with --quick.")
+    Double seconds;
+
+    @Option(names = "--audit-events", paramLabel = "N",
+            description = "Events in the audit's log. Default: 10000000, or 200000 with --quick.")
+    Long auditEvents;
+
+    @Option(names = "--only", split = ",", paramLabel = "NAME",
+            description = "Run only these benchmarks: pipeline, engine, audit. Default: all.")
+    List<String> only;
+
+    @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
+            description = "The engine's cells instead of the seed cells (repeatable), e.g. kswapd-reclaim:x86:series-v2.")
+    List<String> cells;
+
+    @Option(names = "--pipeline-scenario", defaultValue = "bench/scenarios/pipeline-many.yaml", paramLabel = "FILE",
+            description = "The pipeline benchmark's workload. Default: ${DEFAULT-VALUE}")
+    Path pipelineScenario;
+
+    @Option(names = "--pipeline-window-ns", paramLabel = "NS",
+            description = "Simulated time of the pipeline's run. Default: 100000, or 20000 with --quick.")
+    Long pipelineWindowNs;
+
+    @Option(names = "--kafka-tools", defaultValue = "bench/target/kafka-tools", paramLabel = "DIR",
+            description = "Kafka's tools and their own clients, copied there by the build. Default: ${DEFAULT-VALUE}")
+    Path kafkaTools;
+
+    @Option(names = "--audit-scenario", defaultValue = GenerateLog.DEFAULT_SCENARIO, paramLabel = "FILE",
+            description = "The scenario whose run the audit's log holds. Default: ${DEFAULT-VALUE}")
+    String auditScenario;
+
+    @Option(names = "--work", defaultValue = "bench/target/work", paramLabel = "DIR",
+            description = "Where the audit's log (kept and reused: the same N gives the same bytes) and report go. "
+                    + "Default: ${DEFAULT-VALUE}")
+    Path work;
+
+    @Option(names = "--out", defaultValue = "BENCHMARKS.md", paramLabel = "FILE",
+            description = "The Markdown file the table is written to. Default: ${DEFAULT-VALUE}")
+    Path out;
+
+    @Option(names = "--no-write", description = "Print the table only.")
+    boolean noWrite;
+
+    /** The rows measured by the last {@link #call}. */
+    final List<Row> rows = new ArrayList<>();
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Suite()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter stderr = spec.commandLine().getErr();
+        double s = seconds != null ? seconds : quick ? 1 : 8;
+        long n = auditEvents != null ? auditEvents : quick ? 200_000 : 10_000_000;
+        if (!(s > 0) || n <= 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--seconds and --audit-events must be positive");
+        }
+        Set<String> selected = new LinkedHashSet<>(only == null ? BENCHMARKS : only);
+        for (String name : selected) {
+            if (!BENCHMARKS.contains(name)) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--only takes " + String.join(", ", BENCHMARKS) + "; got '" + name + "'");
+            }
+        }
+        Instant started = Instant.now();
+        if (selected.contains("pipeline")) {
+            long window = pipelineWindowNs != null ? pipelineWindowNs : quick ? 20_000 : 100_000;
+            progress(stderr, "pipeline: " + pipelineScenario + ", " + window + " ns simulated, on an embedded broker");
+            rows.add(PipelineBenchmark.measure(pipelineScenario, window, kafkaTools));
+            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+        }
+        if (selected.contains("engine")) {
+            for (EngineBenchmark.Cell cell : engineCells()) {
+                progress(stderr, "engine: " + cell + ", " + s + " s");
+                rows.add(EngineBenchmark.measure(cell, s));
+                progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+            }
+        }
+        if (selected.contains("audit")) {
+            progress(stderr, "audit: a " + n + "-event log");
+            rows.add(auditRow(n, stderr));
+            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+        }
+        String table = table(rows);
+        stdout.println(table);
+        stdout.flush();
+        if (!noWrite) {
+            String section = section(table, command(), started, Instant.now());
+            write(out, section);
+            stderr.println("wrote " + out);
+        }
+        return 0;
+    }
+
+    private List<EngineBenchmark.Cell> engineCells() {
+        if (cells == null) {
+            return EngineBenchmark.SEED_CELLS;
+        }
+        List<EngineBenchmark.Cell> parsed = new ArrayList<>();
+        for (String c : cells) {
+            String[] p = c.split(":");
+            if (p.length != 3) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--cell takes SCENARIO:ARCH:POLICY, got '" + c + "'");
+            }
+            if (Scenarios.builtIn(p[0]).isEmpty() || !Scenario.ARCHES.contains(p[1]) || !Scenario.POLICIES.contains(p[2])) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--cell " + c + ": expected a built-in scenario ("
+                        + String.join(", ", Scenarios.names()) + "), an arch (" + String.join(", ", Scenario.ARCHES)
+                        + ") and a policy (" + String.join(", ", Scenario.POLICIES) + ")");
+            }
+            parsed.add(new EngineBenchmark.Cell(p[0], p[1], p[2]));
+        }
+        return parsed;
+    }
+
+    private Row auditRow(long events, PrintWriter stderr) throws Exception {
+        Files.createDirectories(work);
+        // gzip keeps a 10M-event log at ~230 MB instead of 3.6 GB; both phases read it through the same gunzip.
+        String stem = Path.of(auditScenario).getFileName().toString().replaceFirst("\\.(yaml|yml|json)$", "");
+        Path log = work.resolve(stem + "-" + events + (events > 1_000_000 ? ".jsonl.gz" : ".jsonl"));
+        if (!Files.exists(log)) {
+            StringWriter genOut = new StringWriter();
+            Path partial = work.resolve("partial-" + log.getFileName());
+            int status = new CommandLine(new GenerateLog()).setOut(new PrintWriter(genOut)).setErr(stderr)
+                    .execute("--scenario", auditScenario, "--events", Long.toString(events), "--out", partial.toString(),
+                            "--progress-every", "1000000");
+            if (status != 0) {
+                throw new IllegalStateException("generating the audit's log failed (exit " + status + "): " + genOut);
+            }
+            Files.move(partial, log);
+        }
+        AuditBenchmark.Result r = AuditBenchmark.measure(log, work.resolve("audit-report"));
+        if (r.audit().events() == 0) {
+            throw new IllegalStateException("the audit failed (exit " + r.status() + "): " + r.auditErr());
+        }
+        double ratio = r.audit().eventsPerSecond() / r.parse().eventsPerSecond();
+        long xmx = Runtime.getRuntime().maxMemory() >> 20;
+        return new Row(4, "audit", String.format(Locale.ROOT, "%s, %,d events (%,d MB file%s)", stem,
+                r.audit().events(), Files.size(log) / 1_000_000, log.toString().endsWith(".gz") ? ", gzip" : ""), r.audit().eventsPerSecond(), "events/s",
+                "plain Jackson parse of the same file", r.parse().eventsPerSecond(), "≥ 0.5 of the parse rate, heap bounded",
+                Row.ratioAtLeast(ratio, 0.5), String.format(Locale.ROOT,
+                        "largest heap after a GC: audit %d MiB, parse %d MiB, of -Xmx %d MiB; audit exit %d",
+                        r.audit().maxHeapAfterGcBytes() >> 20, r.parse().maxHeapAfterGcBytes() >> 20, xmx, r.status()));
+    }
+
+    private static void progress(PrintWriter stderr, String line) {
+        stderr.println(line);
+        stderr.flush();
+    }
+
+    private static String line(Row r) {
+        return String.format(Locale.ROOT, "%s %s: %s %s, reference %s, ratio %.3f; %s", r.name(), r.workload(),
+                Row.format(r.rate()), r.unit(), Row.format(r.refRate()), r.ratio(), r.verdict());
+    }
+
+    /** The rows as a Markdown table. */
+    static String table(List<Row> rows) {
+        StringBuilder b = new StringBuilder();
+        b.append("| goal | benchmark | workload | rate | reference (same run) | ratio | goal's target | verdict | also |\n");
+        b.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for (Row r : rows) {
+            b.append(String.format(Locale.ROOT, "| %d | %s | %s | %s %s | %s: %s %s | %.3f | %s | %s | %s |%n", r.goal(), r.name(),
+                    r.workload(), Row.format(r.rate()), r.unit(), r.refName(), Row.format(r.refRate()), r.unit(), r.ratio(),
+                    r.target(), r.verdict(), r.also()));
+        }
+        return b.toString();
+    }
+
+    /** How this run can be repeated: the script's command line when it passed one, else this JVM's. */
+    String command() {
+        String fromScript = System.getProperty("bench.command");
+        if (fromScript != null && !fromScript.isBlank()) {
+            return fromScript.strip();
+        }
+        return "java " + String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments())
+                + " -cp \"$CP\" dev.shootdown.bench.Suite " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+    }
+
+    /** The generated part of BENCHMARKS.md: the command, the machine and the table. */
+    static String section(String table, String command, Instant started, Instant ended) {
+        return BEGIN + "\n\n"
+                + "Measured " + started.truncatedTo(ChronoUnit.SECONDS) + " to " + ended.truncatedTo(ChronoUnit.SECONDS)
+                + " with:\n\n```\n" + command + "\n```\n\n"
+                + "Machine: " + machine() + "\n\n"
+                + table + "\n" + END + "\n";
+    }
+
+    /** Cores, memory, CPU model, JVM and OS of this machine. */
+    static String machine() {
+        Runtime rt = Runtime.getRuntime();
+        String cpu = firstValue(Path.of("/proc/cpuinfo"), "model name");
+        String mem = firstValue(Path.of("/proc/meminfo"), "MemTotal");
+        return String.format(Locale.ROOT, "%d cores%s, %s memory, JVM %s %s (%s, -Xmx %d MiB, %s), %s %s %s",
+                rt.availableProcessors(), cpu == null ? "" : " (" + cpu + ")",
+                mem == null ? "unknown" : memory(mem), System.getProperty("java.vm.name"), System.getProperty("java.runtime.version"),
+                System.getProperty("java.vm.vendor"), rt.maxMemory() >> 20,
+                ManagementFactory.getGarbageCollectorMXBeans().isEmpty() ? "?"
+                        : ManagementFactory.getGarbageCollectorMXBeans().get(0).getName(),
+                System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("os.arch"));
+    }
+
+    private static String memory(String memTotal) {
+        String kb = memTotal.replace("kB", "").strip();
+        try {
+            return String.format(Locale.ROOT, "%.1f GiB", Long.parseLong(kb) / 1024.0 / 1024.0);
+        } catch (NumberFormatException e) {
+            return memTotal;
+        }
+    }
+
+    private static String firstValue(Path file, String key) {
+        try {
+            for (String l : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                if (l.startsWith(key) && l.contains(":")) {
+                    return l.substring(l.indexOf(':') + 1).strip();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return null; // not Linux: the machine line says less
+        }
+        return null;
+    }
+
+    /** Replaces the section between the markers in {@code file}, or creates the file around it. */
+    static void write(Path file, String section) throws IOException {
+        String before = "# Benchmarks\n\nWritten by `bench/run` (bench/README.md). Every rate is beside a reference "
+                + "measured in the same run, on the same machine.\n\n";
+        String after = "";
+        if (Files.exists(file)) {
+            String old = Files.readString(file);
+            int b = old.indexOf(BEGIN);
+            int e = old.indexOf(END);
+            if (b >= 0 && e > b) {
+                before = old.substring(0, b);
+                after = old.substring(e + END.length()).replaceFirst("^\n", "");
+            } else {
+                before = old.endsWith("\n") ? old + "\n" : old + "\n\n";
+            }
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        Files.writeString(file, before + section + after);
+    }
+}

@@ -1,0 +1,43 @@
+package dev.shootdown.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The suite's pipeline benchmark on a short window: an embedded broker, the Kafka host, and
+ * Kafka's ProducerPerformance (copied into target/kafka-tools at package, before this runs).
+ */
+class SuitePipelineIT {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void thePipelineGivesARowBesideKafkasProducerPerformance() {
+        Suite suite = new Suite();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = new CommandLine(suite).setOut(new PrintWriter(out)).setErr(new PrintWriter(err))
+                .execute("--only", "pipeline", "--pipeline-window-ns", "5000", "--pipeline-scenario", "scenarios/pipeline-many.yaml",
+                        "--kafka-tools", "target/kafka-tools", "--work", dir.resolve("work").toString(),
+                        "--out", dir.resolve("BENCHMARKS.md").toString());
+        assertEquals(0, status, out + "\n" + err);
+        assertEquals(1, suite.rows.size());
+        Row r = suite.rows.get(0);
+        assertEquals("pipeline", r.name());
+        assertTrue(r.workload().startsWith("pipeline-many (9 CPUs, 2 IOMMUs, 4 mms)"), r.workload());
+        assertTrue(r.rate() > 0 && r.refRate() > 0 && r.ratio() > 0, r.toString());
+        assertTrue(r.refName().startsWith("Kafka's ProducerPerformance, same broker, "), r.refName());
+        assertTrue(out.toString().contains("| 1 | pipeline | "), out.toString());
+    }
+}
