@@ -41,24 +41,13 @@ public final class RunLogReader {
                     partitions.add(new TopicPartition(topic, info.partition()));
                 }
             }
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, config.requestTimeout());
-            long deadline = System.nanoTime() + config.requestTimeout().toNanos() * 4;
-            while (!caughtUp(consumer, end)) {
-                if (System.nanoTime() > deadline) {
-                    throw new InfrastructureException("reading run " + runId + " back from " + config.bootstrapServers()
-                            + " did not reach the end offsets in time");
+            readToEnd(consumer, partitions, config, "reading run " + runId + " back", r -> {
+                try {
+                    events.add(new RecordedEvent(EventCodec.decode(r.value()), r.value()));
+                } catch (LogFormatException e) {
+                    throw new InfrastructureException(r.topic() + "-" + r.partition() + " offset " + r.offset() + ": " + e.getMessage(), e);
                 }
-                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
-                    try {
-                        events.add(new RecordedEvent(EventCodec.decode(r.value()), r.value()));
-                    } catch (LogFormatException e) {
-                        throw new InfrastructureException(r.topic() + "-" + r.partition() + " offset " + r.offset()
-                                + ": " + e.getMessage(), e);
-                    }
-                }
-            }
+            });
         }
         return events;
     }
@@ -68,26 +57,37 @@ public final class RunLogReader {
         List<RoundClock.RoundDone> rounds = new ArrayList<>();
         String topic = RunTopics.rounds(runId);
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-rounds-" + runId))) {
-            List<TopicPartition> partitions = List.of(new TopicPartition(topic, 0));
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, config.requestTimeout());
-            long deadline = System.nanoTime() + config.requestTimeout().toNanos() * 4;
-            while (!caughtUp(consumer, end)) {
-                if (System.nanoTime() > deadline) {
-                    throw new InfrastructureException("reading the rounds of run " + runId + " from " + config.bootstrapServers()
-                            + " did not reach the end offset in time");
+            readToEnd(consumer, List.of(new TopicPartition(topic, 0)), config, "reading the rounds of run " + runId, r -> {
+                try {
+                    rounds.add(RunTopics.decodeRound(r.value()));
+                } catch (LogFormatException e) {
+                    throw new InfrastructureException(topic + " offset " + r.offset() + ": " + e.getMessage(), e);
                 }
-                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
-                    try {
-                        rounds.add(RunTopics.decodeRound(r.value()));
-                    } catch (LogFormatException e) {
-                        throw new InfrastructureException(topic + " offset " + r.offset() + ": " + e.getMessage(), e);
-                    }
-                }
-            }
+            });
         }
         return rounds;
+    }
+
+    /** What is done with each record read. */
+    private interface RecordHandler {
+        void accept(ConsumerRecord<String, String> record) throws InfrastructureException;
+    }
+
+    /** Reads {@code partitions} from their beginning to the end offsets they have now, handing each record to {@code each}. */
+    private static void readToEnd(KafkaConsumer<String, String> consumer, List<TopicPartition> partitions, KafkaHostConfig config,
+            String what, RecordHandler each) throws InfrastructureException {
+        consumer.assign(partitions);
+        consumer.seekToBeginning(partitions);
+        Map<TopicPartition, Long> end = consumer.endOffsets(partitions, config.requestTimeout());
+        long deadline = System.nanoTime() + config.requestTimeout().toNanos() * 4;
+        while (!caughtUp(consumer, end)) {
+            if (System.nanoTime() > deadline) {
+                throw new InfrastructureException(what + " from " + config.bootstrapServers() + " did not reach the end offsets in time");
+            }
+            for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                each.accept(r);
+            }
+        }
     }
 
     private static boolean caughtUp(KafkaConsumer<String, String> consumer, Map<TopicPartition, Long> end) {
