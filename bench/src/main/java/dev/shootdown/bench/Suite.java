@@ -39,7 +39,7 @@ public final class Suite implements Callable<Integer> {
     static final String END = "<!-- suite:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit");
+    static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit", "scale");
 
     @Spec
     CommandSpec spec;
@@ -57,7 +57,7 @@ public final class Suite implements Callable<Integer> {
     Long auditEvents;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME",
-            description = "Run only these benchmarks: pipeline, engine, audit. Default: all.")
+            description = "Run only these benchmarks: pipeline, engine, audit, scale. Default: all.")
     List<String> only;
 
     @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
@@ -89,11 +89,34 @@ public final class Suite implements Callable<Integer> {
             description = "The Markdown file the table is written to. Default: ${DEFAULT-VALUE}")
     Path out;
 
+    @Option(names = "--scale-cpus", split = ",", paramLabel = "N",
+            description = "The scale benchmark's CPU sweep, base first. Default: 2,4,8,16,32,64.")
+    List<Integer> scaleCpus;
+
+    @Option(names = "--scale-iommus", split = ",", paramLabel = "N",
+            description = "The scale benchmark's IOMMU sweep, base first. Default: 1,2,4,8.")
+    List<Integer> scaleIommus;
+
+    @Option(names = "--scale-mms", split = ",", paramLabel = "N",
+            description = "The scale benchmark's mm sweep, base first. Default: 1,10,100,1000.")
+    List<Integer> scaleMms;
+
+    @Option(names = "--scale-seconds", paramLabel = "S",
+            description = "Seconds per point of the scale sweeps (base and point alternating, plus a third to warm up). "
+                    + "Default: 4, or 1 with --quick.")
+    Double scaleSeconds;
+
+    @Option(names = "--scale-svg", defaultValue = "bench/results/scale.svg", paramLabel = "FILE",
+            description = "Where the scale sweeps' plot is written (not with --no-write). Default: ${DEFAULT-VALUE}")
+    Path scaleSvg;
+
     @Option(names = "--no-write", description = "Print the table only.")
     boolean noWrite;
 
     /** The rows measured by the last {@link #call}. */
     final List<Row> rows = new ArrayList<>();
+    /** The scale sweeps' points measured by the last {@link #call}. */
+    final List<ScaleBenchmark.Point> scalePoints = new ArrayList<>();
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new Suite()).execute(args));
@@ -134,7 +157,42 @@ public final class Suite implements Callable<Integer> {
             rows.add(auditRow(n, stderr));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
+        if (selected.contains("scale")) {
+            double ss = scaleSeconds != null ? scaleSeconds : quick ? 1 : 4;
+            List<ScaleBenchmark.Sweep> sweeps = List.of(
+                    new ScaleBenchmark.Sweep("CPUs", scaleCpus != null ? scaleCpus : ScaleBenchmark.DEFAULT_CPUS),
+                    new ScaleBenchmark.Sweep("IOMMUs", scaleIommus != null ? scaleIommus : ScaleBenchmark.DEFAULT_IOMMUS),
+                    new ScaleBenchmark.Sweep("mms", scaleMms != null ? scaleMms : ScaleBenchmark.DEFAULT_MMS));
+            progress(stderr, "scale: warming up for " + Math.max(ss, 1.0) + " s");
+            ScaleBenchmark.warmUp(Math.max(ss, 1.0));
+            for (ScaleBenchmark.Sweep sweep : sweeps) {
+                if (sweep.values().isEmpty() || sweep.values().stream().anyMatch(v -> v <= 0)
+                        || (sweep.dimension().equals("CPUs") && sweep.values().get(0) < 2)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--scale-" + sweep.dimension().toLowerCase(Locale.ROOT)
+                            + " takes positive counts (CPUs at least 2); got " + sweep.values());
+                }
+                progress(stderr, "scale: " + sweep.dimension() + " " + sweep.values() + ", " + ss + " s per point");
+                List<ScaleBenchmark.Point> points = ScaleBenchmark.measure(sweep, ss, stderr);
+                scalePoints.addAll(points);
+                rows.add(ScaleBenchmark.row(sweep, points));
+                progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+            }
+        }
         String table = table(rows);
+        if (!scalePoints.isEmpty()) {
+            table += "\nScale, every point (goal 5; ScaleBenchmark): wall ns per shootdown on the deterministic engine, "
+                    + "the sweep's base timed in alternation with it in the same rounds, and the cost ratio of the two.\n\n"
+                    + ScaleBenchmark.pointsTable(scalePoints);
+            if (!noWrite) {
+                Path svg = scaleSvg.toAbsolutePath();
+                Files.createDirectories(svg.getParent());
+                Files.writeString(svg, ScalePlot.svg(scalePoints, "Cost per shootdown vs machine size (deterministic engine)"));
+                Path base = out.toAbsolutePath().getParent();
+                String link = (base == null ? svg : base.relativize(svg)).toString().replace('\\', '/');
+                table += "\n![Cost per shootdown over the base's, per sweep](" + link + ")\n";
+                stderr.println("wrote " + scaleSvg);
+            }
+        }
         stdout.println(table);
         stdout.flush();
         if (!noWrite) {
