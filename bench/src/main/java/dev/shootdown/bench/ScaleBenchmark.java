@@ -293,9 +293,19 @@ final class ScaleBenchmark {
         for (Point p : points) {
             also.append(String.format(Locale.ROOT, " %d: %.2fx (%s ns);", p.value(), p.ratio(), Row.format(p.nsPerShootdown())));
         }
-        also.append(String.format(Locale.ROOT, " %.1f events, %.1f IPIs, %.1f secondary invalidations per shootdown at %d",
+        also.append(String.format(Locale.ROOT, " %.1f events, %.1f IPIs, %.1f secondary invalidations per shootdown at %d "
+                + "(%.1f, %.1f, %.1f at %d); wall ns per event %s at %d, %s at %d",
                 last.counts().eventsPerShootdown(), last.counts().ipis() / (double) last.counts().shootdowns(),
-                last.counts().secondary() / (double) last.counts().shootdowns(), last.value()));
+                last.counts().secondary() / (double) last.counts().shootdowns(), last.value(),
+                first.counts().eventsPerShootdown(), first.counts().ipis() / (double) first.counts().shootdowns(),
+                first.counts().secondary() / (double) first.counts().shootdowns(), first.value(),
+                Row.format(first.nsPerShootdown() / first.counts().eventsPerShootdown()), first.value(),
+                Row.format(last.nsPerShootdown() / last.counts().eventsPerShootdown()), last.value()));
+        if (points.size() > 2) {
+            Point prev = points.get(points.size() - 2);
+            also.append(String.format(Locale.ROOT, "; exponent over the last step (%d to %d): %.2f", prev.value(), last.value(),
+                    Math.log(last.ratio() / prev.ratio()) / Math.log(last.value() / (double) prev.value())));
+        }
         String workload = String.format(Locale.ROOT, "%s %d to %d (base %s), %d munmaps of mm 1, twin subtracted",
                 sweep.dimension(), first.value(), last.value(), first.config(), first.counts().shootdowns());
         return new Row(5, "scale", workload, 1e9 / last.nsPerShootdown(), "shootdowns/s", "base point " + first.config(),

@@ -37,6 +37,8 @@ public final class Suite implements Callable<Integer> {
 
     static final String BEGIN = "<!-- suite:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
     static final String END = "<!-- suite:end -->";
+    static final String SCALE_BEGIN = "<!-- suite:scale:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String SCALE_END = "<!-- suite:scale:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
     static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit", "scale");
@@ -179,8 +181,15 @@ public final class Suite implements Callable<Integer> {
             }
         }
         String table = table(rows);
+        String scaleText = "";
         if (!scalePoints.isEmpty()) {
-            table += "\nScale, every point (goal 5; ScaleBenchmark): wall ns per shootdown on the deterministic engine, "
+            List<Row> scaleRows = new ArrayList<>();
+            for (Row r : rows) {
+                if (r.goal() == 5) {
+                    scaleRows.add(r);
+                }
+            }
+            scaleText += table(scaleRows) + "\nScale, every point (goal 5; ScaleBenchmark): wall ns per shootdown on the deterministic engine, "
                     + "the sweep's base timed in alternation with it in the same rounds, and the cost ratio of the two.\n\n"
                     + ScaleBenchmark.pointsTable(scalePoints);
             if (!noWrite) {
@@ -189,15 +198,25 @@ public final class Suite implements Callable<Integer> {
                 Files.writeString(svg, ScalePlot.svg(scalePoints, "Cost per shootdown vs machine size (deterministic engine)"));
                 Path base = out.toAbsolutePath().getParent();
                 String link = (base == null ? svg : base.relativize(svg)).toString().replace('\\', '/');
-                table += "\n![Cost per shootdown over the base's, per sweep](" + link + ")\n";
+                scaleText += "\n![Cost per shootdown over the base's, per sweep](" + link + ")\n";
                 stderr.println("wrote " + scaleSvg);
             }
         }
         stdout.println(table);
+        if (!scaleText.isEmpty()) {
+            stdout.println(scaleText);
+        }
         stdout.flush();
         if (!noWrite) {
-            String section = section(table, command(), started, Instant.now());
-            write(out, section);
+            Instant ended = Instant.now();
+            // The main table is written when this run measured more than the scale sweeps; the
+            // sweeps' points and plot go to a section of their own, so that --only scale keeps the table.
+            if (rows.stream().anyMatch(r -> r.goal() != 5)) {
+                write(out, section(table, command(), started, ended), BEGIN, END);
+            }
+            if (!scaleText.isEmpty()) {
+                write(out, section(scaleText, command(), started, ended, SCALE_BEGIN, SCALE_END), SCALE_BEGIN, SCALE_END);
+            }
             stderr.println("wrote " + out);
         }
         return 0;
@@ -288,11 +307,16 @@ public final class Suite implements Callable<Integer> {
 
     /** The generated part of BENCHMARKS.md: the command, the machine and the table. */
     static String section(String table, String command, Instant started, Instant ended) {
-        return BEGIN + "\n\n"
+        return section(table, command, started, ended, BEGIN, END);
+    }
+
+    /** The same between other markers. */
+    static String section(String table, String command, Instant started, Instant ended, String begin, String end) {
+        return begin + "\n\n"
                 + "Measured " + started.truncatedTo(ChronoUnit.SECONDS) + " to " + ended.truncatedTo(ChronoUnit.SECONDS)
                 + " with:\n\n```\n" + command + "\n```\n\n"
                 + "Machine: " + machine() + "\n\n"
-                + table + "\n" + END + "\n";
+                + table + "\n" + end + "\n";
     }
 
     /** Cores, memory, CPU model, JVM and OS of this machine. */
@@ -333,16 +357,21 @@ public final class Suite implements Callable<Integer> {
 
     /** Replaces the section between the markers in {@code file}, or creates the file around it. */
     static void write(Path file, String section) throws IOException {
+        write(file, section, BEGIN, END);
+    }
+
+    /** Replaces the section between {@code begin} and {@code end} in {@code file}, or appends it. */
+    static void write(Path file, String section, String begin, String end) throws IOException {
         String before = "# Benchmarks\n\nWritten by `bench/run` (bench/README.md). Every rate is beside a reference "
                 + "measured in the same run, on the same machine.\n\n";
         String after = "";
         if (Files.exists(file)) {
             String old = Files.readString(file);
-            int b = old.indexOf(BEGIN);
-            int e = old.indexOf(END);
+            int b = old.indexOf(begin);
+            int e = old.indexOf(end);
             if (b >= 0 && e > b) {
                 before = old.substring(0, b);
-                after = old.substring(e + END.length()).replaceFirst("^\n", "");
+                after = old.substring(e + end.length()).replaceFirst("^\n", "");
             } else {
                 before = old.endsWith("\n") ? old + "\n" : old + "\n\n";
             }
