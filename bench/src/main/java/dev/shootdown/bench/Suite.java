@@ -161,18 +161,22 @@ public final class Suite implements Callable<Integer> {
         }
         if (selected.contains("scale")) {
             double ss = scaleSeconds != null ? scaleSeconds : quick ? 1 : 4;
+            if (!(ss > 0)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--scale-seconds must be positive");
+            }
             List<ScaleBenchmark.Sweep> sweeps = List.of(
                     new ScaleBenchmark.Sweep("CPUs", scaleCpus != null ? scaleCpus : ScaleBenchmark.DEFAULT_CPUS),
                     new ScaleBenchmark.Sweep("IOMMUs", scaleIommus != null ? scaleIommus : ScaleBenchmark.DEFAULT_IOMMUS),
                     new ScaleBenchmark.Sweep("mms", scaleMms != null ? scaleMms : ScaleBenchmark.DEFAULT_MMS));
+            for (ScaleBenchmark.Sweep sweep : sweeps) {
+                if (sweep.values().isEmpty() || sweep.values().stream().anyMatch(v -> v <= 0)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--scale-" + sweep.dimension().toLowerCase(Locale.ROOT)
+                            + " takes positive counts, the base first; got " + sweep.values());
+                }
+            }
             progress(stderr, "scale: warming up for " + Math.max(ss, 1.0) + " s");
             ScaleBenchmark.warmUp(Math.max(ss, 1.0));
             for (ScaleBenchmark.Sweep sweep : sweeps) {
-                if (sweep.values().isEmpty() || sweep.values().stream().anyMatch(v -> v <= 0)
-                        || (sweep.dimension().equals("CPUs") && sweep.values().get(0) < 2)) {
-                    throw new CommandLine.ParameterException(spec.commandLine(), "--scale-" + sweep.dimension().toLowerCase(Locale.ROOT)
-                            + " takes positive counts (CPUs at least 2); got " + sweep.values());
-                }
                 progress(stderr, "scale: " + sweep.dimension() + " " + sweep.values() + ", " + ss + " s per point");
                 List<ScaleBenchmark.Point> points = ScaleBenchmark.measure(sweep, ss, stderr);
                 scalePoints.addAll(points);
