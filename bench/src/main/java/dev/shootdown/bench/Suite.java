@@ -37,9 +37,11 @@ public final class Suite implements Callable<Integer> {
 
     static final String BEGIN = "<!-- suite:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
     static final String END = "<!-- suite:end -->";
+    static final String SCALE_BEGIN = "<!-- suite:scale:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String SCALE_END = "<!-- suite:scale:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit");
+    static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit", "scale");
 
     @Spec
     CommandSpec spec;
@@ -57,7 +59,7 @@ public final class Suite implements Callable<Integer> {
     Long auditEvents;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME",
-            description = "Run only these benchmarks: pipeline, engine, audit. Default: all.")
+            description = "Run only these benchmarks: pipeline, engine, audit, scale. Default: all.")
     List<String> only;
 
     @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
@@ -89,11 +91,34 @@ public final class Suite implements Callable<Integer> {
             description = "The Markdown file the table is written to. Default: ${DEFAULT-VALUE}")
     Path out;
 
+    @Option(names = "--scale-cpus", split = ",", paramLabel = "N",
+            description = "The scale benchmark's CPU sweep, base first. Default: 2,4,8,16,32,64.")
+    List<Integer> scaleCpus;
+
+    @Option(names = "--scale-iommus", split = ",", paramLabel = "N",
+            description = "The scale benchmark's IOMMU sweep, base first. Default: 1,2,4,8.")
+    List<Integer> scaleIommus;
+
+    @Option(names = "--scale-mms", split = ",", paramLabel = "N",
+            description = "The scale benchmark's mm sweep, base first. Default: 1,10,100,1000.")
+    List<Integer> scaleMms;
+
+    @Option(names = "--scale-seconds", paramLabel = "S",
+            description = "Seconds per point of the scale sweeps (base and point alternating, plus a third to warm up). "
+                    + "Default: 4, or 1 with --quick.")
+    Double scaleSeconds;
+
+    @Option(names = "--scale-svg", defaultValue = "bench/results/scale.svg", paramLabel = "FILE",
+            description = "Where the scale sweeps' plot is written (not with --no-write). Default: ${DEFAULT-VALUE}")
+    Path scaleSvg;
+
     @Option(names = "--no-write", description = "Print the table only.")
     boolean noWrite;
 
     /** The rows measured by the last {@link #call}. */
     final List<Row> rows = new ArrayList<>();
+    /** The scale sweeps' points measured by the last {@link #call}. */
+    final List<ScaleBenchmark.Point> scalePoints = new ArrayList<>();
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new Suite()).execute(args));
@@ -134,12 +159,68 @@ public final class Suite implements Callable<Integer> {
             rows.add(auditRow(n, stderr));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
+        if (selected.contains("scale")) {
+            double ss = scaleSeconds != null ? scaleSeconds : quick ? 1 : 4;
+            if (!(ss > 0)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--scale-seconds must be positive");
+            }
+            List<ScaleBenchmark.Sweep> sweeps = List.of(
+                    new ScaleBenchmark.Sweep("CPUs", scaleCpus != null ? scaleCpus : ScaleBenchmark.DEFAULT_CPUS),
+                    new ScaleBenchmark.Sweep("IOMMUs", scaleIommus != null ? scaleIommus : ScaleBenchmark.DEFAULT_IOMMUS),
+                    new ScaleBenchmark.Sweep("mms", scaleMms != null ? scaleMms : ScaleBenchmark.DEFAULT_MMS));
+            for (ScaleBenchmark.Sweep sweep : sweeps) {
+                if (sweep.values().isEmpty() || sweep.values().stream().anyMatch(v -> v <= 0)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--scale-" + sweep.dimension().toLowerCase(Locale.ROOT)
+                            + " takes positive counts, the base first; got " + sweep.values());
+                }
+            }
+            progress(stderr, "scale: warming up for " + Math.max(ss, 1.0) + " s");
+            ScaleBenchmark.warmUp(Math.max(ss, 1.0));
+            for (ScaleBenchmark.Sweep sweep : sweeps) {
+                progress(stderr, "scale: " + sweep.dimension() + " " + sweep.values() + ", " + ss + " s per point");
+                List<ScaleBenchmark.Point> points = ScaleBenchmark.measure(sweep, ss, stderr);
+                scalePoints.addAll(points);
+                rows.add(ScaleBenchmark.row(sweep, points));
+                progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+            }
+        }
         String table = table(rows);
+        String scaleText = "";
+        if (!scalePoints.isEmpty()) {
+            List<Row> scaleRows = new ArrayList<>();
+            for (Row r : rows) {
+                if (r.goal() == 5) {
+                    scaleRows.add(r);
+                }
+            }
+            scaleText += table(scaleRows) + "\nScale, every point (goal 5; ScaleBenchmark): wall ns per shootdown on the deterministic engine, "
+                    + "the sweep's base timed in alternation with it in the same rounds, and the cost ratio of the two.\n\n"
+                    + ScaleBenchmark.pointsTable(scalePoints);
+            if (!noWrite) {
+                Path svg = scaleSvg.toAbsolutePath();
+                Files.createDirectories(svg.getParent());
+                Files.writeString(svg, ScalePlot.svg(scalePoints, "Cost per shootdown vs machine size (deterministic engine)"));
+                Path base = out.toAbsolutePath().getParent();
+                String link = (base == null ? svg : base.relativize(svg)).toString().replace('\\', '/');
+                scaleText += "\n![Cost per shootdown over the base's, per sweep](" + link + ")\n";
+                stderr.println("wrote " + scaleSvg);
+            }
+        }
         stdout.println(table);
+        if (!scaleText.isEmpty()) {
+            stdout.println(scaleText);
+        }
         stdout.flush();
         if (!noWrite) {
-            String section = section(table, command(), started, Instant.now());
-            write(out, section);
+            Instant ended = Instant.now();
+            // The main table is written when this run measured more than the scale sweeps; the
+            // sweeps' points and plot go to a section of their own, so that --only scale keeps the table.
+            if (rows.stream().anyMatch(r -> r.goal() != 5)) {
+                write(out, section(table, command(), started, ended), BEGIN, END);
+            }
+            if (!scaleText.isEmpty()) {
+                write(out, section(scaleText, command(), started, ended, SCALE_BEGIN, SCALE_END), SCALE_BEGIN, SCALE_END);
+            }
             stderr.println("wrote " + out);
         }
         return 0;
@@ -230,11 +311,16 @@ public final class Suite implements Callable<Integer> {
 
     /** The generated part of BENCHMARKS.md: the command, the machine and the table. */
     static String section(String table, String command, Instant started, Instant ended) {
-        return BEGIN + "\n\n"
+        return section(table, command, started, ended, BEGIN, END);
+    }
+
+    /** The same between other markers. */
+    static String section(String table, String command, Instant started, Instant ended, String begin, String end) {
+        return begin + "\n\n"
                 + "Measured " + started.truncatedTo(ChronoUnit.SECONDS) + " to " + ended.truncatedTo(ChronoUnit.SECONDS)
                 + " with:\n\n```\n" + command + "\n```\n\n"
                 + "Machine: " + machine() + "\n\n"
-                + table + "\n" + END + "\n";
+                + table + "\n" + end + "\n";
     }
 
     /** Cores, memory, CPU model, JVM and OS of this machine. */
@@ -275,16 +361,21 @@ public final class Suite implements Callable<Integer> {
 
     /** Replaces the section between the markers in {@code file}, or creates the file around it. */
     static void write(Path file, String section) throws IOException {
+        write(file, section, BEGIN, END);
+    }
+
+    /** Replaces the section between {@code begin} and {@code end} in {@code file}, or appends it. */
+    static void write(Path file, String section, String begin, String end) throws IOException {
         String before = "# Benchmarks\n\nWritten by `bench/run` (bench/README.md). Every rate is beside a reference "
                 + "measured in the same run, on the same machine.\n\n";
         String after = "";
         if (Files.exists(file)) {
             String old = Files.readString(file);
-            int b = old.indexOf(BEGIN);
-            int e = old.indexOf(END);
+            int b = old.indexOf(begin);
+            int e = old.indexOf(end);
             if (b >= 0 && e > b) {
                 before = old.substring(0, b);
-                after = old.substring(e + END.length()).replaceFirst("^\n", "");
+                after = old.substring(e + end.length()).replaceFirst("^\n", "");
             } else {
                 before = old.endsWith("\n") ? old + "\n" : old + "\n\n";
             }

@@ -65,6 +65,47 @@ class SuiteSmokeTest {
     }
 
     @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void theScaleSweepsGiveEveryPointAPositiveCostAndAPlot() throws Exception {
+        Path md = dir.resolve("BENCHMARKS.md");
+        Files.writeString(md, "# Benchmarks\n\n" + Suite.BEGIN + "\nthe other benchmarks' table\n" + Suite.END + "\n\nkept\n");
+        Path svg = dir.resolve("results/scale.svg");
+        Suite suite = new Suite();
+        StringWriter out = new StringWriter();
+        int status = new CommandLine(suite).setOut(new PrintWriter(out)).setErr(new PrintWriter(new StringWriter()))
+                .execute("--only", "scale", "--scale-seconds", "0.2", "--scale-cpus", "2,4", "--scale-iommus", "1,2",
+                        "--scale-mms", "1,10", "--scale-svg", svg.toString(), "--out", md.toString());
+        assertEquals(0, status, out.toString());
+
+        List<String> got = new ArrayList<>();
+        for (ScaleBenchmark.Point p : suite.scalePoints) {
+            got.add(p.sweep() + " " + p.value());
+            assertTrue(p.nsPerShootdown() > 0 && p.baseNsPerShootdown() > 0 && p.ratio() > 0 && Double.isFinite(p.ratio()), p.toString());
+            assertTrue(p.counts().shootdowns() > 0 && p.counts().eventsPerShootdown() > 0, p.toString());
+        }
+        assertEquals(List.of("CPUs 2", "CPUs 4", "IOMMUs 1", "IOMMUs 2", "mms 1", "mms 10"), got);
+        // the fan-out the workload is built for: an IPI per CPU, a secondary invalidation per IOMMU
+        ScaleBenchmark.Counts cpus4 = suite.scalePoints.get(1).counts();
+        assertEquals(4.0, cpus4.ipis() / (double) cpus4.shootdowns(), 0.01);
+        ScaleBenchmark.Counts iommus2 = suite.scalePoints.get(3).counts();
+        assertEquals(2.0, iommus2.secondary() / (double) iommus2.shootdowns(), 0.01);
+
+        assertEquals(3, suite.rows.size());
+        for (Row r : suite.rows) {
+            assertEquals(5, r.goal());
+            assertTrue(r.rate() > 0 && r.refRate() > 0, r.toString());
+            assertTrue(r.verdict().startsWith("met") || r.verdict().startsWith("missed"), r.verdict());
+        }
+        String written = Files.readString(md);
+        assertTrue(written.contains("the other benchmarks' table"), "--only scale keeps the suite's table");
+        assertTrue(written.contains(Suite.SCALE_BEGIN) && written.contains(Suite.SCALE_END) && written.contains("\n\nkept\n"), written);
+        assertTrue(written.contains("![Cost per shootdown over the base's, per sweep](results/scale.svg)"), written);
+        String plot = Files.readString(svg);
+        assertTrue(plot.startsWith("<svg") && plot.strip().endsWith("</svg>"), plot);
+        assertEquals(3, plot.split("<polyline").length - 1, "one polyline per sweep");
+    }
+
+    @Test
     void aSecondRunReplacesOnlyTheSectionBetweenTheMarkers() throws Exception {
         Path md = dir.resolve("B.md");
         Files.writeString(md, "# Head\n\n" + Suite.BEGIN + "\nold table\n" + Suite.END + "\n\n## Profile\n\nkept\n");
