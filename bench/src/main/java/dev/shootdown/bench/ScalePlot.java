@@ -13,10 +13,10 @@ import java.util.Map;
  */
 final class ScalePlot {
 
-    private static final int W = 640;
+    private static final int W = 680;
     private static final int H = 420;
     private static final int LEFT = 70;
-    private static final int RIGHT = 160;
+    private static final int RIGHT = 200;
     private static final int TOP = 40;
     private static final int BOTTOM = 60;
     private static final String[] COLOURS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
