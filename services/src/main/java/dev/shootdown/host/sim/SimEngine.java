@@ -68,6 +68,9 @@ public final class SimEngine {
     private final LatencyModel latency;
     private final List<ScheduledNode> nodes = new ArrayList<>();
     private final Map<String, Integer> index = new HashMap<>();
+    /** Each node's next time as last asked, and whether it may have changed since (see {@link #run}). */
+    private long[] nextAt;
+    private boolean[] stale;
     private final List<Envelope> log = new ArrayList<>();
     private final TreeSet<String> quiesced = new TreeSet<>();
     private final List<Restart> restarts = new ArrayList<>();
@@ -157,6 +160,9 @@ public final class SimEngine {
     public Result run(long maxEvents) {
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, scenario.nodeIds());
         injector = NodeDriver.source(runId, NodeIds.INJECTOR, scenario.nodeIds());
+        nextAt = new long[nodes.size()];
+        stale = new boolean[nodes.size()];
+        java.util.Arrays.fill(stale, true);
         publish(control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L));
         long now = 0;
         while (quiesced.size() < nodes.size() && published < maxEvents) {
@@ -164,20 +170,26 @@ public final class SimEngine {
                 restart(restarts.remove(0).nodeId());
             }
             maybeInject(now);
-            ScheduledNode next = null;
+            // A node's next time changes only when it steps, takes an input or is rebuilt (all mark it stale),
+            // so only those are asked again; the earliest, the first in the topology at a tie, goes next.
+            int next = -1;
             long at = Long.MAX_VALUE;
-            for (ScheduledNode n : nodes) {
-                long t = n.nextAtNs();
-                if (t < at) {
-                    at = t;
-                    next = n;
+            for (int i = 0; i < nextAt.length; i++) {
+                if (stale[i]) {
+                    nextAt[i] = nodes.get(i).nextAtNs();
+                    stale[i] = false;
+                }
+                if (nextAt[i] < at) {
+                    at = nextAt[i];
+                    next = i;
                 }
             }
-            if (next == null) {
+            if (next < 0) {
                 break; // nothing left to happen: every node waits for something that will never come
             }
             now = at;
-            for (Envelope e : next.step().envelopes()) {
+            stale[next] = true;
+            for (Envelope e : nodes.get(next).step().envelopes()) {
                 publish(e);
             }
         }
@@ -206,6 +218,7 @@ public final class SimEngine {
                         for (String target : e.links().keySet()) {
                             if (index.containsKey(target) && (receiver == null || receiver.equals(target))) {
                                 nodes.get(index.get(target)).receive(e);
+                                stale[index.get(target)] = true;
                                 handed++;
                             }
                         }
@@ -227,6 +240,7 @@ public final class SimEngine {
     private void restart(String nodeId) {
         ScheduledNode rebuilt = ScheduledNode.rebuild(runId, factory.apply(nodeId), scenario.nodeIds(), latency, log);
         nodes.set(index.get(nodeId), rebuilt);
+        stale[index.get(nodeId)] = true;
         for (Envelope e : rebuilt.takeUnpublished()) {
             publish(e);
         }
@@ -250,6 +264,7 @@ public final class SimEngine {
             Integer i = index.get(target);
             if (i != null) { // not the run controller: it only counts NodeQuiesced, above
                 nodes.get(i).receive(e);
+                stale[i] = true;
             }
         }
     }
