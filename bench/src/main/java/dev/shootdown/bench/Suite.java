@@ -2,6 +2,8 @@ package dev.shootdown.bench;
 
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.scenario.file.ScenarioFileException;
+import dev.shootdown.scenario.file.ScenarioFiles;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -39,9 +41,11 @@ public final class Suite implements Callable<Integer> {
     static final String END = "<!-- suite:end -->";
     static final String SCALE_BEGIN = "<!-- suite:scale:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
     static final String SCALE_END = "<!-- suite:scale:end -->";
+    static final String LATENCY_BEGIN = "<!-- suite:latency:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String LATENCY_END = "<!-- suite:latency:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("pipeline", "engine", "audit", "scale");
+    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "engine", "audit", "scale");
 
     @Spec
     CommandSpec spec;
@@ -59,7 +63,7 @@ public final class Suite implements Callable<Integer> {
     Long auditEvents;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME",
-            description = "Run only these benchmarks: pipeline, engine, audit, scale. Default: all.")
+            description = "Run only these benchmarks: pipeline, latency, engine, audit, scale. Default: all.")
     List<String> only;
 
     @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
@@ -73,6 +77,18 @@ public final class Suite implements Callable<Integer> {
     @Option(names = "--pipeline-window-ns", paramLabel = "NS",
             description = "Simulated time of the pipeline's run. Default: 100000, or 20000 with --quick.")
     Long pipelineWindowNs;
+
+    @Option(names = "--latency-scenario", defaultValue = "bench/scenarios/latency-munmap.yaml", paramLabel = "FILE",
+            description = "The latency benchmark's workload. Default: ${DEFAULT-VALUE}")
+    Path latencyScenario;
+
+    @Option(names = "--latency-window-ns", paramLabel = "NS",
+            description = "Simulated time of the latency benchmark's run. Default: the scenario's own, or 60000 with --quick.")
+    Long latencyWindowNs;
+
+    @Option(names = "--latency-e2e-records", paramLabel = "N",
+            description = "Records Kafka's EndToEndLatency sends, one at a time. Default: 5000, or 1000 with --quick.")
+    Long latencyE2eRecords;
 
     @Option(names = "--kafka-tools", defaultValue = "bench/target/kafka-tools", paramLabel = "DIR",
             description = "Kafka's tools and their own clients, copied there by the build. Default: ${DEFAULT-VALUE}")
@@ -140,11 +156,23 @@ public final class Suite implements Callable<Integer> {
                         "--only takes " + String.join(", ", BENCHMARKS) + "; got '" + name + "'");
             }
         }
+        // The latency benchmark's input is checked before any benchmark runs.
+        Scenario scenario = selected.contains("latency") ? latencyScenario() : null;
+        long records = latencyE2eRecords != null ? latencyE2eRecords : quick ? 1000 : 5000;
+        if (records <= 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--latency-e2e-records must be positive, got " + records);
+        }
         Instant started = Instant.now();
         if (selected.contains("pipeline")) {
             long window = pipelineWindowNs != null ? pipelineWindowNs : quick ? 20_000 : 100_000;
             progress(stderr, "pipeline: " + pipelineScenario + ", " + window + " ns simulated, on an embedded broker");
             rows.add(PipelineBenchmark.measure(pipelineScenario, window, kafkaTools));
+            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+        }
+        if (selected.contains("latency")) {
+            progress(stderr, "latency: " + latencyScenario + ", " + scenario.end().afterNs() + " ns simulated, on an embedded broker, "
+                    + "then Kafka's EndToEndLatency for " + records + " records");
+            rows.add(LatencyBenchmark.measure(scenario, kafkaTools, records));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
         if (selected.contains("engine")) {
@@ -206,6 +234,12 @@ public final class Suite implements Callable<Integer> {
                 stderr.println("wrote " + scaleSvg);
             }
         }
+        String latencyText = "";
+        for (Row r : rows) {
+            if (r.goal() == 2) {
+                latencyText = table(List.of(r));
+            }
+        }
         stdout.println(table);
         if (!scaleText.isEmpty()) {
             stdout.println(scaleText);
@@ -215,8 +249,12 @@ public final class Suite implements Callable<Integer> {
             Instant ended = Instant.now();
             // The main table is written when this run measured more than the scale sweeps; the
             // sweeps' points and plot go to a section of their own, so that --only scale keeps the table.
-            if (rows.stream().anyMatch(r -> r.goal() != 5)) {
+            // Likewise the latency row has its own section, so that --only latency keeps the others.
+            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2)) {
                 write(out, section(table, command(), started, ended), BEGIN, END);
+            }
+            if (!latencyText.isEmpty()) {
+                write(out, section(latencyText, command(), started, ended, LATENCY_BEGIN, LATENCY_END), LATENCY_BEGIN, LATENCY_END);
             }
             if (!scaleText.isEmpty()) {
                 write(out, section(scaleText, command(), started, ended, SCALE_BEGIN, SCALE_END), SCALE_BEGIN, SCALE_END);
@@ -224,6 +262,28 @@ public final class Suite implements Callable<Integer> {
             stderr.println("wrote " + out);
         }
         return 0;
+    }
+
+    /** The latency benchmark's scenario, with the window the options give; bad input is a parameter error. */
+    private Scenario latencyScenario() {
+        Scenario loaded;
+        try {
+            loaded = ScenarioFiles.load(latencyScenario);
+        } catch (ScenarioFileException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--latency-scenario: " + e.getMessage());
+        }
+        Long window = latencyWindowNs != null ? latencyWindowNs : quick ? Long.valueOf(60_000) : null;
+        if (window == null) {
+            if (loaded.end().afterNs() <= 0) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--latency-scenario " + latencyScenario
+                        + " has no end.afterNs: give --latency-window-ns");
+            }
+            return loaded;
+        }
+        if (window <= 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--latency-window-ns must be positive, got " + window);
+        }
+        return loaded.withEnd(new Scenario.EndCondition(loaded.end().deviceFaults(), window));
     }
 
     private List<EngineBenchmark.Cell> engineCells() {

@@ -1,0 +1,288 @@
+package dev.shootdown.bench;
+
+import dev.shootdown.audit.AuditReport;
+import dev.shootdown.audit.Auditor;
+import dev.shootdown.broker.EmbeddedKafkaBroker;
+import dev.shootdown.cli.Machine;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.host.ErrorLog;
+import dev.shootdown.host.LatencyModel;
+import dev.shootdown.host.kafka.KafkaHostConfig;
+import dev.shootdown.host.kafka.KafkaRunner;
+import dev.shootdown.host.kafka.NodeHost;
+import dev.shootdown.host.kafka.NodeObserver;
+import dev.shootdown.host.kafka.RecordedEvent;
+import dev.shootdown.host.kafka.RunTopics;
+import dev.shootdown.scenario.Scenario;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.HdrHistogram.Histogram;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+/**
+ * Goal 2: shootdown latency on the Kafka host, from the PTE change to the last completion
+ * ({@link ShootdownLatencies}), p50/p99/p999, beside Kafka's own end-to-end latency on the same
+ * broker for as many hops as the shootdown's causal path crossed.
+ *
+ * <p>The workload runs through the Kafka host ({@code KafkaRunner}, every node a verticle) on a
+ * fresh embedded broker; a {@link NodeObserver} notes {@link System#nanoTime} when each node hands
+ * each event to its producer. The reference, on the same broker right after: Kafka's
+ * {@code org.apache.kafka.tools.EndToEndLatency} in a JVM of its own (send one record with
+ * {@code acks=all}, wait for it to be acknowledged and fetched back, then the next), records of
+ * the run's mean encoded size. It prints whole milliseconds, truncated; each percentile is taken
+ * at the middle of its millisecond.
+ *
+ * <p>The comparison: at each of p50, p99 and p999, the shootdowns' latency over the median
+ * hop count times Kafka's latency at the same percentile (the time the hops a shootdown needs
+ * would take on this broker); the goal is at most 2 at all three. Runs on the calling thread;
+ * the Kafka host uses its own Vert.x threads.
+ */
+final class LatencyBenchmark {
+
+    /** The issue's goal: within 2x of the hops it needs. */
+    static final double GOAL = 2.0;
+    static final double[] PERCENTILES = {50, 99, 99.9};
+
+    private LatencyBenchmark() {}
+
+    /** Kafka's EndToEndLatency: its printed percentiles (whole ms, truncated) and mean. */
+    record EndToEnd(long records, long p50Ms, long p99Ms, long p999Ms, double avgMs) {
+        /** Percentile {@code i} of {@link #PERCENTILES}, in ms, at the middle of its millisecond. */
+        double ms(int i) {
+            return (i == 0 ? p50Ms : i == 1 ? p99Ms : p999Ms) + 0.5;
+        }
+    }
+
+    /** Runs {@code scenario} on a fresh embedded broker, then the reference with {@code e2eRecords} records. */
+    static Row measure(Scenario scenario, Path kafkaTools, long e2eRecords) throws Exception {
+        if (!Files.isDirectory(kafkaTools)) {
+            throw new IllegalStateException("no " + kafkaTools.toAbsolutePath() + ": build bench first (mvn -B -q install"
+                    + " -DskipTests copies Kafka's tools there)");
+        }
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
+            KafkaHostConfig config = KafkaHostConfig.defaults(broker.bootstrapServers());
+            String runId = scenario.name() + "-latency-" + Long.toHexString(System.nanoTime() & 0xffffff);
+            ErrorLog errors = new ErrorLog();
+            Map<String, Long> publishedNs = new ConcurrentHashMap<>();
+            NodeObserver observer = new NodeObserver() {
+                @Override
+                public void onInput(String node, Envelope in, long recordTimestampMs) {}
+
+                @Override
+                public void onOutput(String node, Envelope out) {
+                    publishedNs.putIfAbsent(out.id(), System.nanoTime());
+                }
+            };
+            // Both clocks read together: the broker's record timestamps (ms since the epoch, set by
+            // this JVM's producers) and nanoTime, so that rounds can be placed between two events.
+            long epochMsMinusNanoMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
+            NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors, observer);
+            long start = System.nanoTime();
+            KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, node -> Machine.verticle(host, node),
+                    List.of(), Duration.ofMinutes(10), node -> { });
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (!errors.isEmpty() || !result.quiesced()) {
+                throw new IllegalStateException("the Kafka run " + runId + " did not finish cleanly: quiesced "
+                        + result.quiesced() + ", missing " + result.missingNodes() + ", errors " + errors.distinct());
+            }
+            List<Envelope> log = new ArrayList<>();
+            long bytes = 0;
+            for (RecordedEvent e : result.log()) {
+                log.add(e.envelope());
+                bytes += e.line().getBytes(StandardCharsets.UTF_8).length;
+            }
+            int recordSize = (int) (bytes / log.size());
+            AuditReport audit = Auditor.audit(log);
+            ShootdownLatencies.Result measured = ShootdownLatencies.measure(log, audit.shootdowns(), publishedNs);
+            if (measured.samples().isEmpty()) {
+                throw new IllegalStateException("no shootdown of run " + runId + " completed (" + measured.shootdowns()
+                        + " started, " + measured.incomplete() + " incomplete, " + measured.unpublished() + " not seen published, "
+                        + measured.notAfterPteChange() + " completed before their PTE change): a longer window?");
+            }
+            List<Long> coordinatorRoundsMs = new ArrayList<>();
+            long roundRecords = roundRecords(broker.bootstrapServers(), runId, coordinatorRoundsMs);
+
+            EndToEnd e2e = endToEndLatency(broker.bootstrapServers(), kafkaTools, e2eRecords, recordSize);
+            return row(scenario, log.size(), recordSize, measured, e2e, coordinatorRoundsMs, epochMsMinusNanoMs,
+                    roundRecords, seconds);
+        }
+    }
+
+    /** The row: p50 latency beside the hops' Kafka p50, the verdict over p50, p99 and p999, and where the time went. */
+    static Row row(Scenario scenario, int events, int recordSize, ShootdownLatencies.Result measured, EndToEnd e2e,
+            List<Long> coordinatorRoundsMs, long epochMsMinusNanoMs, long roundRecords, double seconds) {
+        List<ShootdownLatencies.Sample> samples = measured.samples();
+        Histogram latency = new Histogram(3);
+        Histogram perHopRatio = new Histogram(3);
+        Histogram rounds = new Histogram(3);
+        TreeMap<Integer, Integer> hops = new TreeMap<>();
+        List<Integer> hopList = new ArrayList<>();
+        List<Long> sortedRounds = new ArrayList<>(coordinatorRoundsMs);
+        Collections.sort(sortedRounds);
+        for (ShootdownLatencies.Sample s : samples) {
+            latency.recordValue(Math.max(1, s.latencyNs()));
+            hops.merge(s.hops(), 1, Integer::sum);
+            hopList.add(s.hops());
+            // per shootdown: its latency over its own hops at Kafka's median, in hundredths
+            double ownBudgetNs = Math.max(1, s.hops()) * e2e.ms(0) * 1e6;
+            perHopRatio.recordValue(Math.max(1, Math.round(100 * s.latencyNs() / ownBudgetNs)));
+            rounds.recordValue(roundsBetween(sortedRounds, s, epochMsMinusNanoMs));
+        }
+        Collections.sort(hopList);
+        int hopsMedian = Math.max(1, hopList.get((hopList.size() - 1) / 2));
+        double[] latencyMs = new double[PERCENTILES.length];
+        double[] ratio = new double[PERCENTILES.length];
+        for (int i = 0; i < PERCENTILES.length; i++) {
+            latencyMs[i] = latency.getValueAtPercentile(PERCENTILES[i]) / 1e6;
+            ratio[i] = latencyMs[i] / (hopsMedian * e2e.ms(i));
+        }
+        double nodes = scenario.nodeIds().size();
+        double runRounds = roundRecords / nodes;
+        // over the coordinator's rounds, first to last: no topic creation, deployment or shutdown
+        double msPerRound = sortedRounds.size() < 2 ? Double.NaN
+                : (double) (sortedRounds.get(sortedRounds.size() - 1) - sortedRounds.get(0)) / (sortedRounds.size() - 1);
+        StringBuilder hopText = new StringBuilder();
+        hops.forEach((h, n) -> hopText.append(hopText.length() == 0 ? "" : ", ").append(h).append(" hops: ").append(n));
+        String workload = String.format(Locale.ROOT, "%s (%d CPUs, %d IOMMUs, %d mms) %s %s, %,d ns simulated, %,d events, "
+                        + "%d shootdowns measured", scenario.name(), scenario.cpus(), scenario.iommus(), scenario.mms().size(),
+                scenario.arch(), scenario.policy(), scenario.end().afterNs(), events, samples.size());
+        String refName = String.format(Locale.ROOT, "Kafka's EndToEndLatency, same broker, acks=all, %d-byte records, "
+                + "%d hops (the median) at its p50 %d ms", recordSize, hopsMedian, e2e.p50Ms());
+        String also = String.format(Locale.ROOT,
+                "shootdown latency p50 %.1f ms, p99 %.1f ms, p999 %.1f ms, max %.1f ms (%d shootdowns%s; %d in flight at the end "
+                        + "or without a PTE change, %d not seen published, %d done before their PTE change, all left out); "
+                        + "hops from the PTE change to the last completion: %s; Kafka's EndToEndLatency (%,d records, "
+                        + "whole ms, truncated, taken +0.5): p50 %d, p99 %d, p999 %d ms, mean %.2f ms; latency over "
+                        + "(median hops x Kafka at the same percentile): p50 %.1fx, p99 %.1fx, p999 %.1fx; per shootdown, "
+                        + "latency over (its hops x Kafka p50): p50 %.1fx, p99 %.1fx, max %.1fx; coordinator rounds from "
+                        + "the PTE change to the last completion: p50 %d, p99 %d, max %d; %.1f ms per round (the coordinator's "
+                        + "first to last RoundDone); %,.0f rounds of %d nodes, the whole run %.1f s with topics, deployment "
+                        + "and shutdown",
+                latencyMs[0], latencyMs[1], latencyMs[2], latency.getMaxValue() / 1e6, samples.size(),
+                samples.size() < 1000 ? ": p999 is the max below 1,000" : "", measured.incomplete(), measured.unpublished(),
+                measured.notAfterPteChange(), hopText, e2e.records(), e2e.p50Ms(), e2e.p99Ms(), e2e.p999Ms(), e2e.avgMs(),
+                ratio[0], ratio[1], ratio[2], perHopRatio.getValueAtPercentile(50) / 100.0,
+                perHopRatio.getValueAtPercentile(99) / 100.0, perHopRatio.getMaxValue() / 100.0,
+                rounds.getValueAtPercentile(50), rounds.getValueAtPercentile(99), rounds.getMaxValue(), msPerRound, runRounds,
+                (int) nodes, seconds);
+        return new Row(2, "latency", workload, latencyMs[0], "ms (p50)", refName, hopsMedian * e2e.ms(0),
+                "≤ 2x Kafka's latency for the hops, at p50, p99 and p999", verdict(ratio), also);
+    }
+
+    /** Met when the latency is within {@link #GOAL} times the hops' Kafka latency at every percentile. */
+    static String verdict(double[] ratio) {
+        double worst = 0;
+        for (double r : ratio) {
+            worst = Math.max(worst, r);
+        }
+        String each = String.format(Locale.ROOT, "p50 %.1fx, p99 %.1fx, p999 %.1fx", ratio[0], ratio[1], ratio[2]);
+        if (worst <= GOAL) {
+            return "met (" + each + " ≤ 2x)";
+        }
+        return String.format(Locale.ROOT, "missed: %s the hops' Kafka latency, %.1fx over the 2x at the worst", each, worst / GOAL);
+    }
+
+    /** Coordinator RoundDone records stored from the PTE change's publication to the last completion's. */
+    static long roundsBetween(List<Long> sortedMs, ShootdownLatencies.Sample s, long epochMsMinusNanoMs) {
+        long fromMs = s.pteChangeAtNs() / 1_000_000 + epochMsMinusNanoMs;
+        long toMs = (s.pteChangeAtNs() + s.latencyNs()) / 1_000_000 + epochMsMinusNanoMs;
+        return firstAtOrAfter(sortedMs, toMs + 1) - firstAtOrAfter(sortedMs, fromMs);
+    }
+
+    private static int firstAtOrAfter(List<Long> sorted, long ms) {
+        int i = Collections.binarySearch(sorted, ms);
+        if (i < 0) {
+            return -i - 1;
+        }
+        while (i > 0 && sorted.get(i - 1) == ms) {
+            i--;
+        }
+        return i;
+    }
+
+    /** The run's rounds topic: every RoundDone record; the coordinator's timestamps go to {@code coordinatorMs}. */
+    private static long roundRecords(String bootstrap, String runId, List<Long> coordinatorMs) {
+        TopicPartition tp = new TopicPartition(RunTopics.rounds(runId), 0);
+        Map<String, Object> props = Map.of("bootstrap.servers", bootstrap, "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", StringDeserializer.class.getName(), "enable.auto.commit", "false");
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
+            consumer.assign(List.of(tp));
+            long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(30)).get(tp);
+            consumer.seekToBeginning(List.of(tp));
+            long read = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (read < end && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    read++;
+                    if (NodeIds.COORDINATOR.equals(r.key())) {
+                        coordinatorMs.add(r.timestamp());
+                    }
+                }
+            }
+            if (read < end) {
+                throw new IllegalStateException("read " + read + " of " + end + " RoundDone records of " + tp + " in 60 s");
+            }
+            return end;
+        }
+    }
+
+    private static final Pattern PERCENTILES_LINE = Pattern.compile("Percentiles: 50th = (\\d+), 99th = (\\d+), 99\\.9th = (\\d+)");
+    private static final Pattern AVG_LINE = Pattern.compile("Avg latency: ([0-9.]+) ms");
+
+    /** Kafka's EndToEndLatency against {@code bootstrap}, {@code acks=all}, in a JVM of its own. */
+    static EndToEnd endToEndLatency(String bootstrap, Path kafkaTools, long records, int recordSize)
+            throws IOException, InterruptedException {
+        Path stdout = Files.createTempFile("end-to-end-latency", ".out");
+        Path stderr = Files.createTempFile("end-to-end-latency", ".err");
+        try {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                    "-cp", kafkaTools.toAbsolutePath() + "/*", "org.apache.kafka.tools.EndToEndLatency",
+                    "--bootstrap-server", bootstrap, "--topic", "bench-end-to-end-latency", "--num-records", Long.toString(records),
+                    "--producer-acks", "all", "--record-size", Integer.toString(recordSize))
+                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("EndToEndLatency did not finish in 10 minutes");
+            }
+            String out = Files.readString(stdout);
+            EndToEnd parsed = parse(out, records);
+            if (p.exitValue() != 0 || parsed == null) {
+                String err = Files.readString(stderr);
+                throw new IllegalStateException("EndToEndLatency failed (exit " + p.exitValue() + "): "
+                        + out.substring(Math.max(0, out.length() - 2000)) + err.substring(0, Math.min(2000, err.length())));
+            }
+            return parsed;
+        } finally {
+            Files.deleteIfExists(stdout);
+            Files.deleteIfExists(stderr);
+        }
+    }
+
+    /** EndToEndLatency's summary lines, or null when they are missing. */
+    static EndToEnd parse(String out, long records) {
+        Matcher pct = PERCENTILES_LINE.matcher(out);
+        Matcher avg = AVG_LINE.matcher(out);
+        if (!pct.find() || !avg.find()) {
+            return null;
+        }
+        return new EndToEnd(records, Long.parseLong(pct.group(1)), Long.parseLong(pct.group(2)), Long.parseLong(pct.group(3)),
+                Double.parseDouble(avg.group(1)));
+    }
+}
