@@ -70,8 +70,14 @@ final class LatencyBenchmark {
         }
     }
 
+    /**
+     * What one measurement gave: the table's row, the shootdowns' latency at each of
+     * {@link #PERCENTILES} (wall ms), the reference, and every shootdown measured or left out.
+     */
+    record Result(Row row, double[] latencyMs, EndToEnd e2e, ShootdownLatencies.Result shootdowns) {}
+
     /** Runs {@code scenario} on a fresh embedded broker, then the reference with {@code e2eRecords} records. */
-    static Row measure(Scenario scenario, Path kafkaTools, long e2eRecords) throws Exception {
+    static Result measure(Scenario scenario, Path kafkaTools, long e2eRecords) throws Exception {
         if (!Files.isDirectory(kafkaTools)) {
             throw new IllegalStateException("no " + kafkaTools.toAbsolutePath() + ": build bench first (mvn -B -q install"
                     + " -DskipTests copies Kafka's tools there)");
@@ -120,8 +126,9 @@ final class LatencyBenchmark {
             long roundRecords = roundRecords(broker.bootstrapServers(), runId, coordinatorRoundsMs);
 
             EndToEnd e2e = endToEndLatency(broker.bootstrapServers(), kafkaTools, e2eRecords, recordSize);
-            return row(scenario, log.size(), recordSize, measured, e2e, coordinatorRoundsMs, epochMsMinusNanoMs,
+            Row row = row(scenario, log.size(), recordSize, measured, e2e, coordinatorRoundsMs, epochMsMinusNanoMs,
                     roundRecords, seconds);
+            return new Result(row, latencyMs(measured), e2e, measured);
         }
     }
 
@@ -147,10 +154,9 @@ final class LatencyBenchmark {
         }
         Collections.sort(hopList);
         int hopsMedian = Math.max(1, hopList.get((hopList.size() - 1) / 2));
-        double[] latencyMs = new double[PERCENTILES.length];
+        double[] latencyMs = latencyMs(measured);
         double[] ratio = new double[PERCENTILES.length];
         for (int i = 0; i < PERCENTILES.length; i++) {
-            latencyMs[i] = latency.getValueAtPercentile(PERCENTILES[i]) / 1e6;
             ratio[i] = latencyMs[i] / (hopsMedian * e2e.ms(i));
         }
         double nodes = scenario.nodeIds().size();
@@ -184,6 +190,19 @@ final class LatencyBenchmark {
                 (int) nodes, seconds);
         return new Row(2, "latency", workload, latencyMs[0], "ms (p50)", refName, hopsMedian * e2e.ms(0),
                 "≤ 2x Kafka's latency for the hops, at p50, p99 and p999", verdict(ratio), also);
+    }
+
+    /** The shootdowns' latency at each of {@link #PERCENTILES}, in ms (HdrHistogram, 3 significant digits). */
+    static double[] latencyMs(ShootdownLatencies.Result measured) {
+        Histogram latency = new Histogram(3);
+        for (ShootdownLatencies.Sample s : measured.samples()) {
+            latency.recordValue(Math.max(1, s.latencyNs()));
+        }
+        double[] ms = new double[PERCENTILES.length];
+        for (int i = 0; i < PERCENTILES.length; i++) {
+            ms[i] = latency.getValueAtPercentile(PERCENTILES[i]) / 1e6;
+        }
+        return ms;
     }
 
     /** Met when the latency is within {@link #GOAL} times the hops' Kafka latency at every percentile. */

@@ -133,6 +133,8 @@ public final class Suite implements Callable<Integer> {
 
     /** The rows measured by the last {@link #call}. */
     final List<Row> rows = new ArrayList<>();
+    /** The latency benchmark's measurement in the last {@link #call}, or null. */
+    LatencyBenchmark.Result latency;
     /** The scale sweeps' points measured by the last {@link #call}. */
     final List<ScaleBenchmark.Point> scalePoints = new ArrayList<>();
 
@@ -172,7 +174,8 @@ public final class Suite implements Callable<Integer> {
         if (selected.contains("latency")) {
             progress(stderr, "latency: " + latencyScenario + ", " + scenario.end().afterNs() + " ns simulated, on an embedded broker, "
                     + "then Kafka's EndToEndLatency for " + records + " records");
-            rows.add(LatencyBenchmark.measure(scenario, kafkaTools, records));
+            latency = LatencyBenchmark.measure(scenario, kafkaTools, records);
+            rows.add(latency.row());
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
         if (selected.contains("engine")) {
