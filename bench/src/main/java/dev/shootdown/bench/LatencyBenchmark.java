@@ -46,8 +46,10 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * each event to its producer. The reference, on the same broker right after: Kafka's
  * {@code org.apache.kafka.tools.EndToEndLatency} in a JVM of its own (send one record with
  * {@code acks=all}, wait for it to be acknowledged and fetched back, then the next), records of
- * the run's mean encoded size. It prints whole milliseconds, truncated; each percentile is taken
- * at the middle of its millisecond.
+ * the run's mean encoded size. It prints whole milliseconds, truncated (0 is under 1 ms); each
+ * percentile is taken at the top of its millisecond (printed + 1), the most Kafka can have needed,
+ * so that the ratios are lower bounds: a miss is never an artifact of the truncation (a met goal
+ * could be, by up to the millisecond, and the verdict says so).
  *
  * <p>The comparison: at each of p50, p99 and p999, the shootdowns' latency over the median
  * hop count times Kafka's latency at the same percentile (the time the hops a shootdown needs
@@ -64,9 +66,9 @@ final class LatencyBenchmark {
 
     /** Kafka's EndToEndLatency: its printed percentiles (whole ms, truncated) and mean. */
     record EndToEnd(long records, long p50Ms, long p99Ms, long p999Ms, double avgMs) {
-        /** Percentile {@code i} of {@link #PERCENTILES}, in ms, at the middle of its millisecond. */
+        /** Percentile {@code i} of {@link #PERCENTILES}, in ms, at the top of its millisecond. */
         double ms(int i) {
-            return (i == 0 ? p50Ms : i == 1 ? p99Ms : p999Ms) + 0.5;
+            return (i == 0 ? p50Ms : i == 1 ? p99Ms : p999Ms) + 1;
         }
     }
 
@@ -170,12 +172,12 @@ final class LatencyBenchmark {
                         + "%d shootdowns measured", scenario.name(), scenario.cpus(), scenario.iommus(), scenario.mms().size(),
                 scenario.arch(), scenario.policy(), scenario.end().afterNs(), events, samples.size());
         String refName = String.format(Locale.ROOT, "Kafka's EndToEndLatency, same broker, acks=all, %d-byte records, "
-                + "%d hops (the median) at its p50 %d ms", recordSize, hopsMedian, e2e.p50Ms());
+                + "%d hops (the median) x its p50 (printed %d ms, taken as %d)", recordSize, hopsMedian, e2e.p50Ms(), e2e.p50Ms() + 1);
         String also = String.format(Locale.ROOT,
                 "shootdown latency p50 %.1f ms, p99 %.1f ms, p999 %.1f ms, max %.1f ms (%d shootdowns%s; %d in flight at the end "
                         + "or without a PTE change, %d not seen published, %d done before their PTE change, all left out); "
                         + "hops from the PTE change to the last completion: %s; Kafka's EndToEndLatency (%,d records, "
-                        + "whole ms, truncated, taken +0.5): p50 %d, p99 %d, p999 %d ms, mean %.2f ms; latency over "
+                        + "whole ms, truncated, each taken at the top of its ms, +1): p50 %d, p99 %d, p999 %d ms, mean %.2f ms; latency over "
                         + "(median hops x Kafka at the same percentile): p50 %.1fx, p99 %.1fx, p999 %.1fx; per shootdown, "
                         + "latency over (its hops x Kafka p50): p50 %.1fx, p99 %.1fx, max %.1fx; coordinator rounds from "
                         + "the PTE change to the last completion: p50 %d, p99 %d, max %d; %.1f ms per round (the coordinator's "
@@ -205,7 +207,10 @@ final class LatencyBenchmark {
         return ms;
     }
 
-    /** Met when the latency is within {@link #GOAL} times the hops' Kafka latency at every percentile. */
+    /**
+     * Met when the latency is within {@link #GOAL} times the hops' Kafka latency at every percentile;
+     * {@code ratio}: the latency over that, at p50, p99 and p999.
+     */
     static String verdict(double[] ratio) {
         double worst = 0;
         for (double r : ratio) {
@@ -213,9 +218,10 @@ final class LatencyBenchmark {
         }
         String each = String.format(Locale.ROOT, "p50 %.1fx, p99 %.1fx, p999 %.1fx", ratio[0], ratio[1], ratio[2]);
         if (worst <= GOAL) {
-            return "met (" + each + " ≤ 2x)";
+            return "met (" + each + " ≤ 2x, with Kafka's latency at the top of its whole ms)";
         }
-        return String.format(Locale.ROOT, "missed: %s the hops' Kafka latency, %.1fx over the 2x at the worst", each, worst / GOAL);
+        return String.format(Locale.ROOT, "missed: at least %s the hops' Kafka latency, %.1fx over the 2x at the worst", each,
+                worst / GOAL);
     }
 
     /** Coordinator RoundDone records stored from the PTE change's publication to the last completion's. */
