@@ -3,8 +3,11 @@ package dev.shootdown.host;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.Family;
+import dev.shootdown.event.EventTypes;
 import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.NodeIds;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.random.RandomGenerator;
 
@@ -66,7 +69,7 @@ public final class LatencyModel {
 
     /**
      * The smallest latency any delivered message can have: nothing a node emits at time t reaches
-     * another node before t + lookahead. The hosts' time windows rest on it.
+     * another node before t + lookahead.
      */
     public long lookaheadNs() {
         long min = LOCAL_CALL_NS;
@@ -79,8 +82,60 @@ public final class LatencyModel {
         return min;
     }
 
+    /**
+     * The smallest latency of anything {@code from} can send {@code to}: nothing {@code from}
+     * emits at time t reaches {@code to} before t + this; {@link Long#MAX_VALUE} when it never
+     * sends it anything. The hosts' time windows rest on it ({@code RoundClock}), and every host
+     * checks each message against it ({@link #checkLink}).
+     *
+     * <p>It follows how the nodes are wired: the kernel's mm ({@code coordinator}) talks to every
+     * node, with anything down to the initiating CPU's own flush_tlb_func, a function call; a CPU
+     * talks only to the mm (system calls, page walks, faults, its flush acknowledgements: IPIs
+     * to other CPUs are sent by the mm on the initiator's behalf, as {@code smp_call_function_many}
+     * runs in the initiator's kernel); an IOMMU talks only to the mm (page walks, page requests,
+     * invalidation completions); the run controller starts every node.
+     */
+    public long lookaheadNs(String from, String to) {
+        if (from.equals(to)) {
+            return Long.MAX_VALUE; // a node's own steps are function calls, not messages
+        }
+        if (from.equals(NodeIds.COORDINATOR) || from.equals(NodeIds.CONTROL)) {
+            return lookaheadNs();
+        }
+        if (!to.equals(NodeIds.COORDINATOR)) {
+            return Long.MAX_VALUE;
+        }
+        List<Family> sent = from.startsWith("cpu") ? CPU_SENDS : from.startsWith("iommu") ? IOMMU_SENDS : DELIVERED;
+        long min = Long.MAX_VALUE;
+        for (Family f : sent) {
+            min = Math.min(min, baseNs.get(f));
+        }
+        return min;
+    }
+
+    /**
+     * Checks that {@code message}'s delivery to {@code target}, {@code latencyNs} after it was
+     * sent, keeps to {@link #lookaheadNs(String, String)}.
+     *
+     * @throws IllegalStateException when it does not: the wiring above is wrong, and a host's
+     *         window could let a node run past an input still on its way
+     */
+    public void checkLink(Envelope message, String target, long latencyNs) {
+        long min = lookaheadNs(message.node(), target);
+        if (latencyNs < min) {
+            throw new IllegalStateException(message.id() + " (" + EventTypes.name(message.event()) + ") reaches " + target
+                    + " " + latencyNs + " ns after it was sent, but the latency model says nothing from " + message.node()
+                    + " reaches it in under " + (min == Long.MAX_VALUE ? "ever" : min + " ns"));
+        }
+    }
+
+    /** What a CPU sends the mm: system calls, page walks, page faults, flush acknowledgements. */
+    private static final List<Family> CPU_SENDS = List.of(Family.SYSCALL, Family.WALK, Family.FAULT, Family.IPI);
+    /** What an IOMMU sends the mm: page walks, page requests (faults), invalidation completions. */
+    private static final List<Family> IOMMU_SENDS = List.of(Family.WALK, Family.FAULT, Family.SECONDARY_TLB);
+
     /** The families whose events are delivered to nodes (page-table and trace events are facts). */
-    private static final java.util.List<Family> DELIVERED = java.util.List.of(
+    private static final List<Family> DELIVERED = List.of(
             Family.IPI, Family.SECONDARY_TLB, Family.WALK, Family.FAULT, Family.SYSCALL, Family.CONTROL);
 
     /** SplitMix64's finalizer (Steele, Lea, Flood 2014): a well-mixed 64-bit hash of {@code z}. */

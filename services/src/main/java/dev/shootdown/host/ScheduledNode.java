@@ -15,6 +15,7 @@ import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.ToLongFunction;
 
 /**
  * One node as every host runs it: its {@link NodeDriver}, and what waits for it (the inputs that
@@ -26,9 +27,11 @@ import java.util.TreeMap;
  * the same link (links are FIFO). Nothing a host does (how fast Kafka delivers, when a process
  * restarts) enters it. So a node takes the same inputs at the same simulated times in the same
  * order on the deterministic engine and on the Kafka host, and the same seed gives the same log
- * on both. A node emits nothing that reaches another node sooner than
- * {@link LatencyModel#lookaheadNs()} after it: that is what lets the Kafka host run every node
- * up to a common time bound without waiting for each message ({@code RoundClock}).
+ * on both. A node emits nothing that reaches another node sooner than its link's
+ * {@link LatencyModel#lookaheadNs(String, String) lookahead} after it (each message is checked
+ * against it as it is sent): that is what lets the Kafka host run every node up to a time bound
+ * without waiting for each message ({@code RoundClock}). An input due before something the node
+ * already took would mean a host broke that rule; it is refused, not taken late.
  *
  * <p>{@link #rebuild} is how a host restarts a node: a fresh instance re-executes the inputs the
  * log holds for it until it has emitted every event the log holds from it, checking each one.
@@ -57,7 +60,11 @@ public final class ScheduledNode {
     private final Map<String, Long> lastArrivalIn = new HashMap<>();
     private final Map<String, TreeMap<Long, Envelope>> early = new HashMap<>();
     private final Map<String, Long> lastArrivalOut = new HashMap<>();
-    private final PriorityQueue<Long> sentArrivals = new PriorityQueue<>();
+    /** When each message sent since the last report is due, by destination; kept only for a host that reports them. */
+    private final Map<String, List<Long>> sentArrivals = new HashMap<>();
+    private boolean reportsSent;
+    /** When the last input or timer taken was due. */
+    private long lastTakenNs = Long.MIN_VALUE;
     private final TreeMap<Long, Envelope> recordedAhead = new TreeMap<>();
     private final List<Envelope> unpublished = new ArrayList<>();
 
@@ -81,7 +88,17 @@ public final class ScheduledNode {
      */
     public static ScheduledNode rebuild(String runId, NodeStateMachine node, List<String> topology, LatencyModel latency,
             Collection<Envelope> log) {
+        return rebuild(runId, node, topology, latency, log, false);
+    }
+
+    /**
+     * {@link #rebuild}, for a host that reports what the node sent ({@link #takeSentArrivals}):
+     * what re-execution emits counts, since what a crash cut off may still be on its way.
+     */
+    public static ScheduledNode rebuild(String runId, NodeStateMachine node, List<String> topology, LatencyModel latency,
+            Collection<Envelope> log, boolean reportsSent) {
         ScheduledNode n = new ScheduledNode(runId, node, topology, latency);
+        n.reportsSent = reportsSent;
         TreeMap<Long, Envelope> own = new TreeMap<>();
         for (Envelope e : log) {
             if (!e.run().equals(runId)) {
@@ -171,6 +188,10 @@ public final class ScheduledNode {
             seeded = true;
         }
         long at = Math.max(in.timeNs() + latency.sampleNs(in, nodeId, seed), lastArrivalIn.getOrDefault(in.node(), 0L));
+        if (at <= lastTakenNs) {
+            throw new IllegalStateException(nodeId + ": " + in.id() + " is due at " + at + " ns, but " + nodeId
+                    + " already took what was due at " + lastTakenNs + " ns: its host let it run past an input still on its way");
+        }
         lastArrivalIn.put(in.node(), at);
         receivedOnLink.put(in.node(), linkSeq);
         due.add(new Item(at, in, in.node(), linkSeq));
@@ -212,6 +233,7 @@ public final class ScheduledNode {
             return NodeDriver.Output.NONE;
         }
         due.poll();
+        lastTakenNs = h.atNs();
         NodeDriver.Output out = h.input() != null ? driver.offer(h.input(), h.atNs()) : driver.fire(h.key(), h.atNs());
         for (TimerRequest t : out.timers()) {
             if (!t.isCancel()) {
@@ -236,23 +258,38 @@ public final class ScheduledNode {
     private void noteSent(Envelope e) {
         for (String dest : e.links().keySet()) {
             if (nodes.contains(dest)) {
-                long at = Math.max(e.timeNs() + latency.sampleNs(e, dest, seed), lastArrivalOut.getOrDefault(dest, 0L));
+                long sampled = latency.sampleNs(e, dest, seed);
+                latency.checkLink(e, dest, sampled);
+                long at = Math.max(e.timeNs() + sampled, lastArrivalOut.getOrDefault(dest, 0L));
                 lastArrivalOut.put(dest, at);
-                sentArrivals.add(at);
+                if (reportsSent) {
+                    sentArrivals.computeIfAbsent(dest, d -> new ArrayList<>()).add(at);
+                }
             }
         }
     }
 
     /**
-     * When the earliest message this node sent, due at or after {@code notBeforeNs}, is due at
-     * its destination ({@link Long#MAX_VALUE} if none). Messages due earlier are forgotten: the
-     * caller knows they have been taken.
+     * For each node this node sent messages to since the last call, when the earliest of them
+     * still to be taken is due there: the earliest due at or after {@code takenBefore.applyAsLong(dest)}
+     * (those due earlier the destination has taken already; after a {@link #rebuild} they are
+     * most of what was re-emitted). Nodes with nothing left are not in the map.
      */
-    public long sentDueNotBefore(long notBeforeNs) {
-        while (!sentArrivals.isEmpty() && sentArrivals.peek() < notBeforeNs) {
-            sentArrivals.poll();
+    public Map<String, Long> takeSentArrivals(ToLongFunction<String> takenBefore) {
+        if (!reportsSent) {
+            throw new IllegalStateException(nodeId + " was not built to report what it sent");
         }
-        return sentArrivals.isEmpty() ? Long.MAX_VALUE : sentArrivals.peek();
+        Map<String, Long> out = new TreeMap<>();
+        sentArrivals.forEach((dest, arrivals) -> {
+            long notBefore = takenBefore.applyAsLong(dest);
+            for (long at : arrivals) {
+                if (at >= notBefore) {
+                    out.merge(dest, at, Math::min);
+                }
+            }
+        });
+        sentArrivals.clear();
+        return out;
     }
 
     /** The events {@link #rebuild} re-emitted that the log did not hold; the host publishes them. */

@@ -50,7 +50,7 @@ public record KafkaHostConfig(
         p.put("client.id", clientId);
         p.put("acks", "all");
         p.put("enable.idempotence", "true");
-        p.put("linger.ms", "1");
+        p.put("linger.ms", "0");
         p.put("max.block.ms", Long.toString(requestTimeout.toMillis()));
         p.put("delivery.timeout.ms", Long.toString(Math.max(30_000, requestTimeout.toMillis() * 2)));
         p.put("key.serializer", "org.apache.kafka.common.serialization.StringSerializer");

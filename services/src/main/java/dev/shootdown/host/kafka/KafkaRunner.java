@@ -169,16 +169,16 @@ public final class KafkaRunner {
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
                 // Round 0 of the run controller: RunStarted, one event to each node, due at its delivery time.
-                long firstDueNs = Long.MAX_VALUE;
+                Map<String, Long> runStartedDue = new java.util.TreeMap<>();
                 for (String node : host.topology()) {
-                    firstDueNs = Math.min(firstDueNs, start.timeNs() + host.latency().sampleNs(start, node, seed));
+                    runStartedDue.put(node, start.timeNs() + host.latency().sampleNs(start, node, seed));
                 }
-                RoundClock.RoundDone started = new RoundClock.RoundDone(NodeIds.CONTROL, 0, start.seq(), control.sentOnLinks(), firstDueNs,
-                        false);
+                RoundClock.RoundDone started = new RoundClock.RoundDone(NodeIds.CONTROL, 0, start.seq(), control.sentOnLinks(),
+                        Long.MAX_VALUE, runStartedDue, false);
                 producer.send(new ProducerRecord<>(roundsTopic, NodeIds.CONTROL, RunTopics.encode(started)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
 
-                RoundClock clock = new RoundClock(host.topology(), host.latency().lookaheadNs());
+                RoundClock clock = new RoundClock(host.topology(), host.latency());
                 NodeDriver injector = NodeDriver.source(runId, NodeIds.INJECTOR, host.topology());
                 long deadline = System.nanoTime() + runTimeout.toNanos();
                 while ((quiesced.size() < host.topology().size() && !stalled
@@ -283,7 +283,7 @@ public final class KafkaRunner {
         switch (f.kind()) {
             case KILL: {
                 await(current(f.node(), instances).crash(), "killing " + f.node());
-                return f.node() + " killed (what it had not sent is lost); " + restart(f.node(), f, vertx, deployments, instances,
+                return f.node() + " killed (it publishes nothing more; what it had not handed to the producer is lost); " + restart(f.node(), f, vertx, deployments, instances,
                         factory, v -> { });
             }
             case PAUSE: {

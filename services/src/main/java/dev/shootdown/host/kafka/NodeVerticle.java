@@ -1,10 +1,8 @@
 package dev.shootdown.host.kafka;
 
 import dev.shootdown.codec.EventCodec;
-import dev.shootdown.codec.LogFormatException;
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.event.Envelope;
-import dev.shootdown.event.Family;
 import dev.shootdown.event.Routing;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.NodeDriver;
@@ -13,46 +11,45 @@ import dev.shootdown.host.ScheduledNode;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.function.Predicate;
-import org.apache.kafka.clients.consumer.CloseOptions;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
 
 /**
  * The Kafka host of one node: a Vert.x verticle whose context runs the node's state machine
- * (through a {@link ScheduledNode}), fed by a plain Kafka consumer polled on a Vert.x worker, and
- * publishing through an idempotent {@code acks=all} producer.
+ * (through a {@link ScheduledNode}), publishing through, and fed by, the Kafka clients the nodes
+ * of its process share ({@link NodeTransport}: an idempotent {@code acks=all} producer, and a
+ * consumer that hands each node what is addressed to it).
  *
  * <p>Simulated time is kept in rounds ({@link RoundClock}) on the run's rounds topic: the node
  * takes what is due before the round's bound once it has received everything the other nodes
- * said they sent it, publishes what that produced, and once the cluster acknowledged all of it
- * says it finished the round. No wall clock enters the simulation: a node that is slow, paused,
- * killed or cut off from the broker holds everyone's simulated time still until it is back, and
- * the log comes out the same as on the deterministic engine for the same seed.
+ * said they sent it, publishes what that produced, and says it finished the round right behind
+ * it, without waiting for the cluster's acknowledgements. No wall clock enters the simulation: a
+ * node that is slow, paused, killed or cut off from the broker holds everyone's simulated time
+ * still until it is back, and the log comes out the same as on the deterministic engine for the
+ * same seed.
  *
  * <p>Every start is a recovery: the node is rebuilt by re-executing the inputs the run's topics
  * hold for it ({@link ScheduledNode#rebuild}; nothing for a first start), publishes what a crash
- * cut off, and resumes at the round after the last one it said it finished. It reads its input
- * topics from the beginning and drops what it already received by link sequence numbers, so no
- * input is lost or taken twice, and no consumer group or committed offset is involved. Stopping
- * stops taking inputs, then waits until the cluster acknowledged everything the node emitted.
+ * cut off, and resumes at the round after the last one it said it finished. The transport reads
+ * the input topics from the beginning when it joins, and the node drops what it already received
+ * by link sequence numbers, so no input is lost or taken twice, and no consumer group or
+ * committed offset is involved. Stopping stops taking inputs, then waits until the cluster
+ * acknowledged everything handed to the producer.
+ *
+ * <p>A kill ({@link #crash}) stops the node where it is: it hands nothing more to the producer
+ * and takes no more input. What it had already handed to the shared producer is still sent, as
+ * by a process whose writes had left it; in a cluster, where each node is a process of its own,
+ * {@code kill -9} loses the producer's buffer too, and the successor re-emits what was lost.
  *
  * <p>Threads: the node, the round bookkeeping and the sends run on the verticle's context; the
- * consumer belongs to its worker; producer callbacks hop back to the context.
+ * transport's consumer thread and the producer's callbacks hop to it.
  */
 public class NodeVerticle extends VerticleBase {
-
-    /** Families that carry events addressed to nodes; facts (page table, trace) are not consumed. */
-    static final List<Family> INPUT_FAMILIES = List.of(
-            Family.IPI, Family.SECONDARY_TLB, Family.WALK, Family.FAULT, Family.SYSCALL, Family.CONTROL);
 
     private final NodeHost host;
     private final NodeStateMachine machine;
@@ -61,19 +58,16 @@ public class NodeVerticle extends VerticleBase {
     private List<String> senders;
     /** The last round this instance (or, before a restart, its predecessor) said it finished; -1: none. */
     private long round = -1;
-    /** Sends of the current round (or of the rebuild) not yet acknowledged, or a RoundDone in flight. */
+    /** What a restart cut off is being published again; no round starts before it is acknowledged. */
     private boolean busy;
-    private long roundBoundNs;
     private long recoveredEvents;
     private KafkaProducer<String, String> producer;
-    private volatile boolean polling;
-    private volatile boolean rewind;
+    private NodeTransport.Attachment attachment;
     private boolean stopping;
     private boolean crashed;
     private boolean paused;
     private final List<Runnable> pausedBacklog = new ArrayList<>();
     private final List<InputFault> inputFaults = new ArrayList<>();
-    private Future<Void> pollLoop;
     private volatile long crashAtSeq = -1;
     private final Promise<String> crashedAt = Promise.promise();
 
@@ -110,38 +104,37 @@ public class NodeVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        String clientId = "shootdown-" + host.runId() + "-" + machine.nodeId();
-        String roundsTopic = RunTopics.rounds(host.runId());
         return vertx.executeBlocking(() -> {
+            host.transport().flush(); // what a killed predecessor handed to the process's producer is in the log
             List<Envelope> log = new ArrayList<>();
             for (RecordedEvent r : RunLogReader.readRecorded(host.config(), host.runId(), RunTopics.names(host.runId()))) {
                 log.add(r.envelope());
             }
             recoveredEvents = log.stream().filter(e -> e.node().equals(machine.nodeId())).count();
             List<RoundClock.RoundDone> rounds = RunLogReader.readRounds(host.config(), host.runId());
-            return new Recovered(ScheduledNode.rebuild(host.runId(), machine, host.topology(), host.latency(), log), rounds);
+            return new Recovered(ScheduledNode.rebuild(host.runId(), machine, host.topology(), host.latency(), log, true), rounds);
         }).compose(recovered -> {
             node = recovered.node();
-            clock = new RoundClock(host.topology(), host.latency().lookaheadNs());
+            clock = new RoundClock(host.topology(), host.latency());
             recovered.rounds().forEach(clock::onDone);
             round = clock.lastRound(machine.nodeId());
             senders = new ArrayList<>(host.topology());
             senders.add(NodeIds.CONTROL);
             senders.remove(machine.nodeId());
-            producer = new KafkaProducer<>(host.config().producerProperties(clientId));
-            KafkaConsumer<String, String> consumer = new KafkaConsumer<>(host.config().consumerProperties(clientId));
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (Family f : INPUT_FAMILIES) {
-                String topic = Routing.topic(host.runId(), f);
-                for (PartitionInfo info : consumer.partitionsFor(topic, host.config().requestTimeout())) {
-                    partitions.add(new TopicPartition(topic, info.partition()));
+            return vertx.executeBlocking(() -> host.transport().attach(machine.nodeId(), new NodeTransport.Listener() {
+                @Override
+                public void onInput(Envelope in, long storedAtMs) {
+                    context.runOnContext(v -> onRecord(in, storedAtMs));
                 }
-            }
-            partitions.add(new TopicPartition(roundsTopic, 0));
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            polling = true;
-            pollLoop = vertx.executeBlocking(() -> poll(consumer, roundsTopic), false);
+
+                @Override
+                public void onRound(RoundClock.RoundDone done) {
+                    context.runOnContext(v -> onRoundDone(done));
+                }
+            }));
+        }).compose(attached -> {
+            attachment = attached;
+            producer = host.transport().producer();
             List<Envelope> cutOff = node.takeUnpublished();
             if (cutOff.isEmpty()) {
                 maybeAdvance();
@@ -156,62 +149,30 @@ public class NodeVerticle extends VerticleBase {
         });
     }
 
-    private Void poll(KafkaConsumer<String, String> consumer, String roundsTopic) {
-        try {
-            while (polling) {
-                if (rewind) {
-                    rewind = false;
-                    consumer.seekToBeginning(consumer.assignment());
-                }
-                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(20))) {
-                    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-                    long offset = r.offset();
-                    String value = r.value();
-                    long storedAtMs = r.timestamp();
-                    boolean isRound = r.topic().equals(roundsTopic);
-                    context.runOnContext(v -> onRecord(tp, offset, value, storedAtMs, isRound));
-                }
-            }
-        } catch (RuntimeException e) {
-            host.errors().record(machine.nodeId(), "consumer failed", e);
-        } finally {
-            consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
-        }
-        return null;
-    }
-
-    private void onRecord(TopicPartition tp, long offset, String value, long storedAtMs, boolean isRound) {
+    private void onRoundDone(RoundClock.RoundDone done) {
         if (stopping) {
             return; // not taken: the next instance reads it again
         }
-        try {
-            if (isRound) {
-                clock.onDone(RunTopics.decodeRound(value));
-            } else {
-                Envelope in = EventCodec.decode(value);
-                if (!in.run().equals(host.runId()) || !in.links().containsKey(machine.nodeId())) {
-                    return;
-                }
-                if (paused) {
-                    pausedBacklog.add(() -> take(in, storedAtMs));
-                    return;
-                }
-                InputFault fault = inputFaultFor(in);
-                if (fault != null && !fault.duplicate) {
-                    vertx.setTimer(Math.max(1, fault.delayMs), id -> take(in, storedAtMs));
-                    return;
-                }
-                take(in, storedAtMs);
-                if (fault != null) {
-                    take(in, storedAtMs); // the copy: dropped by its link sequence number
-                }
-                return;
-            }
-            maybeAdvance();
-        } catch (LogFormatException e) {
-            host.errors().record(machine.nodeId(), tp + " offset " + offset + ": " + e.getMessage(), null);
-        } catch (RuntimeException e) {
-            host.errors().record(machine.nodeId(), "state machine failed on " + tp + " offset " + offset, e);
+        clock.onDone(done);
+        maybeAdvance();
+    }
+
+    private void onRecord(Envelope in, long storedAtMs) {
+        if (stopping) {
+            return; // not taken: the next instance reads it again
+        }
+        if (paused) {
+            pausedBacklog.add(() -> take(in, storedAtMs));
+            return;
+        }
+        InputFault fault = inputFaultFor(in);
+        if (fault != null && !fault.duplicate) {
+            vertx.setTimer(Math.max(1, fault.delayMs), id -> take(in, storedAtMs));
+            return;
+        }
+        take(in, storedAtMs);
+        if (fault != null) {
+            take(in, storedAtMs); // the copy: dropped by its link sequence number
         }
     }
 
@@ -241,8 +202,8 @@ public class NodeVerticle extends VerticleBase {
     // Infrastructure faults, done to this instance by a fault injector (KafkaRunner). Each runs on the context.
 
     /**
-     * Dies as {@code kill -9} would: takes nothing more, and what the producer had not sent yet is
-     * lost (it is closed without waiting). Undeploy it afterwards; a new instance rebuilds from the log.
+     * Dies as {@code kill -9} would: takes nothing more and publishes nothing more. Undeploy it
+     * afterwards; a new instance rebuilds from the log.
      */
     public Future<Void> crash() {
         return onContext(this::crashNow);
@@ -261,9 +222,13 @@ public class NodeVerticle extends VerticleBase {
     private void crashNow() {
         stopping = true;
         crashed = true;
-        polling = false;
-        if (producer != null) {
-            producer.close(Duration.ZERO);
+        if (attachment != null) {
+            NodeTransport.Attachment leaving = attachment;
+            attachment = null;
+            vertx.executeBlocking(() -> {
+                host.transport().detach(leaving);
+                return null;
+            });
         }
     }
 
@@ -293,7 +258,7 @@ public class NodeVerticle extends VerticleBase {
 
     /** Reads every input topic again from the beginning, as after a consumer rewind. */
     public Future<Void> redeliver() {
-        return onContext(() -> rewind = true);
+        return onContext(host.transport()::rewind);
     }
 
     private Future<Void> onContext(Runnable action) {
@@ -306,22 +271,21 @@ public class NodeVerticle extends VerticleBase {
     }
 
     /**
-     * Starts the next round when it can: the previous one is acknowledged, every node said it
-     * finished it, and everything the others said they sent this node has arrived.
+     * Starts the next round when it can: every node said it finished the previous one, and everything the others said they sent this node has arrived.
      */
     private void maybeAdvance() {
         if (stopping || busy) {
             return;
         }
         if (round < 0) {
-            sayDone(0, 0);
+            sayDone(0);
             return;
         }
         long k = round + 1;
         if (!clock.active(machine.nodeId(), k)) {
             return; // quiesced
         }
-        OptionalLong bound = clock.bound(k);
+        OptionalLong bound = clock.bound(k, machine.nodeId());
         if (bound.isEmpty() || bound.getAsLong() == Long.MAX_VALUE) {
             return; // a node has not finished round k - 1, or nothing is left to happen
         }
@@ -330,9 +294,8 @@ public class NodeVerticle extends VerticleBase {
                 return;
             }
         }
-        roundBoundNs = bound.getAsLong();
-        busy = true;
-        publish(node.runUntil(roundBoundNs)).onComplete(v -> sayDone(k, roundBoundNs));
+        publish(node.runUntil(bound.getAsLong()));
+        sayDone(k);
     }
 
     /** Publishes {@code events} (those the log does not hold yet); completes on the context once all are acknowledged. */
@@ -364,42 +327,52 @@ public class NodeVerticle extends VerticleBase {
         return Future.all(acks).mapEmpty();
     }
 
-    private void sayDone(long k, long boundNs) {
+    /**
+     * Says this node finished round {@code k} and goes on at once: neither the round's events nor
+     * this RoundDone wait for the cluster's acknowledgement. The others read the RoundDone's link
+     * counts and wait for those events anyway, and the idempotent producer keeps each partition in
+     * order, so waiting here would only put a produce round trip on every round's critical path.
+     * If the process dies before they are recorded, its next instance rebuilds from what was:
+     * events lost with it are emitted again by re-execution, and a lost RoundDone is said again,
+     * its counts and next time taken from where the rebuilt node stands (every one of its sends
+     * is counted and every one in flight is in its next time, so the bounds stay safe).
+     */
+    private void sayDone(long k) {
         if (crashed) {
             return;
         }
-        busy = true;
         NodeDriver driver = node.driver();
-        long next = Math.min(node.nextAtNs(), node.sentDueNotBefore(boundNs));
-        RoundClock.RoundDone done = new RoundClock.RoundDone(machine.nodeId(), k, driver.seq(), driver.sentOnLinks(), next,
-                driver.quiesced());
+        // What it sent this round (and, after a restart, what re-execution sent) that a destination may not have taken:
+        // due at or after that destination's bound of this round.
+        Map<String, Long> inFlight = node.takeSentArrivals(dest -> k == 0 ? Long.MIN_VALUE
+                : clock.bound(k, dest).orElse(Long.MIN_VALUE));
+        RoundClock.RoundDone done = new RoundClock.RoundDone(machine.nodeId(), k, driver.seq(), driver.sentOnLinks(),
+                node.nextAtNs(), inFlight, driver.quiesced());
         producer.send(new ProducerRecord<>(RunTopics.rounds(host.runId()), machine.nodeId(), RunTopics.encode(done)),
-                (metadata, error) -> context.runOnContext(v -> {
-                    if (error != null) {
-                        if (!crashed) { // a killed process records nothing
-                            host.errors().record(machine.nodeId(), "round " + k + " was not recorded", error);
-                        }
-                        return; // stays busy: without its RoundDone nobody can go on, and the run times out
+                (metadata, error) -> {
+                    if (error != null && !crashed) { // a killed process records nothing
+                        context.runOnContext(v -> host.errors().record(machine.nodeId(), "round " + k + " was not recorded", error));
                     }
-                    round = k;
-                    clock.onDone(done);
-                    clock.forgetBefore(k);
-                    busy = false;
-                    maybeAdvance();
-                }));
+                });
+        round = k;
+        clock.onDone(done);
+        clock.forgetBefore(k);
+        context.runOnContext(v -> maybeAdvance()); // not a recursion: a node left alone goes on round after round
     }
 
     @Override
     public Future<?> stop() {
         stopping = true; // on the context: no input is taken from here on
-        polling = false;
-        Future<Void> polled = pollLoop == null ? Future.succeededFuture() : pollLoop;
-        return polled.eventually(() -> vertx.executeBlocking(() -> {
-            if (producer != null && !crashed) {
-                producer.flush(); // everything emitted is acknowledged (or its failure recorded)
-                producer.close(Duration.ofSeconds(5));
+        NodeTransport.Attachment leaving = attachment;
+        attachment = null;
+        return vertx.executeBlocking(() -> {
+            if (!crashed) {
+                host.transport().flush(); // everything emitted is acknowledged (or its failure recorded)
+            }
+            if (leaving != null) {
+                host.transport().detach(leaving);
             }
             return null;
-        }));
+        });
     }
 }
