@@ -2,6 +2,7 @@ package dev.shootdown.bench;
 
 import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.cli.Machine;
+import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.kafka.KafkaHostConfig;
@@ -32,9 +33,11 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * Goal 1: simulated events per second through the Kafka host (every node a verticle, every event
  * a record on the run's topics) on the embedded broker, for a workload with many concurrent
- * shootdowns. The rate is the run's events over the time its rounds took: from the first RoundDone
- * record on the run's rounds topic to the last (the broker's timestamps), which leaves out topic
- * creation, deployment and shutdown; the run's whole wall time is given beside it.
+ * shootdowns. The rate is the run's events over the time its rounds took: from the run
+ * controller's RoundDone on the run's rounds topic (said with RunStarted, once every node is
+ * deployed) to the last RoundDone (the broker's timestamps), which leaves out topic creation,
+ * deployment (a node says its round 0 as soon as it is up, before the others are) and shutdown;
+ * the run's whole wall time is given beside it.
  *
  * <p>The reference, on the same broker right after: Kafka's own
  * {@code org.apache.kafka.tools.ProducerPerformance}, in a JVM of its own (kafka-tools is
@@ -90,7 +93,7 @@ final class PipelineBenchmark {
                     windowNs, log.size()), rate, "events/s",
                     "Kafka's ProducerPerformance, same broker, " + recordSize + "-byte records", kafkaRate,
                     "≥ 0.5 of Kafka's raw rate", Row.ratioAtLeast(ratio, GOAL_RATIO),
-                    String.format(Locale.ROOT, "rate over the rounds (first to last RoundDone, %.1f s); the whole run took "
+                    String.format(Locale.ROOT, "rate over the rounds (from RunStarted's RoundDone, once every node is deployed, to the last, %.1f s); the whole run took "
                                     + "%.1f s (%s events/s with topics, deployment and shutdown); %,d RoundDone records (about %,.0f "
                                     + "rounds of %d nodes): %.1f events and %.1f ms per round; reference %,d records",
                             roundsSeconds, seconds, Row.format(log.size() / seconds), r.records(), rounds, scenario.nodeIds().size(),
@@ -98,7 +101,11 @@ final class PipelineBenchmark {
         }
     }
 
-    /** The run's rounds topic: how many RoundDone records, and the broker's timestamps of the first and last. */
+    /**
+     * The run's rounds topic: how many RoundDone records, the broker's timestamp of the run
+     * controller's (RunStarted's round, said once every node is deployed and has said its round 0)
+     * and of the last record.
+     */
     record Rounds(long records, long firstMs, long lastMs) {}
 
     private static Rounds rounds(String bootstrap, String runId) {
@@ -107,20 +114,27 @@ final class PipelineBenchmark {
                 "value.deserializer", StringDeserializer.class.getName(), "enable.auto.commit", "false");
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
             consumer.assign(List.of(tp));
+            consumer.seekToBeginning(List.of(tp));
             long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(30)).get(tp);
-            return new Rounds(end, timestampAt(consumer, tp, 0), timestampAt(consumer, tp, end - 1));
-        }
-    }
-
-    private static long timestampAt(KafkaConsumer<String, String> consumer, TopicPartition tp, long offset) {
-        consumer.seek(tp, offset);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
-                return r.timestamp();
+            long started = -1;
+            long last = -1;
+            long read = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (read < end && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    read++;
+                    if (started < 0 && NodeIds.CONTROL.equals(r.key())) {
+                        started = r.timestamp();
+                    }
+                    last = r.timestamp();
+                }
             }
+            if (read < end || started < 0) {
+                throw new IllegalStateException("read " + read + " of " + end + " RoundDone records of " + tp
+                        + (started < 0 ? ", none from the run controller" : "") + " in 60 s");
+            }
+            return new Rounds(end, started, last);
         }
-        throw new IllegalStateException("no record at offset " + offset + " of " + tp + " within 30 s");
     }
 
     private static final Pattern RATE = Pattern.compile("records sent, ([0-9.]+) records/sec");

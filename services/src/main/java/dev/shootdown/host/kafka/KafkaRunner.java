@@ -137,10 +137,15 @@ public final class KafkaRunner {
             if (factory == null && !redeploys.isEmpty()) {
                 throw new IllegalArgumentException("redeploys need the run's own verticles; the nodes run elsewhere");
             }
+            // Every node at once: each start reads the run's topics to rebuild itself, which takes a while.
+            Map<String, Future<String>> deploying = new LinkedHashMap<>();
             for (String node : factory == null ? List.<String>of() : host.topology()) {
                 NodeVerticle v = factory.apply(node);
                 instances.add(v);
-                deployments.put(node, await(vertx.deployVerticle(v), "deploying " + node));
+                deploying.put(node, vertx.deployVerticle(v));
+            }
+            for (Map.Entry<String, Future<String>> d : deploying.entrySet()) {
+                deployments.put(d.getKey(), await(d.getValue(), "deploying " + d.getKey()));
             }
             killsAt.forEach((node, at) -> crashes.put(node, current(node, instances).crashAfter(at.firstKey())));
             try (KafkaProducer<String, String> producer = new KafkaProducer<>(config.producerProperties("shootdown-control-" + runId));
