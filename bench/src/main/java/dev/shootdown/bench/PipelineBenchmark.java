@@ -1,6 +1,7 @@
 package dev.shootdown.bench;
 
 import dev.shootdown.broker.EmbeddedKafkaBroker;
+import dev.shootdown.codec.LogFormatException;
 import dev.shootdown.cli.Machine;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.ErrorLog;
@@ -20,9 +21,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.HdrHistogram.Histogram;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -95,9 +98,12 @@ final class PipelineBenchmark {
                     "≥ 0.5 of Kafka's raw rate", Row.ratioAtLeast(ratio, GOAL_RATIO),
                     String.format(Locale.ROOT, "rate over the rounds (from RunStarted's RoundDone, once every node is deployed, to the last, %.1f s); the whole run took "
                                     + "%.1f s (%s events/s with topics, deployment and shutdown); %,d RoundDone records (about %,.0f "
-                                    + "rounds of %d nodes): %.1f events and %.1f ms per round; reference %,d records",
+                                    + "rounds of %d nodes): %.1f events and %.1f ms per round on average; a round (its last "
+                                    + "RoundDone to the next round's) took %d ms at p50, %d ms at p90 (the first %d rounds, while "
+                                    + "the JIT warms up, %.1f ms on average); reference %,d records",
                             roundsSeconds, seconds, Row.format(log.size() / seconds), r.records(), rounds, scenario.nodeIds().size(),
-                            log.size() / rounds, roundsSeconds * 1e3 / rounds, records));
+                            log.size() / rounds, roundsSeconds * 1e3 / rounds, r.roundMs().getValueAtPercentile(50),
+                            r.roundMs().getValueAtPercentile(90), WARM_UP_ROUNDS, r.warmUpMs() / (double) WARM_UP_ROUNDS, records));
         }
     }
 
@@ -106,7 +112,10 @@ final class PipelineBenchmark {
      * controller's (RunStarted's round, said once every node is deployed and has said its round 0)
      * and of the last record.
      */
-    record Rounds(long records, long firstMs, long lastMs) {}
+    record Rounds(long records, long firstMs, long lastMs, Histogram roundMs, long warmUpMs) {}
+
+    /** Rounds reported apart at the start of a run. */
+    static final int WARM_UP_ROUNDS = 100;
 
     private static Rounds rounds(String bootstrap, String runId) {
         TopicPartition tp = new TopicPartition(RunTopics.rounds(runId), 0);
@@ -119,6 +128,7 @@ final class PipelineBenchmark {
             long started = -1;
             long last = -1;
             long read = 0;
+            TreeMap<Long, Long> roundEndMs = new TreeMap<>(); // round -> its last RoundDone's timestamp
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (read < end && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
@@ -127,13 +137,32 @@ final class PipelineBenchmark {
                         started = r.timestamp();
                     }
                     last = r.timestamp();
+                    try {
+                        roundEndMs.merge(RunTopics.decodeRound(r.value()).round(), r.timestamp(), Math::max);
+                    } catch (LogFormatException e) {
+                        throw new IllegalStateException(tp + " offset " + r.offset() + ": " + e.getMessage(), e);
+                    }
                 }
             }
             if (read < end || started < 0) {
                 throw new IllegalStateException("read " + read + " of " + end + " RoundDone records of " + tp
                         + (started < 0 ? ", none from the run controller" : "") + " in 60 s");
             }
-            return new Rounds(end, started, last);
+            Histogram roundMs = new Histogram(3);
+            long warmUp = 0;
+            Long previous = null;
+            for (Map.Entry<Long, Long> e : roundEndMs.entrySet()) {
+                if (previous != null) {
+                    long ms = Math.max(0, e.getValue() - previous);
+                    if (e.getKey() <= WARM_UP_ROUNDS) {
+                        warmUp += ms;
+                    } else {
+                        roundMs.recordValue(ms);
+                    }
+                }
+                previous = e.getValue();
+            }
+            return new Rounds(end, started, last, roundMs, warmUp);
         }
     }
 
