@@ -60,6 +60,8 @@ public final class ScheduledNode {
     private final Map<String, Long> lastArrivalIn = new HashMap<>();
     private final Map<String, TreeMap<Long, Envelope>> early = new HashMap<>();
     private final Map<String, Long> lastArrivalOut = new HashMap<>();
+    /** Each destination's {@link LatencyModel#lookaheadNs(String, String)} from this node. */
+    private final Map<String, Long> lookaheadTo = new HashMap<>();
     /** When each message sent since the last report is due, by destination; kept only for a host that reports them. */
     private final Map<String, List<Long>> sentArrivals = new HashMap<>();
     private boolean reportsSent;
@@ -259,7 +261,9 @@ public final class ScheduledNode {
         for (String dest : e.links().keySet()) {
             if (nodes.contains(dest)) {
                 long sampled = latency.sampleNs(e, dest, seed);
-                latency.checkLink(e, dest, sampled);
+                if (sampled < lookaheadTo.computeIfAbsent(dest, d -> latency.lookaheadNs(nodeId, d))) {
+                    latency.checkLink(e, dest, sampled); // throws, naming the message
+                }
                 long at = Math.max(e.timeNs() + sampled, lastArrivalOut.getOrDefault(dest, 0L));
                 lastArrivalOut.put(dest, at);
                 if (reportsSent) {
