@@ -3,20 +3,14 @@ package dev.shootdown.bench;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.broker.EmbeddedKafkaBroker;
-import dev.shootdown.cli.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.NodeIds;
-import dev.shootdown.host.ErrorLog;
-import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.kafka.KafkaHostConfig;
-import dev.shootdown.host.kafka.KafkaRunner;
-import dev.shootdown.host.kafka.NodeHost;
 import dev.shootdown.host.kafka.NodeObserver;
 import dev.shootdown.host.kafka.RecordedEvent;
 import dev.shootdown.host.kafka.RunTopics;
 import dev.shootdown.scenario.Scenario;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -86,8 +80,6 @@ final class LatencyBenchmark {
         }
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
             KafkaHostConfig config = KafkaHostConfig.defaults(broker.bootstrapServers());
-            String runId = scenario.name() + "-latency-" + Long.toHexString(System.nanoTime() & 0xffffff);
-            ErrorLog errors = new ErrorLog();
             Map<String, Long> publishedNs = new ConcurrentHashMap<>();
             NodeObserver observer = new NodeObserver() {
                 @Override
@@ -101,22 +93,14 @@ final class LatencyBenchmark {
             // Both clocks read together: the broker's record timestamps (ms since the epoch, set by
             // this JVM's producers) and nanoTime, so that rounds can be placed between two events.
             long epochMsMinusNanoMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
-            NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors, observer);
-            long start = System.nanoTime();
-            KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, node -> Machine.verticle(host, node),
-                    List.of(), Duration.ofMinutes(10), node -> { });
-            double seconds = (System.nanoTime() - start) / 1e9;
-            if (!errors.isEmpty() || !result.quiesced()) {
-                throw new IllegalStateException("the Kafka run " + runId + " did not finish cleanly: quiesced "
-                        + result.quiesced() + ", missing " + result.missingNodes() + ", errors " + errors.distinct());
-            }
+            KafkaBenchRun run = KafkaBenchRun.run(config, scenario, "latency", observer);
+            String runId = run.runId();
+            double seconds = run.seconds();
+            int recordSize = run.recordSize();
             List<Envelope> log = new ArrayList<>();
-            long bytes = 0;
-            for (RecordedEvent e : result.log()) {
+            for (RecordedEvent e : run.log()) {
                 log.add(e.envelope());
-                bytes += e.line().getBytes(StandardCharsets.UTF_8).length;
             }
-            int recordSize = (int) (bytes / log.size());
             AuditReport audit = Auditor.audit(log);
             ShootdownLatencies.Result measured = ShootdownLatencies.measure(log, audit.shootdowns(), publishedNs);
             if (measured.samples().isEmpty()) {

@@ -2,19 +2,14 @@ package dev.shootdown.bench;
 
 import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.codec.LogFormatException;
-import dev.shootdown.cli.Machine;
 import dev.shootdown.event.NodeIds;
-import dev.shootdown.host.ErrorLog;
-import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.kafka.KafkaHostConfig;
-import dev.shootdown.host.kafka.KafkaRunner;
-import dev.shootdown.host.kafka.NodeHost;
+import dev.shootdown.host.kafka.NodeObserver;
 import dev.shootdown.host.kafka.RecordedEvent;
 import dev.shootdown.host.kafka.RunTopics;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.file.ScenarioFiles;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,23 +59,11 @@ final class PipelineBenchmark {
         Scenario scenario = loaded.withEnd(new Scenario.EndCondition(loaded.end().deviceFaults(), windowNs));
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
             KafkaHostConfig config = KafkaHostConfig.defaults(broker.bootstrapServers());
-            String runId = scenario.name() + "-bench-" + Long.toHexString(System.nanoTime() & 0xffffff);
-            ErrorLog errors = new ErrorLog();
-            NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
-            long start = System.nanoTime();
-            KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, node -> Machine.verticle(host, node),
-                    List.of(), Duration.ofMinutes(10), node -> { });
-            double seconds = (System.nanoTime() - start) / 1e9;
-            if (!errors.isEmpty() || !result.quiesced()) {
-                throw new IllegalStateException("the Kafka run " + runId + " did not finish cleanly: quiesced "
-                        + result.quiesced() + ", missing " + result.missingNodes() + ", errors " + errors.distinct());
-            }
-            List<RecordedEvent> log = result.log();
-            long bytes = 0;
-            for (RecordedEvent e : log) {
-                bytes += e.line().getBytes(StandardCharsets.UTF_8).length;
-            }
-            int recordSize = (int) (bytes / log.size());
+            KafkaBenchRun run = KafkaBenchRun.run(config, scenario, "bench", NodeObserver.NONE);
+            String runId = run.runId();
+            double seconds = run.seconds();
+            List<RecordedEvent> log = run.log();
+            int recordSize = run.recordSize();
 
             Rounds r = rounds(broker.bootstrapServers(), runId);
             double rounds = (double) r.records() / scenario.nodeIds().size();
