@@ -123,7 +123,9 @@ public final class LogStream implements AutoCloseable {
 
     private String lookahead;
     private long lookaheadLength;
+    private long lookaheadHash;
     private long currentLength;
+    private long currentHash;
     private boolean started;
 
     private LogStream(Path file, int reorderWindow) throws IOException {
@@ -265,7 +267,7 @@ public final class LogStream implements AutoCloseable {
             problem(line, cut ? LogFile.cutMidLine(ex.getMessage()) : ex.getMessage());
             return null;
         }
-        long hash = hash(text);
+        long hash = currentHash;
         NodeState node = nodes.computeIfAbsent(e.node(), k -> new NodeState());
         if (e.seq() <= node.lastPlaced) {
             if (node.remembers(e.seq())) {
@@ -387,37 +389,46 @@ public final class LogStream implements AutoCloseable {
             started = true;
             lookahead = reader.readLine();
             lookaheadLength = reader.length;
+            lookaheadHash = reader.hash;
         }
         String current = lookahead;
         if (current == null) {
             return null;
         }
         currentLength = lookaheadLength;
+        currentHash = lookaheadHash;
         lookahead = reader.readLine();
         lookaheadLength = reader.length;
+        lookaheadHash = reader.hash;
         linesRead++;
         return current;
     }
 
     /**
      * A 64-bit hash of the line's characters: four interleaved FNV-1a-style lanes (every fourth
-     * character each, so the multiplications do not wait on one another), folded with the length.
+     * pair of characters each, so the multiplications do not wait on one another), folded with
+     * the length.
      */
     static long hash(String text) {
+        return hash(text.toCharArray(), 0, text.length());
+    }
+
+    /** {@link #hash(String)} of the {@code n} characters from {@code from}: the line reader's, on its buffer. */
+    static long hash(char[] text, int from, int n) {
         long h0 = 0xcbf29ce484222325L;
         long h1 = 0x84222325cbf29ce4L;
         long h2 = 0x9e3779b97f4a7c15L;
         long h3 = 0xc2b2ae3d27d4eb4fL;
-        int n = text.length();
-        int i = 0;
-        for (; i + 3 < n; i += 4) {
-            h0 = (h0 ^ text.charAt(i)) * 0x100000001b3L;
-            h1 = (h1 ^ text.charAt(i + 1)) * 0x100000001b3L;
-            h2 = (h2 ^ text.charAt(i + 2)) * 0x100000001b3L;
-            h3 = (h3 ^ text.charAt(i + 3)) * 0x100000001b3L;
+        int i = from;
+        int end = from + n;
+        for (; i + 7 < end; i += 8) { // two characters per lane and step: half the multiplications
+            h0 = (h0 ^ (text[i] | (long) text[i + 1] << 16)) * 0x100000001b3L;
+            h1 = (h1 ^ (text[i + 2] | (long) text[i + 3] << 16)) * 0x100000001b3L;
+            h2 = (h2 ^ (text[i + 4] | (long) text[i + 5] << 16)) * 0x100000001b3L;
+            h3 = (h3 ^ (text[i + 6] | (long) text[i + 7] << 16)) * 0x100000001b3L;
         }
-        for (; i < n; i++) {
-            h0 = (h0 ^ text.charAt(i)) * 0x100000001b3L;
+        for (; i < end; i++) {
+            h0 = (h0 ^ text[i]) * 0x100000001b3L;
         }
         long h = h0 ^ Long.rotateLeft(h1, 16) ^ Long.rotateLeft(h2, 32) ^ Long.rotateLeft(h3, 48) ^ n;
         return (h ^ (h >>> 29)) * 0xbf58476d1ce4e5b9L;
@@ -470,6 +481,8 @@ public final class LogStream implements AutoCloseable {
         private boolean skipLf;
         /** The full length of the line last returned. */
         long length;
+        /** {@link LogStream#hash(String)} of the line last returned. */
+        long hash;
         /** The last character read from the stream, -1 when none. */
         int lastChar = -1;
 
@@ -487,7 +500,7 @@ public final class LogStream implements AutoCloseable {
                     if (n <= 0) {
                         pos = 0;
                         end = 0;
-                        return any ? line.toString() : null;
+                        return any ? kept() : null;
                     }
                     pos = 0;
                     end = n;
@@ -500,18 +513,35 @@ public final class LogStream implements AutoCloseable {
                         continue;
                     }
                 }
-                any = true;
                 int start = pos;
                 while (pos < end && buf[pos] != '\n' && buf[pos] != '\r') {
                     pos++;
                 }
+                if (!any && pos < end) {
+                    // The whole line is in the buffer (nearly every line): one copy, hashed where it lies.
+                    length = pos - start;
+                    int kept = Math.min(pos - start, MAX_LINE_CHARS + 1);
+                    hash = hash(buf, start, kept);
+                    String whole = new String(buf, start, kept);
+                    skipLf = buf[pos] == '\r';
+                    pos++;
+                    return whole;
+                }
+                any = true;
                 keep(start, pos);
                 if (pos < end) {
                     skipLf = buf[pos] == '\r';
                     pos++;
-                    return line.toString();
+                    return kept();
                 }
             }
+        }
+
+        /** The line gathered across buffers, and its hash. */
+        private String kept() {
+            String text = line.toString();
+            hash = LogStream.hash(text);
+            return text;
         }
 
         private void keep(int from, int to) {
