@@ -161,8 +161,24 @@ public final class EventCodec {
             nodes[n] = key;
             seqs[n++] = p.getLongValue();
         }
-        return VectorClock.ofSorted(Arrays.copyOf(nodes, n), Arrays.copyOf(seqs, n));
+        String[] previous = LAST_CLOCK_NODES.get();
+        boolean same = previous.length == n;
+        for (int i = 0; same && i < n; i++) {
+            same = previous[i] == nodes[i]; // names come interned from the parser
+        }
+        String[] kept = same ? previous : Arrays.copyOf(nodes, n);
+        VectorClock clock = VectorClock.ofSorted(kept, Arrays.copyOf(seqs, n));
+        if (clock != null && !same) {
+            LAST_CLOCK_NODES.set(kept);
+        }
+        return clock;
     }
+
+    /**
+     * The node ids of the last clock decoded on this thread: consecutive clocks nearly always
+     * name the same nodes, and a clock's id array is never changed, so they share it.
+     */
+    private static final ThreadLocal<String[]> LAST_CLOCK_NODES = ThreadLocal.withInitial(() -> new String[0]);
 
     /** A links object, keys strictly ascending, long values; null for anything else. */
     private static TreeMap<String, Long> readLinks(JsonParser p) throws IOException {
