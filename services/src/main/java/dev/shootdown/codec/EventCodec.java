@@ -49,11 +49,33 @@ public final class EventCodec {
         if (e == null) {
             e = decodeGeneral(line);
         }
+        return checkSchema(e);
+    }
+
+    private static Envelope checkSchema(Envelope e) throws LogFormatException {
         if (e.schema() > Envelope.SCHEMA_VERSION) {
             throw new LogFormatException("schema version " + e.schema() + " is newer than this build reads ("
                     + Envelope.SCHEMA_VERSION + ")", null);
         }
         return e;
+    }
+
+    /**
+     * Decodes one log line held in {@code chars} (from {@code offset}, {@code length} of them),
+     * as {@link #decode(String)} does, without making a {@code String} of a line the fast way
+     * reads. The array is only read, and only during the call.
+     */
+    public static Envelope decode(char[] chars, int offset, int length) throws LogFormatException {
+        Envelope e;
+        try (JsonParser p = MAPPER.getFactory().createParser(chars, offset, length)) {
+            e = decodeCanonical(p);
+        } catch (IOException | RuntimeException ex) {
+            e = null;
+        }
+        if (e == null) {
+            e = decodeGeneral(new String(chars, offset, length));
+        }
+        return checkSchema(e);
     }
 
     /** Jackson's data binding of the whole line: any field order, and the reasons a bad line gets. */
@@ -78,57 +100,62 @@ public final class EventCodec {
      */
     static Envelope decodeCanonical(String line) {
         try (JsonParser p = MAPPER.getFactory().createParser(line)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                return null;
-            }
-            String run = stringField(p, "run");
-            String node = stringField(p, "node");
-            if (run == null || node == null || !isField(p, "seq") || p.nextToken() != JsonToken.VALUE_NUMBER_INT
-                    || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-                return null;
-            }
-            long seq = p.getLongValue();
-            if (!isField(p, "schema") || p.nextToken() != JsonToken.VALUE_NUMBER_INT
-                    || p.getNumberType() != JsonParser.NumberType.INT) {
-                return null;
-            }
-            int schema = p.getIntValue();
-            if (!isField(p, "timeNs") || p.nextToken() != JsonToken.VALUE_NUMBER_INT
-                    || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-                return null;
-            }
-            long timeNs = p.getLongValue();
-            if (!isField(p, "clock") || p.nextToken() != JsonToken.START_OBJECT) {
-                return null;
-            }
-            VectorClock clock = readClock(p);
-            if (clock == null || !isField(p, "cause")) {
-                return null;
-            }
-            JsonToken causeToken = p.nextToken();
-            String cause;
-            if (causeToken == JsonToken.VALUE_STRING) {
-                cause = p.getText();
-            } else if (causeToken == JsonToken.VALUE_NULL) {
-                cause = null;
-            } else {
-                return null;
-            }
-            if (!isField(p, "links") || p.nextToken() != JsonToken.START_OBJECT) {
-                return null;
-            }
-            TreeMap<String, Long> links = readLinks(p);
-            if (links == null || !isField(p, "event") || p.nextToken() != JsonToken.START_OBJECT) {
-                return null;
-            }
-            Event event = EventRecordDecoder.decode(p);
-            if (event == null || p.nextToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
-                return null;
-            }
-            return new Envelope(run, node, seq, schema, timeNs, clock, cause, links, event);
+            return decodeCanonical(p);
         } catch (IOException | RuntimeException e) {
             return null; // the general way decodes it, or says what is wrong with it
         }
+    }
+
+    /** {@link #decodeCanonical(String)} from a parser on the line; may throw where it would answer null. */
+    private static Envelope decodeCanonical(JsonParser p) throws IOException {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            return null;
+        }
+        String run = stringField(p, "run");
+        String node = stringField(p, "node");
+        if (run == null || node == null || !isField(p, "seq") || p.nextToken() != JsonToken.VALUE_NUMBER_INT
+                || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            return null;
+        }
+        long seq = p.getLongValue();
+        if (!isField(p, "schema") || p.nextToken() != JsonToken.VALUE_NUMBER_INT
+                || p.getNumberType() != JsonParser.NumberType.INT) {
+            return null;
+        }
+        int schema = p.getIntValue();
+        if (!isField(p, "timeNs") || p.nextToken() != JsonToken.VALUE_NUMBER_INT
+                || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            return null;
+        }
+        long timeNs = p.getLongValue();
+        if (!isField(p, "clock") || p.nextToken() != JsonToken.START_OBJECT) {
+            return null;
+        }
+        VectorClock clock = readClock(p);
+        if (clock == null || !isField(p, "cause")) {
+            return null;
+        }
+        JsonToken causeToken = p.nextToken();
+        String cause;
+        if (causeToken == JsonToken.VALUE_STRING) {
+            cause = p.getText();
+        } else if (causeToken == JsonToken.VALUE_NULL) {
+            cause = null;
+        } else {
+            return null;
+        }
+        if (!isField(p, "links") || p.nextToken() != JsonToken.START_OBJECT) {
+            return null;
+        }
+        TreeMap<String, Long> links = readLinks(p);
+        if (links == null || !isField(p, "event") || p.nextToken() != JsonToken.START_OBJECT) {
+            return null;
+        }
+        Event event = EventRecordDecoder.decode(p);
+        if (event == null || p.nextToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
+            return null;
+        }
+        return new Envelope(run, node, seq, schema, timeNs, clock, cause, links, event);
     }
 
     /** The value of the next field, which must be {@code name} and a string; null otherwise. */

@@ -121,7 +121,10 @@ public final class LogStream implements AutoCloseable {
     private long unplaced;
     private boolean finished;
 
-    private String lookahead;
+    /** The line after the current one (whether there is one: {@link #lookaheadPresent}), and the current line. */
+    private Line lookahead = new Line();
+    private boolean lookaheadPresent;
+    private Line current = new Line();
     private long lookaheadLength;
     private long lookaheadHash;
     private long currentLength;
@@ -183,7 +186,7 @@ public final class LogStream implements AutoCloseable {
             if (finished) {
                 return null;
             }
-            String text = readLine();
+            Line text = readLine();
             if (text == null) {
                 finish();
                 return null;
@@ -249,7 +252,7 @@ public final class LogStream implements AutoCloseable {
     }
 
     /** Handles one line; returns its envelope when it can be placed at once. */
-    private Envelope accept(String text) {
+    private Envelope accept(Line text) {
         long line = linesRead;
         if (text.isBlank()) {
             return null;
@@ -261,9 +264,9 @@ public final class LogStream implements AutoCloseable {
         }
         Envelope e;
         try {
-            e = EventCodec.decode(text);
+            e = EventCodec.decode(text.chars, 0, text.length);
         } catch (LogFormatException ex) {
-            boolean cut = lookahead == null && reader.lastChar != '\n';
+            boolean cut = !lookaheadPresent && reader.lastChar != '\n';
             problem(line, cut ? LogFile.cutMidLine(ex.getMessage()) : ex.getMessage());
             return null;
         }
@@ -384,24 +387,64 @@ public final class LogStream implements AutoCloseable {
     }
 
     /** The next line, one ahead so that the last line is known as such; null at the end. */
-    private String readLine() throws IOException {
+    private Line readLine() throws IOException {
         if (!started) {
             started = true;
-            lookahead = reader.readLine();
+            lookaheadPresent = reader.readLine(lookahead);
             lookaheadLength = reader.length;
             lookaheadHash = reader.hash;
         }
-        String current = lookahead;
-        if (current == null) {
+        if (!lookaheadPresent) {
             return null;
         }
+        Line read = lookahead;
+        lookahead = current;
+        current = read;
         currentLength = lookaheadLength;
         currentHash = lookaheadHash;
-        lookahead = reader.readLine();
+        lookaheadPresent = reader.readLine(lookahead);
         lookaheadLength = reader.length;
         lookaheadHash = reader.hash;
         linesRead++;
         return current;
+    }
+
+    /**
+     * One line's characters (at most {@link #MAX_LINE_CHARS} + 1 of them), in an array reused from
+     * line to line: the decoder parses them where they are, and a {@code String} is made only for
+     * a line it cannot decode the fast way.
+     */
+    private static final class Line {
+        char[] chars = new char[1024];
+        int length;
+
+        void set(char[] from, int start, int n) {
+            ensure(n);
+            System.arraycopy(from, start, chars, 0, n);
+            length = n;
+        }
+
+        void set(StringBuilder from) {
+            ensure(from.length());
+            from.getChars(0, from.length(), chars, 0);
+            length = from.length();
+        }
+
+        private void ensure(int n) {
+            if (chars.length < n) {
+                chars = new char[Math.max(n, chars.length * 2)];
+            }
+        }
+
+        /** As {@link String#isBlank}: empty or only white space. */
+        boolean isBlank() {
+            for (int i = 0; i < length; i++) {
+                if (!Character.isWhitespace(chars[i])) {
+                    return false;
+                }
+            }
+            return true;
+        }
     }
 
     /**
@@ -490,7 +533,8 @@ public final class LogStream implements AutoCloseable {
             this.in = in;
         }
 
-        String readLine() throws IOException {
+        /** Reads the next line into {@code into}; false at the end of the stream. */
+        boolean readLine(Line into) throws IOException {
             line.setLength(0);
             length = 0;
             boolean any = false;
@@ -500,7 +544,7 @@ public final class LogStream implements AutoCloseable {
                     if (n <= 0) {
                         pos = 0;
                         end = 0;
-                        return any ? kept() : null;
+                        return any && kept(into);
                     }
                     pos = 0;
                     end = n;
@@ -522,26 +566,26 @@ public final class LogStream implements AutoCloseable {
                     length = pos - start;
                     int kept = Math.min(pos - start, MAX_LINE_CHARS + 1);
                     hash = hash(buf, start, kept);
-                    String whole = new String(buf, start, kept);
+                    into.set(buf, start, kept);
                     skipLf = buf[pos] == '\r';
                     pos++;
-                    return whole;
+                    return true;
                 }
                 any = true;
                 keep(start, pos);
                 if (pos < end) {
                     skipLf = buf[pos] == '\r';
                     pos++;
-                    return kept();
+                    return kept(into);
                 }
             }
         }
 
-        /** The line gathered across buffers, and its hash. */
-        private String kept() {
-            String text = line.toString();
-            hash = LogStream.hash(text);
-            return text;
+        /** The line gathered across buffers, and its hash; true. */
+        private boolean kept(Line into) {
+            into.set(line);
+            hash = LogStream.hash(into.chars, 0, into.length);
+            return true;
         }
 
         private void keep(int from, int to) {

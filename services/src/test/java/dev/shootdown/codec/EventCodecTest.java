@@ -45,6 +45,7 @@ class EventCodecTest {
             } else {
                 assertEquals(envelope, fast, t.name());
                 assertEquals(line, EventCodec.encode(fast), t.name());
+                assertEquals(envelope, EventCodec.decode(line.toCharArray(), 0, line.length()), t.name());
             }
         }
         assertEquals(new TreeSet<>(GENERAL_ONLY), general, "the event types only data binding decodes");
@@ -90,6 +91,13 @@ class EventCodecTest {
             } catch (LogFormatException e) {
                 decoded = e.getMessage();
             }
+            Object fromChars;
+            try {
+                fromChars = EventCodec.decode(("[ " + variant + " ]").toCharArray(), 2, variant.length());
+            } catch (LogFormatException e) {
+                fromChars = e.getMessage();
+            }
+            assertEquals(decoded, fromChars, "decoded from a char array: " + variant);
             if (general instanceof Envelope g && g.schema() > Envelope.SCHEMA_VERSION) {
                 assertEquals("schema version 2 is newer than this build reads (1)", decoded, variant);
             } else {
