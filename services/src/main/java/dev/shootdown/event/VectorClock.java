@@ -35,6 +35,44 @@ public record VectorClock(SortedMap<String, Long> entries) {
         return entries;
     }
 
+    /**
+     * A clock of the given entries, which must be strictly ascending by node id (a decoder's fast
+     * path, {@code EventCodec}); null when they are not, for the caller to take the general way. The arrays are kept, not copied: the caller must not change them afterwards.
+     */
+    public static VectorClock ofSorted(String[] nodes, long[] seqs) {
+        if (nodes.length != seqs.length) {
+            return null;
+        }
+        for (int i = 0; i < nodes.length; i++) {
+            if (nodes[i] == null || (i > 0 && nodes[i - 1].compareTo(nodes[i]) >= 0)) {
+                return null;
+            }
+        }
+        return new VectorClock(new Entries(nodes, seqs));
+    }
+
+    /**
+     * True when every entry but {@code except}'s is at most {@code placed}'s value for its node:
+     * the events this clock depends on have been placed ({@code CausalOrder}). Without a boxed
+     * value or an entry object per entry; a clock with a null entry throws as unboxing it would.
+     */
+    public boolean coveredBy(java.util.function.ToLongFunction<String> placed, String except) {
+        if (entries instanceof Entries e) {
+            for (int i = 0; i < e.keys.length; i++) {
+                if (!e.keys[i].equals(except) && placed.applyAsLong(e.keys[i]) < e.values[i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        for (Map.Entry<String, Long> c : entries.entrySet()) {
+            if (!c.getKey().equals(except) && placed.applyAsLong(c.getKey()) < c.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The entry for {@code node}, 0 when absent. */
     public long get(String node) {
         Long v = entries.get(node);

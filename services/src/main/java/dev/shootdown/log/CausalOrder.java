@@ -90,12 +90,7 @@ public final class CausalOrder {
         if (placed.applyAsLong(e.node()) != e.seq() - 1) {
             return false;
         }
-        for (Map.Entry<String, Long> c : e.clock().entries().entrySet()) {
-            if (!c.getKey().equals(e.node()) && placed.applyAsLong(c.getKey()) < c.getValue()) {
-                return false;
-            }
-        }
-        return true;
+        return e.clock().coveredBy(placed, e.node());
     }
 
     /** The tie-break between events that are both ready: simulated time, then node, then seq. */
