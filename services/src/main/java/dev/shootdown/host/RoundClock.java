@@ -62,6 +62,8 @@ public final class RoundClock {
     private final TreeMap<Long, Map<String, RoundDone>> rounds = new TreeMap<>();
     private final Map<String, RoundDone> latest = new HashMap<>();
     private final Map<String, Long> quiescedIn = new HashMap<>();
+    /** {@link #earliest} of each round once known: every node asks for several bounds of the same round. */
+    private final TreeMap<Long, Map<String, Long>> earliestByRound = new TreeMap<>();
 
     /** @param nodes the run's topology (without the run controller) */
     public RoundClock(List<String> nodes, LatencyModel latency) {
@@ -124,6 +126,10 @@ public final class RoundClock {
      * {@link Long#MAX_VALUE} for a node with nothing left to take.
      */
     private Optional<Map<String, Long>> earliest(long k) {
+        Map<String, Long> known = earliestByRound.get(k);
+        if (known != null) {
+            return Optional.of(known);
+        }
         Map<String, RoundDone> previous = rounds.getOrDefault(k - 1, Map.of());
         Map<String, Long> earliest = new HashMap<>();
         List<RoundDone> said = new ArrayList<>();
@@ -154,6 +160,7 @@ public final class RoundClock {
                 }
             });
         }
+        earliestByRound.put(k, earliest); // final: round k - 1 is complete, and later copies of its RoundDones are ignored
         return Optional.of(earliest);
     }
 
@@ -246,5 +253,6 @@ public final class RoundClock {
     /** Forgets rounds before {@code k - 1}: a host that is at round {@code k} needs no older ones. */
     public void forgetBefore(long k) {
         rounds.headMap(k - 1).clear();
+        earliestByRound.headMap(k).clear();
     }
 }
