@@ -1,0 +1,51 @@
+package dev.shootdown.mm;
+
+import dev.shootdown.core.Decider;
+
+/**
+ * The modelled kernel: its state ({@link MmState}) and its code, one unit per kernel file, wired
+ * to each other as the kernel's functions call each other. The architecture's TLB code
+ * ({@link ArchTlb}) is chosen when the run starts. Thread: the host's node thread.
+ */
+final class Linux {
+
+    final MmState state = new MmState();
+    final Memory memory = new Memory(this);
+    final PageAlloc pageAlloc = new PageAlloc(this);
+    final Vmscan vmscan = new Vmscan(this);
+    final Rmap rmap = new Rmap(this);
+    final Mmap mmap = new Mmap(this);
+    final Mprotect mprotect = new Mprotect(this);
+    final MmuGather mmuGather = new MmuGather(this);
+    final MmuNotifier mmuNotifier = new MmuNotifier(this);
+    final Smp smp = new Smp(this);
+    final IoPgfault ioPgfault = new IoPgfault(this);
+    private final ArchTlb x86 = new X86Tlb(this);
+    private final ArchTlb arm64 = new Arm64Tlbflush(this);
+
+    /** The running architecture's TLB code. */
+    ArchTlb arch() {
+        return state.arm64 ? arm64 : x86;
+    }
+
+    /**
+     * Runs {@code sd}'s next steps until it has to wait (for IPI acks, TLBI completions or the
+     * secondary-TLB hook) or is done. What comes next is read from the state its events built.
+     */
+    void advance(Decider d, Shootdown sd) {
+        while (sd != null && !sd.oopsed && !sd.waiting() && state.shootdowns.containsKey(sd.id)) {
+            if (!step(d, sd)) {
+                return;
+            }
+        }
+    }
+
+    /** One step of {@code sd}; false when it now waits on CPUs or is finished. */
+    private boolean step(Decider d, Shootdown sd) {
+        return switch (sd.kind) {
+            case GATHER -> mmuGather.step(d, sd);
+            case FLUSH_PAGE -> arch().stepFlushPage(d, sd);
+            case RECLAIM -> vmscan.step(d, sd);
+        };
+    }
+}

@@ -1,0 +1,244 @@
+package dev.shootdown.mm;
+
+import dev.shootdown.core.Lifecycle;
+import dev.shootdown.event.ControlEvent;
+import dev.shootdown.event.Event;
+import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.event.PageTableEvent;
+import dev.shootdown.event.SecondaryTlbEvent;
+import dev.shootdown.event.SyscallEvent;
+import dev.shootdown.event.WalkEvent;
+import dev.shootdown.scenario.Scenario;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Everything the kernel's mm holds for the whole machine: the address spaces ({@link Mm}), the
+ * page allocator's frames and LRU, the shootdowns in flight, the faults being handled, which CPUs
+ * are lazy and which tasks live. It changes only in {@link #evolve}, from the coordinator's own
+ * events and the acknowledgements it keeps as inputs, so a coordinator rebuilt from the log
+ * holds the same state. Thread: the host's node thread.
+ */
+final class MmState {
+
+    /** The first page frame number the page allocator hands out. */
+    static final long FIRST_PFN = 0x1000;
+    static final String KSWAPD_COMM = "kswapd0";
+
+    /** Where a mapped folio is, for the LRU and rmap. */
+    record Folio(long mm, long va) {}
+
+    Lifecycle lifecycle = Lifecycle.CREATED;
+    Scenario scenario;
+    boolean arm64;
+    KernelVariant variant = KernelVariant.LINUX_6_6;
+    final Map<Long, Mm> mms = new TreeMap<>();
+    /** The page allocator's free list: the last freed frame is handed out first (a hot page). */
+    final ArrayDeque<Long> freeFrames = new ArrayDeque<>();
+    final Map<Long, Long> frameEpochs = new HashMap<>();
+    long nextPfn = FIRST_PFN;
+    /** The LRU of mapped folios, oldest first: what reclaim isolates. */
+    final LinkedHashMap<Long, Folio> lru = new LinkedHashMap<>();
+    final Map<Long, Shootdown> shootdowns = new LinkedHashMap<>();
+    long nextShootdownId = 1;
+    /** Faults being handled, by waiter key: {@code pid:N} for a task, {@code dev:ID} for a device. */
+    final Map<String, Event> pendingFaults = new TreeMap<>();
+    boolean kswapdDead;
+    /**
+     * CPUs in lazy TLB mode: their task exited and the idle task kept its mm loaded
+     * (enter_lazy_tlb). The initiator reads cpu_tlbstate_shared.is_lazy; here the CPU's
+     * TaskExited tells it.
+     */
+    final Set<String> lazyCpus = new TreeSet<>();
+    final Set<Integer> liveTasks = new TreeSet<>();
+    int opsReturned;
+    final Map<String, Integer> deviceFaultsAfterOp = new TreeMap<>();
+
+    Mm mm(long id) {
+        Mm mm = mms.get(id);
+        if (mm == null) {
+            throw new IllegalStateException("coordinator: no mm " + id);
+        }
+        return mm;
+    }
+
+    Shootdown shootdown(long id, String what) {
+        Shootdown sd = shootdowns.get(id);
+        if (sd == null) {
+            throw new IllegalStateException("coordinator: " + what + " for unknown shootdown " + id);
+        }
+        return sd;
+    }
+
+    /** Frames the page allocator could hand out now. */
+    long freeCount() {
+        return scenario.memory().frames() - (nextPfn - FIRST_PFN) + freeFrames.size();
+    }
+
+    static String waiterKey(FaultEvent.PageFaultRaised f) {
+        return "pid:" + f.pid();
+    }
+
+    static String waiterKey(FaultEvent.DeviceFaultRaised f) {
+        return "dev:" + f.device();
+    }
+
+    void evolve(Event event) {
+        if (event instanceof ControlEvent.RunStarted started) {
+            lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, NodeIds.COORDINATOR);
+            scenario = started.scenario();
+            arm64 = "arm64".equals(scenario.arch());
+            variant = KernelVariant.of(scenario.policy());
+        } else if (event instanceof ControlEvent.RunCompleted) {
+            // The NodeQuiesced that follows moves the lifecycle.
+        } else if (event instanceof ControlEvent.NodeQuiesced) {
+            lifecycle = lifecycle.transitionTo(Lifecycle.QUIESCED, NodeIds.COORDINATOR);
+        } else if (event instanceof PageTableEvent.MmCreated c) {
+            mms.put(c.mm(), new Mm(c.mm()));
+        } else if (event instanceof PageTableEvent.VmaMapped v) {
+            mm(v.mm()).vmas.put(v.start(), new Mm.Vma(v.start(), v.end(), v.writable()));
+        } else if (event instanceof PageTableEvent.VmaUnmapped v) {
+            mm(v.mm()).splitVmas(v.start(), v.end());
+            mm(v.mm()).vmas.subMap(v.start(), v.end()).clear();
+        } else if (event instanceof PageTableEvent.VmaProtectionChanged v) {
+            Mm mm = mm(v.mm());
+            mm.splitVmas(v.start(), v.end());
+            for (Mm.Vma vma : List.copyOf(mm.vmas.subMap(v.start(), v.end()).values())) {
+                mm.vmas.put(vma.start(), new Mm.Vma(vma.start(), vma.end(), v.writable()));
+            }
+        } else if (event instanceof PageTableEvent.FrameAllocated f) {
+            freeFrames.remove(f.frame());
+            frameEpochs.put(f.frame(), f.epoch());
+            nextPfn = Math.max(nextPfn, f.frame() + 1);
+        } else if (event instanceof PageTableEvent.PteSet p) {
+            mm(p.mm()).ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable()));
+            lru.remove(p.frame());
+            lru.put(p.frame(), new Folio(p.mm(), p.va()));
+        } else if (event instanceof PageTableEvent.PteProtectionChanged p) {
+            mm(p.mm()).ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable()));
+            if (p.shootdownId() >= 0) {
+                Shootdown sd = shootdown(p.shootdownId(), "PteProtectionChanged");
+                sd.ptesChanged++;
+                sd.mmsChanged.add(p.mm());
+            }
+        } else if (event instanceof PageTableEvent.MmuGatherStarted g) {
+            shootdowns.put(g.shootdownId(), new Shootdown(g.shootdownId(), Shootdown.Kind.GATHER, g.caller(), g.cpu(),
+                    "task" + g.pid(), g.pid(), g.mm(), g.mm(), g.start(), g.end(), ""));
+            nextShootdownId = Math.max(nextShootdownId, g.shootdownId() + 1);
+        } else if (event instanceof PageTableEvent.TlbFlushStarted t) {
+            Shootdown.Kind kind = t.caller().equals("ptep_set_access_flags") ? Shootdown.Kind.FLUSH_PAGE
+                    : Shootdown.Kind.RECLAIM;
+            shootdowns.put(t.shootdownId(), new Shootdown(t.shootdownId(), kind, t.caller(), t.cpu(), t.comm(), t.pid(),
+                    t.currentMm(), t.mm(), t.start(), t.end(), t.waiter()));
+            nextShootdownId = Math.max(nextShootdownId, t.shootdownId() + 1);
+        } else if (event instanceof PageTableEvent.TlbBatchedPendingFlushed t) {
+            shootdown(t.shootdownId(), "TlbBatchedPendingFlushed").fullFlush = true;
+        } else if (event instanceof PageTableEvent.PteCleared p) {
+            mm(p.mm()).ptes.remove(p.va());
+            lru.remove(p.frame());
+            Shootdown sd = shootdown(p.shootdownId(), "PteCleared");
+            sd.gathered.add(new Shootdown.Frame(p.frame(), p.frameEpoch()));
+            sd.ptesChanged++;
+            sd.mmsChanged.add(p.mm());
+        } else if (event instanceof PageTableEvent.TlbBatchAddPending a) {
+            Mm mm = mm(a.mm());
+            mm.batchedPending++;
+            shootdown(a.shootdownId(), "TlbBatchAddPending").batchCpumask.addAll(mm.cpumask);
+        } else if (event instanceof PageTableEvent.TlbBatchFlushStarted b) {
+            shootdown(b.shootdownId(), "TlbBatchFlushStarted").batchFlushIssued = true;
+        } else if (event instanceof PageTableEvent.MmTlbGenIncremented g) {
+            mm(g.mm()).tlbGen = g.tlbGen();
+            Shootdown sd = shootdown(g.shootdownId(), "MmTlbGenIncremented");
+            if (sd.kind == Shootdown.Kind.GATHER) {
+                sd.flushStart = g.start();
+                sd.flushEnd = g.end();
+                sd.cpuFlushIssued = true;
+            }
+        } else if (event instanceof IpiEvent.FlushTlb f) {
+            shootdown(f.shootdownId(), "FlushTlb").pendingCpus.merge(f.target(), 1, Integer::sum);
+        } else if (event instanceof IpiEvent.Tlbi t) {
+            Shootdown sd = shootdown(t.shootdownId(), "Tlbi");
+            sd.pendingCpus.merge(t.target(), 1, Integer::sum);
+            sd.cpuFlushIssued = true;
+        } else if (event instanceof IpiEvent.TlbFlushed ack) {
+            ackCpu(ack.shootdownId(), ack.cpu(), "TlbFlushed");
+        } else if (event instanceof IpiEvent.TlbiCompleted ack) {
+            ackCpu(ack.shootdownId(), ack.cpu(), "TlbiCompleted");
+        } else if (event instanceof SecondaryTlbEvent.SecondaryTlbHookCalled h) {
+            shootdown(h.shootdownId(), "SecondaryTlbHookCalled").hookCallers.add(h.caller());
+        } else if (event instanceof FaultEvent.KernelOops oops) {
+            shootdown(oops.shootdownId(), "KernelOops").oopsed = true;
+            if (oops.comm().equals(KSWAPD_COMM)) {
+                kswapdDead = true;
+            }
+        } else if (event instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs r) {
+            shootdown(r.shootdownId(), "InvalidateSecondaryTlbs").pendingSecondary.add(
+                    new Mm.Subscription(r.target(), r.pasid()).key());
+        } else if (event instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated done) {
+            Shootdown sd = shootdowns.get(done.shootdownId());
+            if (sd == null || !sd.pendingSecondary.remove(new Mm.Subscription(done.iommu(), done.pasid()).key())) {
+                throw new IllegalStateException("coordinator: unexpected SecondaryTlbsInvalidated from " + done.iommu()
+                        + " for shootdown " + done.shootdownId());
+            }
+        } else if (event instanceof PageTableEvent.FrameFreed f) {
+            freeFrames.addFirst(f.frame());
+        } else if (event instanceof SyscallEvent.MunmapReturned || event instanceof SyscallEvent.MprotectReturned) {
+            opsReturned++;
+            deviceFaultsAfterOp.clear(); // the end condition counts from the last operation
+        } else if (event instanceof PageTableEvent.MmuGatherFinished g) {
+            shootdowns.remove(g.shootdownId());
+        } else if (event instanceof PageTableEvent.TlbFlushFinished t) {
+            Shootdown sd = shootdowns.remove(t.shootdownId());
+            if (sd != null && sd.kind == Shootdown.Kind.RECLAIM) {
+                for (long mmId : sd.mmsChanged) {
+                    mm(mmId).batchedPending = 0; // the batch's flush completed: tlb_flush_batched cleared
+                }
+            }
+        } else if (event instanceof SecondaryTlbEvent.SvaBound b) {
+            mm(b.mm()).notifiers.add(new Mm.Subscription(b.target(), b.pasid()));
+        } else if (event instanceof IpiEvent.TaskScheduled t) {
+            mm(t.mm()).cpumask.add(t.target());
+            liveTasks.add(t.pid());
+            lazyCpus.remove(t.target());
+        } else if (event instanceof SyscallEvent.TaskExited e) {
+            liveTasks.remove(e.pid());
+            lazyCpus.add(e.cpu());
+        } else if (event instanceof FaultEvent.PageFaultRaised f) {
+            pendingFaults.put(waiterKey(f), f);
+        } else if (event instanceof FaultEvent.DeviceFaultRaised f) {
+            pendingFaults.put(waiterKey(f), f);
+        } else if (event instanceof FaultEvent.PageFaultHandled h) {
+            pendingFaults.remove("pid:" + h.pid());
+        } else if (event instanceof FaultEvent.PageResponseSent r) {
+            pendingFaults.remove("dev:" + r.device());
+            if (opsReturned > 0) {
+                deviceFaultsAfterOp.merge(r.device(), 1, Integer::sum);
+            }
+        } else if (event instanceof WalkEvent.PageWalkCompleted || event instanceof PageTableEvent.MemoryPressure) {
+            // Answers and observations change nothing here.
+        } else {
+            throw new IllegalStateException("coordinator: cannot apply " + event.getClass().getSimpleName());
+        }
+    }
+
+    private void ackCpu(long shootdownId, String cpu, String what) {
+        Shootdown sd = shootdowns.get(shootdownId);
+        Integer pending = sd == null ? null : sd.pendingCpus.get(cpu);
+        if (pending == null) {
+            throw new IllegalStateException("coordinator: unexpected " + what + " from " + cpu + " for shootdown " + shootdownId);
+        }
+        if (pending == 1) {
+            sd.pendingCpus.remove(cpu);
+        } else {
+            sd.pendingCpus.put(cpu, pending - 1);
+        }
+    }
+}
