@@ -111,7 +111,7 @@ final class EngineBenchmark {
     /** Runs one seed to its end; returns the events published. Adds them to {@code keep} when given. */
     static long runSeed(Cell cell, Scenario scenario, long seed, List<Envelope> keep) {
         long[] count = new long[1];
-        SimEngine engine = new SimEngine(cell.scenario + "-sim-s" + seed, seed, scenario, Machine.stateMachines(scenario),
+        SimEngine engine = new SimEngine(cell.scenario + "-sim-s" + seed, seed, scenario, Machine.kernel(scenario), Machine.stateMachines(scenario),
                 LatencyModel.defaults())
                 .streamTo(keep == null ? e -> count[0]++ : e -> {
                     count[0]++;

@@ -131,7 +131,7 @@ public final class GenerateLog implements Callable<Integer> {
             CountingOutputStream text = gzip ? new CountingOutputStream(new GZIPOutputStream(raw, 1 << 16)) : raw;
             try (Writer w = new BufferedWriter(new OutputStreamWriter(text, StandardCharsets.UTF_8), 1 << 20)) {
                 writing = new Writing(w, text, events, progressEvery, started, stderr);
-                result = new SimEngine(runId, seed, scenario, Machine.stateMachines(scenario), LatencyModel.defaults())
+                result = new SimEngine(runId, seed, scenario, Machine.kernel(scenario), Machine.stateMachines(scenario), LatencyModel.defaults())
                         .streamTo(writing::accept)
                         .run(events);
             }

@@ -26,7 +26,7 @@ record KafkaBenchRun(String runId, List<RecordedEvent> log, double seconds, int 
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors, observer);
         long start = System.nanoTime();
-        KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, node -> Machine.verticle(host, node),
+        KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, Machine.kernel(scenario), node -> Machine.verticle(host, node),
                 List.of(), Duration.ofMinutes(10), node -> { });
         double seconds = (System.nanoTime() - start) / 1e9;
         if (!errors.isEmpty() || !result.quiesced()) {

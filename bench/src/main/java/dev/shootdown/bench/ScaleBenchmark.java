@@ -174,7 +174,7 @@ final class ScaleBenchmark {
 
     private static long run(Scenario s, java.util.function.Consumer<Envelope> look, long maxEvents) {
         long[] count = new long[1];
-        new SimEngine("scale-sim-s" + SEED, SEED, s, Machine.stateMachines(s), LatencyModel.defaults())
+        new SimEngine("scale-sim-s" + SEED, SEED, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
                 .streamTo(e -> {
                     count[0]++;
                     look.accept(e);

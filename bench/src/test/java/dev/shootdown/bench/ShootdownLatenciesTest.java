@@ -38,7 +38,7 @@ class ShootdownLatenciesTest {
     static void run() throws Exception {
         Scenario s = ScenarioFiles.load(Path.of("scenarios/latency-munmap.yaml"));
         log = new ArrayList<>();
-        new SimEngine("latency-sim-s1", 1, s, Machine.stateMachines(s), LatencyModel.defaults()).streamTo(log::add).run(1_000_000);
+        new SimEngine("latency-sim-s1", 1, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults()).streamTo(log::add).run(1_000_000);
         audit = Auditor.audit(log);
     }
 

@@ -5,66 +5,182 @@ import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
+import dev.shootdown.kernel.Hook;
+import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.kernel.Rules;
 import java.util.List;
 
 /**
- * arch/arm64/include/asm/tlbflush.h: broadcast TLBIs to every CPU of the inner-shareable
- * domain and dsb(ish), no IPIs, no cpumask, no tlb_gen: flush_tlb_mm, __flush_tlb_range,
- * flush_tlb_page and __flush_tlb_page_nosync, the batched unmap flush; and arch/arm64/mm/fault.c
- * ptep_set_access_flags, which flushes a dirty upgrade with flush_tlb_page.
+ * arch/arm64/include/asm/tlbflush.h and tlb.h: broadcast TLBIs reach every CPU of the
+ * inner-shareable domain and dsb(ish) waits for them; no IPIs, no cpumask, no tlb_gen.
+ * flush_tlb_mm (TLBI ASIDE1IS), __flush_tlb_range (a TLBI per page, or flush_tlb_mm from
+ * MAX_TLBI_OPS pages on a CPU without range TLBIs), flush_tlb_page (__flush_tlb_page_nosync, then
+ * dsb(ish)), the batched unmap flush and tlb_flush; and arch/arm64/mm/fault.c
+ * ptep_set_access_flags, which flushes a dirty upgrade with flush_tlb_page. The rules that differ
+ * between kernels come from the variant's arm64 section.
  */
-final class Arm64Tlbflush implements ArchTlb {
+final class Arm64Tlbflush extends ArchTlb {
 
-    /** MAX_TLBI_OPS (arch/arm64/include/asm/tlbflush.h): above it, __flush_tlb_range flushes the ASID. */
-    static final long MAX_TLBI_OPS = 512;
-
-    private final Linux k;
+    static final String FLUSH_TLB_MM = "flush_tlb_mm";
+    static final String FLUSH_TLB_RANGE = "__flush_tlb_range";
+    static final String FLUSH_TLB_PAGE = "flush_tlb_page";
+    static final String FLUSH_TLB_PAGE_NOSYNC = "__flush_tlb_page_nosync";
+    static final String ARCH_TLBBATCH_FLUSH = "arch_tlbbatch_flush";
 
     Arm64Tlbflush(Linux k) {
-        this.k = k;
+        super(k);
     }
 
-    /** __flush_tlb_range: broadcast TLBIs for the range (the whole ASID above MAX_TLBI_OPS pages, as flush_tlb_mm), the hook in v2 / 6.6, then dsb(ish). */
+    private KernelVariant.Arm64 rules() {
+        return k.state.kernel.arm64();
+    }
+
+    /**
+     * arch/arm64/include/asm/tlb.h tlb_flush: __flush_tlb_range(&vma, tlb->start, tlb->end,
+     * tlb_get_unmap_size(tlb), last_level = !tlb->freed_tables, ...).
+     */
     @Override
-    public void tlbFlush(Decider d, Shootdown sd) {
-        boolean wholeMm = sd.fullFlush || (sd.end - sd.start) / Kernel.PAGE_SIZE > MAX_TLBI_OPS;
-        long start = wholeMm ? 0 : sd.start;
-        long end = wholeMm ? Kernel.TLB_FLUSH_ALL : sd.end;
-        broadcastTlbi(d, sd, wholeMm ? "ASIDE1IS" : "VALE1IS", sd.mm, start, end);
-        if (k.state.variant != KernelVariant.LINUX_6_5) {
-            k.mmuNotifier.call(d, sd, wholeMm ? "flush_tlb_mm" : "__flush_tlb_range", sd.mm, start, end);
+    void tlbFlush(Decider d, Shootdown sd) {
+        call(d, sd, MmState.TLBONLY, FLUSH_TLB_RANGE, sd.mm, sd.tlbStart, sd.tlbEnd, sd.unmapShift(), sd.freedTables);
+    }
+
+    @Override
+    void flushTlbPage(Decider d, Shootdown sd, String caller, long mm, long va) {
+        call(d, sd, caller, FLUSH_TLB_PAGE, mm, va, va + Kernel.PAGE_SIZE, 12, false);
+    }
+
+    /** arch_flush_tlb_batched_pending: dsb(ish) (the batch's TLBIs are not tracked across flushes here), or flush_tlb_mm. */
+    @Override
+    boolean archFlushTlbBatchedPending(Decider d, Shootdown sd, long mm) {
+        d.emit(new PageTableEvent.TlbBatchedPendingFlushed(mm, sd.id));
+        if (rules().archFlushTlbBatchedPending().flush() != Rules.BatchedPendingFlush.FLUSH_TLB_MM) {
+            return false;
+        }
+        call(d, sd, "flush_tlb_batched_pending", FLUSH_TLB_MM, mm, 0, Kernel.TLB_FLUSH_ALL, 12, false);
+        return true;
+    }
+
+    @Override
+    boolean archTlbbatchShouldDefer(Shootdown sd, long mm) {
+        return switch (rules().archTlbbatchShouldDefer().defer()) {
+            case IF_OTHER_CPU -> anyBut(k.state.mm(mm).cpumask, sd.cpu);
+            case ALWAYS -> true;
+            case NEVER -> false;
+        };
+    }
+
+    /** arch_tlbbatch_add_pending: __flush_tlb_page_nosync(mm, uaddr): the TLBI, and its hook, with no dsb. */
+    @Override
+    void archTlbbatchAddPending(Decider d, Shootdown sd, long mm, long va) {
+        Hook h = rules().flushTlbPageNosync().hook();
+        if (h != null && h.at() == Hook.Position.BEFORE_FLUSH) {
+            k.mmuNotifier.hook(d, sd, FLUSH_TLB_PAGE_NOSYNC, h, mm, va, va + Kernel.PAGE_SIZE);
+        }
+        broadcastTlbi(d, sd, "VALE1IS", mm, va, va + Kernel.PAGE_SIZE);
+        if (h != null && h.at() != Hook.Position.BEFORE_FLUSH) {
+            k.mmuNotifier.hook(d, sd, FLUSH_TLB_PAGE_NOSYNC, h, mm, va, va + Kernel.PAGE_SIZE);
         }
     }
 
     @Override
-    public boolean afterTlbFlush(Decider d, Shootdown sd) {
-        return false;
+    void archTlbbatchFlush(Decider d, Shootdown sd) {
+        call(d, sd, "try_to_unmap_flush", ARCH_TLBBATCH_FLUSH, 0, 0, Kernel.TLB_FLUSH_ALL, 12, false);
     }
 
-    /** arch_tlbbatch_add_pending -&gt; __flush_tlb_page_nosync: TLBI now (and the hook in v2 / 6.6), DSB later. */
+    /**
+     * __flush_tlb_range falls back to flush_tlb_mm when (end - start) >= MAX_TLBI_OPS * stride
+     * (rounded to the stride; a CPU without range TLBIs).
+     */
+    private boolean fallsBackToFlushTlbMm(Shootdown.Call c) {
+        long stride = 1L << c.strideShift;
+        long start = roundDown(c.start, stride);
+        long end = roundUp(c.end, stride);
+        return c.end == Kernel.TLB_FLUSH_ALL
+                || Long.compareUnsigned(end - start, (long) rules().flushTlbRange().maxTlbiOps() * stride) >= 0;
+    }
+
     @Override
-    public void archTlbbatchAddPending(Decider d, Shootdown sd, long mm, long va) {
-        long pageEnd = va + Kernel.PAGE_SIZE;
-        broadcastTlbi(d, sd, "VALE1IS", mm, va, pageEnd);
-        if (k.state.variant != KernelVariant.LINUX_6_5) {
-            k.mmuNotifier.call(d, sd, "__flush_tlb_page_nosync", mm, va, pageEnd);
+    HookSite hookOf(Shootdown.Call c) {
+        Hook h;
+        String caller = c.function;
+        switch (c.function) {
+            case FLUSH_TLB_RANGE -> {
+                if (fallsBackToFlushTlbMm(c)) {
+                    caller = FLUSH_TLB_MM;
+                    h = rules().flushTlbMm().hook();
+                } else {
+                    h = rules().flushTlbRange().hook();
+                }
+            }
+            case FLUSH_TLB_MM -> h = rules().flushTlbMm().hook();
+            case FLUSH_TLB_PAGE -> {
+                caller = FLUSH_TLB_PAGE_NOSYNC;
+                h = rules().flushTlbPageNosync().hook();
+            }
+            case ARCH_TLBBATCH_FLUSH -> h = rules().archTlbbatchFlush().hook();
+            default -> throw new IllegalStateException("coordinator: no arm64 flush function " + c.function);
+        }
+        return h == null ? null : new HookSite(caller, h);
+    }
+
+    /**
+     * The start and end where the hook is called: flush_tlb_mm and arch_tlbbatch_flush know no
+     * range, (0, -1UL); flush_tlb_page passes the page; __flush_tlb_range its start and end
+     * rounded to the stride, start advanced to end by the TLBI loop (__flush_tlb_range_op) once
+     * the TLBIs were issued, when the variant's macro does so.
+     */
+    @Override
+    long[] hookRange(Shootdown.Call c, Hook hook) {
+        switch (c.function) {
+            case FLUSH_TLB_RANGE -> {
+                if (fallsBackToFlushTlbMm(c)) {
+                    return new long[] {0, Kernel.TLB_FLUSH_ALL};
+                }
+                long stride = 1L << c.strideShift;
+                long start = roundDown(c.start, stride);
+                long end = roundUp(c.end, stride);
+                boolean looped = hook.at() != Hook.Position.BEFORE_FLUSH;
+                return new long[] {looped && rules().flushTlbRangeOp().advancesStart() ? end : start, end};
+            }
+            case FLUSH_TLB_PAGE -> {
+                long page = Kernel.pageAlign(c.start);
+                return new long[] {page, page + Kernel.PAGE_SIZE};
+            }
+            default -> {
+                return new long[] {0, Kernel.TLB_FLUSH_ALL};
+            }
         }
     }
 
-    /** arch_tlbbatch_flush: dsb(ish), which waits for the TLBIs add_pending issued. */
     @Override
-    public void archTlbbatchFlush(Decider d, Shootdown sd) {
-        d.emit(new PageTableEvent.TlbBatchFlushStarted(sd.id, List.of()));
+    void issue(Decider d, Shootdown sd, Shootdown.Call c) {
+        switch (c.function) {
+            case FLUSH_TLB_RANGE -> {
+                if (fallsBackToFlushTlbMm(c)) {
+                    broadcastTlbi(d, sd, "ASIDE1IS", c.mm, 0, Kernel.TLB_FLUSH_ALL);
+                } else {
+                    long stride = 1L << c.strideShift;
+                    // last_level = !tlb->freed_tables: VALE1IS drops leaf entries only, VAE1IS walk caches too
+                    broadcastTlbi(d, sd, c.freedTables ? "VAE1IS" : "VALE1IS", c.mm, roundDown(c.start, stride),
+                            roundUp(c.end, stride));
+                }
+            }
+            case FLUSH_TLB_MM -> broadcastTlbi(d, sd, "ASIDE1IS", c.mm, 0, Kernel.TLB_FLUSH_ALL);
+            case FLUSH_TLB_PAGE -> {
+                long page = Kernel.pageAlign(c.start);
+                broadcastTlbi(d, sd, "VALE1IS", c.mm, page, page + Kernel.PAGE_SIZE);
+            }
+            case ARCH_TLBBATCH_FLUSH -> d.emit(new PageTableEvent.TlbBatchFlushStarted(sd.id, List.of())); // dsb(ish)
+            default -> throw new IllegalStateException("coordinator: no arm64 flush function " + c.function);
+        }
     }
 
+    /**
+     * arch/arm64/mm/fault.c ptep_set_access_flags: the PTE becomes writable and dirty, and a dirty
+     * upgrade is flushed with flush_tlb_page; the fault is answered once that returned.
+     */
     @Override
-    public boolean afterTlbbatchFlush(Decider d, Shootdown sd) {
-        return false;
-    }
-
-    /** arch/arm64/mm/fault.c ptep_set_access_flags: a dirty upgrade is flushed with flush_tlb_page. */
-    @Override
-    public void ptepSetAccessFlags(Decider d, String key, long mmId, long va, Mm.Pte pte) {
+    void ptepSetAccessFlags(Decider d, String key, long mmId, long va, Mm.Pte pte) {
         MmState s = k.state;
         long id = s.nextShootdownId;
         Memory.Context ctx = k.memory.faultContext(s.pendingFaults.get(key));
@@ -72,29 +188,18 @@ final class Arm64Tlbflush implements ArchTlb {
                 mmId, va, va + Kernel.PAGE_SIZE, key));
         d.emit(new PageTableEvent.PteProtectionChanged(mmId, va, pte.frame(), pte.frameEpoch(), true, "ptep_set_access_flags",
                 id));
-        k.advance(d, s.shootdowns.get(id));
-    }
-
-    /** flush_tlb_page -&gt; __flush_tlb_page_nosync (TLBI, and the hook in v2 / 6.6), then dsb(ish). */
-    @Override
-    public boolean stepFlushPage(Decider d, Shootdown sd) {
-        if (!sd.cpuFlushIssued) {
-            broadcastTlbi(d, sd, "VALE1IS", sd.mm, sd.start, sd.end);
-            if (k.state.variant != KernelVariant.LINUX_6_5) {
-                k.mmuNotifier.call(d, sd, "__flush_tlb_page_nosync", sd.mm, sd.start, sd.end);
-            }
-            return true;
-        }
-        if (!sd.pendingCpus.isEmpty()) {
-            return false;
-        }
-        d.emit(new PageTableEvent.TlbFlushFinished(sd.id, 0));
-        k.memory.respond(d, sd.waiter, true);
-        return false;
+        Shootdown sd = s.shootdowns.get(id);
+        flushTlbPage(d, sd, "ptep_set_access_flags", mmId, va);
+        k.advance(d, sd);
     }
 
     @Override
-    public boolean waitsForIpis() {
+    boolean mergeVmas() {
+        return rules().mmuGather().mergeVmas();
+    }
+
+    @Override
+    boolean waitsForIpis() {
         return false;
     }
 

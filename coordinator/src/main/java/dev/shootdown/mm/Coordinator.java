@@ -14,6 +14,7 @@ import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Scenario;
 import java.util.List;
 
@@ -58,11 +59,20 @@ public final class Coordinator implements NodeStateMachine {
     static final long FIRST_PFN = MmState.FIRST_PFN;
     static final String END_TIMER = "end";
     static final String IOPF_COMM = Memory.IOPF_COMM;
-    static final long TLB_SINGLE_PAGE_FLUSH_CEILING = X86Tlb.TLB_SINGLE_PAGE_FLUSH_CEILING;
     static final long TLB_GENERATION_INVALID = X86Tlb.TLB_GENERATION_INVALID;
 
-    private final Linux k = new Linux();
-    private final MmState s = k.state;
+    private final Linux k;
+    private final MmState s;
+
+    /**
+     * A coordinator that runs the kernel variant each run's run-started carries, or, for a log
+     * recorded before variants were recorded (schema 1), the built-in of {@code catalog} its
+     * scenario's policy names.
+     */
+    public Coordinator(KernelVariant.Catalog catalog) {
+        this.k = new Linux(catalog);
+        this.s = k.state;
+    }
 
     @Override
     public String nodeId() {

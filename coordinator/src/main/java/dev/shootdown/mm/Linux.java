@@ -1,15 +1,17 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.kernel.KernelVariant;
 
 /**
  * The modelled kernel: its state ({@link MmState}) and its code, one unit per kernel file, wired
  * to each other as the kernel's functions call each other. The architecture's TLB code
- * ({@link ArchTlb}) is chosen when the run starts. Thread: the host's node thread.
+ * ({@link ArchTlb}) is chosen when the run starts; what differs between kernel versions comes
+ * from the run's kernel variant ({@link MmState#kernel}). Thread: the host's node thread.
  */
 final class Linux {
 
-    final MmState state = new MmState();
+    final MmState state;
     final Memory memory = new Memory(this);
     final PageAlloc pageAlloc = new PageAlloc(this);
     final Vmscan vmscan = new Vmscan(this);
@@ -22,6 +24,10 @@ final class Linux {
     final IoPgfault ioPgfault = new IoPgfault(this);
     private final ArchTlb x86 = new X86Tlb(this);
     private final ArchTlb arm64 = new Arm64Tlbflush(this);
+
+    Linux(KernelVariant.Catalog catalog) {
+        this.state = new MmState(catalog);
+    }
 
     /** The running architecture's TLB code. */
     ArchTlb arch() {
@@ -44,7 +50,7 @@ final class Linux {
     private boolean step(Decider d, Shootdown sd) {
         return switch (sd.kind) {
             case GATHER -> mmuGather.step(d, sd);
-            case FLUSH_PAGE -> arch().stepFlushPage(d, sd);
+            case FLUSH_PAGE -> memory.stepFlushPage(d, sd);
             case RECLAIM -> vmscan.step(d, sd);
         };
     }

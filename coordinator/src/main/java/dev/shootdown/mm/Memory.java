@@ -108,6 +108,123 @@ final class Memory {
         }
     }
 
+    /**
+     * mm/memory.c free_pgtables after unmap_vmas: the page tables of the detached VMAs that no
+     * other VMA needs, between the VMA before them (floor) and the one after (ceiling); nearby
+     * VMAs are freed in one call (within PMD_SIZE of each other).
+     */
+    void freePgtables(Decider d, Shootdown sd) {
+        Mm mm = k.state.mm(sd.mm);
+        long first = sd.detached.get(0).start();
+        long last = sd.detached.get(sd.detached.size() - 1).end();
+        var prev = mm.vmas.lowerEntry(first);
+        var next = mm.vmas.ceilingEntry(last);
+        long floor = prev == null ? 0 : prev.getValue().end(); // FIRST_USER_ADDRESS
+        long ceiling = next == null ? 0 : next.getValue().start(); // USER_PGTABLES_CEILING
+        int i = 0;
+        while (i < sd.detached.size()) {
+            long addr = sd.detached.get(i).start();
+            Mm.Vma vma = sd.detached.get(i);
+            while (i + 1 < sd.detached.size() && sd.detached.get(i + 1).start() <= vma.end() + Mm.Level.PTE.span()) {
+                vma = sd.detached.get(++i);
+            }
+            i++;
+            long groupCeiling = i < sd.detached.size() ? sd.detached.get(i).start() : ceiling;
+            freePgdRange(d, sd, mm, addr, vma.end(), floor, groupCeiling);
+        }
+    }
+
+    /**
+     * free_pgd_range: the PTE tables (2 MiB each) of [addr, end) whose whole span lies within
+     * [floor, ceiling), then the PMD tables (1 GiB) and PUD tables (512 GiB) whose whole span does;
+     * a ceiling of 0 means the top of the address space. The comparisons are the kernel's,
+     * unsigned, with its off-by-one forms.
+     */
+    private void freePgdRange(Decider d, Shootdown sd, Mm mm, long addr, long end, long floor, long ceiling) {
+        long pmdSize = Mm.Level.PTE.span();
+        addr &= -pmdSize;
+        if (Long.compareUnsigned(addr, floor) < 0) {
+            addr += pmdSize;
+            if (addr == 0) {
+                return;
+            }
+        }
+        if (ceiling != 0) {
+            ceiling &= -pmdSize;
+            if (ceiling == 0) {
+                return;
+            }
+        }
+        if (Long.compareUnsigned(end - 1, ceiling - 1) > 0) {
+            end -= pmdSize;
+        }
+        if (Long.compareUnsigned(addr, end - 1) > 0) {
+            return;
+        }
+        for (long a = addr, next; a != end; a = next) {
+            next = addrEnd(a, end, Mm.Level.PUD);
+            if (mm.tables.get(Mm.Level.PUD).contains(Mm.Level.PUD.base(a))) {
+                freeTables(d, sd, mm, a, next, floor, ceiling, Mm.Level.PUD);
+            }
+        }
+    }
+
+    /**
+     * free_pud_range (level PUD) and free_pmd_range (level PMD): free the tables below each entry
+     * of this level's table in [addr, end), then this table itself when its whole span lies within
+     * [floor, ceiling) (pud_free_tlb, pmd_free_tlb; free_pte_range for the PTE tables below a PMD).
+     */
+    private void freeTables(Decider d, Shootdown sd, Mm mm, long addr, long end, long floor, long ceiling, Mm.Level level) {
+        Mm.Level below = level == Mm.Level.PUD ? Mm.Level.PMD : Mm.Level.PTE;
+        for (long a = addr, next; a != end; a = next) {
+            next = addrEnd(a, end, below);
+            if (mm.tables.get(below).contains(below.base(a))) {
+                if (below == Mm.Level.PTE) {
+                    d.emit(new PageTableEvent.PageTableFreed(mm.id, Mm.Level.PTE.label, a, sd.id)); // free_pte_range
+                } else {
+                    freeTables(d, sd, mm, a, next, floor, ceiling, below);
+                }
+            }
+        }
+        long start = level.base(addr);
+        if (Long.compareUnsigned(start, floor) < 0) {
+            return;
+        }
+        if (ceiling != 0) {
+            ceiling = level.base(ceiling);
+            if (ceiling == 0) {
+                return;
+            }
+        }
+        if (Long.compareUnsigned(end - 1, ceiling - 1) > 0) {
+            return;
+        }
+        d.emit(new PageTableEvent.PageTableFreed(mm.id, level.label, start, sd.id));
+    }
+
+    /** pgd_addr_end and kin: the end of {@code a}'s entry at {@code level}, or {@code end} if sooner. */
+    private static long addrEnd(long a, long end, Mm.Level level) {
+        long boundary = (a + level.span()) & -level.span();
+        return Long.compareUnsigned(boundary - 1, end - 1) < 0 ? boundary : end;
+    }
+
+    /**
+     * flush_tlb_page from ptep_set_access_flags (arm64), resumed: once it returned, the fault is
+     * answered. False when it waits or is finished.
+     */
+    boolean stepFlushPage(Decider d, Shootdown sd) {
+        switch (k.arch().stepCall(d, sd)) {
+            case EMITTED:
+                return true;
+            case WAITING:
+                return false;
+            default:
+                d.emit(new PageTableEvent.TlbFlushFinished(sd.id, 0));
+                respond(d, sd.waiter, true);
+                return false;
+        }
+    }
+
     /** The task waiting on {@code key}, if any, is killed (a simulated oops, or the OOM killer). */
     void killWaiter(Decider d, String key) {
         if (k.state.pendingFaults.get(key) instanceof FaultEvent.PageFaultRaised f) {

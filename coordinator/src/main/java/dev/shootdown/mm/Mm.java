@@ -28,17 +28,74 @@ final class Mm {
         }
     }
 
+    /** The page-table levels whose pages free_pgtables frees, each with the span one page maps. */
+    enum Level {
+        /** a PTE table: maps 2 MiB (PMD_SIZE). */
+        PTE("pte", 21),
+        /** a PMD table: maps 1 GiB (PUD_SIZE). */
+        PMD("pmd", 30),
+        /** a PUD table: maps 512 GiB (P4D_SIZE, with the P4D folded into the PGD). */
+        PUD("pud", 39);
+
+        final String label;
+        final int spanShift;
+
+        Level(String label, int spanShift) {
+            this.label = label;
+            this.spanShift = spanShift;
+        }
+
+        long span() {
+            return 1L << spanShift;
+        }
+
+        /** The first address of the span of a table of this level holding {@code va}. */
+        long base(long va) {
+            return va & -span();
+        }
+
+        static Level of(String label) {
+            for (Level l : values()) {
+                if (l.label.equals(label)) {
+                    return l;
+                }
+            }
+            throw new IllegalArgumentException("no page-table level " + label);
+        }
+    }
+
     final long id;
     final TreeMap<Long, Vma> vmas = new TreeMap<>();
     final TreeMap<Long, Pte> ptes = new TreeMap<>();
     final TreeSet<String> cpumask = new TreeSet<>();
     final Set<Subscription> notifiers = new LinkedHashSet<>();
+    /** The page-table pages that exist, by level: the first address each one's span maps. */
+    final java.util.EnumMap<Level, TreeSet<Long>> tables = new java.util.EnumMap<>(Level.class);
     long tlbGen;
-    /** mm->tlb_flush_batched: unmaps added to a batch whose flush has not completed. */
-    int batchedPending;
+    /**
+     * mm->tlb_flush_batched, its two halves (mm/rmap.c, TLB_FLUSH_BATCH_PENDING_MASK): unmaps
+     * added to a batch (set_tlb_ubc_flush_pending), and the count flush_tlb_batched_pending last
+     * caught up to. Only flush_tlb_batched_pending updates {@code batchFlushed}; try_to_unmap_flush
+     * never does, so the next munmap or mprotect after a reclaim flushes once more.
+     */
+    long batchPending;
+    long batchFlushed;
 
     Mm(long id) {
         this.id = id;
+        for (Level l : Level.values()) {
+            tables.put(l, new TreeSet<>());
+        }
+    }
+
+    /** Whether a batched flush of this mm is pending (flush_tlb_batched_pending: pending != flushed). */
+    boolean batchedFlushPending() {
+        return batchPending != batchFlushed;
+    }
+
+    /** Present PTEs in [start, end). */
+    java.util.SortedMap<Long, Pte> ptesIn(long start, long end) {
+        return ptes.subMap(start, end);
     }
 
     Vma findVma(long va) {

@@ -5,11 +5,13 @@ import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Scenario;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -36,10 +38,17 @@ final class MmState {
     /** Where a mapped folio is, for the LRU and rmap. */
     record Folio(long mm, long va) {}
 
+    /** The generic mm code's call sites of the hook, by their caller name. */
+    static final String RANGE_END = "mmu_notifier_invalidate_range_end";
+    static final String TLBONLY = "tlb_flush_mmu_tlbonly";
+    static final String TRY_TO_UNMAP_ONE = "try_to_unmap_one";
+
+    private final KernelVariant.Catalog catalog;
     Lifecycle lifecycle = Lifecycle.CREATED;
     Scenario scenario;
     boolean arm64;
-    KernelVariant variant = KernelVariant.LINUX_6_6;
+    /** The kernel variant the run models: its run-started's, or the built-in its policy names. */
+    KernelVariant kernel;
     final Map<Long, Mm> mms = new TreeMap<>();
     /** The page allocator's free list: the last freed frame is handed out first (a hot page). */
     final ArrayDeque<Long> freeFrames = new ArrayDeque<>();
@@ -61,6 +70,10 @@ final class MmState {
     final Set<Integer> liveTasks = new TreeSet<>();
     int opsReturned;
     final Map<String, Integer> deviceFaultsAfterOp = new TreeMap<>();
+
+    MmState(KernelVariant.Catalog catalog) {
+        this.catalog = catalog;
+    }
 
     Mm mm(long id) {
         Mm mm = mms.get(id);
@@ -96,7 +109,7 @@ final class MmState {
             lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, NodeIds.COORDINATOR);
             scenario = started.scenario();
             arm64 = "arm64".equals(scenario.arch());
-            variant = KernelVariant.of(scenario.policy());
+            kernel = started.kernel() != null ? started.kernel() : catalog.builtIn(scenario.policy());
         } else if (event instanceof ControlEvent.RunCompleted) {
             // The NodeQuiesced that follows moves the lifecycle.
         } else if (event instanceof ControlEvent.NodeQuiesced) {
@@ -106,8 +119,16 @@ final class MmState {
         } else if (event instanceof PageTableEvent.VmaMapped v) {
             mm(v.mm()).vmas.put(v.start(), new Mm.Vma(v.start(), v.end(), v.writable()));
         } else if (event instanceof PageTableEvent.VmaUnmapped v) {
-            mm(v.mm()).splitVmas(v.start(), v.end());
-            mm(v.mm()).vmas.subMap(v.start(), v.end()).clear();
+            Mm mm = mm(v.mm());
+            mm.splitVmas(v.start(), v.end());
+            var gone = mm.vmas.subMap(v.start(), v.end());
+            // do_vmi_munmap detaches the VMAs of the munmap whose mmu_gather just started.
+            Shootdown sd = shootdowns.get(nextShootdownId - 1);
+            if (sd == null || sd.kind != Shootdown.Kind.GATHER || sd.mm != v.mm()) {
+                throw new IllegalStateException("coordinator: VmaUnmapped of mm " + v.mm() + " outside a munmap's mmu_gather");
+            }
+            sd.detached.addAll(gone.values());
+            gone.clear();
         } else if (event instanceof PageTableEvent.VmaProtectionChanged v) {
             Mm mm = mm(v.mm());
             mm.splitVmas(v.start(), v.end());
@@ -119,7 +140,11 @@ final class MmState {
             frameEpochs.put(f.frame(), f.epoch());
             nextPfn = Math.max(nextPfn, f.frame() + 1);
         } else if (event instanceof PageTableEvent.PteSet p) {
-            mm(p.mm()).ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable()));
+            Mm mm = mm(p.mm());
+            mm.ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable()));
+            for (Mm.Level level : Mm.Level.values()) {
+                mm.tables.get(level).add(level.base(p.va())); // __pte_alloc and kin: the tables the walk needs
+            }
             lru.remove(p.frame());
             lru.put(p.frame(), new Folio(p.mm(), p.va()));
         } else if (event instanceof PageTableEvent.PteProtectionChanged p) {
@@ -128,6 +153,10 @@ final class MmState {
                 Shootdown sd = shootdown(p.shootdownId(), "PteProtectionChanged");
                 sd.ptesChanged++;
                 sd.mmsChanged.add(p.mm());
+                if (sd.kind == Shootdown.Kind.GATHER) {
+                    sd.adjustRange(p.va(), p.va() + Kernel.PAGE_SIZE); // change_pte_range: tlb_flush_pte_range
+                    sd.clearedPtes = true;
+                }
             }
         } else if (event instanceof PageTableEvent.MmuGatherStarted g) {
             shootdowns.put(g.shootdownId(), new Shootdown(g.shootdownId(), Shootdown.Kind.GATHER, g.caller(), g.cpu(),
@@ -140,7 +169,8 @@ final class MmState {
                     t.currentMm(), t.mm(), t.start(), t.end(), t.waiter()));
             nextShootdownId = Math.max(nextShootdownId, t.shootdownId() + 1);
         } else if (event instanceof PageTableEvent.TlbBatchedPendingFlushed t) {
-            shootdown(t.shootdownId(), "TlbBatchedPendingFlushed").fullFlush = true;
+            Mm mm = mm(t.mm());
+            mm.batchFlushed = mm.batchPending;
         } else if (event instanceof PageTableEvent.PteCleared p) {
             mm(p.mm()).ptes.remove(p.va());
             lru.remove(p.frame());
@@ -148,32 +178,72 @@ final class MmState {
             sd.gathered.add(new Shootdown.Frame(p.frame(), p.frameEpoch()));
             sd.ptesChanged++;
             sd.mmsChanged.add(p.mm());
+            if (sd.kind == Shootdown.Kind.GATHER) {
+                sd.adjustRange(p.va(), p.va() + Kernel.PAGE_SIZE); // tlb_remove_tlb_entry
+                sd.clearedPtes = true;
+            } else {
+                sd.folio = new Shootdown.Folio(p.mm(), p.va());
+            }
         } else if (event instanceof PageTableEvent.TlbBatchAddPending a) {
             Mm mm = mm(a.mm());
-            mm.batchedPending++;
-            shootdown(a.shootdownId(), "TlbBatchAddPending").batchCpumask.addAll(mm.cpumask);
+            mm.batchPending++;
+            Shootdown sd = shootdown(a.shootdownId(), "TlbBatchAddPending");
+            sd.batchCpumask.addAll(mm.cpumask);
+            sd.flushRequired = true;
+            if (sd.folio != null) {
+                sd.folio.deferred = true;
+            }
+        } else if (event instanceof PageTableEvent.TlbFlushCalled c) {
+            Shootdown sd = shootdown(c.shootdownId(), "TlbFlushCalled");
+            sd.call = new Shootdown.Call(c.caller(), c.function(), c.mm(), c.start(), c.end(), c.strideShift(), c.freedTables());
+            if (c.caller().equals(TLBONLY)) {
+                sd.resetRange(); // the flush took the gather's range; __tlb_reset_range
+            } else if (c.function().equals("arch_tlbbatch_flush")) {
+                sd.batchFlushCalled = true;
+            } else if (c.caller().equals("ptep_clear_flush") && sd.folio != null) {
+                sd.folio.flushCalled = true;
+            }
+        } else if (event instanceof PageTableEvent.PageTableFreed f) {
+            Mm.Level level = Mm.Level.of(f.level());
+            mm(f.mm()).tables.get(level).remove(f.addr());
+            Shootdown sd = shootdown(f.shootdownId(), "PageTableFreed");
+            sd.adjustRange(f.addr(), f.addr() + Kernel.PAGE_SIZE); // pte_free_tlb -> tlb_flush_pmd_range, and kin
+            sd.freedTables = true;
+            switch (level) {
+                case PTE -> sd.clearedPmds = true;
+                case PMD -> sd.clearedPuds = true;
+                case PUD -> sd.clearedP4ds = true;
+            }
         } else if (event instanceof PageTableEvent.TlbBatchFlushStarted b) {
-            shootdown(b.shootdownId(), "TlbBatchFlushStarted").batchFlushIssued = true;
+            issued(shootdown(b.shootdownId(), "TlbBatchFlushStarted"));
         } else if (event instanceof PageTableEvent.MmTlbGenIncremented g) {
             mm(g.mm()).tlbGen = g.tlbGen();
-            Shootdown sd = shootdown(g.shootdownId(), "MmTlbGenIncremented");
-            if (sd.kind == Shootdown.Kind.GATHER) {
-                sd.flushStart = g.start();
-                sd.flushEnd = g.end();
-                sd.cpuFlushIssued = true;
-            }
+            issued(shootdown(g.shootdownId(), "MmTlbGenIncremented"));
         } else if (event instanceof IpiEvent.FlushTlb f) {
-            shootdown(f.shootdownId(), "FlushTlb").pendingCpus.merge(f.target(), 1, Integer::sum);
+            Shootdown sd = shootdown(f.shootdownId(), "FlushTlb");
+            sd.pendingCpus.merge(f.target(), 1, Integer::sum);
+            issued(sd);
         } else if (event instanceof IpiEvent.Tlbi t) {
             Shootdown sd = shootdown(t.shootdownId(), "Tlbi");
             sd.pendingCpus.merge(t.target(), 1, Integer::sum);
-            sd.cpuFlushIssued = true;
+            issued(sd);
         } else if (event instanceof IpiEvent.TlbFlushed ack) {
             ackCpu(ack.shootdownId(), ack.cpu(), "TlbFlushed");
         } else if (event instanceof IpiEvent.TlbiCompleted ack) {
             ackCpu(ack.shootdownId(), ack.cpu(), "TlbiCompleted");
         } else if (event instanceof SecondaryTlbEvent.SecondaryTlbHookCalled h) {
-            shootdown(h.shootdownId(), "SecondaryTlbHookCalled").hookCallers.add(h.caller());
+            Shootdown sd = shootdown(h.shootdownId(), "SecondaryTlbHookCalled");
+            sd.hookCalls.merge(h.caller(), 1, Integer::sum);
+            if (h.caller().equals(TLBONLY)) {
+                if (sd.call != null) {
+                    sd.call.notifierCalled = true;
+                }
+            } else if (!h.caller().equals(RANGE_END) && !h.caller().equals(TRY_TO_UNMAP_ONE) && sd.call != null) {
+                sd.call.hookCalled = true; // the arch flush function's own hook
+            }
+            if (sd.folio != null) {
+                sd.folio.hooks.add(h.caller());
+            }
         } else if (event instanceof FaultEvent.KernelOops oops) {
             shootdown(oops.shootdownId(), "KernelOops").oopsed = true;
             if (oops.comm().equals(KSWAPD_COMM)) {
@@ -196,12 +266,7 @@ final class MmState {
         } else if (event instanceof PageTableEvent.MmuGatherFinished g) {
             shootdowns.remove(g.shootdownId());
         } else if (event instanceof PageTableEvent.TlbFlushFinished t) {
-            Shootdown sd = shootdowns.remove(t.shootdownId());
-            if (sd != null && sd.kind == Shootdown.Kind.RECLAIM) {
-                for (long mmId : sd.mmsChanged) {
-                    mm(mmId).batchedPending = 0; // the batch's flush completed: tlb_flush_batched cleared
-                }
-            }
+            shootdowns.remove(t.shootdownId());
         } else if (event instanceof SecondaryTlbEvent.SvaBound b) {
             mm(b.mm()).notifiers.add(new Mm.Subscription(b.target(), b.pasid()));
         } else if (event instanceof IpiEvent.TaskScheduled t) {
@@ -226,6 +291,13 @@ final class MmState {
             // Answers and observations change nothing here.
         } else {
             throw new IllegalStateException("coordinator: cannot apply " + event.getClass().getSimpleName());
+        }
+    }
+
+    /** The first CPU-side event of an arch flush function: its IPIs, TLBIs or dsb(ish) are under way. */
+    private static void issued(Shootdown sd) {
+        if (sd.call != null) {
+            sd.call.issued = true;
         }
     }
 

@@ -3,12 +3,15 @@ package dev.shootdown.mm;
 import dev.shootdown.core.Decider;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SyscallEvent;
+import dev.shootdown.kernel.Site;
 import java.util.List;
 
 /**
- * mm/mmu_gather.c and include/asm-generic/tlb.h: the mmu_gather of a munmap or mprotect,
- * flushed in tlb_finish_mmu, whose gathered pages tlb_batch_pages_flush frees only after the
- * flush completed.
+ * mm/mmu_gather.c and include/asm-generic/tlb.h: the mmu_gather of a munmap or mprotect. Its
+ * range grows as PTEs are cleared and page tables freed; tlb_flush_mmu_tlbonly flushes it
+ * (tlb_flush, then in 6.5 mmu_notifier_invalidate_range over the same range) at the end of each
+ * VMA (tlb_end_vma, unless the architecture merges VMAs) and in tlb_finish_mmu, whose
+ * tlb_batch_pages_flush frees the gathered pages only after the flush.
  */
 final class MmuGather {
 
@@ -18,33 +21,60 @@ final class MmuGather {
         this.k = k;
     }
 
-    /** One step of the gather {@code sd}; false when it now waits on CPUs or is finished. */
+    /** One step of the gather {@code sd}: its flush call, then the operation; false when it waits or is finished. */
     boolean step(Decider d, Shootdown sd) {
-        if (sd.ptesChanged == 0) {
-            finish(d, sd); // nothing was mapped: tlb_flush_mmu has no range to flush
-            return false;
+        if (sd.call != null) {
+            switch (k.arch().stepCall(d, sd)) {
+                case EMITTED:
+                    return true;
+                case WAITING:
+                    return false;
+                default:
+                    break;
+            }
+            if (tlbonlyNotifier(d, sd)) {
+                return true;
+            }
         }
-        if (k.state.variant == KernelVariant.LINUX_6_5 && !sd.hookCallers.contains("mmu_notifier_invalidate_range_end")) {
-            // unmap_vmas / change_pmd_range end with mmu_notifier_invalidate_range_end, before tlb_finish_mmu.
-            k.mmuNotifier.call(d, sd, "mmu_notifier_invalidate_range_end", sd.mm, sd.start, sd.end);
-            return true;
-        }
-        if (!sd.cpuFlushIssued) {
-            k.arch().tlbFlush(d, sd);
-            return true;
-        }
-        if (!sd.pendingCpus.isEmpty()) {
-            return false;
-        }
-        if (k.arch().afterTlbFlush(d, sd)) {
-            return true;
-        }
-        finish(d, sd);
-        return false;
+        return sd.caller.equals("mprotect") ? k.mprotect.step(d, sd) : k.mmap.step(d, sd);
     }
 
-    /** tlb_finish_mmu -&gt; tlb_batch_pages_flush: free the gathered pages; then the syscall returns. */
-    private void finish(Decider d, Shootdown sd) {
+    /** The rest of tlb_flush_mmu_tlbonly once tlb_flush returned: the variant's hook over tlb->start, tlb->end. */
+    private boolean tlbonlyNotifier(Decider d, Shootdown sd) {
+        Shootdown.Call c = sd.call;
+        Site site = k.state.kernel.generic().tlbFlushMmuTlbonly();
+        if (!c.caller.equals(MmState.TLBONLY) || !site.calls() || c.notifierCalled) {
+            return false;
+        }
+        k.mmuNotifier.hook(d, sd, MmState.TLBONLY, site.hook(), c.mm, c.start, c.end);
+        return true;
+    }
+
+    /**
+     * tlb_flush_mmu_tlbonly: when the gather has something to flush (cleared PTEs, freed tables),
+     * tlb_flush(tlb). True when it called a flush.
+     */
+    boolean tlbFlushMmuTlbonly(Decider d, Shootdown sd) {
+        if (!sd.tlbHasRange) {
+            return false;
+        }
+        k.arch().tlbFlush(d, sd);
+        return true;
+    }
+
+    /** tlb_end_vma: flush at the end of each VMA, unless the architecture merges VMAs. True when it called a flush. */
+    boolean tlbEndVma(Decider d, Shootdown sd) {
+        return !k.arch().mergeVmas() && tlbFlushMmuTlbonly(d, sd);
+    }
+
+    /**
+     * tlb_finish_mmu: flush what is left, then tlb_batch_pages_flush frees the gathered pages and
+     * the system call returns. True while it waits on its flush; false once finished.
+     */
+    boolean tlbFinishMmu(Decider d, Shootdown sd) {
+        if (tlbFlushMmuTlbonly(d, sd)) {
+            return true;
+        }
         for (Shootdown.Frame f : List.copyOf(sd.gathered)) {
             d.emit(new PageTableEvent.FrameFreed(f.frame(), f.epoch(), sd.id));
         }
@@ -54,5 +84,6 @@ final class MmuGather {
             d.emit(new SyscallEvent.MunmapReturned(sd.cpu, sd.pid, sd.mm, sd.start, sd.end, 0));
         }
         d.emit(new PageTableEvent.MmuGatherFinished(sd.id, sd.mm, sd.gathered.size()));
+        return false;
     }
 }

@@ -3,10 +3,14 @@ package dev.shootdown.mm;
 import dev.shootdown.core.Decider;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.PageTableEvent;
+import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.kernel.Site;
 
 /**
- * mm/rmap.c: try_to_unmap_one with TTU_BATCH_FLUSH (set_tlb_ubc_flush_pending), and
- * flush_tlb_batched_pending before another path changes an mm with a batched flush pending.
+ * mm/rmap.c: try_to_unmap_one with TTU_BATCH_FLUSH (should_defer_flush: clear the PTE and
+ * set_tlb_ubc_flush_pending, or ptep_clear_flush now; 6.5's mmu_notifier_invalidate_range
+ * calls), try_to_unmap_flush, and flush_tlb_batched_pending before another path changes an mm
+ * with a batched flush pending.
  */
 final class Rmap {
 
@@ -17,8 +21,10 @@ final class Rmap {
     }
 
     /**
-     * try_to_unmap_one with TTU_BATCH_FLUSH for the LRU's oldest folio: clear the PTE under the
-     * page-table lock, then set_tlb_ubc_flush_pending -&gt; arch_tlbbatch_add_pending.
+     * try_to_unmap_one for the LRU's oldest folio, under the page-table lock: if
+     * should_defer_flush, ptep_get_and_clear and set_tlb_ubc_flush_pending -&gt;
+     * arch_tlbbatch_add_pending; otherwise ptep_clear_flush, whose flush {@link #finishTryToUnmapOne}
+     * calls.
      */
     void tryToUnmapOne(Decider d, Shootdown sd) {
         MmState s = k.state;
@@ -27,23 +33,60 @@ final class Rmap {
         MmState.Folio folio = oldest.getValue();
         Mm.Pte pte = s.mm(folio.mm()).ptes.get(folio.va());
         d.emit(new PageTableEvent.PteCleared(folio.mm(), folio.va(), frame, pte.frameEpoch(), sd.id));
-        d.emit(new PageTableEvent.TlbBatchAddPending(sd.id, folio.mm(), folio.va()));
-        k.arch().archTlbbatchAddPending(d, sd, folio.mm(), folio.va());
-        if (s.variant == KernelVariant.LINUX_6_5) {
-            // try_to_unmap_one's mmu_notifier_invalidate_range_end for this page's range.
-            k.mmuNotifier.call(d, sd, "mmu_notifier_invalidate_range_end", folio.mm(), folio.va(),
-                    folio.va() + Kernel.PAGE_SIZE);
+        if (k.arch().archTlbbatchShouldDefer(sd, folio.mm())) {
+            d.emit(new PageTableEvent.TlbBatchAddPending(sd.id, folio.mm(), folio.va()));
+            k.arch().archTlbbatchAddPending(d, sd, folio.mm(), folio.va());
         }
     }
 
     /**
-     * flush_tlb_batched_pending: a batched reclaim flush of this mm has not completed, so before
-     * changing its PTEs the whole mm is flushed; modelled by widening this gather's flush to the
-     * whole mm.
+     * The rest of try_to_unmap_one for the folio just unmapped: ptep_clear_flush's flush_tlb_page
+     * when the flush was not deferred, then the variant's hook under the page-table lock (6.5:
+     * mmu_notifier_invalidate_range for the page, after set_pte_at of the swap entry) and at
+     * mmu_notifier_invalidate_range_end. True when it emitted something.
      */
-    void maybeFlushTlbBatchedPending(Decider d, long mm, long id) {
-        if (k.state.mm(mm).batchedPending > 0) {
-            d.emit(new PageTableEvent.TlbBatchedPendingFlushed(mm, id));
+    boolean finishTryToUnmapOne(Decider d, Shootdown sd) {
+        Shootdown.Folio f = sd.folio;
+        if (f == null) {
+            return false;
         }
+        if (!f.deferred && !f.flushCalled) {
+            k.arch().flushTlbPage(d, sd, "ptep_clear_flush", f.mm, f.va);
+            return true;
+        }
+        KernelVariant.Generic g = k.state.kernel.generic();
+        long end = f.va + Kernel.PAGE_SIZE;
+        Site underPtl = g.tryToUnmapOne();
+        if (underPtl.calls() && !f.hooks.contains(MmState.TRY_TO_UNMAP_ONE)) {
+            k.mmuNotifier.hook(d, sd, MmState.TRY_TO_UNMAP_ONE, underPtl.hook(), f.mm, f.va, end);
+            return true;
+        }
+        Site rangeEnd = g.invalidateRangeEnd();
+        if (rangeEnd.calls() && !f.hooks.contains(MmState.RANGE_END)) {
+            k.mmuNotifier.hook(d, sd, MmState.RANGE_END, rangeEnd.hook(), f.mm, f.va, end);
+            return true;
+        }
+        return false;
+    }
+
+    /** try_to_unmap_flush: arch_tlbbatch_flush if anything was deferred (tlb_ubc->flush_required); true when it called it. */
+    boolean tryToUnmapFlush(Decider d, Shootdown sd) {
+        if (!sd.flushRequired || sd.batchFlushCalled) {
+            return false;
+        }
+        k.arch().archTlbbatchFlush(d, sd);
+        return true;
+    }
+
+    /**
+     * flush_tlb_batched_pending(mm): a batched flush of the mm is pending (pending != flushed in
+     * mm-&gt;tlb_flush_batched), so arch_flush_tlb_batched_pending before any PTE changes. True
+     * when that called a flush the caller waits for.
+     */
+    boolean flushTlbBatchedPending(Decider d, Shootdown sd, long mm) {
+        if (!k.state.mm(mm).batchedFlushPending()) {
+            return false;
+        }
+        return k.arch().archFlushTlbBatchedPending(d, sd, mm);
     }
 }

@@ -33,26 +33,30 @@ final class Vmscan {
         return false;
     }
 
-    /** One step of a reclaim pass; false when it now waits on CPUs or is finished. */
+    /**
+     * One step of a reclaim pass: the flush call in progress, the rest of the current folio's
+     * try_to_unmap_one, the next folio, then try_to_unmap_flush; false when it waits or finished.
+     */
     boolean step(Decider d, Shootdown sd) {
         MmState s = k.state;
-        int batch = s.scenario.memory().reclaimBatch();
-        if (!sd.batchFlushIssued && sd.ptesChanged < batch && !s.lru.isEmpty()) {
+        if (sd.call != null) {
+            switch (k.arch().stepCall(d, sd)) {
+                case EMITTED:
+                    return true;
+                case WAITING:
+                    return false;
+                default:
+                    break;
+            }
+        }
+        if (k.rmap.finishTryToUnmapOne(d, sd)) {
+            return true;
+        }
+        if (!sd.batchFlushCalled && sd.ptesChanged < s.scenario.memory().reclaimBatch() && !s.lru.isEmpty()) {
             k.rmap.tryToUnmapOne(d, sd);
             return true;
         }
-        if (!sd.batchFlushIssued) {
-            if (sd.ptesChanged == 0) {
-                finishReclaim(d, sd);
-                return false;
-            }
-            k.arch().archTlbbatchFlush(d, sd);
-            return true;
-        }
-        if (!sd.pendingCpus.isEmpty()) {
-            return false;
-        }
-        if (k.arch().afterTlbbatchFlush(d, sd)) {
+        if (k.rmap.tryToUnmapFlush(d, sd)) {
             return true;
         }
         finishReclaim(d, sd);

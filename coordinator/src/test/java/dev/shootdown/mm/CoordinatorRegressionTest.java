@@ -1,5 +1,7 @@
 package dev.shootdown.mm;
 
+import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.shootdown.core.Decision;
@@ -22,7 +24,7 @@ class CoordinatorRegressionTest {
 
     @Test
     void givenTwoMunmaps_whenDeviceFaultsPrecedeOnlyTheFirstReturn_thenTheRunDoesNotCompleteAfterTheLast() {
-        Coordinator c = new Coordinator();
+        Coordinator c = new Coordinator(KernelFiles.catalog());
         long now = 0;
         Scenario s = new Scenario("two-munmaps", "x86", "linux-6.6", 2, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 2, true, true)))),
@@ -30,7 +32,7 @@ class CoordinatorRegressionTest {
                         new Scenario.TaskSpec(101, 1, 1, List.of(new TaskOp.Munmap(BUF + PAGE, 1)))),
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, false, new Scenario.DmaProgram(BUF, 2, Access.WRITE, 1_000))),
                 new Scenario.Timing(500, 800), new Scenario.EndCondition(1));
-        c.onEvent(new ControlEvent.RunStarted("r", 1, s), now);
+        c.onEvent(TestRuns.runStarted("r", 1, s), now);
         // Task 100 unmaps page 0; the shootdown completes.
         c.onEvent(new SyscallEvent.Munmap("coordinator", "cpu0", 100, 1, BUF, BUF + PAGE), now);
         c.onEvent(new IpiEvent.TlbFlushed("coordinator", "cpu0", 1, BUF, BUF + PAGE, IpiEvent.FlushKind.PARTIAL, 1, 1, 1), now);
@@ -41,8 +43,10 @@ class CoordinatorRegressionTest {
         c.onEvent(new FaultEvent.DeviceFaultRaised("coordinator", "iommu0", "dev0", 1, 1, BUF, Access.WRITE), now);
         // Task 101 then unmaps page 1 and exits.
         c.onEvent(new SyscallEvent.Munmap("coordinator", "cpu1", 101, 1, BUF + PAGE, BUF + 2 * PAGE), now);
-        // cpu0's task exited, so cpu0 is lazy: flush_tlb_multi skips it; only cpu1 (the initiator) flushes.
+        // cpu0's task exited, so cpu0 is lazy; but page 1 was the mm's last VMA, free_pgtables frees its page
+        // tables, and with freed_tables native_flush_tlb_multi IPIs lazy CPUs too: cpu0 and cpu1 both flush.
         c.onEvent(new IpiEvent.TlbFlushed("coordinator", "cpu1", 1, BUF + PAGE, BUF + 2 * PAGE, IpiEvent.FlushKind.PARTIAL, 2, 1, 2), now);
+        c.onEvent(new IpiEvent.TlbFlushed("coordinator", "cpu0", 1, BUF + PAGE, BUF + 2 * PAGE, IpiEvent.FlushKind.LAZY, 1, 0, 2), now);
         c.onEvent(new SecondaryTlbEvent.SecondaryTlbsInvalidated("coordinator", "iommu0", 1, 1, BUF + PAGE, BUF + 2 * PAGE, 2), now);
 
         Decision exited = c.onEvent(new SyscallEvent.TaskExited("coordinator", "cpu1", 101, 1, "exit"), now);
@@ -53,7 +57,7 @@ class CoordinatorRegressionTest {
 
     @Test
     void givenTwoDevicesOfTheMmBehindOneIommuWithTheirOwnPasids_whenOnlyOneInvalidationCompleted_thenNoFrameIsFreed() {
-        Coordinator c = new Coordinator();
+        Coordinator c = new Coordinator(KernelFiles.catalog());
         long now = 0;
         Scenario s = new Scenario("two-pasids", "x86", "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 1, true, true)))),
@@ -61,7 +65,7 @@ class CoordinatorRegressionTest {
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, true, new Scenario.DmaProgram(BUF, 1, Access.WRITE, 1_000)),
                         new Scenario.DeviceSpec("dev1", 0, 2, 1, true, new Scenario.DmaProgram(BUF, 1, Access.WRITE, 1_000))),
                 new Scenario.Timing(500, 800), new Scenario.EndCondition(1));
-        c.onEvent(new ControlEvent.RunStarted("r", 1, s), now);
+        c.onEvent(TestRuns.runStarted("r", 1, s), now);
         c.onEvent(new SyscallEvent.Munmap("coordinator", "cpu0", 100, 1, BUF, BUF + PAGE), now);
         Decision hook = c.onEvent(new IpiEvent.TlbFlushed("coordinator", "cpu0", 1, BUF, BUF + PAGE, IpiEvent.FlushKind.PARTIAL, 1, 1, 1), now);
         assertEquals(List.of(

@@ -1,5 +1,7 @@
 package dev.shootdown.mm;
 
+import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -57,7 +59,7 @@ class CoordinatorTest {
 
     @BeforeEach
     void setUp() {
-        coordinator = new Coordinator();
+        coordinator = new Coordinator(KernelFiles.catalog());
         now = 0;
     }
 
@@ -82,7 +84,7 @@ class CoordinatorTest {
     }
 
     private Decision boot(Scenario scenario) {
-        return on(new ControlEvent.RunStarted("r", 7, scenario));
+        return on(TestRuns.runStarted("r", 7, scenario));
     }
 
     /** A one-CPU machine: mm 1 with the given VMAs, task 100 on cpu0 and an optional device. */
@@ -107,6 +109,13 @@ class CoordinatorTest {
 
     private static SecondaryTlbEvent.SecondaryTlbsInvalidated secondaryDone(long start, long end, long shootdownId) {
         return new SecondaryTlbEvent.SecondaryTlbsInvalidated(COORD, IOMMU, MM, PASID, start, end, shootdownId);
+    }
+
+    /** free_pgtables of an mm's only VMA at {@code va} (0x7f0000000000: 512 GiB aligned): its PTE, PMD and PUD tables. */
+    private static List<Event> tablesFreed(long va, long shootdownId) {
+        return List.of(new PageTableEvent.PageTableFreed(MM, "pte", va, shootdownId),
+                new PageTableEvent.PageTableFreed(MM, "pmd", va, shootdownId),
+                new PageTableEvent.PageTableFreed(MM, "pud", va, shootdownId));
     }
 
     private static FaultEvent.DeviceFaultRaised deviceFault(long va, Access access) {
@@ -203,8 +212,14 @@ class CoordinatorTest {
 
     // ---------------------------------------------------------------- munmap: flush_tlb_mm_range, 6.6 order
 
+    /**
+     * The buffer is munmap-dma's only VMA: free_pgtables (floor 0, ceiling 0) frees its PTE table,
+     * the PMD table and the PUD table above it, each adding its first page to the gather's range
+     * (here inside it already) and setting freed_tables; x86 merges VMAs, so one flush in
+     * tlb_finish_mmu, flush_tlb_mm_range with freed_tables.
+     */
     @Test
-    void givenMappedBuffer_whenMunmap_thenPtesAreClearedAndIpisSentButNoSecondaryInvalidationNorFreeYet() {
+    void givenMappedBuffer_whenMunmap_thenPtesAreClearedTablesFreedAndIpisSentButNoSecondaryInvalidationNorFreeYet() {
         boot(Scenarios.munmapDma());
         now += 20_000;
 
@@ -216,9 +231,12 @@ class CoordinatorTest {
         for (int i = 0; i < PAGES; i++) {
             expected.add(new PageTableEvent.PteCleared(MM, BUF + i * PAGE, PFN + i, 1, SD));
         }
+        expected.addAll(tablesFreed(BUF, SD));
+        expected.add(new PageTableEvent.TlbFlushCalled(SD, CPU0, "tlb_flush_mmu_tlbonly", "flush_tlb_mm_range", MM, BUF, BUF_END, 12,
+                true));
         expected.add(new PageTableEvent.MmTlbGenIncremented(MM, 1, BUF, BUF_END, SD));
-        expected.add(new IpiEvent.FlushTlb(CPU0, MM, BUF, BUF_END, 1, 1, false, false, SD));
-        expected.add(new IpiEvent.FlushTlb(CPU1, MM, BUF, BUF_END, 1, 1, true, false, SD));
+        expected.add(new IpiEvent.FlushTlb(CPU0, MM, BUF, BUF_END, 1, 1, false, true, SD));
+        expected.add(new IpiEvent.FlushTlb(CPU1, MM, BUF, BUF_END, 1, 1, true, true, SD));
         assertEquals(events(expected), d);
         assertEquals(1, coordinator.tlbGen(MM));
         assertEquals(0, coordinator.presentPtes(MM));
@@ -305,7 +323,7 @@ class CoordinatorTest {
 
     @Test
     void givenMoreThanTheSinglePageFlushCeiling_whenMunmap_thenTheWholeMmIsFlushedOnCpusAndSecondaryTlbs() {
-        int pages = (int) Coordinator.TLB_SINGLE_PAGE_FLUSH_CEILING + 1;
+        int pages = KernelFiles.builtIn("linux-6.6").orElseThrow().x86().flushTlbMmRange().ceiling() + 1;
         long end = BUF + pages * PAGE;
         boot(oneCpu(List.of(new Scenario.VmaSpec(BUF, pages, true, true)), List.of(device()), 1));
 
@@ -314,10 +332,11 @@ class CoordinatorTest {
         List<Event> events = d.events();
         assertEquals(new PageTableEvent.MmuGatherStarted(SD, MM, BUF, end, "munmap", CPU0, PID0), events.get(0));
         assertEquals(List.of(
+                new PageTableEvent.TlbFlushCalled(SD, CPU0, "tlb_flush_mmu_tlbonly", "flush_tlb_mm_range", MM, BUF, end, 12, true),
                 new PageTableEvent.MmTlbGenIncremented(MM, 1, 0, Kernel.TLB_FLUSH_ALL, SD),
-                new IpiEvent.FlushTlb(CPU0, MM, 0, Kernel.TLB_FLUSH_ALL, 1, 1, false, false, SD)),
-                events.subList(events.size() - 2, events.size()));
-        assertEquals(2 + pages + 2, events.size());
+                new IpiEvent.FlushTlb(CPU0, MM, 0, Kernel.TLB_FLUSH_ALL, 1, 1, false, true, SD)),
+                events.subList(events.size() - 3, events.size()));
+        assertEquals(2 + pages + 3 + 3, events.size(), "gather, unmap, the PTEs, three page tables, the flush");
 
         Decision hook = on(ack(CPU0, 0, Kernel.TLB_FLUSH_ALL, SD));
         assertEquals(events(hookCalled(0, Kernel.TLB_FLUSH_ALL, 1),
@@ -331,13 +350,13 @@ class CoordinatorTest {
 
     @Test
     void givenExactlyTheSinglePageFlushCeiling_whenMunmap_thenTheRangeIsFlushed() {
-        int pages = (int) Coordinator.TLB_SINGLE_PAGE_FLUSH_CEILING;
+        int pages = KernelFiles.builtIn("linux-6.6").orElseThrow().x86().flushTlbMmRange().ceiling();
         long end = BUF + pages * PAGE;
         boot(oneCpu(List.of(new Scenario.VmaSpec(BUF, pages, true, true)), List.of(device()), 1));
 
         Decision d = on(munmap(CPU0, PID0, BUF, pages));
 
-        assertEquals(new IpiEvent.FlushTlb(CPU0, MM, BUF, end, 1, 1, false, false, SD), d.events().get(d.events().size() - 1));
+        assertEquals(new IpiEvent.FlushTlb(CPU0, MM, BUF, end, 1, 1, false, true, SD), d.events().get(d.events().size() - 1));
         assertEquals(events(hookCalled(BUF, end, 1), new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, BUF, end, SD)),
                 on(ack(CPU0, BUF, end, SD)));
     }
@@ -369,6 +388,9 @@ class CoordinatorTest {
                 new PageTableEvent.MmuGatherStarted(2, MM, BUF + PAGE, BUF + 2 * PAGE, "munmap", CPU0, PID0),
                 new PageTableEvent.VmaUnmapped(MM, BUF + PAGE, BUF + 2 * PAGE),
                 new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, 2),
+                // the rest of the VMA still needs the page tables: free_pgtables frees none
+                new PageTableEvent.TlbFlushCalled(2, CPU0, "tlb_flush_mmu_tlbonly", "flush_tlb_mm_range", MM, BUF + PAGE,
+                        BUF + 2 * PAGE, 12, false),
                 new PageTableEvent.MmTlbGenIncremented(MM, 2, BUF + PAGE, BUF + 2 * PAGE, 2),
                 new IpiEvent.FlushTlb(CPU0, MM, BUF + PAGE, BUF + 2 * PAGE, 2, 2, false, false, 2)), d);
         assertEquals(2, coordinator.tlbGen(MM));

@@ -1,5 +1,6 @@
 package dev.shootdown.cpu;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.shootdown.core.Decision;
@@ -27,7 +28,7 @@ class CpuFaultsTest {
         Scenario s = new Scenario("cpu-faults", "x86", "linux-6.6", 2, 0,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 4, true, true)))), List.of(), List.of(),
                 new Scenario.Timing(100, 800), new Scenario.EndCondition(1)).withFaults(plan);
-        cpu.onEvent(new ControlEvent.RunStarted("r", 1, s), 0);
+        cpu.onEvent(TestRuns.runStarted("r", 1, s), 0);
         cpu.evolve(new TraceEvent.MmSwitched("cpu1", Cpu.INIT_MM, MM, 0));
         cpu.evolve(new TraceEvent.TlbFilled("cpu1", MM, BUF, 0x1000, 1, true));
     }

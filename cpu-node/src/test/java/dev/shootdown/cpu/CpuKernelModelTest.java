@@ -1,5 +1,6 @@
 package dev.shootdown.cpu;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -72,7 +73,7 @@ class CpuKernelModelTest {
     }
 
     private void givenRunningTask(String arch, long mmTlbGen, List<TaskOp> program) {
-        assertEquals(Decision.NONE, on(new ControlEvent.RunStarted("r", 1, scenario(arch))));
+        assertEquals(Decision.NONE, on(TestRuns.runStarted("r", 1, scenario(arch))));
         on(new IpiEvent.TaskScheduled(CPU, PID, MM, mmTlbGen, program));
     }
 

@@ -1,5 +1,6 @@
 package dev.shootdown.cpu;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -94,7 +95,7 @@ class CpuTest {
 
     /** Boots the CPU and schedules the task; the first step is due at {@code now + STEP_NS}. */
     private void givenRunningTask(long mmTlbGen, List<TaskOp> program) {
-        assertEquals(Decision.NONE, on(new ControlEvent.RunStarted("r", 1, scenario())));
+        assertEquals(Decision.NONE, on(TestRuns.runStarted("r", 1, scenario())));
         on(new IpiEvent.TaskScheduled(CPU, PID, MM, mmTlbGen, program));
     }
 
@@ -118,7 +119,7 @@ class CpuTest {
 
     @Test
     void givenCreatedCpu_whenRunStartedAndTaskScheduled_thenItSwitchesToTheTaskMmAndArmsTheFirstStep() {
-        Decision started = on(new ControlEvent.RunStarted("r", 1, scenario()));
+        Decision started = on(TestRuns.runStarted("r", 1, scenario()));
         assertEquals(Decision.NONE, started);
         assertEquals(Lifecycle.RUNNING, cpu.lifecycle());
 
@@ -395,7 +396,7 @@ class CpuTest {
 
     @Test
     void givenACpuThatNeverRanATask_whenAFlushArrives_thenItIsNotLoaded() {
-        on(new ControlEvent.RunStarted("r", 1, scenario()));
+        on(TestRuns.runStarted("r", 1, scenario()));
 
         Decision d = on(flush(MM, 0, Kernel.TLB_FLUSH_ALL, 1, 1, 15));
 
@@ -486,7 +487,7 @@ class CpuTest {
         NodeDriver control = NodeDriver.source("r", NodeIds.CONTROL, topology);
         NodeDriver coordinator = NodeDriver.source("r", COORD, topology);
 
-        host.offer(control.emit(new ControlEvent.RunStarted("r", 1, scenario()), 0), 0);
+        host.offer(control.emit(TestRuns.runStarted("r", 1, scenario()), 0), 0);
         now = 50;
         Envelope schedule = coordinator.emit(new IpiEvent.TaskScheduled(CPU, PID, MM, 0, readForever(2)), now);
         NodeDriver.Output scheduled = host.offer(schedule, now);

@@ -340,7 +340,16 @@ public final class Iommu implements NodeStateMachine {
      * With {@code dropped-iotlb-invalidation} the IOMMU drops the TLBI (an erratum) but completes
      * its CMD_SYNC: the kernel sees a successful invalidation, the IOTLB keeps its entries.
      */
-    private void armSmmuMmArchInvalidateSecondaryTlbs(Decider d, SecondaryTlbEvent.InvalidateSecondaryTlbs r, long nowNs) {
+    private void armSmmuMmArchInvalidateSecondaryTlbs(Decider d, SecondaryTlbEvent.InvalidateSecondaryTlbs request, long nowNs) {
+        // size = end - start; a size of 0 (an empty range, or (0, -1UL) whose size is ULONG_MAX)
+        // invalidates the whole ASID (arm_smmu_tlb_inv_asid) and the whole ATC
+        // (arm_smmu_atc_inv_domain with size 0): drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-sva.c
+        // arm_smmu_mm_arch_invalidate_secondary_tlbs, v6.6, from "arm64/smmu: Use TLBI ASID when
+        // invalidating entire range" (the series' patch 2/5).
+        SecondaryTlbEvent.InvalidateSecondaryTlbs r = request.end() == request.start()
+                ? new SecondaryTlbEvent.InvalidateSecondaryTlbs(request.target(), request.mm(), request.pasid(), 0,
+                        Kernel.TLB_FLUSH_ALL, request.shootdownId())
+                : request;
         String target = "shootdown " + r.shootdownId() + " pasid " + r.pasid();
         FaultSpec atcFirst = atcCommands(r.pasid(), r.start(), r.end()).isEmpty() ? null
                 : faults.maybeInject(FaultKind.ATC_BEFORE_IOTLB, nowNs);

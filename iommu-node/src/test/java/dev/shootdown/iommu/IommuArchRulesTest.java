@@ -1,5 +1,6 @@
 package dev.shootdown.iommu;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.shootdown.core.Decision;
@@ -58,7 +59,7 @@ class IommuArchRulesTest {
                 List.of(new Scenario.DeviceSpec(DEV, 0, PASID, MM, false,
                         new Scenario.DmaProgram(BUF, pages, List.of(Access.READ, Access.WRITE), PERIOD_NS))),
                 new Scenario.Timing(500, SYNC_NS), new Scenario.EndCondition(0, 100_000));
-        assertEquals(Decision.NONE, on(new ControlEvent.RunStarted("r", 1, s)));
+        assertEquals(Decision.NONE, on(TestRuns.runStarted("r", 1, s)));
         on(new SecondaryTlbEvent.SvaBound(IOMMU, DEV, PASID, MM, false));
     }
 

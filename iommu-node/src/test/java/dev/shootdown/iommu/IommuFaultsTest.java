@@ -1,5 +1,6 @@
 package dev.shootdown.iommu;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,7 +54,7 @@ class IommuFaultsTest {
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 16, true, true)))), List.of(),
                 List.of(new Scenario.DeviceSpec(DEV, 0, PASID, MM, true, new Scenario.DmaProgram(BUF, 2, Access.WRITE, PERIOD_NS))),
                 new Scenario.Timing(500, SYNC_NS), new Scenario.EndCondition(1)).withFaults(FaultPlan.of(faults));
-        on(new ControlEvent.RunStarted("r", 1, s));
+        on(TestRuns.runStarted("r", 1, s));
         on(new SecondaryTlbEvent.SvaBound(IOMMU, DEV, PASID, MM, true));
         for (int i = 0; i < 2; i++) {
             now += PERIOD_NS;

@@ -1,5 +1,6 @@
 package dev.shootdown.iommu;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.shootdown.core.Decision;
@@ -29,7 +30,7 @@ class IommuRegressionTest {
     void givenAStalledDevice_whenThePageResponseIsSuccess_thenItRetriesWithAWalk() {
         Iommu iommu = new Iommu("iommu0");
         long now = 0;
-        iommu.onEvent(new ControlEvent.RunStarted("r", 1, scenario(List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, true,
+        iommu.onEvent(TestRuns.runStarted("r", 1, scenario(List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, true,
                 new Scenario.DmaProgram(BUF, 2, Access.WRITE, 1_000))))), now);
         iommu.onEvent(new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, true), now);
         now += 1_000;
@@ -48,7 +49,7 @@ class IommuRegressionTest {
     void givenTwoDevicesSharingAPasid_whenTheSecondOnesDmaWalks_thenTheWalkCompletesItsDma() {
         Iommu iommu = new Iommu("iommu0");
         long now = 0;
-        iommu.onEvent(new ControlEvent.RunStarted("r", 1, scenario(List.of(
+        iommu.onEvent(TestRuns.runStarted("r", 1, scenario(List.of(
                 new Scenario.DeviceSpec("dev0", 0, 1, 1, false, new Scenario.DmaProgram(BUF, 1, Access.READ, 1_000)),
                 new Scenario.DeviceSpec("dev1", 0, 1, 1, false, new Scenario.DmaProgram(BUF, 1, Access.READ, 1_000))))), now);
         iommu.onEvent(new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), now);
@@ -69,7 +70,7 @@ class IommuRegressionTest {
     void givenTwoPasidsOfOneMm_whenOneShootdownInvalidatesBoth_thenBothIotlbsAreInvalidated() {
         Iommu iommu = new Iommu("iommu0");
         long now = 0;
-        iommu.onEvent(new ControlEvent.RunStarted("r", 1, new Scenario("p", "x86", "linux-6.6", 1, 1,
+        iommu.onEvent(TestRuns.runStarted("r", 1, new Scenario("p", "x86", "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 1, true, true)))), List.of(),
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, false, new Scenario.DmaProgram(BUF, 1, Access.READ, 1_000)),
                         new Scenario.DeviceSpec("dev1", 0, 2, 1, false, new Scenario.DmaProgram(BUF, 1, Access.READ, 1_000))),

@@ -1,5 +1,6 @@
 package dev.shootdown.iommu;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.shootdown.core.Decision;
@@ -81,7 +82,7 @@ class IommuTest {
 
     /** RunStarted and SvaBound for dev0; its first DMA is due at {@code now + PERIOD_NS}. */
     private void givenBoundDevice(boolean ats, int pages, Access access) {
-        assertEquals(Decision.NONE, on(new ControlEvent.RunStarted("r", 1, scenario(List.of(device(DEV, ats, pages, access))))));
+        assertEquals(Decision.NONE, on(TestRuns.runStarted("r", 1, scenario(List.of(device(DEV, ats, pages, access))))));
         on(new SecondaryTlbEvent.SvaBound(IOMMU, DEV, PASID, MM, ats));
     }
 
@@ -116,7 +117,7 @@ class IommuTest {
 
     @Test
     void givenARunningIommu_whenSvaBound_thenThePasidIsBoundAndTheFirstDmaIsScheduled() {
-        on(new ControlEvent.RunStarted("r", 1, scenario(List.of(device(DEV, true, 2, Access.WRITE)))));
+        on(TestRuns.runStarted("r", 1, scenario(List.of(device(DEV, true, 2, Access.WRITE)))));
         assertEquals(Lifecycle.RUNNING, iommu.lifecycle());
         now = 300;
 
@@ -127,7 +128,7 @@ class IommuTest {
 
     @Test
     void givenADeviceWithoutADmaProgramHere_whenSvaBound_thenItIsBoundButDoesNoDma() {
-        on(new ControlEvent.RunStarted("r", 1, scenario(List.of())));
+        on(TestRuns.runStarted("r", 1, scenario(List.of())));
 
         Decision d = on(new SecondaryTlbEvent.SvaBound(IOMMU, "devX", 7, MM, false));
 
@@ -401,7 +402,7 @@ class IommuTest {
     @Test
     void givenAStalledDeviceAndASiblingThatCachedThePage_whenTheResponseIsSuccess_thenTheDeviceRetriesTheSameAccess() {
         // dev0 (ATS) and dev1 (no ATS) share PASID 1 and both write page BUF.
-        on(new ControlEvent.RunStarted("r", 1, scenario(List.of(
+        on(TestRuns.runStarted("r", 1, scenario(List.of(
                 device(DEV, true, 1, Access.WRITE), device(DEV1, false, 1, Access.WRITE)))));
         on(new SecondaryTlbEvent.SvaBound(IOMMU, DEV, PASID, MM, true));
         on(new SecondaryTlbEvent.SvaBound(IOMMU, DEV1, PASID, MM, false));

@@ -31,15 +31,19 @@ final class Cells {
 
     /**
      * What one cell runs: {@code scenario} (already under its arch, policy and fault plan), named
-     * on the command line by {@code scenarioArg}; {@code faults} labels its fault plan
+     * on the command line by {@code scenarioArg}, its kernel variant (the scenario's policy) by
+     * {@code kernelArg} (a built-in's name or a file); {@code faults} labels its fault plan
      * ({@code none} for none) and {@code faultsFile} is the file {@code run --faults} reads, null
      * for none. {@code dir} is where its files go, relative to the output directory.
      */
-    record Spec(String scenarioArg, Scenario scenario, String faults, String faultsFile, long seed, String dir) {}
+    record Spec(String scenarioArg, String kernelArg, Scenario scenario, String faults, String faultsFile, long seed, String dir) {}
 
-    /** How every cell runs: the same for all of them, and part of each cell's command. */
+    /**
+     * How every cell runs: the same for all of them, and part of each cell's command; the kernel
+     * variants the cells' policies name.
+     */
     record Settings(ScenarioRunner.Engine engine, long maxEvents, int livelockThreshold, long runTimeoutSeconds,
-            String bootstrapServers) {}
+            String bootstrapServers, KernelCatalog kernels) {}
 
     /**
      * One cell's result, as matrix.json and experiment.json hold it. {@code verdict} is the
@@ -121,8 +125,9 @@ final class Cells {
     private static Result runOne(int index, Spec cell, Settings settings, ScenarioRunner kafka, Path out, PrintWriter progress,
             Listener listener) throws InfrastructureException, IOException {
         listener.onStarted(index, cell);
-        ScenarioRunner runner = kafka != null ? kafka
-                : ScenarioRunner.sim(cell.seed(), settings.maxEvents(), settings.livelockThreshold(), progress);
+        ScenarioRunner runner = (kafka != null ? kafka
+                : ScenarioRunner.sim(cell.seed(), settings.maxEvents(), settings.livelockThreshold(), progress))
+                .withKernels(settings.kernels());
         Result result;
         RuntimeException failure = null;
         try {
@@ -158,7 +163,7 @@ final class Cells {
     static String command(Spec cell, Settings settings) {
         Scenario s = cell.scenario();
         List<String> args = new ArrayList<>(List.of("shootdown", "run", "--scenario", cell.scenarioArg(), "--arch", s.arch(),
-                "--policy", s.policy()));
+                "--kernel", cell.kernelArg()));
         if (cell.faultsFile() != null) {
             args.addAll(List.of("--faults", cell.faultsFile()));
         }

@@ -86,6 +86,11 @@ final class ExperimentCommand implements Callable<Integer> {
             description = "With engine: kafka, give up on a run after this long. Default: ${DEFAULT-VALUE}")
     long runTimeoutSeconds;
 
+    @Option(names = "--kernel", paramLabel = "NAME|FILE",
+            description = "Also run every cell under this kernel variant (a built-in or a variant file), as a column after the "
+                    + "spec's policies; repeatable. Expectations without a policy apply to it too.")
+    List<String> kernelArgs = new ArrayList<>();
+
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
@@ -98,6 +103,16 @@ final class ExperimentCommand implements Callable<Integer> {
             throw new BadInputException("--run-timeout must be a positive number of seconds, was " + runTimeoutSeconds);
         }
         ExperimentSpec experiment = ExperimentSpec.read(specFile);
+        KernelCatalog kernels = new KernelCatalog();
+        Map<String, String> columns = new LinkedHashMap<>(); // a variant's name -> the argument that names it
+        experiment.policies().forEach(p -> columns.put(p, p));
+        for (String arg : kernelArgs) {
+            String name = kernels.resolve("--kernel", arg).name();
+            if (columns.containsKey(name)) {
+                throw new BadInputException("--kernel " + arg + ": the experiment already has a column " + name);
+            }
+            columns.put(name, arg);
+        }
         if (experiment.engine() == ScenarioRunner.Engine.sim && (bootstrapServers != null || brokerDir != null)) {
             throw new BadInputException("--bootstrap-servers and --broker-dir apply to a spec with engine: kafka only");
         }
@@ -106,9 +121,9 @@ final class ExperimentCommand implements Callable<Integer> {
         }
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
-        List<Cells.Spec> cells = cells(experiment);
+        List<Cells.Spec> cells = cells(experiment, columns);
         Cells.Settings settings = new Cells.Settings(experiment.engine(), experiment.maxEvents(), experiment.livelockThreshold(),
-                runTimeoutSeconds, bootstrapServers);
+                runTimeoutSeconds, bootstrapServers, kernels);
         long startNs = System.nanoTime();
         List<Cells.Result> results;
         try (ProgressBar bar = progressBar(cells.size());
@@ -148,7 +163,8 @@ final class ExperimentCommand implements Callable<Integer> {
         long unmet = runs.stream().filter(r -> Boolean.FALSE.equals(r.met())).count();
         long failed = runs.stream().filter(r -> !r.result().complete()).count();
         Experiment summary = new Experiment(experiment.name(), specFile.toString(), experiment.engine().name(),
-                experiment.scenarios().stream().map(s -> s.scenario().name()).toList(), experiment.archs(), experiment.policies(),
+                experiment.scenarios().stream().map(s -> s.scenario().name()).toList(), experiment.archs(),
+                List.copyOf(columns.keySet()),
                 experiment.faults().stream().map(ExperimentSpec.FaultsRef::label).toList(), experiment.seeds(),
                 experiment.maxEvents(), experiment.livelockThreshold(), runs.size(), checked, unmet, failed, runs);
         print(summary, stdout);
@@ -170,17 +186,18 @@ final class ExperimentCommand implements Callable<Integer> {
         return unmet > 0 ? Shootdown.EXIT_VIOLATIONS : Shootdown.EXIT_CLEAN;
     }
 
-    /** The runs in the order of the table: scenario, arch, fault plan, policy, seed. */
-    private static List<Cells.Spec> cells(ExperimentSpec experiment) {
+    /** The runs in the order of the table: scenario, arch, fault plan, policy (each column's variant), seed. */
+    private static List<Cells.Spec> cells(ExperimentSpec experiment, Map<String, String> columns) {
         List<Cells.Spec> cells = new ArrayList<>();
         for (ExperimentSpec.ScenarioRef s : experiment.scenarios()) {
             for (String arch : experiment.archs()) {
                 for (ExperimentSpec.FaultsRef faults : experiment.faults()) {
-                    for (String policy : experiment.policies()) {
+                    for (var column : columns.entrySet()) {
+                        String policy = column.getKey();
                         for (long seed : experiment.seeds()) {
                             String dir = String.join("/", s.scenario().name(), arch, faults.label(), policy, "seed-" + seed);
-                            cells.add(new Cells.Spec(s.arg(), s.scenario().with(arch, policy).withFaults(faults.plan()), faults.label(), faults.file(), seed,
-                                    dir));
+                            cells.add(new Cells.Spec(s.arg(), column.getValue(), s.scenario().with(arch, policy).withFaults(faults.plan()),
+                                    faults.label(), faults.file(), seed, dir));
                         }
                     }
                 }

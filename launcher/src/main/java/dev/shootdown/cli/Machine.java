@@ -7,6 +7,8 @@ import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.kafka.NodeHost;
 import dev.shootdown.host.kafka.NodeVerticle;
 import dev.shootdown.iommu.Iommu;
+import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.kernel.file.KernelFiles;
 import dev.shootdown.iommu.service.IommuService;
 import dev.shootdown.mm.Coordinator;
 import dev.shootdown.mm.service.CoordinatorService;
@@ -34,12 +36,21 @@ public final class Machine {
     /** A fresh state machine for {@code nodeId}; null for the run controller, which has none. */
     public static NodeStateMachine fresh(String nodeId) {
         if (nodeId.equals(NodeIds.COORDINATOR)) {
-            return new Coordinator();
+            return new Coordinator(KernelFiles.catalog());
         }
         if (nodeId.startsWith("cpu")) {
             return new Cpu(nodeId);
         }
         return nodeId.startsWith("iommu") ? new Iommu(nodeId) : null;
+    }
+
+    /**
+     * The built-in kernel variant {@code s}'s policy names: what a run of a built-in scenario (or
+     * one under --policy) runs. A user's variant file comes from {@code --kernel} instead.
+     */
+    public static KernelVariant kernel(Scenario s) {
+        return KernelFiles.builtIn(s.policy()).orElseThrow(() -> new IllegalArgumentException("the scenario's policy "
+                + s.policy() + " is not a built-in kernel variant (" + String.join(", ", KernelFiles.BUILT_INS) + ")"));
     }
 
     /** A new verticle for node {@code nodeId}, from the service module that owns its kind. */

@@ -45,8 +45,13 @@ final class MatrixCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "x86 or arm64; repeatable. Default: both.")
     List<String> arches = new ArrayList<>();
 
+    @Option(names = "--kernel", paramLabel = "NAME|FILE",
+            description = "A kernel variant: a built-in (linux-6.5, series-v2, linux-6.6) or a variant file; repeatable, a column "
+                    + "each. Default: every built-in.")
+    List<String> kernelArgs = new ArrayList<>();
+
     @Option(names = "--policy", paramLabel = "POLICY",
-            description = "linux-6.5, series-v2 or linux-6.6; repeatable. Default: all three.")
+            description = "A built-in kernel variant by name, as --kernel NAME (its older name); repeatable.")
     List<String> policies = new ArrayList<>();
 
     @Option(names = "--engine", defaultValue = "sim", paramLabel = "ENGINE",
@@ -62,9 +67,20 @@ final class MatrixCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws BadInputException, InfrastructureException, IOException {
+        KernelCatalog kernels = new KernelCatalog();
+        Map<String, String> columns = new LinkedHashMap<>(); // a variant's name -> the argument that names it
+        for (String policy : policies) {
+            columns.putIfAbsent(ScenarioArgs.choice("--policy", policy, Scenario.POLICIES), policy);
+        }
+        for (String arg : kernelArgs) {
+            columns.putIfAbsent(kernels.resolve("--kernel", arg).name(), arg);
+        }
+        if (columns.isEmpty()) {
+            Scenario.POLICIES.forEach(p -> columns.put(p, p));
+        }
         Map<String, Scenario> scenarios = new LinkedHashMap<>(); // the argument that names it -> scenario
         for (String arg : scenarioArgs.isEmpty() ? Scenarios.names() : scenarioArgs) {
-            Scenario s = ScenarioArgs.scenario(arg);
+            Scenario s = ScenarioArgs.scenario(arg, new java.util.HashSet<>(kernels.fileNames()));
             for (Map.Entry<String, Scenario> other : scenarios.entrySet()) {
                 if (other.getValue().name().equals(s.name()) && !other.getKey().equals(arg)) {
                     throw new BadInputException("--scenario " + arg + " and --scenario " + other.getKey()
@@ -74,7 +90,7 @@ final class MatrixCommand implements Callable<Integer> {
             scenarios.put(arg, s);
         }
         List<String> archList = choices("--arch", arches, Scenario.ARCHES);
-        List<String> policyList = choices("--policy", policies, Scenario.POLICIES);
+        List<String> policyList = List.copyOf(columns.keySet());
         options.validate(engine);
         for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
             entry.setValue(options.withFaults(entry.getValue())); // every cell gets the plan, checked before anything runs
@@ -94,13 +110,13 @@ final class MatrixCommand implements Callable<Integer> {
             for (String arch : archList) {
                 for (String policy : policyList) {
                     Scenario s = entry.getValue().with(arch, policy);
-                    specs.add(new Cells.Spec(entry.getKey(), s, faultsFile, faultsFile, options.seed,
+                    specs.add(new Cells.Spec(entry.getKey(), columns.get(policy), s, faultsFile, faultsFile, options.seed,
                             s.name() + "/" + arch + "/" + policy));
                 }
             }
         }
         Cells.Settings settings = new Cells.Settings(engine, options.maxEvents, options.livelockThreshold, options.runTimeoutSeconds,
-                options.bootstrapServers);
+                options.bootstrapServers, kernels);
         List<Cells.Result> cells;
         try (ScenarioRunner runner = options.runner(engine, progress)) {
             cells = Cells.run(specs, settings, runner, 1, out, progress, new Cells.Listener() {

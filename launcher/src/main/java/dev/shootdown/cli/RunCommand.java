@@ -38,7 +38,8 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Scenario scenario = scenarioOptions.scenario();
+        KernelCatalog kernels = new KernelCatalog();
+        Scenario scenario = scenarioOptions.scenario(kernels);
         options.validate(engine);
         scenario = options.withFaults(scenario);
         createOutputDirectory(out);
@@ -50,7 +51,7 @@ final class RunCommand implements Callable<Integer> {
         }
         ScenarioRunner.Outcome outcome;
         try (ScenarioRunner runner = options.runner(engine, stdout)) {
-            outcome = runner.run(scenario);
+            outcome = runner.withKernels(kernels).run(scenario);
         }
         if (!outcome.complete()) {
             stdout.println("warning: the deterministic run stopped at " + options.maxEvents

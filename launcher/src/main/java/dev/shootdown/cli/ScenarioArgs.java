@@ -10,8 +10,9 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
-/** Turns the --scenario, --arch and --policy values into a scenario, or one line of bad input. */
+/** Turns the --scenario, --arch and --kernel (--policy) values into a scenario, or one line of bad input. */
 final class ScenarioArgs {
 
     private ScenarioArgs() {}
@@ -26,6 +27,14 @@ final class ScenarioArgs {
 
     /** A built-in scenario by name, or the scenario in a .yaml, .yml or .json file. */
     static Scenario scenario(String nameOrFile) throws BadInputException {
+        return scenario(nameOrFile, Set.of());
+    }
+
+    /**
+     * As {@link #scenario(String)}; a scenario file's policy may also name one of {@code kernels},
+     * the variant files the command was given.
+     */
+    static Scenario scenario(String nameOrFile, Set<String> kernels) throws BadInputException {
         var builtIn = Scenarios.builtIn(nameOrFile);
         if (builtIn.isPresent()) {
             return builtIn.get();
@@ -37,7 +46,7 @@ final class ScenarioArgs {
                     + String.join(", ", Scenarios.names()) + ", or a .yaml, .yml or .json file");
         }
         try {
-            return ScenarioFiles.load(Path.of(nameOrFile));
+            return ScenarioFiles.load(Path.of(nameOrFile), kernels);
         } catch (ScenarioFileException e) {
             throw new BadInputException(e.getMessage(), e);
         }

@@ -82,6 +82,8 @@ final class ScenarioRunner implements AutoCloseable {
     private final String bootstrapServers;
     private boolean clusterNodes;
     private Map<String, String> kafkaProperties = Map.of();
+    /** The kernel variants by name: a scenario's policy names the one its coordinator runs. */
+    private KernelCatalog kernels = new KernelCatalog();
 
     private ScenarioRunner(Engine engine, long seed, long maxEvents, Duration runTimeout, int livelockThreshold,
             PrintWriter progress, EmbeddedKafkaBroker broker, String bootstrapServers) {
@@ -137,6 +139,12 @@ final class ScenarioRunner implements AutoCloseable {
         return engine;
     }
 
+    /** Runs use {@code kernels} (the built-ins and the command's --kernel files) for the variant a policy names. */
+    ScenarioRunner withKernels(KernelCatalog kernels) {
+        this.kernels = kernels;
+        return this;
+    }
+
     /**
      * Runs {@code scenario} and audits its log. A Kafka run that does not finish in time is an
      * {@link InfrastructureException}; a deterministic run that hits the event limit is an
@@ -154,7 +162,7 @@ final class ScenarioRunner implements AutoCloseable {
         boolean complete;
         if (engine == Engine.sim) {
             runId = scenario.name() + "-sim-s" + seed;
-            SimEngine.Result result = new SimEngine(runId, seed, scenario, Machine.stateMachines(scenario),
+            SimEngine.Result result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()), Machine.stateMachines(scenario),
                     LatencyModel.defaults()).withFaults(infrastructureFaults(scenario), Machine::fresh).run(maxEvents);
             for (Envelope e : CausalOrder.sort(result.log(), e -> e)) {
                 log.add(e);
@@ -183,7 +191,7 @@ final class ScenarioRunner implements AutoCloseable {
                 defaults.partitions(), defaults.replicationFactor(), defaults.requestTimeout());
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
-        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario,
+        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, kernels.of(scenario.policy()),
                 clusterNodes ? null : node -> Machine.verticle(host, node), List.of(), infrastructureFaults(scenario),
                 broker == null ? null : broker::restart, runTimeout, node -> {
                     progress.println("  " + node + " quiesced");

@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
         version = "shootdown 0.1.0",
         description = "Simulates Linux TLB shootdowns with secondary TLBs (IOMMU IOTLB, device ATC) "
                 + "across services that talk through Kafka, and audits the recorded log.",
-        subcommands = {RunCommand.class, MatrixCommand.class, ExperimentCommand.class, ShrinkCommand.class, ScenariosCommand.class, AuditCommand.class, ReplayCommand.class, ExportCommand.class, RunsCommand.class, NodeCommand.class, ClusterCommand.class,
+        subcommands = {RunCommand.class, MatrixCommand.class, CompareCommand.class, ExperimentCommand.class, ShrinkCommand.class,
+                ScenariosCommand.class, KernelsCommand.class, AuditCommand.class, ReplayCommand.class, ExportCommand.class, RunsCommand.class, NodeCommand.class, ClusterCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Shootdown implements Runnable {
 

@@ -7,6 +7,7 @@ import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.fault.file.FaultPlanException;
 import dev.shootdown.fault.file.FaultPlans;
 import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.kernel.file.KernelFiles;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.file.ScenarioFileException;
 import dev.shootdown.scenario.file.ScenarioFiles;
@@ -76,9 +77,12 @@ final class ShrinkCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
+    /** The kernel variants of this command: the built-ins, and the --kernel file. */
+    private final KernelCatalog kernels = new KernelCatalog();
+
     @Override
     public Integer call() throws Exception {
-        Scenario scenario = scenarioOptions.scenario();
+        Scenario scenario = scenarioOptions.scenario(kernels);
         if (maxEvents <= 0) {
             throw new BadInputException("--max-events must be positive, was " + maxEvents);
         }
@@ -156,6 +160,13 @@ final class ShrinkCommand implements Callable<Integer> {
         Path faultsOut = out.resolve("faults.yaml");
         Files.writeString(scenarioFile, header(scenario, target) + ScenarioFiles.toYaml(named));
         Files.writeString(faultsOut, FaultPlans.toYaml(shrunk.plan()));
+        String kernelOption = ""; // a built-in is named by the scenario file's policy
+        if (!KernelFiles.isBuiltIn(scenario.policy())) {
+            // the variant file, resolved: the shrunk case runs anywhere without the file it extends
+            Path kernelOut = out.resolve("kernel.yaml");
+            Files.writeString(kernelOut, KernelFiles.toYaml(kernels.of(scenario.policy())));
+            kernelOption = " --kernel " + kernelOut;
+        }
         result.write(out);
 
         stdout.println("shrunk in " + tries + " runs; it still fails with " + String.join(", ", kinds(result.report())));
@@ -178,7 +189,8 @@ final class ShrinkCommand implements Callable<Integer> {
             }
         }
         stdout.println("wrote " + scenarioFile + ", " + faultsOut + " and the shrunk run's events.jsonl and report under " + out);
-        stdout.println("reproduce: shootdown run --scenario " + scenarioFile + " --faults " + faultsOut + " --engine sim --seed " + seed
+        stdout.println("reproduce: shootdown run --scenario " + scenarioFile + kernelOption + " --faults " + faultsOut
+                + " --engine sim --seed " + seed
                 + (livelockThreshold == 16 ? "" : " --livelock-threshold " + livelockThreshold));
         stdout.flush();
         return Shootdown.EXIT_CLEAN; // the shrink worked; the shrunk case's own run exits 1
@@ -186,7 +198,7 @@ final class ShrinkCommand implements Callable<Integer> {
 
     private ScenarioRunner.Outcome run(Shrinker.Case c, long limit) {
         try (ScenarioRunner runner = ScenarioRunner.sim(seed, limit, livelockThreshold, new PrintWriter(PrintWriter.nullWriter()))) {
-            return runner.run(c.scenario().withFaults(c.plan()));
+            return runner.withKernels(kernels).run(c.scenario().withFaults(c.plan()));
         } catch (InfrastructureException e) {
             throw new IllegalStateException("the deterministic engine has no infrastructure: " + e.getMessage(), e);
         }
@@ -200,11 +212,11 @@ final class ShrinkCommand implements Callable<Integer> {
         return kinds;
     }
 
-    private static Scenario readBack(Scenario s, Path scratch) {
+    private Scenario readBack(Scenario s, Path scratch) {
         try {
             Path f = scratch.resolve("candidate.yaml");
             ScenarioFiles.write(s, f);
-            return ScenarioFiles.load(f);
+            return ScenarioFiles.load(f, new java.util.HashSet<>(kernels.fileNames()));
         } catch (ScenarioFileException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         } catch (IOException e) {

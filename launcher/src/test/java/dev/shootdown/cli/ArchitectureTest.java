@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The layering: the kernel model (node state machines and the node contract) is pure Java over
- * the event model; the event model, the scenario and the fault plan know Jackson's annotations
- * and nothing else (the plan's randomness is seeded, never its own); hosts and I/O live outside. Checked on the compiled classes of every module.
+ * the event model; the event model, the scenario, the fault plan and the kernel variant's rules
+ * know Jackson's annotations and nothing else (reading variant files is kernel.file's, an edge) (the plan's randomness is seeded, never its own); hosts and I/O live outside. Checked on the compiled classes of every module.
  */
 class ArchitectureTest {
 
@@ -36,7 +36,7 @@ class ArchitectureTest {
         classes().that().resideInAnyPackage(CORE)
                 .should().onlyDependOnClassesThat().resideInAnyPackage(
                         "java..", "dev.shootdown.core", "dev.shootdown.event", "dev.shootdown.scenario",
-                        "dev.shootdown.fault", "dev.shootdown.cpu", "dev.shootdown.iommu", "dev.shootdown.mm")
+                        "dev.shootdown.fault", "dev.shootdown.kernel", "dev.shootdown.cpu", "dev.shootdown.iommu", "dev.shootdown.mm")
                 .check(classes);
     }
 
@@ -56,10 +56,11 @@ class ArchitectureTest {
 
     @Test
     void eventModelKnowsOnlyJacksonAnnotations() {
-        classes().that().resideInAnyPackage("dev.shootdown.event", "dev.shootdown.scenario", "dev.shootdown.fault")
+        classes().that().resideInAnyPackage("dev.shootdown.event", "dev.shootdown.scenario", "dev.shootdown.fault",
+                        "dev.shootdown.kernel")
                 .should().onlyDependOnClassesThat().resideInAnyPackage(
                         "java..", "com.fasterxml.jackson.annotation..", "dev.shootdown.event", "dev.shootdown.scenario",
-                        "dev.shootdown.fault")
+                        "dev.shootdown.fault", "dev.shootdown.kernel")
                 .check(classes);
     }
 

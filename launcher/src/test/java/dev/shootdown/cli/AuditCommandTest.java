@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.shootdown.event.Envelope;
 import dev.shootdown.codec.EventCodec;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -65,7 +66,7 @@ class AuditCommandTest {
         int last = bad.size();
         bad.set(last - 3, "{\"run\": oops");                                                      // malformed JSON
         bad.set(last - 2, bad.get(last - 2).replaceFirst("\"type\":\"[a-z-]+\"", "\"type\":\"warp-drive\""));
-        bad.set(last - 1, bad.get(last - 1).replace("\"schema\":1", "\"schema\":9"));              // newer schema
+        bad.set(last - 1, bad.get(last - 1).replace("\"schema\":" + Envelope.SCHEMA_VERSION, "\"schema\":9"));              // newer schema
         bad.add(lines.get(10));                                                                      // a duplicate
         Path file = write(dir, "bad.jsonl", bad, true);
 
@@ -75,7 +76,7 @@ class AuditCommandTest {
         assertFalse(o.err().contains("Exception") || o.err().contains("\tat "), "no stack trace: " + o.err());
         assertTrue(o.err().contains(file + ":" + (last - 2) + ": "), o.err());
         assertTrue(o.err().contains(file + ":" + (last - 1) + ": unknown event type 'warp-drive'"), o.err());
-        assertTrue(o.err().contains(file + ":" + last + ": schema version 9 is newer than this build reads (1)"), o.err());
+        assertTrue(o.err().contains(file + ":" + last + ": schema version 9 is newer than this build reads (" + Envelope.SCHEMA_VERSION + ")"), o.err());
         String duplicateId = RunInvariants.decode(List.of(lines.get(10))).get(0).id();
         assertTrue(o.err().contains(file + ":" + (last + 1) + ": event " + duplicateId + " is a duplicate of line 11"), o.err());
         JsonNode report = EventCodec.mapper().readTree(dir.resolve("out/report.json").toFile());

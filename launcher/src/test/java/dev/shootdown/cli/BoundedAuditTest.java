@@ -106,7 +106,7 @@ class BoundedAuditTest {
         Path file = dir.resolve(name + ".yaml");
         Files.writeString(file, steady);
         Scenario s = ScenarioFiles.load(file);
-        SimEngine.Result r = new SimEngine("bounded-" + name, 7, s, Machine.stateMachines(s), LatencyModel.defaults())
+        SimEngine.Result r = new SimEngine("bounded-" + name, 7, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
                 .run(EVENTS);
         return r.log();
     }

@@ -185,7 +185,7 @@ class CliTest {
 
         // the cell's command, run on its own, gives the same log
         String command = cells.get(2).get("command").asText();
-        assertTrue(command.startsWith("shootdown run --scenario munmap-dma --arch x86 --policy linux-6.6 --engine sim --seed 1"), command);
+        assertTrue(command.startsWith("shootdown run --scenario munmap-dma --arch x86 --kernel linux-6.6 --engine sim --seed 1"), command);
         List<String> args = new ArrayList<>(List.of(command.substring("shootdown ".length()).split(" ")));
         args.addAll(List.of("--out", dir.resolve("again").toString()));
         assertEquals(Shootdown.EXIT_CLEAN, shootdown(args.toArray(String[]::new)).status());

@@ -208,7 +208,7 @@ class ClusterIT {
         // The kill changed nothing: the log is the deterministic engine's for the same run id and seed, event for
         // event (none lost, none taken twice), so the verdict is the undisturbed run's.
         Scenario scenario = Scenarios.builtIn("kswapd-reclaim").orElseThrow().with("x86", "series-v2");
-        List<String> expected = new SimEngine(runId, 1, scenario, Machine.stateMachines(scenario), LatencyModel.defaults())
+        List<String> expected = new SimEngine(runId, 1, scenario, Machine.kernel(scenario), Machine.stateMachines(scenario), LatencyModel.defaults())
                 .run(1_000_000).log().stream().map(EventCodec::encode).sorted().toList();
         List<String> actual = Files.readAllLines(out.resolve("events.jsonl")).stream().sorted().toList();
         assertEquals(expected.size(), actual.size(), "as many events as the deterministic engine's run");

@@ -38,7 +38,7 @@ class DeterministicEngineTest {
 
     private static List<Envelope> run(long seed) {
         Scenario s = Scenarios.munmapDma();
-        SimEngine.Result r = new SimEngine("munmap-dma-sim-s" + seed, seed, s, Machine.stateMachines(s), LatencyModel.defaults())
+        SimEngine.Result r = new SimEngine("munmap-dma-sim-s" + seed, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
                 .run(1_000_000);
         assertTrue(r.quiesced(), "seed " + seed + ": every node quiesced");
         return CausalOrder.sort(r.log(), e -> e);

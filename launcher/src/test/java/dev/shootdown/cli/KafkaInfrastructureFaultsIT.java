@@ -141,7 +141,7 @@ class KafkaInfrastructureFaultsIT {
     }
 
     private static List<Envelope> reference(String runId, long seed, Scenario scenario) {
-        return new SimEngine(runId, seed, scenario, Machine.stateMachines(scenario), LatencyModel.defaults()).run(1_000_000).log();
+        return new SimEngine(runId, seed, scenario, Machine.kernel(scenario), Machine.stateMachines(scenario), LatencyModel.defaults()).run(1_000_000).log();
     }
 
     private static List<Envelope> runOnKafka(String bootstrap, String runId, long seed, Scenario scenario, List<FaultSpec> plan,
@@ -149,7 +149,7 @@ class KafkaInfrastructureFaultsIT {
         KafkaHostConfig config = KafkaHostConfig.defaults(bootstrap);
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
-        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, n -> Machine.verticle(host, n), List.of(),
+        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, Machine.kernel(scenario), n -> Machine.verticle(host, n), List.of(),
                 plan, broker, Duration.ofMinutes(4), n -> { });
         assertTrue(result.quiesced(), "not quiesced: " + result.missingNodes());
         // Errors a kill leaves behind (a send cut off by the crash) are expected; nothing else is.

@@ -54,7 +54,7 @@ class KafkaKernelModelIT {
         KafkaHostConfig config = KafkaHostConfig.defaults(BROKER.bootstrapServers());
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, s.nodeIds(), config, LatencyModel.defaults(), errors);
-        KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, s, node -> Machine.verticle(host, node), List.of(),
+        KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, s, Machine.kernel(s), node -> Machine.verticle(host, node), List.of(),
                 Duration.ofSeconds(90), node -> { });
         assertTrue(result.quiesced(), "every node quiesced; missing " + result.missingNodes());
         assertTrue(errors.isEmpty(), String.join("; ", errors.distinct()));

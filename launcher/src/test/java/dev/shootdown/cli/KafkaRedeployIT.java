@@ -41,7 +41,7 @@ class KafkaRedeployIT {
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
 
-        KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, n -> Machine.verticle(host, n),
+        KafkaRunner.Result result = new KafkaRunner(config).run(host, 1, scenario, Machine.kernel(scenario), n -> Machine.verticle(host, n),
                 List.of(new KafkaRunner.Redeploy(node, afterEvents)), Duration.ofSeconds(120), n -> { });
 
         assertTrue(errors.isEmpty(), () -> String.join("; ", errors.distinct()));

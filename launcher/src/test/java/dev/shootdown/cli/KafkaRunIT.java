@@ -64,7 +64,7 @@ class KafkaRunIT {
         // Simulated time is kept in rounds, not by the wall clock: the deterministic engine, given the
         // same run id and seed, writes the very same log.
         ControlEvent.RunStarted started = (ControlEvent.RunStarted) log.get(0).event();
-        SimEngine.Result sim = new SimEngine(runId, started.seed(), started.scenario(), Machine.stateMachines(started.scenario()),
+        SimEngine.Result sim = new SimEngine(runId, started.seed(), started.scenario(), started.kernel(), Machine.stateMachines(started.scenario()),
                 LatencyModel.defaults()).run(1_000_000);
         assertSameLines(sorted(lines), sorted(sim.log().stream().map(EventCodec::encode).toList()));
     }

@@ -94,7 +94,7 @@ class KernelModelTest {
 
     static List<Envelope> run(String scenario, String arch, String policy, long seed) {
         Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(arch, policy);
-        SimEngine.Result r = new SimEngine(scenario + "-" + arch + "-" + policy + "-s" + seed, seed, s, Machine.stateMachines(s),
+        SimEngine.Result r = new SimEngine(scenario + "-" + arch + "-" + policy + "-s" + seed, seed, s, Machine.kernel(s), Machine.stateMachines(s),
                 LatencyModel.defaults()).run(1_000_000);
         assertTrue(r.quiesced(), "every node quiesced: shootdown run --engine sim --scenario " + scenario + " --arch " + arch
                 + " --policy " + policy + " --seed " + seed);

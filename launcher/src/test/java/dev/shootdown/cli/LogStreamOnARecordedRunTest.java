@@ -62,7 +62,7 @@ class LogStreamOnARecordedRunTest {
         int last = bad.size();
         bad.set(last - 3, "{\"run\": oops");
         bad.set(last - 2, bad.get(last - 2).replaceFirst("\"type\":\"[a-z-]+\"", "\"type\":\"warp-drive\""));
-        bad.set(last - 1, bad.get(last - 1).replace("\"schema\":1", "\"schema\":9"));
+        bad.set(last - 1, bad.get(last - 1).replace("\"schema\":" + Envelope.SCHEMA_VERSION, "\"schema\":9"));
         bad.add(lines.get(10));
         bad.remove(20);
         bad.add(lines.get(40).substring(0, 30));

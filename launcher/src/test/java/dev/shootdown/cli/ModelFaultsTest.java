@@ -59,7 +59,7 @@ class ModelFaultsTest {
     }
 
     static Run run(Scenario scenario, long seed) {
-        SimEngine.Result result = new SimEngine("faults-s" + seed, seed, scenario, Machine.stateMachines(scenario),
+        SimEngine.Result result = new SimEngine("faults-s" + seed, seed, scenario, Machine.kernel(scenario), Machine.stateMachines(scenario),
                 LatencyModel.defaults()).run(2_000_000);
         List<Envelope> log = CausalOrder.sort(result.log(), e -> e);
         return new Run(log, log.stream().map(EventCodec::encode).toList(), Auditor.audit(log), result.quiesced());

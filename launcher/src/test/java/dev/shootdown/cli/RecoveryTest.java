@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.kernel.file.KernelFiles;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,13 +34,13 @@ class RecoveryTest {
 
     static NodeStateMachine fresh(String nodeId) {
         if (nodeId.equals(NodeIds.COORDINATOR)) {
-            return new Coordinator();
+            return new Coordinator(KernelFiles.catalog());
         }
         return nodeId.startsWith("cpu") ? new Cpu(nodeId) : new Iommu(nodeId);
     }
 
     private static SimEngine.Result run(long seed, List<SimEngine.Restart> restarts) {
-        return new SimEngine("munmap-dma-sim-s" + seed, seed, SCENARIO, Machine.stateMachines(SCENARIO), LatencyModel.defaults())
+        return new SimEngine("munmap-dma-sim-s" + seed, seed, SCENARIO, Machine.kernel(SCENARIO), Machine.stateMachines(SCENARIO), LatencyModel.defaults())
                 .withRestarts(restarts, RecoveryTest::fresh)
                 .run(1_000_000);
     }
@@ -102,12 +103,12 @@ class RecoveryTest {
     @MethodSource("seedTableRestarts")
     void aRestartedNodeGivesTheSameVerdicts(String scenario, String arch, String policy, List<SimEngine.Restart> restarts) {
         Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(arch, policy);
-        SimEngine.Result result = new SimEngine(scenario + "-restarts", 7, s, Machine.stateMachines(s), LatencyModel.defaults())
+        SimEngine.Result result = new SimEngine(scenario + "-restarts", 7, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
                 .withRestarts(restarts, RecoveryTest::fresh)
                 .run(1_000_000);
         assertTrue(result.quiesced(), "every node quiesced after the restarts");
         List<Envelope> log = CausalOrder.sort(result.log(), e -> e);
-        SimEngine.Result faultFree = new SimEngine(scenario + "-restarts", 7, s, Machine.stateMachines(s), LatencyModel.defaults())
+        SimEngine.Result faultFree = new SimEngine(scenario + "-restarts", 7, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
                 .run(1_000_000);
         assertEquals(encoded(faultFree.log()), encoded(result.log()), "the log with restarts " + restarts);
         assertEquals(KernelModelTest.expected(scenario, arch, policy),
@@ -117,7 +118,7 @@ class RecoveryTest {
     @Test
     void everyNodeRecoveredFromAWholeRunEndsInTheStateTheOriginalEndedIn() {
         List<NodeStateMachine> originals = Machine.stateMachines(SCENARIO);
-        SimEngine.Result result = new SimEngine("r", 7, SCENARIO, originals, LatencyModel.defaults()).run(1_000_000);
+        SimEngine.Result result = new SimEngine("r", 7, SCENARIO, Machine.kernel(SCENARIO), originals, LatencyModel.defaults()).run(1_000_000);
         for (NodeStateMachine original : originals) {
             NodeStateMachine copy = fresh(original.nodeId());
             NodeDriver driver = NodeDriver.recover("r", copy, SCENARIO.nodeIds(), result.log());
@@ -146,7 +147,7 @@ class RecoveryTest {
     @Test
     void aRecoveredDriverDropsWhatItAlreadyDeliveredAndTakesTheRest() {
         List<NodeStateMachine> originals = Machine.stateMachines(SCENARIO);
-        SimEngine.Result result = new SimEngine("r", 7, SCENARIO, originals, LatencyModel.defaults()).run(1_000_000);
+        SimEngine.Result result = new SimEngine("r", 7, SCENARIO, Machine.kernel(SCENARIO), originals, LatencyModel.defaults()).run(1_000_000);
         int cut = result.log().size() / 2;
         List<Envelope> prefix = result.log().subList(0, cut);
         NodeDriver cpu1 = NodeDriver.recover("r", new Cpu("cpu1"), SCENARIO.nodeIds(), prefix);

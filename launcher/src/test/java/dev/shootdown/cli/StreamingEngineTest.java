@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 class StreamingEngineTest {
 
     private static SimEngine engine(Scenario s, long seed) {
-        return new SimEngine(s.name() + "-sim-s" + seed, seed, s, Machine.stateMachines(s), LatencyModel.defaults());
+        return new SimEngine(s.name() + "-sim-s" + seed, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults());
     }
 
     @Test

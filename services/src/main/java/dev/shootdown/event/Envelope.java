@@ -30,8 +30,11 @@ public record Envelope(
         SortedMap<String, Long> links,
         Event event) {
 
-    /** The schema version this build writes and reads. */
-    public static final int SCHEMA_VERSION = 1;
+    /**
+     * The schema version this build writes and reads (and every older one): 2 added the kernel
+     * variant to run-started, tlb-flush-called and page-table-freed.
+     */
+    public static final int SCHEMA_VERSION = 2;
 
     public Envelope {
         Objects.requireNonNull(run, "run");

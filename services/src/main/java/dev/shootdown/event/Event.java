@@ -53,6 +53,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = PageTableEvent.TlbBatchFlushStarted.class, name = "tlb-batch-flush-started"),
     @JsonSubTypes.Type(value = PageTableEvent.TlbBatchedPendingFlushed.class, name = "tlb-batched-pending-flushed"),
     @JsonSubTypes.Type(value = PageTableEvent.MemoryPressure.class, name = "memory-pressure"),
+    @JsonSubTypes.Type(value = PageTableEvent.TlbFlushCalled.class, name = "tlb-flush-called"),
+    @JsonSubTypes.Type(value = PageTableEvent.PageTableFreed.class, name = "page-table-freed"),
     @JsonSubTypes.Type(value = TraceEvent.MmSwitched.class, name = "mm-switched"),
     @JsonSubTypes.Type(value = TraceEvent.TaskStarted.class, name = "task-started"),
     @JsonSubTypes.Type(value = TraceEvent.TaskComputed.class, name = "task-computed"),

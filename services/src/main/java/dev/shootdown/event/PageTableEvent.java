@@ -95,9 +95,33 @@ public sealed interface PageTableEvent extends Event {
 
     /**
      * flush_tlb_batched_pending(mm): a path about to change {@code mm}'s PTEs found a batched
-     * flush pending and flushes the whole mm first.
+     * flush pending (mm->tlb_flush_batched: pending != flushed) and calls
+     * arch_flush_tlb_batched_pending before it changes any: a whole-mm flush (x86), or dsb(ish)
+     * (arm64). The mm counts as flushed from here.
      */
     record TlbBatchedPendingFlushed(long mm, long shootdownId) implements PageTableEvent, InShootdown {}
+
+    /**
+     * An architecture's TLB flush function was entered, with its arguments, as a kprobe on it
+     * shows them: {@code function} is flush_tlb_mm_range (x86; flush_tlb_mm and flush_tlb_page
+     * are it with (0, TLB_FLUSH_ALL) and one page), __flush_tlb_range, flush_tlb_mm or
+     * flush_tlb_page (arm64), or arch_tlbbatch_flush; {@code caller} is the generic code that
+     * called it (tlb_flush_mmu_tlbonly, flush_tlb_batched_pending, ptep_clear_flush,
+     * try_to_unmap_flush, ptep_set_access_flags). [start, end) is as passed, end -1UL meaning
+     * the whole mm; {@code strideShift} is log2 of the stride (x86 stride_shift, arm64 stride:
+     * 12 for pages, 21 when only PTE tables were freed); {@code freedTables} is the mmu_gather's
+     * freed_tables (x86 flush_tlb_mm passes true).
+     */
+    record TlbFlushCalled(long shootdownId, String cpu, String caller, String function, long mm, long start, long end,
+            int strideShift, boolean freedTables) implements PageTableEvent, InShootdown {}
+
+    /**
+     * free_pgtables freed a page-table page of {@code mm}: the PTE table of the 2 MiB at
+     * {@code addr} ({@code level} "pte"), the PMD table of the 1 GiB ("pmd") or the PUD table of
+     * the 512 GiB ("pud"). pte_free_tlb and its kin set the mmu_gather's freed_tables and add
+     * [addr, addr + PAGE_SIZE) to its range.
+     */
+    record PageTableFreed(long mm, String level, long addr, long shootdownId) implements PageTableEvent, InShootdown {}
 
     /**
      * The page allocator found free memory at or below a watermark: {@code action} is

@@ -32,7 +32,11 @@ public record Scenario(
 
     /** The architectures the model knows (--arch). */
     public static final List<String> ARCHES = List.of("x86", "arm64");
-    /** The kernel variants the model knows (--policy). */
+    /**
+     * The built-in kernel variants (--policy, --kernel NAME): the files of the repository's
+     * kernels/ folder (KernelFiles.BUILT_INS, which a test holds equal). A scenario's policy
+     * names the variant its coordinator runs.
+     */
     public static final List<String> POLICIES = List.of("linux-6.5", "series-v2", "linux-6.6");
 
     public Scenario {

@@ -1,5 +1,6 @@
 package dev.shootdown.audit;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,7 +43,7 @@ class AuditorTest {
         final Envelope flush;
 
         Run() {
-            start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.munmapDma()));
+            start = b.emit("control", 0, TestRuns.runStarted("t", 1, Scenarios.munmapDma()));
             bound = b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, true), start);
             b.emit("iommu0", 20, new TraceEvent.PasidBound("iommu0", "dev0", 1, 1, true), bound);
             iotlbFill = b.emit("iommu0", 30, new TraceEvent.IotlbFilled("iommu0", 1, VA, FRAME, 1, true));
@@ -209,7 +210,7 @@ class AuditorTest {
         final Envelope clear;
 
         Reclaim(String caller, long currentMm) {
-            start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.munmapDma()));
+            start = b.emit("control", 0, TestRuns.runStarted("t", 1, Scenarios.munmapDma()));
             Envelope bound = b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), start);
             b.emit("iommu0", 20, new TraceEvent.PasidBound("iommu0", "dev0", 1, 1, false), bound);
             iotlbFill = b.emit("iommu0", 30, new TraceEvent.IotlbFilled("iommu0", 1, VA, FRAME, 1, true));
@@ -423,7 +424,7 @@ class AuditorTest {
         private Envelope last;
 
         Livelock() {
-            start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.smmuPermissionUpgrade()));
+            start = b.emit("control", 0, TestRuns.runStarted("t", 1, Scenarios.smmuPermissionUpgrade()));
             Envelope bound = b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), start);
             b.emit("coordinator", 20, new PageTableEvent.PteSet(1, VA, FRAME, 1, false));
             b.emit("coordinator", 20, new PageTableEvent.PteSet(1, VA2, FRAME + 4096, 1, true));
@@ -556,7 +557,7 @@ class AuditorTest {
         final Envelope cpuAck;
 
         Mprotect() {
-            start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.mprotectDowngrade()));
+            start = b.emit("control", 0, TestRuns.runStarted("t", 1, Scenarios.mprotectDowngrade()));
             Envelope bound = b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), start);
             b.emit("coordinator", 10, new PageTableEvent.PteSet(1, VA, FRAME, 1, true));
             b.emit("iommu0", 20, new TraceEvent.PasidBound("iommu0", "dev0", 1, 1, false), bound);
@@ -653,7 +654,7 @@ class AuditorTest {
      */
     private static LogBuilder arm64Upgrade(boolean secondary) {
         LogBuilder b = new LogBuilder("t");
-        Envelope start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.smmuPermissionUpgrade()));
+        Envelope start = b.emit("control", 0, TestRuns.runStarted("t", 1, Scenarios.smmuPermissionUpgrade()));
         Envelope bound = b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), start);
         b.emit("coordinator", 10, new PageTableEvent.PteSet(1, VA, FRAME, 1, false));
         b.emit("iommu0", 30, new TraceEvent.IotlbFilled("iommu0", 1, VA, FRAME, 1, false), bound);
@@ -701,7 +702,7 @@ class AuditorTest {
     @Test
     void anX86PermissionUpgradeNeedsNoFlushAndNoSecondaryInvalidation() {
         LogBuilder b = new LogBuilder("t");
-        Envelope start = b.emit("control", 0, new ControlEvent.RunStarted("t", 1, Scenarios.smmuPermissionUpgrade()));
+        Envelope start = b.emit("control", 0, TestRuns.runStarted("t", 1, Scenarios.smmuPermissionUpgrade()));
         b.emit("coordinator", 10, new SecondaryTlbEvent.SvaBound("iommu0", "dev0", 1, 1, false), start);
         b.emit("coordinator", 10, new PageTableEvent.PteSet(1, VA, FRAME, 1, false));
         b.emit("coordinator", 50, new PageTableEvent.PteProtectionChanged(1, VA, FRAME, 1, true, "ptep_set_access_flags", -1));

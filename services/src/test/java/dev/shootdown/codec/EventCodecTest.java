@@ -57,10 +57,10 @@ class EventCodecTest {
                 List.of("TLBI_NH_VA", "CMD_SYNC"), 7)));
         List<String> variants = List.of(
                 line.replace("{\"run\":\"r1\",\"node\":\"cpu0\",", "{\"node\":\"cpu0\",\"run\":\"r1\","), // another field order
-                line.replace(",\"schema\":1,", ", \"schema\" : 1 ,"), // whitespace
+                line.replace(",\"schema\":" + Envelope.SCHEMA_VERSION + ",", ", \"schema\" : " + Envelope.SCHEMA_VERSION + " ,"), // whitespace
                 line.replace("\"seq\":3", "\"seq\":3.0"), // a fraction where a long belongs
-                line.replace("\"schema\":1", "\"schema\":2"), // a newer schema
-                line.replace("\"schema\":1", "\"schema\":10000000000"), // an int that is not one
+                line.replace("\"schema\":" + Envelope.SCHEMA_VERSION, "\"schema\":" + (Envelope.SCHEMA_VERSION + 1)), // a newer schema
+                line.replace("\"schema\":" + Envelope.SCHEMA_VERSION, "\"schema\":10000000000"), // an int that is not one
                 line.replace("\"seq\":3", "\"seq\":0"), // a seq the envelope refuses
                 line.replace("\"clock\":{\"coordinator\":9,\"cpu0\":3}", "\"clock\":{\"cpu0\":3,\"coordinator\":9}"), // unsorted clock
                 line.replace("\"clock\":{\"coordinator\":9,", "\"clock\":{\"coordinator\":null,"), // a null clock entry
@@ -99,7 +99,8 @@ class EventCodecTest {
             }
             assertEquals(decoded, fromChars, "decoded from a char array: " + variant);
             if (general instanceof Envelope g && g.schema() > Envelope.SCHEMA_VERSION) {
-                assertEquals("schema version 2 is newer than this build reads (1)", decoded, variant);
+                assertEquals("schema version " + (Envelope.SCHEMA_VERSION + 1) + " is newer than this build reads ("
+                        + Envelope.SCHEMA_VERSION + ")", decoded, variant);
             } else {
                 assertEquals(general, decoded, variant);
             }

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.codec.LogFormatException;
+import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.kernel.file.KernelFiles;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.TaskOp;
@@ -80,8 +82,8 @@ class EventModelTest {
                 () -> EventCodec.decode(good.replace("mm-created", "mm-exploded")));
         assertTrue(unknown.getMessage().contains("mm-exploded"), unknown.getMessage());
         LogFormatException newer = assertThrows(LogFormatException.class,
-                () -> EventCodec.decode(good.replace("\"schema\":1", "\"schema\":2")));
-        assertTrue(newer.getMessage().contains("schema version 2"), newer.getMessage());
+                () -> EventCodec.decode(good.replace("\"schema\":1", "\"schema\":" + (Envelope.SCHEMA_VERSION + 1))));
+        assertTrue(newer.getMessage().contains("schema version " + (Envelope.SCHEMA_VERSION + 1)), newer.getMessage());
         assertThrows(LogFormatException.class, () -> EventCodec.decode(good.substring(0, good.length() / 2)));
     }
 
@@ -113,6 +115,8 @@ class EventModelTest {
             return constants[constants.length - 1];
         } else if (type == Scenario.class) {
             return Scenarios.munmapDma();
+        } else if (type == KernelVariant.class) {
+            return KernelFiles.builtIn("series-v2").orElseThrow(); // extends linux-6.6: every kind of rule, hooks and none
         } else if (type == List.class) {
             return List.of(new TaskOp.Munmap(0x1000, 2));
         } else if (type.isRecord()) {

@@ -52,7 +52,7 @@ final class RecordedRun {
                 machines.add(m);
             }
         }
-        new SimEngine(runId, seed, scenario, machines, LatencyModel.defaults()).streamTo(log::add).run(5_000_000);
+        new SimEngine(runId, seed, scenario, Machine.kernel(scenario), machines, LatencyModel.defaults()).streamTo(log::add).run(5_000_000);
         // The engine hands the node the very event object its envelope carries: find the envelope by identity.
         Map<Event, Envelope> byEvent = new IdentityHashMap<>();
         for (Envelope e : log) {

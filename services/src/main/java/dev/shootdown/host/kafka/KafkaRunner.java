@@ -12,6 +12,7 @@ import dev.shootdown.host.RoundClock;
 import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Scenario;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -67,7 +68,7 @@ public final class KafkaRunner {
     }
 
     /**
-     * Runs one scenario.
+     * Runs one scenario, its coordinator running {@code kernel} (named as the scenario's policy).
      *
      * @param factory    builds a new verticle for a node id, over the same {@link NodeHost}; null when
      *                   the nodes run elsewhere ({@link ClusterNode}s, which join the run when its
@@ -76,9 +77,9 @@ public final class KafkaRunner {
      * @param runTimeout how long to wait for every node to quiesce
      * @param progress   told each NodeQuiesced as it arrives
      */
-    public Result run(NodeHost host, long seed, Scenario scenario, Function<String, NodeVerticle> factory,
+    public Result run(NodeHost host, long seed, Scenario scenario, KernelVariant kernel, Function<String, NodeVerticle> factory,
             List<Redeploy> redeploys, Duration runTimeout, Consumer<String> progress) throws InfrastructureException {
-        return run(host, seed, scenario, factory, redeploys, List.of(), null, runTimeout, progress);
+        return run(host, seed, scenario, kernel, factory, redeploys, List.of(), null, runTimeout, progress);
     }
 
     /**
@@ -91,9 +92,12 @@ public final class KafkaRunner {
      *
      * @throws IllegalArgumentException when a fault cannot be done here (no own verticles, no broker control)
      */
-    public Result run(NodeHost host, long seed, Scenario scenario, Function<String, NodeVerticle> factory,
+    public Result run(NodeHost host, long seed, Scenario scenario, KernelVariant kernel, Function<String, NodeVerticle> factory,
             List<Redeploy> redeploys, List<FaultSpec> faults, BrokerControl broker, Duration runTimeout,
             Consumer<String> progress) throws InfrastructureException {
+        if (!kernel.name().equals(scenario.policy())) {
+            throw new IllegalArgumentException("the scenario's policy is " + scenario.policy() + " but the kernel is " + kernel.name());
+        }
         String runId = host.runId();
         for (FaultSpec f : faults) {
             if (f.kind().layer() != FaultKind.Layer.INFRASTRUCTURE) {
@@ -170,7 +174,7 @@ public final class KafkaRunner {
                     awaitClusterNodes(host, producer, runTimeout);
                 }
                 NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, host.topology());
-                Envelope start = control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L);
+                Envelope start = control.emit(new ControlEvent.RunStarted(runId, seed, scenario, kernel), 0L);
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
                 // Round 0 of the run controller: RunStarted, one event to each node, due at its delivery time.

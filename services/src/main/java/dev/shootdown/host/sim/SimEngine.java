@@ -10,6 +10,7 @@ import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.NodeDriver;
 import dev.shootdown.host.ScheduledNode;
+import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Scenario;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -65,6 +66,7 @@ public final class SimEngine {
     private final String runId;
     private final long seed;
     private final Scenario scenario;
+    private final KernelVariant kernel;
     private final LatencyModel latency;
     private final List<ScheduledNode> nodes = new ArrayList<>();
     private final Map<String, Integer> index = new HashMap<>();
@@ -83,10 +85,19 @@ public final class SimEngine {
     private Consumer<Envelope> sink;
     private long published;
 
-    public SimEngine(String runId, long seed, Scenario scenario, List<NodeStateMachine> nodes, LatencyModel latency) {
+    /**
+     * A run of {@code scenario} whose coordinator runs {@code kernel}; the kernel variant's name
+     * is the scenario's policy.
+     */
+    public SimEngine(String runId, long seed, Scenario scenario, KernelVariant kernel, List<NodeStateMachine> nodes,
+            LatencyModel latency) {
+        if (!kernel.name().equals(scenario.policy())) {
+            throw new IllegalArgumentException("the scenario's policy is " + scenario.policy() + " but the kernel is " + kernel.name());
+        }
         this.runId = runId;
         this.seed = seed;
         this.scenario = scenario;
+        this.kernel = kernel;
         this.latency = latency;
         for (NodeStateMachine node : nodes) {
             index.put(node.nodeId(), this.nodes.size());
@@ -163,7 +174,7 @@ public final class SimEngine {
         nextAt = new long[nodes.size()];
         stale = new boolean[nodes.size()];
         java.util.Arrays.fill(stale, true);
-        publish(control.emit(new ControlEvent.RunStarted(runId, seed, scenario), 0L));
+        publish(control.emit(new ControlEvent.RunStarted(runId, seed, scenario, kernel), 0L));
         long now = 0;
         while (quiesced.size() < nodes.size() && published < maxEvents) {
             while (!restarts.isEmpty() && published >= restarts.get(0).afterEvents()) {

@@ -42,6 +42,14 @@ public final class LocatedDocument {
         } catch (IOException e) {
             throw new ScenarioFileException(file + ": cannot read the file (" + e + ")", e);
         }
+        return parse(file, bytes, mapper);
+    }
+
+    /**
+     * Parses {@code bytes} with {@code mapper} as the content of {@code file} (a name for
+     * messages: a file inside the jar, say); a syntax error is one line.
+     */
+    public static LocatedDocument parse(Path file, byte[] bytes, ObjectMapper mapper) throws ScenarioFileException {
         Map<String, JsonLocation> locations = locate(mapper, bytes, file);
         try {
             return new LocatedDocument(file, mapper.readTree(bytes), locations);

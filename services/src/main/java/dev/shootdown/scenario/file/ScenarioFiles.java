@@ -123,6 +123,15 @@ public final class ScenarioFiles {
 
     /** Reads and checks the scenario in {@code file}. */
     public static Scenario load(Path file) throws ScenarioFileException {
+        return load(file, Set.of());
+    }
+
+    /**
+     * Reads and checks the scenario in {@code file}; its policy may also name one of
+     * {@code kernels}, the kernel variant files a command was given (--kernel), besides the
+     * built-ins.
+     */
+    public static Scenario load(Path file, Set<String> kernels) throws ScenarioFileException {
         ObjectMapper mapper = mapperFor(file, "scenario file");
         LocatedDocument doc = LocatedDocument.read(file, mapper);
         JsonNode tree = doc.tree();
@@ -143,7 +152,7 @@ public final class ScenarioFiles {
         } catch (JsonProcessingException e) {
             throw new ScenarioFileException(file + ": " + LocatedDocument.oneLine(e.getOriginalMessage()), e);
         }
-        check(scenario, doc);
+        check(scenario, doc, kernels);
         return scenario;
     }
 
@@ -170,7 +179,11 @@ public final class ScenarioFiles {
         return LocatedDocument.read(file, mapperFor(file, what));
     }
 
-    private static ObjectMapper mapperFor(Path file, String what) throws ScenarioFileException {
+    /**
+     * The mapper scenario files are read with, for {@code file}'s extension (.yaml, .yml or
+     * .json); {@code what} names the kind of file in the error for another extension.
+     */
+    public static ObjectMapper mapperFor(Path file, String what) throws ScenarioFileException {
         String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".yaml") || name.endsWith(".yml")) {
             return YAML;
@@ -332,7 +345,7 @@ public final class ScenarioFiles {
     }
 
     /** The rules the types alone do not carry: names that must resolve, ranges, uniqueness. */
-    private static void check(Scenario s, LocatedDocument doc) throws ScenarioFileException {
+    private static void check(Scenario s, LocatedDocument doc, Set<String> kernels) throws ScenarioFileException {
         if (!NAME.matcher(s.name()).matches()) {
             throw doc.error("name", "expected letters, digits, '.', '_' or '-' (it names the run, its Kafka topics and "
                     + "its output directory), got '" + s.name() + "'", null);
@@ -340,8 +353,9 @@ public final class ScenarioFiles {
         if (!Scenario.ARCHES.contains(s.arch())) {
             throw doc.error("arch", "expected one of " + String.join(", ", Scenario.ARCHES) + ", got '" + s.arch() + "'", null);
         }
-        if (!Scenario.POLICIES.contains(s.policy())) {
-            throw doc.error("policy", "expected one of " + String.join(", ", Scenario.POLICIES) + ", got '" + s.policy() + "'", null);
+        if (!Scenario.POLICIES.contains(s.policy()) && !kernels.contains(s.policy())) {
+            throw doc.error("policy", "expected a built-in kernel (" + String.join(", ", Scenario.POLICIES)
+                    + ") or the name of a variant given with --kernel FILE, got '" + s.policy() + "'", null);
         }
         Set<Long> mms = new HashSet<>();
         for (int i = 0; i < s.mms().size(); i++) {

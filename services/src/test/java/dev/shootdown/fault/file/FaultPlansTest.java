@@ -1,5 +1,6 @@
 package dev.shootdown.fault.file;
 
+import dev.shootdown.testing.TestRuns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -183,16 +184,16 @@ class FaultPlansTest {
         Scenario faulted = plain.withFaults(plan);
 
         Envelope started = new Envelope("r", "control", 1, 1, 0, VectorClock.EMPTY.with("control", 1), null, null,
-                new ControlEvent.RunStarted("r", 1, faulted));
+                TestRuns.runStarted("r", 1, faulted));
         String line = EventCodec.encode(started);
         assertEquals(started, EventCodec.decode(line));
         assertTrue(line.contains("\"faults\":{\"seed\":42"), line);
 
         String plainLine = EventCodec.encode(new Envelope("r", "control", 1, 1, 0, VectorClock.EMPTY.with("control", 1), null,
-                null, new ControlEvent.RunStarted("r", 1, plain)));
+                null, TestRuns.runStarted("r", 1, plain)));
         assertTrue(!plainLine.contains("faults"), "an empty plan is left out: " + plainLine);
         assertEquals(plainLine, EventCodec.encode(new Envelope("r", "control", 1, 1, 0, VectorClock.EMPTY.with("control", 1),
-                null, null, new ControlEvent.RunStarted("r", 1, plain.withFaults(FaultPlan.NONE)))));
+                null, null, TestRuns.runStarted("r", 1, plain.withFaults(FaultPlan.NONE)))));
         assertEquals(FaultPlan.NONE, ((ControlEvent.RunStarted) EventCodec.decode(plainLine).event()).scenario().faults(),
                 "a log from before plans reads with no faults");
         assertEquals(plan, faulted.with("arm64", "linux-6.5").faults(), "--arch and --policy keep the plan");
