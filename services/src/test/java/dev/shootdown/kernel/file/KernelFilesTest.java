@@ -175,21 +175,21 @@ class KernelFilesTest {
         assertError("int.yaml", head + "x86:\n  flush_tlb_mm_range:\n    tlb_single_page_flush_ceiling: -3\n",
                 ":6:5: x86.flush_tlb_mm_range.tlb_single_page_flush_ceiling: expected a whole number of at least 0, got -3");
         assertError("enum.yaml", head + "x86:\n  arch_tlbbatch_should_defer:\n    defer: sometimes\n",
-                ":6:12: x86.arch_tlbbatch_should_defer.defer: expected one of if-other-cpu-in-mm-cpumask, always, never, got \"sometimes\"");
+                ":6:5: x86.arch_tlbbatch_should_defer.defer: expected one of if-other-cpu-in-mm-cpumask, always, never, got \"sometimes\"");
         assertError("section.yaml", head + "riscv:\n  flush_tlb_mm: {hook: none}\n",
                 ":4:1: riscv: unknown field: expected one of name, description, extends, hook, generic, x86, arm64");
         assertError("name.yaml", "name: my patch\nextends: linux-6.6\ndescription: x\n",
-                ":1:7: name: expected letters, digits, '.', '_' or '-' (it becomes part of run ids), got 'my patch'");
+                ":1:1: name: expected letters, digits, '.', '_' or '-' (it becomes part of run ids), got 'my patch'");
         assertError("nodescription.yaml", "name: p\nextends: linux-6.6\n", ":1:1: expected description");
         assertError("extends.yaml", "name: p\nextends: linux-9.9\ndescription: x\n",
-                ":2:10: extends: expected a built-in kernel (linux-6.5, series-v2, linux-6.6) or a .yaml, .yml or .json file, got 'linux-9.9'");
-        assertError("missing.yaml", "name: p\nextends: nowhere.yaml\ndescription: x\n", ":2:10: extends: no such file: ");
+                ":2:1: extends: expected a built-in kernel (linux-6.5, series-v2, linux-6.6) or a .yaml, .yml or .json file, got 'linux-9.9'");
+        assertError("missing.yaml", "name: p\nextends: nowhere.yaml\ndescription: x\n", ":2:1: extends: no such file: ");
         assertError("root.yaml", "name: p\ndescription: x\nhook: invalidate_range\n",
                 ":1:1: expected the section generic (a file that extends nothing gives every section)");
         assertError("duplicate.yaml", head + "x86:\n  mmu_gather: {merge_vmas: true}\n  mmu_gather: {merge_vmas: false}\n",
-                ":6:3: syntax error in x86: Duplicate field 'mmu_gather'");
+                ":6:13: syntax error in x86.mmu_gather: Duplicate field 'mmu_gather'");
         Files.writeString(dir.resolve("loop-a.yaml"), "name: a\nextends: loop-b.yaml\ndescription: x\n");
-        assertError("loop-b.yaml", "name: b\nextends: loop-a.yaml\ndescription: x\n", ":2:10: extends: extends itself through ");
+        assertError("loop-b.yaml", "name: b\nextends: loop-a.yaml\ndescription: x\n", ":2:1: extends: extends itself through ");
     }
 
     @Test
