@@ -2,6 +2,7 @@ package dev.shootdown.cli;
 
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
+import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.host.kafka.RecordedEvent;
@@ -95,7 +96,7 @@ final class ReplayCommand implements Callable<Integer> {
         Replayer.Result replay = Replayer.replay(log, Machine::fresh);
         long decisions = replay.decisions().values().stream().mapToLong(Long::longValue).sum();
         if (replay.divergence() != null) {
-            stderr.println("shootdown: " + replay.divergence().describe());
+            stderr.println("shootdown: " + replay.divergence().describe() + beforeVariants(log));
             stderr.flush();
             return Shootdown.EXIT_BAD_INPUT;
         }
@@ -111,6 +112,20 @@ final class ReplayCommand implements Callable<Integer> {
         stdout.println("wrote " + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();
         return report.violations().isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
+    }
+
+    /**
+     * For a log recorded before run-started carried its kernel variant (schema 1): what the
+     * replay re-executed instead, today's built-in of the same name, whose rules may have changed.
+     */
+    private static String beforeVariants(List<Envelope> log) {
+        for (Envelope e : log) {
+            if (e.event() instanceof ControlEvent.RunStarted s && s.kernel() == null) {
+                return " (the log was recorded before runs recorded their kernel variant, schema " + e.schema()
+                        + ": the replay ran today's built-in " + s.scenario().policy() + ", whose rules may have changed since)";
+            }
+        }
+        return "";
     }
 
     /** Time travel: the caches as the log leaves them just after {@code eventId}. */
