@@ -31,23 +31,29 @@ import java.util.List;
  * was.
  *
  * <pre>
- *   munmap / mprotect (mm/mmap.c, mm/mprotect.c; the flush in tlb_finish_mmu):
- *     MmuGatherStarted -&gt; PteCleared* | PteProtectionChanged*
- *       linux-6.5:        hook from mmu_notifier_invalidate_range_end -&gt; CPU flush
- *       x86 v2 / 6.6:     flush_tlb_mm_range: IPIs --acks--&gt; hook
- *       arm64 v2 / 6.6:   __flush_tlb_range: TLBI, hook, DSB
- *     --&gt; FrameFreed* -&gt; MunmapReturned | MprotectReturned -&gt; MmuGatherFinished
+ *   munmap (Mmap: do_vmi_munmap -&gt; unmap_region), mprotect (Mprotect):
+ *     MmuGatherStarted -&gt; VmaUnmapped | VmaProtectionChanged
+ *     -&gt; per VMA: [flush_tlb_batched_pending: TlbBatchedPendingFlushed, the whole-mm flush]
+ *                PteCleared* | PteProtectionChanged*  [tlb_end_vma: the flush, unless the arch merges VMAs]
+ *                [mprotect: mmu_notifier_invalidate_range_end's hook]
+ *     -&gt; [munmap: range_end's hook] -&gt; [munmap: free_pgtables: PageTableFreed*]
+ *     -&gt; tlb_finish_mmu: tlb_flush_mmu_tlbonly: the flush, then its hook
+ *     -&gt; FrameFreed* -&gt; MunmapReturned | MprotectReturned -&gt; MmuGatherFinished
+ *
+ *   an arch flush function (ArchTlb: TlbFlushCalled), each hook where the variant puts it:
+ *     [hook before-flush] -&gt; x86: MmTlbGenIncremented, FlushTlb*    arm64: Tlbi* | dsb(ish)
+ *     -&gt; [hook before-wait] --acks--&gt; [hook after-flush] -&gt; returns
  *
  *   write fault on a read-only PTE of a writable VMA (do_wp_page -&gt; wp_page_reuse):
- *     x86: PteProtectionChanged, no flush       arm64: TlbFlushStarted -&gt; PteProtectionChanged
- *       -&gt; flush_tlb_page: TLBI (+ hook from __flush_tlb_page_nosync, v2 / 6.6), DSB -&gt; TlbFlushFinished
+ *     x86: PteProtectionChanged, no flush
+ *     arm64: TlbFlushStarted -&gt; PteProtectionChanged -&gt; flush_tlb_page -&gt; TlbFlushFinished
  *
- *   reclaim (mm/vmscan.c shrink_folio_list, mm/rmap.c try_to_unmap_one with TTU_BATCH_FLUSH):
- *     TlbFlushStarted -&gt; per folio: PteCleared, TlbBatchAddPending (x86: MmTlbGenIncremented;
- *       arm64: TLBI), hook (6.5: range_end; x86 6.6: arch_tlbbatch_add_pending, whole mm;
- *       arm64 v2 / 6.6: __flush_tlb_page_nosync)
- *     -&gt; TlbBatchFlushStarted: x86 IPIs --acks--&gt; (v2: hook(current-&gt;mm), a NULL mm oopses)
- *                              arm64 DSB --TLBI completions--&gt;
+ *   reclaim (Vmscan: shrink_folio_list; Rmap: try_to_unmap_one with TTU_BATCH_FLUSH):
+ *     TlbFlushStarted -&gt; per folio: PteCleared, then
+ *       deferred (arch_tlbbatch_should_defer): TlbBatchAddPending, arch_tlbbatch_add_pending (its hook)
+ *       or not: ptep_clear_flush's flush_tlb_page
+ *       then try_to_unmap_one's hook and range_end's, where the variant calls them
+ *     -&gt; try_to_unmap_flush: arch_tlbbatch_flush if anything was deferred (its hook; a NULL mm oopses)
  *     -&gt; FrameFreed* -&gt; TlbFlushFinished -&gt; the waiting allocation retries
  * </pre>
  *
