@@ -95,9 +95,12 @@ class ClusterIT {
                 new String[] {"smmu-permission-upgrade", "arm64", "linux-6.5"}, new String[] {"kswapd-reclaim", "x86", "series-v2"},
                 new String[] {"direct-reclaim-cross-mm", "x86", "series-v2"})) {
             Path out = dir.resolve(cell[0]);
-            CliTest.Outcome run = CliTest.shootdown("run", "--scenario", cell[0], "--arch", cell[1], "--policy", cell[2],
+            // The run timeout is not what this test is about: a cluster of separate processes runs about 80 events/s
+            // on this 2-core machine (issue 19), and smmu-permission-upgrade's 4,567 events took 58-60 s on `cluster
+            // up` both before and after the kernel-variant change; 60 s was the margin, not a bound.
+            CliTest.Outcome run = CliTest.shootdown("run", "--scenario", cell[0], "--arch", cell[1], "--kernel", cell[2],
                     "--bootstrap-servers", bootstrap,
-                    "--nodes", "cluster", "--run-timeout", "60", "--out", out.toString());
+                    "--nodes", "cluster", "--run-timeout", "180", "--out", out.toString());
             Set<String> expected = KernelModelTest.expected(cell[0], cell[1], cell[2]);
             assertEquals(expected.isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS, run.status(),
                     () -> run.out() + run.err() + "\ncoordinator's log: " + read(cluster.resolve("logs/coordinator.log")));
@@ -229,6 +232,9 @@ class ClusterIT {
     @Order(5)
     void aKilledNodeIsReportedDeadAndDownStopsTheRest() throws Exception {
         long cpu1 = pids.get("cpu1");
+        // Under load a heartbeat can be late and a peer flap "silent" then "back" before this test: count the lines
+        // so only a new one, after the kill, counts.
+        long silentBefore = count(read(cluster.resolve("logs/cpu0.log")), "peer cpu1 silent for ");
         ProcessHandle killed = ProcessHandle.of(cpu1).orElseThrow();
         killed.destroyForcibly(); // SIGKILL: no shutdown hook runs
         killed.onExit().get(30, TimeUnit.SECONDS);
@@ -238,7 +244,8 @@ class ClusterIT {
         assertTrue(status.out().lines().filter(l -> l.startsWith("cpu1")).allMatch(l -> l.contains("DEAD")), status.out());
         assertTrue(status.out().contains("1 of 6 processes down"), status.out());
         // The others notice: cpu0 logs its silent peer and its /health says so.
-        assertTrue(awaitLine(cluster.resolve("logs/cpu0.log"), "peer cpu1 silent for "), read(cluster.resolve("logs/cpu0.log")));
+        assertTrue(awaitCount(cluster.resolve("logs/cpu0.log"), "peer cpu1 silent for ", silentBefore + 1),
+                read(cluster.resolve("logs/cpu0.log")));
         JsonNode health = new ObjectMapper().readTree(get(httpOf("cpu0") + "/health").body());
         assertEquals("dead", health.get("peers").get("cpu1").asText(), health.toString());
         assertEquals("up", health.get("peers").get("cpu2").asText(), health.toString());
@@ -276,6 +283,21 @@ class ClusterIT {
             }
         }
         return -1;
+    }
+
+    private static long count(String text, String part) {
+        return text.split(java.util.regex.Pattern.quote(part), -1).length - 1;
+    }
+
+    private static boolean awaitCount(Path log, String text, long times) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (count(read(log), text) >= times) {
+                return true;
+            }
+            Thread.sleep(100);
+        }
+        return false;
     }
 
     private static boolean awaitLine(Path log, String text) throws InterruptedException {
