@@ -3,6 +3,7 @@ package dev.shootdown.mm;
 import dev.shootdown.core.Decider;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.kernel.Hook;
+import dev.shootdown.kernel.Rules;
 
 /**
  * What the generic mm code calls in an architecture's TLB code (arch/x86/mm/tlb.c,
@@ -42,8 +43,17 @@ abstract class ArchTlb {
     /** arch_flush_tlb_batched_pending(mm); true when it called a flush the caller must wait for. */
     abstract boolean archFlushTlbBatchedPending(Decider d, Shootdown sd, long mm);
 
-    /** arch_tlbbatch_should_defer(mm), for reclaim running on {@code sd}'s CPU. */
-    abstract boolean archTlbbatchShouldDefer(Shootdown sd, long mm);
+    /** The variant's arch_tlbbatch_should_defer rule for this architecture. */
+    abstract Rules.ShouldDefer shouldDeferRule();
+
+    /** arch_tlbbatch_should_defer(mm), for reclaim running on {@code sd}'s CPU, as the variant's rule says. */
+    final boolean archTlbbatchShouldDefer(Shootdown sd, long mm) {
+        return switch (shouldDeferRule().defer()) {
+            case IF_OTHER_CPU -> anyBut(k.state.mm(mm).cpumask, sd.cpu);
+            case ALWAYS -> true;
+            case NEVER -> false;
+        };
+    }
 
     /** arch_tlbbatch_add_pending(batch, mm, uaddr) for the page at {@code va}. */
     abstract void archTlbbatchAddPending(Decider d, Shootdown sd, long mm, long va);

@@ -61,12 +61,8 @@ final class Arm64Tlbflush extends ArchTlb {
     }
 
     @Override
-    boolean archTlbbatchShouldDefer(Shootdown sd, long mm) {
-        return switch (rules().archTlbbatchShouldDefer().defer()) {
-            case IF_OTHER_CPU -> anyBut(k.state.mm(mm).cpumask, sd.cpu);
-            case ALWAYS -> true;
-            case NEVER -> false;
-        };
+    Rules.ShouldDefer shouldDeferRule() {
+        return rules().archTlbbatchShouldDefer();
     }
 
     /** arch_tlbbatch_add_pending: __flush_tlb_page_nosync(mm, uaddr): the TLBI, and its hook, with no dsb. */

@@ -59,12 +59,8 @@ final class X86Tlb extends ArchTlb {
     }
 
     @Override
-    boolean archTlbbatchShouldDefer(Shootdown sd, long mm) {
-        return switch (rules().archTlbbatchShouldDefer().defer()) {
-            case IF_OTHER_CPU -> anyBut(k.state.mm(mm).cpumask, sd.cpu);
-            case ALWAYS -> true;
-            case NEVER -> false;
-        };
+    Rules.ShouldDefer shouldDeferRule() {
+        return rules().archTlbbatchShouldDefer();
     }
 
     /**
