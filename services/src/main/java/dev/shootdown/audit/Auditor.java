@@ -445,16 +445,28 @@ public final class Auditor {
             if (r.end() == Kernel.TLB_FLUSH_ALL) {
                 wholeMmSecondaryInvalidations++;
             }
-            sd(r.shootdownId()).ifPresent(sd -> sd.secondaryIssued.put(r.target(), e));
+            sd(r.shootdownId()).ifPresent(sd -> {
+                // A shootdown can ask one IOMMU more than once (6.5's per-page invalidate_range): its row is the last
+                // request's, so the earlier request's completions go with it.
+                sd.secondaryIssued.put(r.target(), e);
+                sd.iotlbDone.remove(r.target());
+                sd.atcDone.remove(r.target());
+            });
         } else if (ev instanceof SecondaryTlbEvent.IotlbInvalidated i) {
             drop(iotlbHolder(e.node(), i.pasid()), i.start(), i.end(), e);
             sd(i.shootdownId()).ifPresent(sd -> {
-                sd.iotlbDone.put(e.node(), e.timeNs());
+                if (answers(sd, e)) {
+                    sd.iotlbDone.put(e.node(), e.timeNs());
+                }
                 sd.iotlbInvalidated.put(e.node() + " " + i.pasid(), e);
             });
         } else if (ev instanceof SecondaryTlbEvent.AtcInvalidated a) {
             drop(atcHolder(e.node(), a.device()), a.start(), a.end(), e);
-            sd(a.shootdownId()).ifPresent(sd -> sd.atcDone.put(e.node(), e.timeNs()));
+            sd(a.shootdownId()).ifPresent(sd -> {
+                if (answers(sd, e)) {
+                    sd.atcDone.put(e.node(), e.timeNs());
+                }
+            });
         } else if (ev instanceof SecondaryTlbEvent.CommandsIssued c) {
             sd(c.shootdownId()).ifPresent(sd -> onCommandsIssued(sd, e, c));
         } else if (ev instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated done) {
@@ -1381,6 +1393,12 @@ public final class Auditor {
                 h.getValueAtPercentile(99), h.getMaxValue());
     }
 
+    /** Whether {@code e}, an IOMMU's step, answers the last request {@code sd} sent that IOMMU (or the only one). */
+    private static boolean answers(Sd sd, Envelope e) {
+        Envelope request = sd.secondaryIssued.get(e.node());
+        return request == null || request.happenedBefore(e);
+    }
+
     private ShootdownSummary summarize(Sd sd) {
         List<CpuFlush> cpu = new ArrayList<>();
         for (Map.Entry<String, Envelope> done : sd.flushDone.entrySet()) {
@@ -1399,6 +1417,9 @@ public final class Auditor {
         for (Map.Entry<String, Envelope> issued : sd.secondaryIssued.entrySet()) {
             var r = (SecondaryTlbEvent.InvalidateSecondaryTlbs) issued.getValue().event();
             Envelope done = sd.secondaryDone.get(issued.getKey());
+            if (done != null && !issued.getValue().happenedBefore(done)) {
+                done = null; // the completion of an earlier request; the last one has not completed
+            }
             secondary.add(new SecondaryInvalidation(issued.getKey(), issued.getValue().timeNs(),
                     sd.iotlbDone.get(issued.getKey()), sd.atcDone.get(issued.getKey()),
                     done == null ? null : done.timeNs(), Kernel.hex(r.start()), Kernel.hex(r.end()),

@@ -113,6 +113,24 @@ class AuditorTest {
     }
 
     @Test
+    void aSecondRequestToTheSameIommuGetsItsOwnRowNotTheFirstOnesCompletion() {
+        // Given a shootdown that asks iommu0 twice (6.5's per-page invalidate_range), the first request done,
+        Run run = new Run();
+        Envelope first = run.b.emit("coordinator", 80,
+                new SecondaryTlbEvent.InvalidateSecondaryTlbs("iommu0", 1, 1, VA, END, 1), run.clear);
+        Envelope done = run.secondary(first);
+        // when the second is issued after it and the log ends before the IOMMU answers it,
+        run.b.emit("coordinator", 450, new SecondaryTlbEvent.InvalidateSecondaryTlbs("iommu0", 1, 1, VA, END, 1), done);
+
+        // then iommu0's row is the second request's: issued at 450, nothing completed, not the first one's times.
+        ShootdownSummary.SecondaryInvalidation row = run.audit().shootdowns().get(0).secondary().get(0);
+        assertEquals(450L, row.issuedNs());
+        assertEquals(null, row.iotlbNs(), row.toString());
+        assertEquals(null, row.atcNs(), row.toString());
+        assertEquals(null, row.completedNs(), row.toString());
+    }
+
+    @Test
     void secondaryCompletingBeforeTheCpuAckIsClassifiedSecondaryBeforeCpu() {
         Run run = new Run();
         Envelope request = run.b.emit("coordinator", 80,
