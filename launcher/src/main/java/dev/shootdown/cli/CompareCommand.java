@@ -12,7 +12,7 @@ import dev.shootdown.event.Kernel;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.kernel.KernelVariant;
-import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.kernel.file.KernelFileWriter;
 import dev.shootdown.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -223,7 +223,7 @@ final class CompareCommand implements Callable<Integer> {
 
     /** The rules whose values differ between the variants, as a file writes them. */
     static List<RuleDifference> ruleDifferences(List<KernelVariant> variants) {
-        List<Map<String, Map<String, Map<String, String>>>> all = variants.stream().map(KernelFiles::rules).toList();
+        List<Map<String, Map<String, Map<String, String>>>> all = variants.stream().map(KernelFileWriter::rules).toList();
         List<RuleDifference> out = new ArrayList<>();
         if (!variants.stream().allMatch(v -> v.hook().equals(variants.get(0).hook()))) {
             out.add(new RuleDifference("hook", variants.stream().map(KernelVariant::hook).toList(),

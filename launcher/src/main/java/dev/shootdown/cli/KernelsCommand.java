@@ -1,6 +1,7 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.kernel.file.KernelFileWriter;
 import dev.shootdown.kernel.file.KernelFiles;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -45,7 +46,7 @@ final class KernelsCommand implements Callable<Integer> {
             out.print(KernelFiles.builtInText(export));
         } else if (resolved != null) {
             KernelVariant v = new KernelCatalog().resolve("--resolved", resolved);
-            out.print(KernelFiles.toYaml(v));
+            out.print(KernelFileWriter.toYaml(v));
         } else {
             for (String name : KernelFiles.BUILT_INS) {
                 KernelVariant v = KernelFiles.builtIn(name).orElseThrow();

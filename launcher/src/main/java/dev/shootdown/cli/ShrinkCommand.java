@@ -7,6 +7,7 @@ import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.fault.file.FaultPlanException;
 import dev.shootdown.fault.file.FaultPlans;
 import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.kernel.file.KernelFileWriter;
 import dev.shootdown.kernel.file.KernelFiles;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.file.ScenarioFileException;
@@ -164,7 +165,7 @@ final class ShrinkCommand implements Callable<Integer> {
         if (!KernelFiles.isBuiltIn(scenario.policy())) {
             // the variant file, resolved: the shrunk case runs anywhere without the file it extends
             Path kernelOut = out.resolve("kernel.yaml");
-            Files.writeString(kernelOut, KernelFiles.toYaml(kernels.of(scenario.policy())));
+            Files.writeString(kernelOut, KernelFileWriter.toYaml(kernels.of(scenario.policy())));
             kernelOption = " --kernel " + kernelOut;
         }
         result.write(out);

@@ -58,7 +58,7 @@ class KernelFilesTest {
     @Test
     void everyRuleOfEveryBuiltInNamesItsKernelSource() {
         for (String name : KernelFiles.BUILT_INS) {
-            for (var section : KernelFiles.rules(KernelFiles.builtIn(name).orElseThrow()).entrySet()) {
+            for (var section : KernelFileWriter.rules(KernelFiles.builtIn(name).orElseThrow()).entrySet()) {
                 for (var function : section.getValue().entrySet()) {
                     String source = function.getValue().get("source");
                     String where = name + " " + section.getKey() + "." + function.getKey();
@@ -88,8 +88,8 @@ class KernelFilesTest {
         KernelVariant example = KernelFiles.load(KERNELS.resolve("examples/v2-batch-hook-on-6.6.yaml"));
         KernelVariant v66 = KernelFiles.builtIn("linux-6.6").orElseThrow();
         assertEquals("linux-6.6", example.basedOn());
-        Map<String, Map<String, Map<String, String>>> a = KernelFiles.rules(v66);
-        Map<String, Map<String, Map<String, String>>> b = KernelFiles.rules(example);
+        Map<String, Map<String, Map<String, String>>> a = KernelFileWriter.rules(v66);
+        Map<String, Map<String, Map<String, String>>> b = KernelFileWriter.rules(example);
         List<String> changed = new ArrayList<>();
         for (var section : a.entrySet()) {
             for (var function : section.getValue().entrySet()) {
@@ -107,7 +107,7 @@ class KernelFilesTest {
     void aResolvedVariantWrittenOutReadsBackToTheSameRules() throws Exception {
         for (String name : KernelFiles.BUILT_INS) {
             KernelVariant v = KernelFiles.builtIn(name).orElseThrow();
-            Path file = Files.writeString(dir.resolve(name + "-resolved.yaml"), KernelFiles.toYaml(v));
+            Path file = Files.writeString(dir.resolve(name + "-resolved.yaml"), KernelFileWriter.toYaml(v));
             KernelVariant back = KernelFiles.load(file);
             assertEquals(new KernelVariant(v.name(), v.description(), null, v.hook(), v.generic(), v.x86(), v.arm64()), back, name);
         }
@@ -194,7 +194,7 @@ class KernelFilesTest {
 
     @Test
     void aRootFileGivesEveryRuleEachWithItsSource() throws Exception {
-        String full = KernelFiles.toYaml(KernelFiles.builtIn("linux-6.6").orElseThrow());
+        String full = KernelFileWriter.toYaml(KernelFiles.builtIn("linux-6.6").orElseThrow());
         String withoutSource = full.replaceFirst("(?m)^    source: .*\\n", "");
         assertError("nosource.yaml", withoutSource,
                 ":6:3: generic.mmu_notifier_invalidate_range_end: expected source: the kernel file, function and version this rule comes from");
