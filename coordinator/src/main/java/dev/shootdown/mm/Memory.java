@@ -213,16 +213,13 @@ final class Memory {
      * answered. False when it waits or is finished.
      */
     boolean stepFlushPage(Decider d, Shootdown sd) {
-        switch (k.arch().stepCall(d, sd)) {
-            case EMITTED:
-                return true;
-            case WAITING:
-                return false;
-            default:
-                d.emit(new PageTableEvent.TlbFlushFinished(sd.id, 0));
-                respond(d, sd.waiter, true);
-                return false;
+        ArchTlb.Progress call = k.arch().stepCall(d, sd);
+        if (call != ArchTlb.Progress.DONE) {
+            return call == ArchTlb.Progress.EMITTED; // step again, or wait
         }
+        d.emit(new PageTableEvent.TlbFlushFinished(sd.id, 0));
+        respond(d, sd.waiter, true);
+        return false;
     }
 
     /** The task waiting on {@code key}, if any, is killed (a simulated oops, or the OOM killer). */

@@ -24,13 +24,9 @@ final class MmuGather {
     /** One step of the gather {@code sd}: its flush call, then the operation; false when it waits or is finished. */
     boolean step(Decider d, Shootdown sd) {
         if (sd.call != null) {
-            switch (k.arch().stepCall(d, sd)) {
-                case EMITTED:
-                    return true;
-                case WAITING:
-                    return false;
-                default:
-                    break;
+            ArchTlb.Progress call = k.arch().stepCall(d, sd);
+            if (call != ArchTlb.Progress.DONE) {
+                return call == ArchTlb.Progress.EMITTED; // step again, or wait
             }
             if (tlbonlyNotifier(d, sd)) {
                 return true;

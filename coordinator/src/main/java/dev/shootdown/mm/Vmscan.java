@@ -40,13 +40,9 @@ final class Vmscan {
     boolean step(Decider d, Shootdown sd) {
         MmState s = k.state;
         if (sd.call != null) {
-            switch (k.arch().stepCall(d, sd)) {
-                case EMITTED:
-                    return true;
-                case WAITING:
-                    return false;
-                default:
-                    break;
+            ArchTlb.Progress call = k.arch().stepCall(d, sd);
+            if (call != ArchTlb.Progress.DONE) {
+                return call == ArchTlb.Progress.EMITTED; // step again, or wait
             }
         }
         if (k.rmap.finishTryToUnmapOne(d, sd)) {
