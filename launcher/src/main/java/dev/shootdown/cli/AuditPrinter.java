@@ -4,6 +4,8 @@ import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 
@@ -25,9 +27,17 @@ final class AuditPrinter {
     private static void print(AuditReport r, List<ShootdownSummary> shootdowns, long shootdownCount, List<Violation> violations,
             long violationCount, String source, PrintWriter out) {
         out.printf("Shootdown audit: %s on %s, %s, %s, run %s%n", r.scenario(), r.arch(), r.policy(), source, r.run());
-        out.printf("  %d events, %s simulated, %d CPU accesses, %d DMAs, %d device faults, %d frames freed%n",
-                r.stats().events(), us(r.stats().simulatedNs()), r.stats().cpuAccesses(), r.stats().dmaAccesses(),
-                r.stats().deviceFaults(), r.stats().framesFreed());
+        boolean imported = r.imported() != null;
+        if (imported) {
+            out.printf("  %d events imported from a kernel trace, up to t=%s of its clock, %d frames freed%n",
+                    r.stats().events(), us(r.stats().simulatedNs()), r.stats().framesFreed());
+            out.println("  what a trace cannot show, so this audit does not check:");
+            r.imported().notTraced().forEach(n -> out.println("    - " + n));
+        } else {
+            out.printf("  %d events, %s simulated, %d CPU accesses, %d DMAs, %d device faults, %d frames freed%n",
+                    r.stats().events(), us(r.stats().simulatedNs()), r.stats().cpuAccesses(), r.stats().dmaAccesses(),
+                    r.stats().deviceFaults(), r.stats().framesFreed());
+        }
         out.printf(Locale.ROOT, "  %d whole-mm secondary invalidations, %d frames reclaimed, %.2f whole-mm invalidations per"
                         + " reclaimed page, fault-livelock threshold %d%n",
                 r.stats().wholeMmSecondaryInvalidations(), r.stats().framesReclaimed(),
@@ -35,28 +45,44 @@ final class AuditPrinter {
         out.printf("  order classes %s; %s%n", r.stats().orderClasses(), lag(r.stats().secondaryAfterCpu(), "after")
                 + "; " + lag(r.stats().secondaryBeforeCpu(), "before"));
         for (ShootdownSummary s : shootdowns) {
-            out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s, %d PTEs cleared%s%n", s.id(), s.caller(), s.start(),
-                    s.end(), s.mm(), s.cpu(), s.ptesCleared(),
-                    s.ptesProtectionChanged() == 0 ? "" : ", " + s.ptesProtectionChanged() + " PTE protections changed");
-            out.printf("  %-22s %s%n", "PTE change", at(s.pteChangeNs()));
+            if (imported) {
+                out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s%n", s.id(), s.caller(), s.start(), s.end(), s.mm(),
+                        s.cpu());
+            } else {
+                out.printf("%nshootdown %d: %s [%s, %s) of mm %d by %s, %d PTEs cleared%s%n", s.id(), s.caller(), s.start(),
+                        s.end(), s.mm(), s.cpu(), s.ptesCleared(),
+                        s.ptesProtectionChanged() == 0 ? "" : ", " + s.ptesProtectionChanged() + " PTE protections changed");
+                out.printf("  %-22s %s%n", "PTE change", at(s.pteChangeNs()));
+            }
+            List<Row> rows = new ArrayList<>();
             for (ShootdownSummary.CpuFlush f : s.cpuFlushes()) {
-                out.printf("  %-22s %s  %s%s%n", f.cpu() + " flush done", at(f.completedNs()), f.kind(),
-                        f.kind().endsWith("IS") ? " (broadcast TLBI)" : f.viaIpi() ? " (IPI)" : " (local)");
+                rows.add(new Row(f.completedNs(), String.format("  %-22s %s  %s%s", f.cpu() + " flush done", at(f.completedNs()),
+                        f.kind(), f.kind().endsWith("IS") ? " (broadcast TLBI)" : f.viaIpi() ? " (IPI)" : " (local)")));
             }
             for (ShootdownSummary.UnacknowledgedFlush f : s.unacknowledged()) {
-                out.printf("  %-22s never  %s sent %s, %s%n", f.cpu() + " flush done", f.viaIpi() ? "IPI" : "request",
-                        at(f.issuedNs()), f.delivered() ? "received and never acknowledged" : "not received by the end");
+                rows.add(new Row(null, String.format("  %-22s never  %s sent %s, %s", f.cpu() + " flush done",
+                        f.viaIpi() ? "IPI" : "request", at(f.issuedNs()),
+                        f.delivered() ? "received and never acknowledged" : "not received by the end")));
             }
             for (ShootdownSummary.HookCall h : s.hookCalls()) {
-                out.printf("  %-22s %s  %s -> %s(mm %d, %s, %s)%n", "secondary hook", at(h.timeNs()), h.caller(), h.hook(),
-                        h.mm(), h.start(), h.end());
+                rows.add(new Row(h.timeNs(), String.format("  %-22s %s  %s%s(mm %d, %s, %s)", "secondary hook", at(h.timeNs()),
+                        h.caller().equals("unknown") ? "" : h.caller() + " -> ", h.hook(), h.mm(), h.start(), h.end())));
             }
             for (ShootdownSummary.SecondaryInvalidation i : s.secondary()) {
-                out.printf("  %-22s issued %s, IOTLB synced %s, ATC synced %s, done %s  [%s, %s)%n",
-                        i.iommu() + " secondary", at(i.issuedNs()), at(i.iotlbNs()), at(i.atcNs()), at(i.completedNs()),
-                        i.start(), i.end());
+                rows.add(new Row(i.completedNs(), imported
+                        ? String.format("  %-22s done %s  [%s, %s)  (the last of this shootdown)", i.iommu() + " secondary",
+                                at(i.completedNs()), i.start(), i.end())
+                        : String.format("  %-22s issued %s, IOTLB synced %s, ATC synced %s, done %s  [%s, %s)",
+                                i.iommu() + " secondary", at(i.issuedNs()), at(i.iotlbNs()), at(i.atcNs()), at(i.completedNs()),
+                                i.start(), i.end())));
             }
-            out.printf("  %-22s %s  (%d frames)%n", "frames freed", at(s.lastFreeNs()), s.framesFreed());
+            rows.add(new Row(s.lastFreeNs(), String.format("  %-22s %s  (%d frames)", "frames freed", at(s.lastFreeNs()),
+                    s.framesFreed())));
+            if (imported) {
+                // a real kernel's steps, in the order its clock saw them
+                rows.sort(Comparator.comparing(Row::timeNs, Comparator.nullsLast(Comparator.naturalOrder())));
+            }
+            rows.forEach(row -> out.println(row.text()));
             if (s.returnedNs() != null || s.caller().equals("munmap") || s.caller().equals("mprotect")) {
                 out.printf("  %-22s %s%n", s.caller() + " returned", at(s.returnedNs()));
             }
@@ -81,6 +107,9 @@ final class AuditPrinter {
         }
         out.printf("verdict: %s (%d violations)%n", r.verdict(), violationCount);
     }
+
+    /** One line of a shootdown's block, and when it happened (null: never). */
+    private record Row(Long timeNs, String text) {}
 
     private static String at(Long ns) {
         return ns == null ? "never" : "t=" + us(ns);

@@ -93,6 +93,12 @@ final class ReplayCommand implements Callable<Integer> {
             log = readKafka(source.run);
             from = "run " + source.run + " on " + bootstrapServers;
         }
+        for (Envelope e : log) {
+            if (e.event() instanceof ControlEvent.TraceImported t) {
+                throw new BadInputException(from + " was imported from a kernel trace (" + t.file() + "): it has no"
+                        + " simulated nodes to replay; `shootdown audit --log` audits it");
+            }
+        }
         Replayer.Result replay = Replayer.replay(log, Machine::fresh);
         long decisions = replay.decisions().values().stream().mapToLong(Long::longValue).sum();
         if (replay.divergence() != null) {

@@ -24,6 +24,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
  * An audit whose memory does not grow with the log: envelopes go through the auditor one by one;
@@ -55,6 +56,7 @@ final class StreamingAudit implements Auditor.Sink, AutoCloseable {
     private final List<ShootdownSummary> firstShootdowns = new ArrayList<>();
     private long violations;
     private long shootdowns;
+    private Predicate<ShootdownSummary> worthPrinting = s -> true;
 
     StreamingAudit(Path dir, int faultLivelockThreshold) throws IOException {
         this.dir = dir;
@@ -63,6 +65,15 @@ final class StreamingAudit implements Auditor.Sink, AutoCloseable {
         this.violationsOut = Files.newBufferedWriter(violationSpool, StandardCharsets.UTF_8);
         this.shootdownsOut = Files.newBufferedWriter(shootdownSpool, StandardCharsets.UTF_8);
         this.auditor = new Auditor(faultLivelockThreshold, this);
+    }
+
+    /**
+     * Which shootdowns the terminal and report.html show (the first {@link #PRINTED_SHOOTDOWNS} and
+     * the first timelines of them); all by default. report.json has every one.
+     */
+    StreamingAudit printing(Predicate<ShootdownSummary> which) {
+        this.worthPrinting = which;
+        return this;
     }
 
     /** The next envelope, in causal order. */
@@ -86,6 +97,10 @@ final class StreamingAudit implements Auditor.Sink, AutoCloseable {
     public void onShootdown(ShootdownSummary s) {
         spool(shootdownsOut, s);
         shootdowns++;
+        if (!worthPrinting.test(s)) {
+            capture.skip(s.id());
+            return;
+        }
         if (firstShootdowns.size() < PRINTED_SHOOTDOWNS) {
             firstShootdowns.add(s);
         }

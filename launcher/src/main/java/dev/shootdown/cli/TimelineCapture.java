@@ -117,6 +117,14 @@ final class TimelineCapture {
         }
     }
 
+    /** A shootdown not to draw: its steps are let go. */
+    void skip(long shootdownId) {
+        steps.remove(shootdownId);
+        started.remove(shootdownId);
+        violating.remove(shootdownId);
+        violated.remove(shootdownId);
+    }
+
     void onShootdown(ShootdownSummary s) {
         undecided.add(s);
         while (undecided.size() > FINISHED_WINDOW) {

@@ -20,6 +20,8 @@ import java.util.Map;
  *                               the JSON when there were none, so a fault-free report reads as
  *                               before plans existed
  * @param faultsInjected         how many were injected (also left out when 0)
+ * @param imported               for a log imported from a kernel trace: where from, and what such
+ *                               a trace cannot show (left out of a simulated run's report)
  */
 public record AuditReport(
         String run,
@@ -35,7 +37,8 @@ public record AuditReport(
         Stats stats,
         List<String> logProblems,
         @JsonInclude(JsonInclude.Include.NON_EMPTY) List<InjectedFault> faults,
-        @JsonInclude(JsonInclude.Include.NON_DEFAULT) long faultsInjected) {
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) long faultsInjected,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Imported imported) {
 
     public AuditReport {
         violations = List.copyOf(violations);
@@ -49,7 +52,21 @@ public record AuditReport(
             int faultLivelockThreshold, List<Violation> violations, List<ShootdownSummary> shootdowns, Stats stats,
             List<String> logProblems) {
         this(run, scenario, arch, policy, seed, verdict, complete, faultLivelockThreshold, violations, shootdowns, stats,
-                logProblems, List.of(), 0);
+                logProblems, List.of(), 0, null);
+    }
+
+    /**
+     * Where an imported log came from: the trace-imported event's {@code format}, {@code file}
+     * and {@code sha256}, each mm's kernel address, what the capture cannot show
+     * ({@code notTraced}), and the importer's warnings.
+     */
+    public record Imported(String format, String file, String sha256, List<String> mms, List<String> notTraced,
+            List<String> warnings) {
+        public Imported {
+            mms = List.copyOf(mms);
+            notTraced = List.copyOf(notTraced);
+            warnings = List.copyOf(warnings);
+        }
     }
 
     /**
@@ -66,7 +83,7 @@ public record AuditReport(
             return this;
         }
         return new AuditReport(run, scenario, arch, policy, seed, verdict, false, faultLivelockThreshold, violations, shootdowns,
-                stats, problems, faults, faultsInjected);
+                stats, problems, faults, faultsInjected, imported);
     }
 
     /**

@@ -182,6 +182,14 @@ public final class Auditor {
         Envelope finished;
         /** Whether the secondary coverage was checked (at the first of its return and finish). */
         boolean checked;
+        /** An imported trace's shootdown: its flush calls, every flush request and answer, every secondary completion. */
+        final List<Envelope> flushCalls = new ArrayList<>();
+        final List<Envelope> flushRequests = new ArrayList<>();
+        final List<Envelope> flushAcks = new ArrayList<>();
+        final List<Envelope> secondaryAll = new ArrayList<>();
+        /** The secondary TLBs bound to the flushed mm when each flush call (by id) was made, and to the mm at the start. */
+        final Map<String, List<String>> boundAtCall = new HashMap<>();
+        List<String> boundAtStart = List.of();
 
         Sd(Envelope started) {
             this.started = started;
@@ -212,7 +220,7 @@ public final class Auditor {
         }
 
         boolean reclaim() {
-            return !gather() && (caller.equals("kswapd") || caller.equals("direct-reclaim"));
+            return !gather() && (caller.equals("kswapd") || caller.equals("direct-reclaim") || caller.equals("madvise_pageout"));
         }
     }
 
@@ -317,6 +325,8 @@ public final class Auditor {
     private final Map<String, Integer> orderClasses = new TreeMap<>();
     /** Each node's latest envelope: what it had been delivered by then, its vector clock says. */
     private final Map<String, Envelope> lastOfNode = new HashMap<>();
+    /** Set when the log was imported from a kernel trace: shootdowns are then held to {@link TraceCoverage}. */
+    private ControlEvent.TraceImported imported;
     private final List<AuditReport.InjectedFault> faults = new ArrayList<>();
     private long faultsInjected;
     private final Histogram lagAfter = new Histogram(3);
@@ -400,6 +410,10 @@ public final class Auditor {
             run = s.runId();
             seed = s.seed();
             scenario = s.scenario();
+        } else if (ev instanceof ControlEvent.TraceImported t) {
+            imported = t;
+        } else if (ev instanceof SecondaryTlbEvent.SvaUnbound u) {
+            notifiers.getOrDefault(u.mm(), new ArrayList<>()).removeIf(b -> b.target().equals(u.target()) && b.pasid() == u.pasid());
         } else if (ev instanceof ControlEvent.RunCompleted) {
             complete = true;
         } else if (ev instanceof TraceEvent.MmSwitched s) {
@@ -432,7 +446,12 @@ public final class Auditor {
         } else if (ev instanceof IpiEvent.TlbFlushed f) {
             onTlbFlushed(e, f);
         } else if (ev instanceof IpiEvent.FlushTlb f) {
-            sd(f.shootdownId()).ifPresent(sd -> sd.flushIssued.put(f.target(), e));
+            sd(f.shootdownId()).ifPresent(sd -> {
+                sd.flushIssued.put(f.target(), e);
+                if (imported != null) {
+                    sd.flushRequests.add(e);
+                }
+            });
         } else if (ev instanceof IpiEvent.Tlbi t) {
             sd(t.shootdownId()).ifPresent(sd -> sd.flushIssued.put(t.target(), e));
         } else if (ev instanceof IpiEvent.TlbiCompleted t) {
@@ -474,13 +493,29 @@ public final class Auditor {
             if (of.isEmpty() || of.get().iotlbInvalidated.containsKey(done.iommu() + " " + done.pasid())) {
                 secondaryCompletions.computeIfAbsent(done.mm(), k -> new ArrayList<>()).add(e);
             } // else its IOTLB was never invalidated: the completion covers nothing
-            of.ifPresent(sd -> sd.secondaryDone.put(done.iommu(), e));
+            of.ifPresent(sd -> {
+                sd.secondaryDone.put(done.iommu(), e);
+                if (imported != null) {
+                    sd.secondaryAll.add(e);
+                }
+            });
         } else if (ev instanceof InjectionEvent.FaultInjected f) {
             onFaultInjected(e, f);
         } else if (ev instanceof PageTableEvent.MmuGatherStarted g) {
             shootdowns.put(g.shootdownId(), new Sd(e));
+            if (imported != null) {
+                shootdowns.get(g.shootdownId()).boundAtStart = boundTo(g.mm());
+            }
         } else if (ev instanceof PageTableEvent.TlbFlushStarted f) {
             shootdowns.put(f.shootdownId(), new Sd(e));
+            if (imported != null) {
+                shootdowns.get(f.shootdownId()).boundAtStart = boundTo(f.mm());
+            }
+        } else if (ev instanceof PageTableEvent.TlbFlushCalled f && imported != null) {
+            sd(f.shootdownId()).ifPresent(sd -> {
+                sd.flushCalls.add(e);
+                sd.boundAtCall.put(e.id(), boundTo(f.mm()));
+            });
         } else if (ev instanceof PageTableEvent.PteSet p) {
             ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
         } else if (ev instanceof PageTableEvent.PteCleared p) {
@@ -866,7 +901,12 @@ public final class Auditor {
         } else if (f.kind() == FlushKind.FULL) {
             drop(cpuHolder(f.cpu(), f.mm()), 0, Kernel.TLB_FLUSH_ALL, e);
         }
-        sd(f.shootdownId()).ifPresent(sd -> sd.flushDone.put(f.cpu(), e));
+        sd(f.shootdownId()).ifPresent(sd -> {
+            sd.flushDone.put(f.cpu(), e);
+            if (imported != null) {
+                sd.flushAcks.add(e);
+            }
+        });
     }
 
     /**
@@ -1156,8 +1196,28 @@ public final class Auditor {
     private void checkOnce(Sd sd, Envelope deadline) {
         if (!sd.checked) {
             sd.checked = true;
+            if (imported != null) {
+                checkTraceCoverage(sd, deadline);
+                return;
+            }
             checkSecondaryCoverage(sd, deadline);
             forgetUnneededCompletions();
+        }
+    }
+
+    /** The secondary TLBs following {@code mm} now. */
+    private List<String> boundTo(long mm) {
+        return notifiers.getOrDefault(mm, List.of()).stream().map(SecondaryTlbEvent.SvaBound::target).toList();
+    }
+
+    /** An imported trace has no PTE changes: what it can be held to instead ({@link TraceCoverage}). */
+    private void checkTraceCoverage(Sd sd, Envelope deadline) {
+        var view = new TraceCoverage.Shootdown(sd.id, sd.caller, sd.gather() || sd.caller.equals("madvise_pageout"), sd.mm,
+                sd.start, sd.end, sd.flushCalls, sd.flushRequests, sd.flushAcks, sd.hookCalls, sd.secondaryAll, sd.frees,
+                sd.boundAtCall, sd.boundAtStart);
+        for (TraceCoverage.Finding f : TraceCoverage.check(view, deadline)) {
+            reportedAtEnd.computeIfAbsent(sd.id, k -> new HashSet<>()).add(perShootdownKey(f.kind(), f.node(), f.mm(), f.va()));
+            violate(f.kind(), f.node(), f.mm(), f.va(), f.chain(), f.explanation(), sd.id);
         }
     }
 
@@ -1328,7 +1388,9 @@ public final class Auditor {
                     collected == null ? List.of() : collected.shootdowns,
                     new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
                             wholeMmSecondaryInvalidations, framesReclaimed, lag(lagAfter), lag(lagBefore)), List.of(),
-                    faults, faultsInjected);
+                    faults, faultsInjected, imported == null ? null : new AuditReport.Imported(imported.format(), imported.file(),
+                            imported.sha256(), imported.mms().stream().map(m -> "mm " + m.mm() + " = " + m.address() + " ("
+                                    + m.task() + ")").toList(), imported.notTraced(), imported.warnings()));
         }
         return report;
     }
@@ -1462,7 +1524,11 @@ public final class Auditor {
      * invalidated; no-secondary-tlb: nothing to invalidate; no-cpu-flush: no CPU had the mm.
      */
     private String orderClass(Sd sd) {
-        if (mmsOf(sd).stream().allMatch(mm -> notifiers.getOrDefault(mm, List.of()).isEmpty())) {
+        boolean none = imported != null
+                // an imported trace's mm gains and loses secondary TLBs as it runs: those bound when it flushed count
+                ? sd.boundAtStart.isEmpty() && sd.boundAtCall.values().stream().allMatch(List::isEmpty) && sd.secondaryAll.isEmpty()
+                : mmsOf(sd).stream().allMatch(mm -> notifiers.getOrDefault(mm, List.of()).isEmpty());
+        if (none) {
             return "no-secondary-tlb";
         }
         if (sd.secondaryDone.isEmpty()) {

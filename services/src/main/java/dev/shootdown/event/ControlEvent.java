@@ -2,6 +2,10 @@ package dev.shootdown.event;
 
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Scenario;
+import java.util.Collections;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /** Run control: the start and end of a run, timers, and nodes reporting that they are done. */
 public sealed interface ControlEvent extends Event {
@@ -19,6 +23,28 @@ public sealed interface ControlEvent extends Event {
      * built-in.
      */
     record RunStarted(String runId, long seed, Scenario scenario, KernelVariant kernel) implements ControlEvent {}
+
+    /**
+     * The log was imported from a capture of a real kernel, not simulated: {@code format} (ftrace),
+     * the capture's {@code file} name, its {@code sha256} and {@code lines}, the architecture it
+     * ran on and its CPUs. Each node of the log is a CPU running kernel code, or a secondary TLB
+     * whose invalidation callback ran. {@code mms} names each mm by the kernel address the trace
+     * printed ({@code mm_struct} pointer), {@code notTraced} says what such a capture cannot show,
+     * {@code ignoredLines} counts the lines it did not use, by event, and {@code warnings} what
+     * the importer could not pair or place.
+     */
+    record TraceImported(String format, String file, String sha256, long lines, String arch, int cpus, List<MmAddress> mms,
+            List<String> notTraced, SortedMap<String, Long> ignoredLines, List<String> warnings) implements ControlEvent {
+        public TraceImported {
+            mms = List.copyOf(mms);
+            notTraced = List.copyOf(notTraced);
+            ignoredLines = Collections.unmodifiableSortedMap(new TreeMap<>(ignoredLines));
+            warnings = List.copyOf(warnings);
+        }
+    }
+
+    /** An mm of an imported trace: its id in the log, the kernel's address of it, and the first task seen using it. */
+    record MmAddress(long mm, String address, String task) {}
 
     /** The coordinator saw the scenario's end condition: nodes stop their workloads. */
     record RunCompleted(String reason) implements ControlEvent {}

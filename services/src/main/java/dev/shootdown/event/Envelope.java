@@ -32,9 +32,10 @@ public record Envelope(
 
     /**
      * The schema version this build writes and reads (and every older one): 2 added the kernel
-     * variant to run-started, tlb-flush-called and page-table-freed.
+     * variant to run-started, tlb-flush-called and page-table-freed; 3 added the events of a log
+     * imported from a kernel trace (trace-imported, trace-marker, sva-unbound).
      */
-    public static final int SCHEMA_VERSION = 2;
+    public static final int SCHEMA_VERSION = 3;
 
     public Envelope {
         Objects.requireNonNull(run, "run");

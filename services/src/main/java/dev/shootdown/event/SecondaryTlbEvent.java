@@ -18,6 +18,13 @@ public sealed interface SecondaryTlbEvent extends Event {
             implements SecondaryTlbEvent, Directed {}
 
     /**
+     * The secondary TLB {@code target} stopped following {@code mm}: iommu_sva_unbind_device, or
+     * its notifier's release callback from exit_mmap (mmu_notifier_release, mm/mmu_notifier.c).
+     * No later hook call for {@code mm} reaches it.
+     */
+    record SvaUnbound(String target, String device, int pasid, long mm) implements SecondaryTlbEvent, Directed {}
+
+    /**
      * The kernel called the secondary-TLB hook: {@code hook} is {@code invalidate_range} (Linux
      * 6.5 and earlier, from mmu_notifier_invalidate_range_end and *_clear_flush_notify) or
      * {@code arch_invalidate_secondary_tlbs} (the series, from the arch TLB flush functions);

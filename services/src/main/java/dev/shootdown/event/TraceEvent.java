@@ -50,6 +50,12 @@ public sealed interface TraceEvent extends Event {
     /** A DMA failed: its page request was answered INVALID. */
     record DmaAborted(String iommu, String device, int pasid, long va, Access access) implements TraceEvent {}
 
+    /**
+     * A task wrote {@code text} to trace_marker (tracing_mark_write in a captured trace): the
+     * workload's own note of where a system call starts and returns, imported as it was written.
+     */
+    record TraceMarker(String cpu, int pid, String comm, String text) implements TraceEvent {}
+
     /** Which cache translated a DMA. */
     enum TranslationSource {
         ATC,

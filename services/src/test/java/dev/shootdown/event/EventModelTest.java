@@ -110,6 +110,8 @@ class EventModelTest {
             return 7;
         } else if (type == boolean.class) {
             return true;
+        } else if (type == java.util.SortedMap.class) {
+            return new java.util.TreeMap<>(java.util.Map.of("tlb_flush", 3L, "tuf (try_to_unmap_flush)", 1L));
         } else if (type.isEnum()) {
             Object[] constants = type.getEnumConstants();
             return constants[constants.length - 1];

@@ -1,0 +1,336 @@
+package dev.shootdown.ftrace;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shootdown.audit.AuditReport;
+import dev.shootdown.audit.Auditor;
+import dev.shootdown.audit.ShootdownSummary;
+import dev.shootdown.audit.Violation;
+import dev.shootdown.codec.EventCodec;
+import dev.shootdown.event.ControlEvent;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.PageTableEvent;
+import dev.shootdown.event.SecondaryTlbEvent;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The captures of real kernels in real-kernels/captures, imported and audited: the seed's story
+ * as the kernels told it, with happens-before from what a trace proves. And the same captures
+ * changed, line by line, into what a broken kernel would have printed: the audit must say so.
+ */
+class FtraceImportTest {
+
+    static final Path CAPTURES = Path.of("..", "real-kernels", "captures");
+    static final String K61 = "linux-6.1.0-57-cloud-amd64.trace";
+    static final String K612 = "linux-6.12.117-deb13-cloud-amd64.trace";
+    static final String ARM612 = "linux-6.12.117-deb13-arm64.trace";
+
+    /** A capture held as text, so a test can change it. */
+    record Text(String file, List<String> text) implements FtraceImport.Capture {
+        static Text of(String file) throws IOException {
+            return new Text(file, Files.readAllLines(CAPTURES.resolve(file)));
+        }
+
+        @Override
+        public String sha256() {
+            return "0".repeat(64);
+        }
+
+        @Override
+        public long lines() {
+            return text.size();
+        }
+
+        @Override
+        public int cpusInHeader() {
+            return 2;
+        }
+
+        @Override
+        public Iterator<String> open() {
+            return text.iterator();
+        }
+
+        /** The same capture with the lines matching {@code from} (a regex) changed by {@code change}. */
+        Text map(java.util.function.UnaryOperator<String> change) {
+            return new Text(file, text.stream().map(change).toList());
+        }
+
+        Text without(String regex) {
+            return new Text(file, text.stream().filter(l -> !l.matches(regex)).toList());
+        }
+    }
+
+    record Imported(List<Envelope> log, AuditReport report, ControlEvent.TraceImported imported) {
+        Map<String, Envelope> byId() {
+            return log.stream().collect(Collectors.toMap(Envelope::id, e -> e));
+        }
+
+        ShootdownSummary shootdown(String caller, String start) {
+            return report.shootdowns().stream().filter(s -> s.caller().equals(caller) && s.start().equals(start)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no " + caller + " at " + start + " in " + report.shootdowns()));
+        }
+
+        List<Envelope> of(long shootdown, Class<?> type) {
+            return log.stream().filter(e -> type.isInstance(e.event())
+                    && e.event() instanceof dev.shootdown.event.InShootdown s && s.shootdownId() == shootdown).toList();
+        }
+
+        List<String> kinds() {
+            return report.violations().stream().map(Violation::kind).toList();
+        }
+    }
+
+    static Imported importAndAudit(FtraceImport.Capture capture, String arch) {
+        List<Envelope> log = new ArrayList<>();
+        ControlEvent.TraceImported imported = FtraceImport.convert(capture, "test-kernel", arch, log::add);
+        return new Imported(log, Auditor.audit(log), imported);
+    }
+
+    static Imported importAndAudit(String file) throws IOException {
+        return importAndAudit(Text.of(file), file.contains("arm64") ? "arm64" : null);
+    }
+
+    // ------------------------------------------------------------------ the three captures
+
+    @Test
+    void linux61MunmapInvalidatesTheSecondaryTlbBeforeAndAfterTheCpuFlush() throws IOException {
+        Imported i = importAndAudit(K61);
+        ShootdownSummary munmap = i.shootdown("munmap", "0x7fe6af8a9000");
+        Map<String, Envelope> byId = i.byId();
+
+        assertEquals(2, munmap.hookCalls().size(), munmap.toString());
+        List<Envelope> flushed = i.of(munmap.id(), IpiEvent.TlbFlushed.class);
+        assertEquals(List.of("cpu0", "cpu1"), flushed.stream().map(e -> ((IpiEvent.TlbFlushed) e.event()).cpu()).sorted().toList());
+        List<Envelope> done = i.of(munmap.id(), SecondaryTlbEvent.SecondaryTlbsInvalidated.class);
+        assertEquals(2, done.size());
+        Envelope before = done.get(0);
+        Envelope after = done.get(1);
+        for (Envelope cpu : flushed) {
+            assertTrue(before.happenedBefore(cpu), before.id() + " (from mmu_notifier_invalidate_range_end) before " + cpu.id());
+            assertTrue(cpu.happenedBefore(after), cpu.id() + " before " + after.id() + " (from tlb_flush_mmu_tlbonly)");
+        }
+        for (var hook : munmap.hookCalls()) {
+            assertEquals("invalidate_range", hook.hook());
+            assertEquals(munmap.mm(), hook.mm());
+            assertEquals("0x7fe6af8a9000", hook.start());
+            assertEquals("0x7fe6af8b9000", hook.end());
+        }
+        List<Envelope> frees = i.of(munmap.id(), PageTableEvent.FrameFreed.class);
+        assertEquals(17, frees.size(), "16 pages and their page table");
+        assertTrue(after.happenedBefore(frees.get(0)));
+        assertEquals("secondary-after-cpu", munmap.order());
+        assertEquals("clean", i.report().verdict(), i.report().violations().toString());
+        assertTrue(byId.get(munmap.hookCalls().get(0).event()).happenedBefore(byId.get(munmap.hookCalls().get(1).event())));
+    }
+
+    @Test
+    void linux612MunmapInvalidatesOnceAfterTheCpuFlush() throws IOException {
+        Imported i = importAndAudit(K612);
+        ShootdownSummary munmap = i.shootdown("munmap", "0x7f8c757d8000");
+
+        assertEquals(1, munmap.hookCalls().size());
+        assertEquals("arch_invalidate_secondary_tlbs", munmap.hookCalls().get(0).hook());
+        assertEquals("0x7f8c757e8000", munmap.hookCalls().get(0).end());
+        Envelope done = i.of(munmap.id(), SecondaryTlbEvent.SecondaryTlbsInvalidated.class).get(0);
+        List<Envelope> flushed = i.of(munmap.id(), IpiEvent.TlbFlushed.class);
+        assertEquals(2, flushed.size());
+        flushed.forEach(cpu -> assertTrue(cpu.happenedBefore(done), cpu.id() + " before " + done.id()));
+        i.of(munmap.id(), PageTableEvent.FrameFreed.class).forEach(free -> assertTrue(done.happenedBefore(free)));
+        assertEquals("secondary-after-cpu", munmap.order());
+        assertEquals("clean", i.report().verdict(), i.report().violations().toString());
+    }
+
+    @Test
+    void linux612BatchedReclaimInvalidatesTheWholeMmOncePerPageBeforeEachFlush() throws IOException {
+        Imported i = importAndAudit(K612);
+        ShootdownSummary pageout = i.shootdown("madvise_pageout", "0x7f57193e9000");
+
+        assertEquals(8, pageout.framesFreed());
+        assertEquals(8, pageout.hookCalls().size());
+        pageout.hookCalls().forEach(h -> assertEquals(List.of("0x0", "0xffffffffffffffff"), List.of(h.start(), h.end())));
+        // Each arch_tlbbatch_flush comes after exactly one new whole-mm invalidation, done before its IPIs.
+        List<Envelope> calls = i.of(pageout.id(), PageTableEvent.TlbFlushCalled.class);
+        List<Envelope> done = i.of(pageout.id(), SecondaryTlbEvent.SecondaryTlbsInvalidated.class);
+        assertEquals(8, calls.size());
+        for (int k = 0; k < 8; k++) {
+            assertEquals("arch_tlbbatch_flush", ((PageTableEvent.TlbFlushCalled) calls.get(k).event()).function());
+            Envelope call = calls.get(k);
+            Envelope previous = k == 0 ? null : calls.get(k - 1);
+            long between = done.stream().filter(d -> d.happenedBefore(call) && (previous == null || previous.happenedBefore(d)))
+                    .count();
+            assertEquals(1, between, "invalidations between flush " + k + " and the one before");
+        }
+        assertEquals("secondary-before-cpu", pageout.order());
+        assertEquals(8, i.report().stats().framesReclaimed());
+        assertEquals("clean", i.report().verdict(), i.report().violations().toString());
+    }
+
+    @Test
+    void lazyCpusGetTheIpiOnlyWhenPageTablesAreFreed() throws IOException {
+        for (String file : List.of(K61, K612)) {
+            Imported i = importAndAudit(file);
+            ShootdownSummary lazy = i.shootdown("munmap", "0x500000000000");
+            ShootdownSummary shared = i.shootdown("munmap", "0x600000000000");
+
+            assertEquals(List.of("partial", "lazy"), lazy.cpuFlushes().stream().map(ShootdownSummary.CpuFlush::kind).toList(), file);
+            assertEquals(List.of("cpu0"), shared.cpuFlushes().stream().map(ShootdownSummary.CpuFlush::cpu).toList(), file);
+            assertEquals("no-secondary-tlb", lazy.order());
+        }
+    }
+
+    @Test
+    void arm64ShowsTheHookWithTheExactRangeAndNoCpuFlush() throws IOException {
+        Imported i = importAndAudit(ARM612);
+        ShootdownSummary munmap = i.shootdown("munmap", "0xffffa6809000");
+
+        assertEquals(List.of("0xffffa6809000", "0xffffa6819000"),
+                List.of(munmap.hookCalls().get(0).start(), munmap.hookCalls().get(0).end()));
+        assertEquals("no-cpu-flush", munmap.order());
+        ShootdownSummary pageout = i.shootdown("madvise_pageout", "0xffffa9019000");
+        assertEquals(8, pageout.hookCalls().size(), "one per page: __flush_tlb_page_nosync from arch_tlbbatch_add_pending");
+        assertTrue(i.imported().notTraced().get(0).startsWith("CPU flushes: arm64"));
+        assertEquals("clean", i.report().verdict(), i.report().violations().toString());
+    }
+
+    @Test
+    void theLogIsWellFormedCausalAndTheSameEveryTime() throws Exception {
+        Text capture = Text.of(K612);
+        List<String> first = new ArrayList<>();
+        List<String> second = new ArrayList<>();
+        List<Envelope> log = new ArrayList<>();
+        FtraceImport.convert(capture, "k", null, e -> {
+            first.add(EventCodec.encode(e));
+            log.add(e);
+        });
+        FtraceImport.convert(capture, "k", null, e -> second.add(EventCodec.encode(e)));
+
+        assertEquals(first, second);
+        for (String line : first) {
+            assertEquals(line, EventCodec.encode(EventCodec.decode(line)));
+        }
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (Envelope e : log) {
+            e.clock().entries().forEach((node, seq) -> assertTrue(seq == 0 || seen.contains(node + "#" + seq)
+                    || node.equals(e.node()) && seq == e.seq(), e.id() + " comes after " + node + "#" + seq));
+            seen.add(e.id());
+        }
+        assertTrue(log.get(0).event() instanceof ControlEvent.RunStarted);
+        assertTrue(log.get(1).event() instanceof ControlEvent.TraceImported);
+        assertTrue(log.get(log.size() - 1).event() instanceof ControlEvent.RunCompleted);
+    }
+
+    // ------------------------------------------------------------------ what a broken kernel would print
+
+    /** The 6.12 munmap's hook line and its callback line. */
+    private static final String MNIS_612 = ".*3\\.790676: mnis:.*";
+    private static final String STLB_612 = ".*3\\.790755: stlb_secondary:.*";
+
+    @Test
+    void aHookWhoseCallbackNeverRanLeavesTheSecondaryTlbStale() throws IOException {
+        Imported i = importAndAudit(Text.of(K612).without(STLB_612), null);
+
+        Violation v = i.report().violations().get(0);
+        assertEquals(List.of("missing-secondary-invalidation"), i.kinds());
+        assertEquals("stlb", v.node());
+        assertTrue(v.explanation().contains("before the first free"), v.explanation());
+    }
+
+    @Test
+    void framesFreedBeforeTheHookAreCaught() throws IOException {
+        Text original = Text.of(K612);
+        List<String> lines = new ArrayList<>(original.text());
+        int hook = indexOf(lines, MNIS_612);
+        int firstFree = indexOf(lines, ".*3\\.790824: mm_page_free:.*");
+        // The same lines, the frees moved before the hook (timestamps kept: order comes from the CPU's program order).
+        List<String> frees = new ArrayList<>(lines.subList(firstFree, firstFree + 17));
+        lines.subList(firstFree, firstFree + 17).clear();
+        lines.addAll(hook, frees);
+        Imported i = importAndAudit(new Text(K612, lines), null);
+
+        assertEquals(List.of("missing-secondary-invalidation"), i.kinds());
+        assertEquals("secondary-after-cpu", i.shootdown("munmap", "0x7f8c757d8000").order());
+    }
+
+    @Test
+    void anIpiTheMaskSaysWasSentButNoHandlerAnsweredIsAMissingCpuFlush() throws IOException {
+        Text changed = Text.of(K612)
+                .map(l -> l.contains("3.790363: nftm:") ? l + " mask=0x3" : l)
+                .without(".*tlbprobe-149 +\\[001\\] d\\.h\\.\\. +3\\.7904(88|647).*");
+        Imported i = importAndAudit(changed, null);
+
+        assertEquals(List.of("missing-cpu-invalidation"), i.kinds());
+        assertEquals("cpu1", i.report().violations().get(0).node());
+        assertTrue(i.imported().warnings().get(0).contains("no flush_tlb_func on cpu1 answers this IPI"),
+                i.imported().warnings().toString());
+    }
+
+    @Test
+    void aHookForAnotherMmIsAWrongMmInvalidation() throws IOException {
+        String other = "ffff89e44106c780"; // the reclaim test's mm
+        Imported i = importAndAudit(Text.of(K612).map(l -> l.matches(MNIS_612) || l.matches(STLB_612)
+                ? l.replace("ffff89e441070b00", other) : l), null);
+
+        assertTrue(i.kinds().contains("wrong-mm-invalidation"), i.kinds().toString());
+        assertTrue(i.kinds().contains("missing-secondary-invalidation"), "the munmap's own mm was left stale: " + i.kinds());
+    }
+
+    @Test
+    void timestampsOfDifferentCpusOrderNothing() throws IOException {
+        // cpu1's handler printed after cpu0 went on (its clock behind): the importer cannot pair it, and says so,
+        // rather than order it by its timestamp.
+        Text original = Text.of(K612);
+        List<String> lines = new ArrayList<>(original.text());
+        int handler = indexOf(lines, ".*tlbprobe-149 +\\[001\\] d\\.h\\.\\. +3\\.790488: ftf:.*");
+        List<String> moved = new ArrayList<>(lines.subList(handler, handler + 2));
+        lines.subList(handler, handler + 2).clear();
+        lines.addAll(indexOf(lines, MNIS_612) + 1, moved);
+        Imported i = importAndAudit(new Text(K612, lines), null);
+
+        ShootdownSummary munmap = i.shootdown("munmap", "0x7f8c757d8000");
+        assertEquals(List.of("cpu0"), munmap.cpuFlushes().stream().map(ShootdownSummary.CpuFlush::cpu).toList());
+        assertTrue(i.imported().warnings().stream().anyMatch(w -> w.contains("with no native_flush_tlb_multi before it")),
+                i.imported().warnings().toString());
+    }
+
+    @Test
+    void aLineThatIsNotFtraceIsNamedByFileAndLine() throws IOException {
+        List<String> lines = new ArrayList<>(Text.of(K612).text());
+        lines.set(99, "garbage");
+        var e = assertThrows(IllegalArgumentException.class, () -> importAndAudit(new Text(K612, lines), null));
+
+        assertEquals(K612 + ":100: expected an ftrace event line, TASK-PID [CPU] FLAGS SECONDS: EVENT: ..., found `garbage`",
+                e.getMessage());
+        var arch = assertThrows(IllegalArgumentException.class, () -> importAndAudit(Text.of(ARM612), null));
+        assertTrue(arch.getMessage().startsWith(ARM612 + ": no x86 flush function"), arch.getMessage());
+    }
+
+    @Test
+    void lostEventsAreAWarningTheLogKeeps() throws IOException {
+        List<String> lines = new ArrayList<>(Text.of(K612).text());
+        lines.add(300, "CPU:1 [LOST 42 EVENTS]");
+        Imported i = importAndAudit(new Text(K612, lines), null);
+
+        assertEquals(List.of(K612 + ":301: CPU:1 [LOST 42 EVENTS]: the capture is missing events there"), i.imported().warnings());
+    }
+
+    private static int indexOf(List<String> lines, String regex) {
+        for (int k = 0; k < lines.size(); k++) {
+            if (lines.get(k).matches(regex)) {
+                return k;
+            }
+        }
+        throw new AssertionError("no line matches " + regex);
+    }
+}
