@@ -86,7 +86,7 @@ final class CompareCommand implements Callable<Integer> {
     String scenarioArg;
 
     @Option(names = "--kernel", required = true, paramLabel = "NAME|FILE",
-            description = "A kernel variant: a built-in (linux-6.5, series-v2, linux-6.6) or a variant file; two or more.")
+            description = "A kernel variant: a built-in (linux-6.1, linux-6.5, series-v2, linux-6.6, linux-6.12) or a variant file; two or more.")
     List<String> kernelArgs = new ArrayList<>();
 
     @Option(names = "--arch", paramLabel = "ARCH", description = "x86 or arm64. Default: the scenario's.")

@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  * engine: sim                         # sim (default) or kafka
  * scenarios: [kswapd-reclaim, my.yaml]  # built-in names or scenario files; required
  * archs: [x86, arm64]                 # default: both
- * policies: [linux-6.5, series-v2, linux-6.6]  # default: all three
+ * policies: [linux-6.5, series-v2, linux-6.6]  # any built-ins; default: the seed's three
  * faults: [none, ../faults/lost-ipi.yaml]      # 'none' or fault-plan files; default: [none]
  * seeds: {from: 1, count: 5}          # or a list [1, 2, 7]; default: [1]
  * maxEvents: 5000000                  # optional, as run --max-events
@@ -157,7 +157,7 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
             }
             List<ScenarioRef> scenarios = scenarios(root.get("scenarios"));
             List<String> archs = choices(root, "archs", Scenario.ARCHES);
-            List<String> policies = choices(root, "policies", Scenario.POLICIES);
+            List<String> policies = root.has("policies") ? choices(root, "policies", Scenario.KERNELS) : Scenario.POLICIES;
             List<FaultsRef> faults = root.has("faults") ? faults(root.get("faults")) : List.of(FaultsRef.NONE);
             List<Long> seeds = root.has("seeds") ? seeds(root.get("seeds")) : List.of(1L);
             long maxEvents = root.has("maxEvents") ? positive(root.get("maxEvents"), "maxEvents") : DEFAULT_MAX_EVENTS;

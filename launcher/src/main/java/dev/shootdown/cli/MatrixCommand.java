@@ -46,7 +46,7 @@ final class MatrixCommand implements Callable<Integer> {
     List<String> arches = new ArrayList<>();
 
     @Option(names = "--kernel", paramLabel = "NAME|FILE",
-            description = "A kernel variant: a built-in (linux-6.5, series-v2, linux-6.6) or a variant file; repeatable, a column "
+            description = "A kernel variant: a built-in (linux-6.1, linux-6.5, series-v2, linux-6.6, linux-6.12) or a variant file; repeatable, a column "
                     + "each. Default: every built-in.")
     List<String> kernelArgs = new ArrayList<>();
 
@@ -70,7 +70,7 @@ final class MatrixCommand implements Callable<Integer> {
         KernelCatalog kernels = new KernelCatalog();
         Map<String, String> columns = new LinkedHashMap<>(); // a variant's name -> the argument that names it
         for (String policy : policies) {
-            columns.putIfAbsent(ScenarioArgs.choice("--policy", policy, Scenario.POLICIES), policy);
+            columns.putIfAbsent(ScenarioArgs.choice("--policy", policy, Scenario.KERNELS), policy);
         }
         for (String arg : kernelArgs) {
             columns.putIfAbsent(kernels.resolve("--kernel", arg).name(), arg);

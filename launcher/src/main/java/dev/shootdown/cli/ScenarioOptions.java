@@ -41,7 +41,7 @@ final class ScenarioOptions {
         if (kernel != null) {
             chosen = kernels.resolve("--kernel", kernel);
         } else if (policy != null) {
-            chosen = kernels.of(ScenarioArgs.choice("--policy", policy, Scenario.POLICIES));
+            chosen = kernels.of(ScenarioArgs.choice("--policy", policy, Scenario.KERNELS));
         }
         Scenario scenario = ScenarioArgs.scenario(scenarioName, new HashSet<>(kernels.fileNames()));
         String name = chosen != null ? chosen.name() : scenario.policy();

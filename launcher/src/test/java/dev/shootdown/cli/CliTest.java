@@ -76,7 +76,7 @@ class CliTest {
         assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--arch", "sparc"),
                 "--arch must be one of x86, arm64, was 'sparc'");
         assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--policy", "linux-6.7"),
-                "--policy must be one of linux-6.5, series-v2, linux-6.6, was 'linux-6.7'");
+                "--policy must be one of linux-6.1, linux-6.5, series-v2, linux-6.6, linux-6.12, was 'linux-6.7'");
         assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--livelock-threshold", "0"),
                 "--livelock-threshold must be at least 1, was 0");
     }

@@ -129,7 +129,7 @@ class KernelVariantCommandsTest {
         assertEquals(Shootdown.EXIT_BAD_INPUT, both.status());
         assertEquals("shootdown: --kernel and --policy both name the kernel variant: give one of them\n", both.err());
         CliTest.Outcome unknown = CliTest.shootdown("run", "--scenario", "munmap-dma", "--kernel", "linux-6.7");
-        assertEquals("shootdown: --kernel unknown kernel 'linux-6.7': expected one of linux-6.5, series-v2, linux-6.6 (shootdown "
+        assertEquals("shootdown: --kernel unknown kernel 'linux-6.7': expected one of linux-6.1, linux-6.5, series-v2, linux-6.6, linux-6.12 (shootdown "
                 + "kernels), or a .yaml, .yml or .json kernel variant file\n", unknown.err());
         Path taken = Files.writeString(dir.resolve("taken.yaml"), "name: linux-6.6\nextends: linux-6.5\ndescription: x\n");
         CliTest.Outcome clash = CliTest.shootdown("run", "--scenario", "munmap-dma", "--kernel", taken.toString());

@@ -371,11 +371,13 @@ public final class FtraceImport {
 
         private void onMarker(Cpu c, FtraceLine l) {
             String text = l.body().strip();
-            emitCpu(c, l.timeNs(), null, new TraceEvent.TraceMarker(c.node, l.pid(), l.task(), text));
             Matcher start = START.matcher(text);
             Matcher ret = RETURNED.matcher(text);
             if (start.matches()) {
-                closeUnmarked(c);
+                closeUnmarked(c); // the task's flush before the call is over: its marker comes after it
+            }
+            emitCpu(c, l.timeNs(), null, new TraceEvent.TraceMarker(c.node, l.pid(), l.task(), text));
+            if (start.matches()) {
                 if (c.op != null) {
                     warn(capture.file() + ":" + l.number() + ": a second `start` marker on " + c.node + " before `"
                             + c.op.word + " returned`; the first is left unreturned");
@@ -565,11 +567,11 @@ public final class FtraceImport {
             long mm = mm(l, "mm");
             long start = l.number("start", 0);
             long end = l.number("end", -1);
+            bind(c, l.timeNs(), node, mm);
             if (c.hook == null || c.hook.mm != mm || c.hook.start != start || c.hook.end != end) {
                 endHook(c, l.timeNs());
                 onHook(c, l, hook, mm, start, end); // the hook itself was not probed: its callback shows it ran
             }
-            bind(c, l.timeNs(), node, mm);
             invalidate(c, l.timeNs(), node, c.hook);
             c.hook.callbacks++;
         }

@@ -37,6 +37,11 @@ public record Scenario(
      * kernels/ folder (KernelFiles.BUILT_INS, which a test holds equal). A scenario's policy
      * names the variant its coordinator runs.
      */
+    public static final List<String> KERNELS = List.of("linux-6.1", "linux-6.5", "series-v2", "linux-6.6", "linux-6.12");
+    /**
+     * The seed's kernels: before the series, its v2 as posted, and 6.6 as merged. What matrix and
+     * experiments compare by default, and what the model's tests run every scenario under.
+     */
     public static final List<String> POLICIES = List.of("linux-6.5", "series-v2", "linux-6.6");
 
     public Scenario {

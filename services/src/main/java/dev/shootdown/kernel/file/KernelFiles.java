@@ -47,7 +47,7 @@ import java.util.regex.Pattern;
 public final class KernelFiles {
 
     /** The built-in variants, as {@code shootdown kernels} lists them. */
-    public static final List<String> BUILT_INS = List.of("linux-6.5", "series-v2", "linux-6.6");
+    public static final List<String> BUILT_INS = List.of("linux-6.1", "linux-6.5", "series-v2", "linux-6.6", "linux-6.12");
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
     private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");

@@ -353,8 +353,8 @@ public final class ScenarioFiles {
         if (!Scenario.ARCHES.contains(s.arch())) {
             throw doc.error("arch", "expected one of " + String.join(", ", Scenario.ARCHES) + ", got '" + s.arch() + "'", null);
         }
-        if (!Scenario.POLICIES.contains(s.policy()) && !kernels.contains(s.policy())) {
-            throw doc.error("policy", "expected a built-in kernel (" + String.join(", ", Scenario.POLICIES)
+        if (!Scenario.KERNELS.contains(s.policy()) && !kernels.contains(s.policy())) {
+            throw doc.error("policy", "expected a built-in kernel (" + String.join(", ", Scenario.KERNELS)
                     + ") or the name of a variant given with --kernel FILE, got '" + s.policy() + "'", null);
         }
         Set<Long> mms = new HashSet<>();

@@ -44,7 +44,8 @@ class KernelFilesTest {
                     .toList();
         }
         assertEquals(files, KernelFiles.BUILT_INS.stream().sorted().toList(), "every file of kernels/ is a built-in, and back");
-        assertEquals(KernelFiles.BUILT_INS, Scenario.POLICIES);
+        assertEquals(KernelFiles.BUILT_INS, Scenario.KERNELS);
+        assertTrue(Scenario.KERNELS.containsAll(Scenario.POLICIES), "the seed's kernels are built-ins");
         for (String name : KernelFiles.BUILT_INS) {
             assertEquals(Files.readString(KERNELS.resolve(name + ".yaml")), KernelFiles.builtInText(name), "the jar ships the file");
             assertEquals(name, KernelFiles.builtIn(name).orElseThrow().name());
@@ -182,7 +183,7 @@ class KernelFilesTest {
                 ":1:1: name: expected letters, digits, '.', '_' or '-' (it becomes part of run ids), got 'my patch'");
         assertError("nodescription.yaml", "name: p\nextends: linux-6.6\n", ":1:1: expected description");
         assertError("extends.yaml", "name: p\nextends: linux-9.9\ndescription: x\n",
-                ":2:1: extends: expected a built-in kernel (linux-6.5, series-v2, linux-6.6) or a .yaml, .yml or .json file, got 'linux-9.9'");
+                ":2:1: extends: expected a built-in kernel (linux-6.1, linux-6.5, series-v2, linux-6.6, linux-6.12) or a .yaml, .yml or .json file, got 'linux-9.9'");
         assertError("missing.yaml", "name: p\nextends: nowhere.yaml\ndescription: x\n", ":2:1: extends: no such file: ");
         assertError("root.yaml", "name: p\ndescription: x\nhook: invalidate_range\n",
                 ":1:1: expected the section generic (a file that extends nothing gives every section)");
@@ -206,7 +207,7 @@ class KernelFilesTest {
     void namesAndFilesResolveAndAnUnknownNameIsOneLine() throws Exception {
         assertEquals("series-v2", KernelFiles.resolve("series-v2").name());
         ScenarioFileException e = assertThrows(ScenarioFileException.class, () -> KernelFiles.resolve("linux-6.7"));
-        assertEquals("unknown kernel 'linux-6.7': expected one of linux-6.5, series-v2, linux-6.6 (shootdown kernels), or a .yaml, .yml"
+        assertEquals("unknown kernel 'linux-6.7': expected one of linux-6.1, linux-6.5, series-v2, linux-6.6, linux-6.12 (shootdown kernels), or a .yaml, .yml"
                 + " or .json kernel variant file", e.getMessage());
         assertEquals("v2-batch-hook-on-6.6", KernelFiles.resolve(KERNELS.resolve("examples/v2-batch-hook-on-6.6.yaml").toString()).name());
         assertFalse(KernelFiles.builtIn("my-patch").isPresent());

@@ -138,7 +138,7 @@ class ScenarioFilesTest {
     void crossReferencesAndRangesAreCheckedAtTheFieldThatBreaksThem() throws Exception {
         assertError("arch.yaml", DOC.replace("arch: x86", "arch: sparc"), ":2:1: arch: expected one of x86, arm64, got 'sparc'");
         assertError("policy.yaml", DOC.replace("linux-6.6", "linux-6.7"),
-                ":3:1: policy: expected a built-in kernel (linux-6.5, series-v2, linux-6.6) or the name of a variant given with"
+                ":3:1: policy: expected a built-in kernel (linux-6.1, linux-6.5, series-v2, linux-6.6, linux-6.12) or the name of a variant given with"
                         + " --kernel FILE, got 'linux-6.7'");
         assertError("iommu.yaml", DOC.replace("iommu: 0", "iommu: 1"), ":23:5: devices[0].iommu: expected an IOMMU index in [0, 1), got 1");
         assertError("task-mm.yaml", DOC.replace("  mm: 1\n    cpu: 1", "  mm: 2\n    cpu: 1"),
