@@ -33,9 +33,10 @@ import java.util.regex.Pattern;
  *
  * <p>Shootdowns: a system call the workload brackets with trace_marker lines
  * ({@code munmap start 0xADDR len 0xLEN} ... {@code munmap returned}; likewise {@code mprotect}
- * and {@code pageout} for madvise(MADV_PAGEOUT)) is one shootdown with every line of its CPU in
+ * and {@code pageout} for madvise(MADV_PAGEOUT)) is one shootdown with every line of its task in
  * between and the IPI handlers it caused. Outside markers, each flush_tlb_mm_range or
- * arch_tlbbatch_flush starts one, and the lines of its CPU up to the next belong to it.
+ * arch_tlbbatch_flush starts one of its task, which ends at the task's next one or when its CPU
+ * switches to another task.
  */
 public final class FtraceImport {
 
