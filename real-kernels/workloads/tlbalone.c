@@ -25,9 +25,9 @@ int main(int argc, char **argv)
 	touch(buf, len);
 	usleep(200000);
 
-	mark("pageout start 0x%lx len 0x%lx", (unsigned long)buf, (unsigned long)len);
+	mark("alone pageout start 0x%lx len 0x%lx", (unsigned long)buf, (unsigned long)len);
 	int ret = madvise(buf, len, MADV_PAGEOUT);
-	mark("pageout returned %d", ret);
+	mark("alone pageout returned %d", ret);
 	if (ret)
 		die("madvise(MADV_PAGEOUT)");
 	return 0;

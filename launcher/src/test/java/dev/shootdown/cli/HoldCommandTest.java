@@ -62,6 +62,18 @@ class HoldCommandTest {
     }
 
     @Test
+    void theHarnessCapturesHoldOnEveryWorkloadMprotectIncluded() {
+        CliTest.Outcome k61 = hold("linux-6.1.0-57-cloud-amd64.harness.trace", "--kernel", "linux-6.1");
+        assertEquals(Shootdown.EXIT_CLEAN, k61.status(), k61.out() + k61.err());
+        assertTrue(k61.out().contains("mprotect start (scenarios/mprotect-two-threads.yaml, its shootdown 1): same"), k61.out());
+        assertTrue(k61.out().endsWith("4 of 4 workloads compared: the model matches the kernel\n"), k61.out());
+
+        CliTest.Outcome k612 = hold("linux-6.12.118-deb13-cloud-amd64.harness.trace", "--kernel", "linux-6.12");
+        assertEquals(Shootdown.EXIT_CLEAN, k612.status(), k612.out() + k612.err());
+        assertTrue(k612.out().endsWith("4 of 4 workloads compared: the model matches the kernel\n"), k612.out());
+    }
+
+    @Test
     void anotherKernelsModelDiffersAndBothSequencesArePrinted() {
         CliTest.Outcome o = hold("linux-6.1.0-57-cloud-amd64.trace", "--kernel", "linux-6.6");
 

@@ -292,7 +292,11 @@ final class FtraceConverter {
     /**
      * native_flush_tlb_multi: IPIs out, the local flush, then the wait. Its targets are the
      * CPUs whose next flush_tlb_func in hard-interrupt context comes before this CPU's first
-     * line after the wait (or those of its {@code mask=} argument, when probed).
+     * line after the wait, among those of its {@code mask=} argument when probed. The mask is
+     * mm_cpumask(mm), which holds lazy CPUs too: the kernel interrupts them only when page tables
+     * were freed (on_each_cpu_mask when info->freed_tables, else on_each_cpu_cond_mask with
+     * tlb_is_not_lazy, should_flush_tlb in later 6.x.y; arch/x86/mm/tlb.c). So only a flush whose
+     * {@code freed_tables=} was probed and set must be answered by every CPU of the mask.
      */
     private void onFlushMulti(Cpu c, FtraceLine l) {
         FlushCall f = c.flush != null ? c.flush : new FlushCall(ensureOp(c, l, "native_flush_tlb_multi", 0, 0, -1).id,
@@ -330,7 +334,7 @@ final class FtraceConverter {
                     new IpiEvent.FlushTlb(target.node, f.mm, f.start, f.end, -1, -1, true, f.freedTables, f.shootdown)));
             claimed.put(h.getValue().number(), r);
         }
-        if (mask != -1) {
+        if (mask != -1 && f.freedTables) {
             for (int cpu = 0; cpu < 64; cpu++) {
                 if ((mask >>> cpu & 1) == 1 && cpu != l.cpu() && !handlers.containsKey(cpu)) {
                     emitCpu(c, l.timeNs(), null, new IpiEvent.FlushTlb(cpu(cpu).node, f.mm, f.start, f.end, -1, -1, true,

@@ -265,8 +265,9 @@ class FtraceImportTest {
 
     @Test
     void anIpiTheMaskSaysWasSentButNoHandlerAnsweredIsAMissingCpuFlush() throws IOException {
+        // With page tables freed, every CPU of mm_cpumask gets the IPI, lazy or not: one that never answers was not flushed.
         Text changed = Text.of(K612)
-                .map(l -> l.contains("3.790363: nftm:") ? l + " mask=0x3" : l)
+                .map(l -> l.contains("3.790331: fmr:") ? l + " freed_tables=0x1" : l.contains("3.790363: nftm:") ? l + " mask=0x3" : l)
                 .without(".*tlbprobe-149 +\\[001\\] d\\.h\\.\\. +3\\.7904(88|647).*");
         Imported i = importAndAudit(changed, null);
 
@@ -274,6 +275,19 @@ class FtraceImportTest {
         assertEquals("cpu1", i.report().violations().get(0).node());
         assertTrue(i.imported().warnings().get(0).contains("no flush_tlb_func on cpu1 answers this IPI"),
                 i.imported().warnings().toString());
+    }
+
+    @Test
+    void withoutFreedTablesTheMaskIsOnlyWhereTheIpisMayGo() throws IOException {
+        // mm_cpumask holds lazy CPUs, which tlb_is_not_lazy (should_flush_tlb) skips: no IPI to cpu1 is no missing flush.
+        Text changed = Text.of(K612)
+                .map(l -> l.contains("3.790331: fmr:") ? l + " freed_tables=0x0" : l.contains("3.790363: nftm:") ? l + " mask=0x3" : l)
+                .without(".*tlbprobe-149 +\\[001\\] d\\.h\\.\\. +3\\.7904(88|647).*");
+        Imported i = importAndAudit(changed, null);
+
+        assertEquals(List.of(), i.kinds());
+        assertEquals(List.of("cpu0"), i.shootdown("munmap", "0x7f8c757d8000").cpuFlushes().stream()
+                .map(ShootdownSummary.CpuFlush::cpu).toList());
     }
 
     @Test
