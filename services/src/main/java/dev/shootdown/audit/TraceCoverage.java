@@ -21,9 +21,11 @@ import java.util.Set;
  *       the flush was sent before it;
  *   <li>every secondary TLB bound to the mm when the kernel flushed a range from the CPUs
  *       (flush_tlb_mm_range's {@code [start, end)}, the mmu_gather's range) completed
- *       invalidations covering that range before the free and the end; for a batched unmap
- *       (arch_tlbbatch_flush, whose pages a trace does not show) or a capture without CPU
- *       flushes, some invalidation of the mm before the first free;
+ *       invalidations covering that range before the first free after that flush call and before
+ *       the end; for a batched unmap (arch_tlbbatch_flush, whose pages a trace does not show),
+ *       some invalidation of the mm before the first free after its first batch flush, and for a
+ *       capture without CPU flushes, before its first free. A free before the flush call is
+ *       another page's: the kernel frees what a flush covers only after it;
  *   <li>every hook call names an mm being flushed.
  * </ul>
  */
@@ -40,15 +42,18 @@ final class TraceCoverage {
     /** A Need's start and end when no range is known: any invalidation of the mm will do. */
     private static final long ANY = Long.MIN_VALUE + 1;
 
-    /** A range of an mm that each of {@code secondaries} had to invalidate. */
-    private record Need(long mm, long start, long end, List<String> secondaries) {}
+    /**
+     * A range of an mm that each of {@code secondaries} had to invalidate, before the first free
+     * that came after {@code after} (the flush call: the kernel frees what a flush covers only
+     * once it returned, so a free before it is another page's) and before the shootdown's end.
+     */
+    private record Need(long mm, long start, long end, List<String> secondaries, Envelope after) {}
 
     private TraceCoverage() {}
 
     static List<Finding> check(Shootdown sd, Envelope deadline) {
         List<Finding> found = new ArrayList<>();
         Envelope firstFree = sd.frees().isEmpty() ? null : sd.frees().get(0);
-        String by = by(sd, firstFree, deadline);
         for (Envelope request : sd.flushRequests()) {
             var ipi = (IpiEvent.FlushTlb) request.event();
             Envelope ack = sd.flushAcks().stream().filter(a -> request.id().equals(a.cause())).findFirst().orElse(null);
@@ -66,44 +71,46 @@ final class TraceCoverage {
         }
         List<Need> required = new ArrayList<>();
         Set<Long> flushedMms = new HashSet<>();
-        boolean batched = false;
+        Envelope batch = null;
         for (Envelope call : sd.flushCalls()) {
             var f = (PageTableEvent.TlbFlushCalled) call.event();
             if (f.mm() != 0) {
                 flushedMms.add(f.mm());
             }
-            if (f.function().equals("flush_tlb_mm_range") && f.mm() != 0 && f.end() != Kernel.TLB_FLUSH_ALL
-                    && beforeFree(call, firstFree)) {
+            if (f.function().equals("flush_tlb_mm_range") && f.mm() != 0 && f.end() != Kernel.TLB_FLUSH_ALL) {
                 // tlb_flush() passes the mmu_gather's own range, which spans the PTEs it cleared
                 // (__tlb_adjust_range); a whole-mm flush says nothing of which PTEs changed.
-                required.add(new Need(f.mm(), f.start(), f.end(), sd.boundAtCall().getOrDefault(call.id(), List.of())));
-            } else if (f.mm() == 0) {
-                batched = true;
+                required.add(new Need(f.mm(), f.start(), f.end(), sd.boundAtCall().getOrDefault(call.id(), List.of()), call));
+            } else if (f.mm() == 0 && batch == null) {
+                batch = call;
             }
         }
-        if (sd.marked() && sd.mm() != 0 && firstFree != null && (batched || sd.flushCalls().isEmpty())) {
+        if (sd.marked() && sd.mm() != 0 && firstFree != null && (batch != null || sd.flushCalls().isEmpty())) {
             // A batched unmap (or a capture without CPU flushes) does not show which pages changed:
-            // some invalidation of the mm, before the first free, is all that can be asked.
-            required.add(new Need(sd.mm(), ANY, ANY, sd.boundAtStart()));
+            // some invalidation of the mm, before the first free after its first batch flush (any
+            // free, without one), is all that can be asked.
+            required.add(new Need(sd.mm(), ANY, ANY, sd.boundAtStart(), batch));
         }
         for (Need need : required) {
+            Envelope free = firstFreeAfter(sd.frees(), need.after());
+            String byFree = by(sd, free, deadline);
             for (String secondary : need.secondaries()) {
                 List<long[]> done = new ArrayList<>();
                 List<String> used = new ArrayList<>();
                 for (Envelope d : sd.secondaryDone()) {
                     var inv = (SecondaryTlbEvent.SecondaryTlbsInvalidated) d.event();
                     if (inv.iommu().equals(secondary) && inv.mm() == need.mm()
-                            && (firstFree == null || d.happenedBefore(firstFree)) && d.happenedBefore(deadline)) {
+                            && (free == null || d.happenedBefore(free)) && d.happenedBefore(deadline)) {
                         done.add(new long[] {inv.start(), inv.end()});
                         used.add(d.id());
                     }
                 }
                 if (need.start() == ANY) {
-                    if (done.isEmpty()) {
-                        List<String> chain = new ArrayList<>(List.of(firstFree.id()));
+                    if (done.isEmpty() && free != null) {
+                        List<String> chain = new ArrayList<>(List.of(free.id()));
                         chain.add(deadline.id());
                         found.add(new Finding("missing-secondary-invalidation", secondary, need.mm(), Kernel.hex(sd.start()),
-                                chain, "no invalidation of " + secondary + " for mm " + need.mm() + " completed " + by
+                                chain, "no invalidation of " + secondary + " for mm " + need.mm() + " completed " + byFree
                                         + ", though " + sd.caller() + " freed frames"));
                     }
                     continue;
@@ -111,14 +118,14 @@ final class TraceCoverage {
                 Long hole = firstUncovered(need.start(), need.end(), done);
                 if (hole != null) {
                     List<String> chain = new ArrayList<>(used);
-                    if (firstFree != null) {
-                        chain.add(firstFree.id());
+                    if (free != null) {
+                        chain.add(free.id());
                     }
                     chain.add(deadline.id());
                     found.add(new Finding("missing-secondary-invalidation", secondary, need.mm(), Kernel.hex(hole), chain,
                             "no invalidation of " + secondary + " covering " + Kernel.hex(hole) + " of mm " + need.mm()
                                     + " (flushed as [" + Kernel.hex(need.start()) + ", " + Kernel.hex(need.end())
-                                    + ")) completed " + by));
+                                    + ")) completed " + byFree));
                 }
             }
         }
@@ -138,9 +145,14 @@ final class TraceCoverage {
         return firstFree != null && request.happenedBefore(firstFree) && !ack.happenedBefore(firstFree);
     }
 
-    /** Whether {@code e} came before the free (or there is none): what the free has to wait for. */
-    private static boolean beforeFree(Envelope e, Envelope firstFree) {
-        return firstFree == null || e.happenedBefore(firstFree);
+    /** The first of {@code frees} after {@code after} (all of them count when it is null), or null. */
+    private static Envelope firstFreeAfter(List<Envelope> frees, Envelope after) {
+        for (Envelope f : frees) {
+            if (after == null || after.happenedBefore(f)) {
+                return f;
+            }
+        }
+        return null;
     }
 
     /** The first address of {@code [start, end)} that no range of {@code done} covers, or null (end -1: the whole space). */

@@ -238,6 +238,23 @@ class FtraceImportTest {
     private static final String STLB_612 = ".*3\\.790755: stlb_secondary:.*";
 
     @Test
+    void aFreeBeforeTheFlushIsAnotherPagesAndAsksNothingOfTheSecondaryTlb() throws IOException {
+        // mm_page_free is not filtered by page: the task frees something of its own inside the pageout
+        // bracket before reclaim flushes anything. What reclaim unmaps is freed only after its flush.
+        List<String> lines = new ArrayList<>(Text.of(K612).text());
+        int marker = indexOf(lines, ".*4\\.086767: tracing_mark_write: pageout start.*");
+        lines.add(marker + 1, "      tlbreclaim-150     [000] .....     4.086800: mm_page_free: page=0000000012345678 pfn=0x1234 order=0");
+        Imported i = importAndAudit(new Text(K612, lines), null);
+
+        assertEquals(List.of(), i.kinds(), i.report().violations().toString());
+        assertEquals(9, i.shootdown("madvise_pageout", "0x7f57193e9000").framesFreed());
+
+        // The same free after the first batch flush, with the whole-mm invalidations gone: caught.
+        Text stale = new Text(K612, lines).without(".*4\\.0(89|91|92)[0-9]+: (mnis|stlb_secondary):.*");
+        assertEquals(List.of("missing-secondary-invalidation"), importAndAudit(stale, null).kinds());
+    }
+
+    @Test
     void aHookWhoseCallbackNeverRanLeavesTheSecondaryTlbStale() throws IOException {
         Imported i = importAndAudit(Text.of(K612).without(STLB_612), null);
 
