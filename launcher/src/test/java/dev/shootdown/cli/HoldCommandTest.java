@@ -74,6 +74,16 @@ class HoldCommandTest {
     }
 
     @Test
+    void theHarnessArm64CapturesHoldOnEveryWorkloadToo() {
+        for (String[] k : List.of(new String[] {"linux-6.1.0-57-arm64.harness.trace", "linux-6.1"},
+                new String[] {"linux-6.12.118-deb13-arm64.harness.trace", "linux-6.12"})) {
+            CliTest.Outcome o = hold(k[0], "--kernel", k[1], "--arch", "arm64");
+            assertEquals(Shootdown.EXIT_CLEAN, o.status(), o.out() + o.err());
+            assertTrue(o.out().endsWith("4 of 4 workloads compared: the model matches the kernel\n"), o.out());
+        }
+    }
+
+    @Test
     void anotherKernelsModelDiffersAndBothSequencesArePrinted() {
         CliTest.Outcome o = hold("linux-6.1.0-57-cloud-amd64.trace", "--kernel", "linux-6.6");
 

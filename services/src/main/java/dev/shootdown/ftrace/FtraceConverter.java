@@ -15,6 +15,7 @@ import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.VectorClock;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -403,12 +404,17 @@ final class FtraceConverter {
         long start = l.number("start", 0);
         long end = l.number("end", -1);
         bind(c, l.timeNs(), node, mm);
-        if (c.hook == null || c.hook.mm != mm || c.hook.start != start || c.hook.end != end) {
+        if (c.hook == null || c.hook.mm != mm || c.hook.start != start || c.hook.end != end
+                || c.hook.calledBack.contains(node)) {
+            // The hook was not probed (6.5's mn_hlist_invalidate_end calls ->invalidate_range itself), or
+            // this secondary TLB already answered the pending one: a hook calls each notifier once
+            // (mm/mmu_notifier.c), so its callback shows another call.
             endHook(c, l.timeNs());
-            onHook(c, l, hook, mm, start, end); // the hook itself was not probed: its callback shows it ran
+            onHook(c, l, hook, mm, start, end);
         }
         invalidate(c, l.timeNs(), node, c.hook);
         c.hook.callbacks++;
+        c.hook.calledBack.add(node);
     }
 
     /** A hook call ended (its CPU went on): if none of its callbacks was traced, they ran unseen inside it. */
@@ -662,6 +668,8 @@ final class FtraceConverter {
         final long start;
         final long end;
         int callbacks;
+        /** The secondary TLBs whose callback ran for it. */
+        final Set<String> calledBack = new HashSet<>();
 
         PendingHook(Envelope call, long shootdown, long mm, long start, long end) {
             this.call = call;
