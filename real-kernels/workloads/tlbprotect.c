@@ -7,13 +7,7 @@ int main(void)
 	struct reader r = {0};
 	size_t len = 16 * PAGE;
 
-	prog = "tlbprotect";
-	pin(0);
-	reader_start(&r);
-	bind_stlb();
-	char *buf = map_anon(NULL, len);
-	touch(buf, len);
-	usleep(200000);
+	char *buf = two_threads_bound("tlbprotect", &r, len);
 
 	mark("mprotect start 0x%lx len 0x%lx", (unsigned long)buf, (unsigned long)len);
 	if (mprotect(buf, len, PROT_READ))

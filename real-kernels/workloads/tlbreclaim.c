@@ -8,13 +8,7 @@ int main(void)
 	struct reader r = {0};
 	size_t len = 8 * PAGE;
 
-	prog = "tlbreclaim";
-	pin(0);
-	reader_start(&r);
-	bind_stlb();
-	char *buf = map_anon(NULL, len);
-	touch(buf, len);
-	usleep(200000);
+	char *buf = two_threads_bound("tlbreclaim", &r, len);
 
 	mark("pageout start 0x%lx len 0x%lx", (unsigned long)buf, (unsigned long)len);
 	int ret = madvise(buf, len, MADV_PAGEOUT);

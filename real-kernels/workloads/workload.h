@@ -128,3 +128,20 @@ static inline void reader_stop(struct reader *r)
 	if ((errno = pthread_join(r->thread, NULL)))
 		die("pthread_join");
 }
+
+/*
+ * What tlbprobe, tlbprotect and tlbreclaim do before their call: this thread on CPU 0, a reader
+ * on CPU 1 (the mm stays loaded there), the test module's notifier bound, len bytes mapped and
+ * written, then a pause while the reader runs.
+ */
+static inline char *two_threads_bound(const char *name, struct reader *r, size_t len)
+{
+	prog = name;
+	pin(0);
+	reader_start(r);
+	bind_stlb();
+	char *buf = map_anon(NULL, len);
+	touch(buf, len);
+	usleep(200000);
+	return buf;
+}
