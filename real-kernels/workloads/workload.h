@@ -129,10 +129,16 @@ static inline void reader_stop(struct reader *r)
 		die("pthread_join");
 }
 
+/* Where two_threads_bound maps its buffer: the address the model's scenarios use. */
+#define BUF_AT ((char *)0x7f0000000000UL)
+
 /*
  * What tlbprobe, tlbprotect and tlbreclaim do before their call: this thread on CPU 0, a reader
- * on CPU 1 (the mm stays loaded there), the test module's notifier bound, len bytes mapped and
- * written, then a pause while the reader runs.
+ * on CPU 1 (the mm stays loaded there), the test module's notifier bound, len bytes mapped at
+ * BUF_AT and written, with a written page right after them, then a pause while the reader runs.
+ * The neighbour keeps the buffer's page table in use, so unmapping the buffer frees none
+ * whatever the address-space layout (a buffer alone in its 2 MiB would have its page table freed,
+ * and the mmu_gather's range grown to it): real-kernels/scenarios/ has the same layout.
  */
 static inline char *two_threads_bound(const char *name, struct reader *r, size_t len)
 {
@@ -140,8 +146,10 @@ static inline char *two_threads_bound(const char *name, struct reader *r, size_t
 	pin(0);
 	reader_start(r);
 	bind_stlb();
-	char *buf = map_anon(NULL, len);
+	char *buf = map_anon(BUF_AT, len);
+	char *neighbour = map_anon(BUF_AT + len, PAGE);
 	touch(buf, len);
+	touch(neighbour, PAGE);
 	usleep(200000);
 	return buf;
 }

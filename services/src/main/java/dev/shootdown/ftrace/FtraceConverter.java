@@ -306,25 +306,41 @@ final class FtraceConverter {
         Map<Integer, FtraceLine> handlers = new TreeMap<>();
         boolean local = false;
         boolean afterLocal = false;
+        int postWait = -1; // where the sender's first line after its wait is, once seen
+        Set<Integer> seenAfterWait = new HashSet<>();
         for (int i = 0; i < LineWindow.LOOKAHEAD; i++) {
             FtraceLine x = window.peek(i);
             if (x == null) {
                 break;
+            }
+            if (postWait >= 0) {
+                // Lines whose timestamp ties with the sender's first line after its wait are in no
+                // order the trace can prove: a handler among them answered this IPI, and goes first.
+                if (x.timeNs() > window.peek(postWait).timeNs()) {
+                    break;
+                }
+                if (x.cpu() != l.cpu() && !seenAfterWait.contains(x.cpu()) && answers(x, mask, handlers)) {
+                    window.moveBefore(i, postWait);
+                    handlers.put(x.cpu(), x);
+                    postWait++;
+                }
+                seenAfterWait.add(x.cpu());
+                continue;
             }
             if (x.cpu() == l.cpu()) {
                 boolean sameRound = x.inHardirq()
                         || x.event().equals("tlb_flush") && (remoteSend(x) || afterLocal)
                         || "flush_tlb_func".equals(x.function()) && !local;
                 if (!sameRound) {
-                    break;
+                    postWait = i;
+                    continue;
                 }
                 afterLocal = false;
                 if ("flush_tlb_func".equals(x.function()) && !x.inHardirq()) {
                     local = true;
                     afterLocal = true;
                 }
-            } else if ("flush_tlb_func".equals(x.function()) && x.inHardirq() && !claimed.containsKey(x.number())
-                    && !handlers.containsKey(x.cpu()) && (mask == -1 || (mask >>> x.cpu() & 1) == 1)) {
+            } else if (answers(x, mask, handlers)) {
                 handlers.put(x.cpu(), x);
             }
         }
@@ -352,6 +368,17 @@ final class FtraceConverter {
         c.waiting = r;
     }
 
+    /**
+     * Whether {@code x}, on another CPU, can be the handler of an IPI: its first unclaimed
+     * flush_tlb_func, in a hard interrupt, or in the idle task (an idle CPU polling for work runs
+     * the queued call from its idle loop, kernel/smp.c flush_smp_call_function_queue, with no
+     * interrupt), and in the mask when it was probed.
+     */
+    private boolean answers(FtraceLine x, long mask, Map<Integer, FtraceLine> handlers) {
+        return "flush_tlb_func".equals(x.function()) && (x.inHardirq() || x.pid() == 0) && !claimed.containsKey(x.number())
+                && !handlers.containsKey(x.cpu()) && (mask == -1 || (mask >>> x.cpu() & 1) == 1);
+    }
+
     private void onFlushFunc(Cpu c, FtraceLine l) {
         FtraceLine said = window.nextOn(l.cpu());
         FlushKind kind = FlushKind.NONE;
@@ -361,8 +388,8 @@ final class FtraceConverter {
             kind = kind(said);
             doneNs = said.timeNs();
         }
-        if (l.inHardirq()) {
-            Round r = claimed.remove(l.number());
+        Round r = claimed.remove(l.number());
+        if (r != null || l.inHardirq()) {
             if (r == null) {
                 warn(capture.file() + ":" + l.number() + ": flush_tlb_func in an interrupt on " + c.node
                         + " with no native_flush_tlb_multi before it that it can answer; not imported");
@@ -373,10 +400,10 @@ final class FtraceConverter {
             r.acks.add(emitCpu(c, doneNs, request, new IpiEvent.TlbFlushed(r.initiator, c.node, r.flush.mm, r.flush.start,
                     r.flush.end, kind, -1, -1, r.flush.shootdown)));
         } else if (c.waiting != null && c.waiting.local != null && !c.waiting.localDone) {
-            Round r = c.waiting;
-            r.localDone = true;
-            emitCpu(c, doneNs, r.local, new IpiEvent.TlbFlushed(c.node, c.node, r.flush.mm, r.flush.start, r.flush.end, kind,
-                    -1, -1, r.flush.shootdown));
+            Round own = c.waiting;
+            own.localDone = true;
+            emitCpu(c, doneNs, own.local, new IpiEvent.TlbFlushed(c.node, c.node, own.flush.mm, own.flush.start, own.flush.end,
+                    kind, -1, -1, own.flush.shootdown));
         } else if (c.flush != null) {
             FlushCall f = c.flush;
             Envelope request = emitCpu(c, l.timeNs(), null,

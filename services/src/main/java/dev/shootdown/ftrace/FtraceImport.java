@@ -25,8 +25,9 @@ import java.util.regex.Pattern;
  * migrations (a task runs on one CPU at a time; kernel/sched/core.c moves it under the runqueue
  * locks); native_flush_tlb_multi before
  * the flush_tlb_func it sends to another CPU (that CPU's next flush_tlb_func in hard-interrupt
- * context, found by looking ahead while the sender waits, or by its {@code mask=} argument when
- * the kprobe fetched it); every handler before the sender's first line after its wait
+ * context or in its idle task, found by looking ahead while the sender waits and over the lines
+ * whose timestamp ties with its first line after the wait, among the CPUs of its {@code mask=}
+ * argument when the kprobe fetched it); every handler before the sender's first line after its wait
  * (smp_call_function_many_cond waits for each CSD, kernel/smp.c); a notifier callback before
  * the next line of the CPU that called it (the hook calls them synchronously,
  * mm/mmu_notifier.c). Timestamps of different CPUs order nothing.

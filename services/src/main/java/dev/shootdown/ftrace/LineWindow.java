@@ -49,6 +49,18 @@ final class LineWindow {
         return ahead.get(head + i);
     }
 
+    /**
+     * Moves the {@code from}-th line ahead to just before the {@code to}-th ({@code to < from}):
+     * a line of another CPU whose timestamp ties with lines it must have come after or before.
+     */
+    void moveBefore(int from, int to) {
+        if (to >= from || peek(from) == null) {
+            throw new IllegalArgumentException("cannot move line " + from + " ahead to " + to);
+        }
+        FtraceLine l = ahead.remove(head + from);
+        ahead.add(head + to, l);
+    }
+
     /** The first line ahead, within {@link #LOOKAHEAD}, on {@code cpu} that matches {@code test}; null if none. */
     FtraceLine nextOn(int cpu, Predicate<FtraceLine> test) {
         for (int i = 0; i < LOOKAHEAD; i++) {
