@@ -13,7 +13,7 @@ import java.util.Optional;
 /**
  * A shootdown's steps as the CPU that ran it saw them: its secondary-TLB hook calls (which hook,
  * which mm, which range, relative to the shootdown's own), the moments it knew a flush of the CPU
- * TLBs had completed everywhere it was sent, and its first free. What a simulated run and a
+ * TLBs had completed everywhere it was sent, and its first free after its first flush call. What a simulated run and a
  * capture of a real kernel are compared by: the same list means the same order of hook calls,
  * CPU flush completions and frees.
  *
@@ -66,13 +66,17 @@ public final class FlushSequence {
         List<Envelope> acks = new ArrayList<>();
         List<Envelope> steps = new ArrayList<>();
         boolean freed = false;
+        // The kernel frees what a flush covers only after the flush call: a free before the first
+        // one is another page's (a capture's mm_page_free is not filtered by page).
+        Envelope firstCall = own.stream().filter(e -> e.event() instanceof PageTableEvent.TlbFlushCalled).findFirst().orElse(null);
         for (Envelope e : own) {
             if (e.event() instanceof IpiEvent.TlbFlushed || e.event() instanceof IpiEvent.TlbiCompleted) {
                 acks.add(e);
             } else if (e.node().equals(initiator)) {
                 if (e.event() instanceof SecondaryTlbEvent.SecondaryTlbHookCalled h && h.notifiers() > 0) {
                     steps.add(e);
-                } else if (e.event() instanceof PageTableEvent.FrameFreed && !freed) {
+                } else if (e.event() instanceof PageTableEvent.FrameFreed && !freed
+                        && (firstCall == null || firstCall.happenedBefore(e))) {
                     freed = true;
                     steps.add(e);
                 }

@@ -284,6 +284,20 @@ class FtraceImportTest {
     }
 
     @Test
+    void aFreeBeforeTheFlushCallIsNotTheShootdownsFirstFreeStep() throws IOException {
+        // The task frees a page of something else inside its munmap bracket, before flush_tlb_mm_range.
+        List<String> lines = new ArrayList<>(Text.of(K612).text());
+        int marker = indexOf(lines, ".*3\\.788832: tracing_mark_write: munmap start.*");
+        lines.add(marker + 1, "        tlbprobe-148     [000] .....     3.789000: mm_page_free: page=0000000012345678 pfn=0x1234 order=0");
+        Imported i = importAndAudit(new Text(K612, lines), null);
+
+        long id = i.shootdown("munmap", "0x7f8c757d8000").id();
+        assertEquals(List.of("cpus flushed (2)", "arch_invalidate_secondary_tlbs(mm, its range)", "free"),
+                dev.shootdown.audit.FlushSequence.of(i.log(), id, true).orElseThrow());
+        assertEquals("clean", i.report().verdict(), i.report().violations().toString());
+    }
+
+    @Test
     void aHookWhoseCallbackNeverRanLeavesTheSecondaryTlbStale() throws IOException {
         Imported i = importAndAudit(Text.of(K612).without(STLB_612), null);
 
