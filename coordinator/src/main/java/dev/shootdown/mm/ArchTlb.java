@@ -58,8 +58,8 @@ abstract class ArchTlb {
     /** arch_tlbbatch_add_pending(batch, mm, uaddr) for the page at {@code va}. */
     abstract void archTlbbatchAddPending(Decider d, Shootdown sd, long mm, long va);
 
-    /** arch_tlbbatch_flush(batch), from try_to_unmap_flush. */
-    abstract void archTlbbatchFlush(Decider d, Shootdown sd);
+    /** arch_tlbbatch_flush(batch), from try_to_unmap_flush (called by {@code caller}: it, or try_to_unmap_flush_dirty). */
+    abstract void archTlbbatchFlush(Decider d, Shootdown sd, String caller);
 
     /** ptep_set_access_flags on a write fault: make the PTE writable, and flush if this architecture does. */
     abstract void ptepSetAccessFlags(Decider d, String key, long mm, long va, Mm.Pte pte);

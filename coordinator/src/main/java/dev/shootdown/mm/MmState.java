@@ -42,6 +42,9 @@ final class MmState {
     static final String RANGE_END = "mmu_notifier_invalidate_range_end";
     static final String TLBONLY = "tlb_flush_mmu_tlbonly";
     static final String TRY_TO_UNMAP_ONE = "try_to_unmap_one";
+    /** The callers of arch_tlbbatch_flush (mm/rmap.c): the end of a reclaim pass, and before a dirty folio's pageout. */
+    static final String TRY_TO_UNMAP_FLUSH = "try_to_unmap_flush";
+    static final String TRY_TO_UNMAP_FLUSH_DIRTY = "try_to_unmap_flush_dirty";
 
     private final KernelVariant.Catalog catalog;
     Lifecycle lifecycle = Lifecycle.CREATED;
@@ -172,7 +175,7 @@ final class MmState {
             Mm mm = mm(t.mm());
             mm.batchFlushed = mm.batchPending;
         } else if (event instanceof PageTableEvent.PteCleared p) {
-            mm(p.mm()).ptes.remove(p.va());
+            Mm.Pte cleared = mm(p.mm()).ptes.remove(p.va());
             lru.remove(p.frame());
             Shootdown sd = shootdown(p.shootdownId(), "PteCleared");
             sd.gathered.add(new Shootdown.Frame(p.frame(), p.frameEpoch()));
@@ -182,16 +185,26 @@ final class MmState {
                 sd.adjustRange(p.va(), p.va() + Kernel.PAGE_SIZE); // tlb_remove_tlb_entry
                 sd.clearedPtes = true;
             } else {
-                sd.folio = new Shootdown.Folio(p.mm(), p.va());
+                // A writable anonymous PTE is taken as dirty: the model's pages are written once
+                // mapped (populate with a write fault, or a write access), and hardware sets the dirty
+                // bit on the first write through it.
+                sd.folio = new Shootdown.Folio(p.mm(), p.va(), cleared != null && cleared.writable());
             }
         } else if (event instanceof PageTableEvent.TlbBatchAddPending a) {
             Mm mm = mm(a.mm());
             mm.batchPending++;
             Shootdown sd = shootdown(a.shootdownId(), "TlbBatchAddPending");
+            if (sd.batchFlushCalled) {
+                // try_to_unmap_flush cleared the batch after its arch_tlbbatch_flush: a new one begins
+                sd.batchFlushCalled = false;
+                sd.batchCpumask.clear();
+                sd.writable = false;
+            }
             sd.batchCpumask.addAll(mm.cpumask);
             sd.flushRequired = true;
             if (sd.folio != null) {
                 sd.folio.deferred = true;
+                sd.writable |= sd.folio.dirty;
             }
         } else if (event instanceof PageTableEvent.TlbFlushCalled c) {
             Shootdown sd = shootdown(c.shootdownId(), "TlbFlushCalled");
@@ -200,6 +213,7 @@ final class MmState {
                 sd.resetRange(); // the flush took the gather's range; __tlb_reset_range
             } else if (c.function().equals("arch_tlbbatch_flush")) {
                 sd.batchFlushCalled = true;
+                sd.passFlushed |= c.caller().equals(TRY_TO_UNMAP_FLUSH);
             } else if (c.caller().equals("ptep_clear_flush") && sd.folio != null) {
                 sd.folio.flushCalled = true;
             }

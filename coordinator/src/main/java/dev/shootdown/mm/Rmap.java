@@ -71,10 +71,25 @@ final class Rmap {
 
     /** try_to_unmap_flush: arch_tlbbatch_flush if anything was deferred (tlb_ubc->flush_required); true when it called it. */
     boolean tryToUnmapFlush(Decider d, Shootdown sd) {
+        return flush(d, sd, MmState.TRY_TO_UNMAP_FLUSH);
+    }
+
+    /**
+     * try_to_unmap_flush_dirty (mm/rmap.c): try_to_unmap_flush only if a PTE added to the batch was
+     * dirty (tlb_ubc->writable: set_tlb_ubc_flush_pending's pte_dirty(pteval)), so no writable
+     * TLB entry survives while the folio is written out. shrink_folio_list (mm/vmscan.c) calls it
+     * for each dirty folio before pageout(); an anonymous folio is dirty once add_to_swap gave it a
+     * swap slot, so for every folio the model reclaims. True when it called arch_tlbbatch_flush.
+     */
+    boolean tryToUnmapFlushDirty(Decider d, Shootdown sd) {
+        return sd.writable && flush(d, sd, MmState.TRY_TO_UNMAP_FLUSH_DIRTY);
+    }
+
+    private boolean flush(Decider d, Shootdown sd, String caller) {
         if (!sd.flushRequired || sd.batchFlushCalled) {
-            return false;
+            return false; // nothing added to the batch since its last flush
         }
-        k.arch().archTlbbatchFlush(d, sd);
+        k.arch().archTlbbatchFlush(d, sd, caller);
         return true;
     }
 

@@ -57,17 +57,22 @@ final class Shootdown {
         }
     }
 
-    /** The folio try_to_unmap_one works on (reclaim): whether its flush was deferred or done, and the hooks it called. */
+    /**
+     * The folio try_to_unmap_one works on (reclaim): whether its PTE was dirty, whether its flush
+     * was deferred or done, and the hooks it called.
+     */
     static final class Folio {
         final long mm;
         final long va;
+        final boolean dirty;
         boolean deferred;
         boolean flushCalled;
         final Set<String> hooks = new HashSet<>();
 
-        Folio(long mm, long va) {
+        Folio(long mm, long va, boolean dirty) {
             this.mm = mm;
             this.va = va;
+            this.dirty = dirty;
         }
     }
 
@@ -110,8 +115,12 @@ final class Shootdown {
     Folio folio;
     /** tlb_ubc->flush_required: a page was added to the batch. */
     boolean flushRequired;
-    /** try_to_unmap_flush called arch_tlbbatch_flush. */
+    /** tlb_ubc->writable: a page added to the batch had a dirty PTE. */
+    boolean writable;
+    /** arch_tlbbatch_flush flushed the batch, and nothing was added to it since. */
     boolean batchFlushCalled;
+    /** the pass's own try_to_unmap_flush was called: the pass unmaps nothing more. */
+    boolean passFlushed;
 
     Shootdown(long id, Kind kind, String caller, String cpu, String comm, int pid, long currentMm, long mm, long start,
             long end, String waiter) {

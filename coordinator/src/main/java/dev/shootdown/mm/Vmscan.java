@@ -7,7 +7,9 @@ import dev.shootdown.event.PageTableEvent;
 /**
  * mm/vmscan.c: shrink_folio_list, one reclaim pass over the LRU's oldest folios, run by kswapd0
  * (a kernel thread, current->mm == NULL) or directly in the allocating context; try_to_unmap
- * with TTU_BATCH_FLUSH for each folio, then try_to_unmap_flush, then the folios are freed.
+ * with TTU_BATCH_FLUSH for each folio, then, the anonymous folio being dirty in the swap cache,
+ * try_to_unmap_flush_dirty before its pageout(); at the end try_to_unmap_flush, then the folios
+ * are freed.
  */
 final class Vmscan {
 
@@ -48,7 +50,10 @@ final class Vmscan {
         if (k.rmap.finishTryToUnmapOne(d, sd)) {
             return true;
         }
-        if (!sd.batchFlushCalled && sd.ptesChanged < s.scenario.memory().reclaimBatch() && !s.lru.isEmpty()) {
+        if (sd.folio != null && k.rmap.tryToUnmapFlushDirty(d, sd)) {
+            return true; // before pageout() of the folio just unmapped
+        }
+        if (!sd.passFlushed && sd.ptesChanged < s.scenario.memory().reclaimBatch() && !s.lru.isEmpty()) {
             k.rmap.tryToUnmapOne(d, sd);
             return true;
         }

@@ -78,8 +78,8 @@ final class X86Tlb extends ArchTlb {
     }
 
     @Override
-    void archTlbbatchFlush(Decider d, Shootdown sd) {
-        call(d, sd, "try_to_unmap_flush", ARCH_TLBBATCH_FLUSH, 0, 0, Kernel.TLB_FLUSH_ALL, 0, false);
+    void archTlbbatchFlush(Decider d, Shootdown sd, String caller) {
+        call(d, sd, caller, ARCH_TLBBATCH_FLUSH, 0, 0, Kernel.TLB_FLUSH_ALL, 0, false);
     }
 
     @Override

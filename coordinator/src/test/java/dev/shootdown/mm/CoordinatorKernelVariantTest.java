@@ -171,9 +171,16 @@ class CoordinatorKernelVariantTest {
         return new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, start, end, shootdownId);
     }
 
-    /** try_to_unmap_flush calling arch_tlbbatch_flush on {@code cpu}: no mm, the whole address space. */
-    private static PageTableEvent.TlbFlushCalled batchCalled(String cpu) {
-        return new PageTableEvent.TlbFlushCalled(SD, cpu, "try_to_unmap_flush", "arch_tlbbatch_flush", 0, 0, ALL, 0, false);
+    /**
+     * try_to_unmap_flush_dirty calling arch_tlbbatch_flush on {@code cpu} (shootdown {@code sd}),
+     * before the dirty folio just unmapped is written out: no mm, the whole address space.
+     */
+    private static PageTableEvent.TlbFlushCalled batchCalledDirty(String cpu, long sd) {
+        return new PageTableEvent.TlbFlushCalled(sd, cpu, "try_to_unmap_flush_dirty", "arch_tlbbatch_flush", 0, 0, ALL, 0, false);
+    }
+
+    private static PageTableEvent.TlbFlushCalled batchCalledDirty(String cpu) {
+        return batchCalledDirty(cpu, SD);
     }
 
     /** arch_tlbbatch_flush's IPI: no mm, TLB_GENERATION_INVALID, the batch's tlb_gens. */
@@ -207,12 +214,26 @@ class CoordinatorKernelVariantTest {
         assertEquals(1, coordinator.presentPtes(MM), "the second folio waits for the synchronous hook");
     }
 
+    /**
+     * mm/vmscan.c shrink_folio_list: the folio is dirty in the swap cache, so
+     * try_to_unmap_flush_dirty flushes its batch before pageout(), and the next folio is unmapped
+     * only once every CPU acknowledged.
+     */
     @Test
-    void givenX86Linux66DirectReclaim_whenEachHookCompletes_thenTheNextFolioFollowsAndThenTheBatchIsFlushed() {
+    void givenX86Linux66DirectReclaim_whenAFoliosHookCompletes_thenItsBatchIsFlushedBeforeTheNextFolio() {
         givenDirectReclaimAtTheFirstHook66();
 
         now += 1_000;
-        Decision second = on(secondaryDone(0, ALL, SD));
+        Decision first = on(secondaryDone(0, ALL, SD));
+        assertEquals(events(
+                batchCalledDirty(CPU0),
+                new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0, CPU1)),
+                batchFlush(CPU0, false, MM, 1),
+                batchFlush(CPU1, true, MM, 1)), first);
+
+        now += 1_000;
+        assertEquals(Decision.NONE, on(flushed(CPU1, MM, 0, ALL, SD)), "cpu0 has not acked yet");
+        Decision second = on(flushed(CPU0, MM, 0, ALL, SD));
         assertEquals(events(
                 new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, SD),
                 new PageTableEvent.TlbBatchAddPending(SD, MM, BUF + PAGE),
@@ -223,26 +244,33 @@ class CoordinatorKernelVariantTest {
         now += 1_000;
         Decision batch = on(secondaryDone(0, ALL, SD));
         assertEquals(events(
-                batchCalled(CPU0),
+                batchCalledDirty(CPU0),
                 new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0, CPU1)),
                 batchFlush(CPU0, false, MM, 2),
                 batchFlush(CPU1, true, MM, 2)), batch);
 
         List<Event> all = emitted();
-        int lastHook = -1;
+        List<Integer> hooks = new ArrayList<>();
+        List<Integer> batches = new ArrayList<>();
         for (int i = 0; i < all.size(); i++) {
             if (all.get(i) instanceof SecondaryTlbEvent.SecondaryTlbHookCalled) {
-                lastHook = i;
+                hooks.add(i);
+            } else if (all.get(i) instanceof PageTableEvent.TlbBatchFlushStarted) {
+                batches.add(i);
             }
         }
-        assertTrue(lastHook >= 0 && lastHook < indexOf(all, IpiEvent.FlushTlb.class),
-                "6.6: every hook of the batch is logged before its first FlushTlb");
+        assertEquals(2, hooks.size());
+        assertEquals(2, batches.size());
+        assertTrue(hooks.get(0) < batches.get(0) && batches.get(0) < hooks.get(1) && hooks.get(1) < batches.get(1),
+                "6.6: each folio's whole-mm hook is logged before its own batch's IPIs");
     }
 
     @Test
     void givenX86Linux66DirectReclaimBatchFlushed_whenTheCpusAck_thenFoliosAreFreedAndTheFaultRetriesOnTheLastFreedFrame() {
         givenDirectReclaimAtTheFirstHook66();
         on(secondaryDone(0, ALL, SD));
+        on(flushed(CPU1, MM, 0, ALL, SD));
+        on(flushed(CPU0, MM, 0, ALL, SD));
         on(secondaryDone(0, ALL, SD));
 
         now += 1_000;
@@ -268,8 +296,9 @@ class CoordinatorKernelVariantTest {
         return on(cpuFault(CPU0, PID0, MM, HEAP, Access.WRITE));
     }
 
+    /** v2 adds no hook to arch_tlbbatch_add_pending; try_to_unmap_flush_dirty flushes the first folio's batch at once. */
     @Test
-    void givenX86SeriesV2BelowLow_whenAFaultWakesKswapd_thenTheBatchIsBuiltWithoutAnyHookAndTheFaultIsServed() {
+    void givenX86SeriesV2BelowLow_whenAFaultWakesKswapd_thenTheFirstFoliosBatchIsFlushedWithoutAnyHookAndTheFaultIsServed() {
         Decision d = givenKswapdReclaimV2();
 
         assertEquals(events(
@@ -278,13 +307,10 @@ class CoordinatorKernelVariantTest {
                 new PageTableEvent.PteCleared(MM, BUF, PFN, 1, SD),
                 new PageTableEvent.TlbBatchAddPending(SD, MM, BUF),
                 new PageTableEvent.MmTlbGenIncremented(MM, 1, 0, ALL, SD),
-                new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, SD),
-                new PageTableEvent.TlbBatchAddPending(SD, MM, BUF + PAGE),
-                new PageTableEvent.MmTlbGenIncremented(MM, 2, 0, ALL, SD),
-                batchCalled(CPU1),
+                batchCalledDirty(CPU1),
                 new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0, CPU1)),
-                batchFlush(CPU0, true, MM, 2),
-                batchFlush(CPU1, false, MM, 2),
+                batchFlush(CPU0, true, MM, 1),
+                batchFlush(CPU1, false, MM, 1),
                 new PageTableEvent.FrameAllocated(PFN + 2, 1),
                 new PageTableEvent.PteSet(MM, HEAP, PFN + 2, 1, true),
                 new FaultEvent.PageFaultHandled(CPU0, PID0, MM, HEAP, FaultResult.RETRY)), d);
@@ -358,16 +384,24 @@ class CoordinatorKernelVariantTest {
                 new PageTableEvent.PteCleared(MM, BUF, PFN, 1, SD),
                 new PageTableEvent.TlbBatchAddPending(SD, MM, BUF),
                 new PageTableEvent.MmTlbGenIncremented(MM, 1, 0, ALL, SD),
+                batchCalledDirty(CPU1),
+                new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0)),
+                batchFlush(CPU0, true, MM, 1)), fault);
+
+        // Each folio's batch: the IPI, then v2's hook with current->mm, the reclaimer's (mm 2), no notifier on it.
+        now += 1_000;
+        Decision first = on(flushed(CPU0, MM, 0, ALL, SD));
+        assertEquals(events(
+                hook(CPU1, "arch_tlbbatch_flush", HOOK_66, MM2, 0, ALL, 0, SD),
                 new PageTableEvent.PteCleared(MM, BUF + PAGE, PFN + 1, 1, SD),
                 new PageTableEvent.TlbBatchAddPending(SD, MM, BUF + PAGE),
                 new PageTableEvent.MmTlbGenIncremented(MM, 2, 0, ALL, SD),
-                batchCalled(CPU1),
+                batchCalledDirty(CPU1),
                 new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0)),
-                batchFlush(CPU0, true, MM, 2)), fault);
+                batchFlush(CPU0, true, MM, 2)), first);
 
         now += 1_000;
         Decision acked = on(flushed(CPU0, MM, 0, ALL, SD));
-
         assertEquals(events(
                 hook(CPU1, "arch_tlbbatch_flush", HOOK_66, MM2, 0, ALL, 0, SD),
                 new PageTableEvent.FrameFreed(PFN, 1, SD),
@@ -816,7 +850,7 @@ class CoordinatorKernelVariantTest {
         now += 1_000;
         Decision batch = on(secondaryDone(0, ALL, SD));
         assertEquals(events(
-                batchCalled(CPU0),
+                batchCalledDirty(CPU0),
                 new PageTableEvent.TlbBatchFlushStarted(SD, List.of(CPU0, CPU1)),
                 batchFlush(CPU0, false, MM, 1),
                 batchFlush(CPU1, true, MM, 1)), batch);
@@ -902,6 +936,8 @@ class CoordinatorKernelVariantTest {
         assertEquals(coordinator.freeFrameCount(), twin.freeFrameCount());
         assertSameDecisions(twin, List.of(
                 secondaryDone(0, ALL, SD),
+                flushed(CPU1, MM, 0, ALL, SD),
+                flushed(CPU0, MM, 0, ALL, SD),
                 secondaryDone(0, ALL, SD),
                 flushed(CPU1, MM, 0, ALL, SD),
                 flushed(CPU0, MM, 0, ALL, SD)));
@@ -912,7 +948,6 @@ class CoordinatorKernelVariantTest {
     @Test
     void givenABatchFlushHalfAcked_whenRecoveredFromTheLog_thenTheTwinStillWaitsForTheOtherCpu() {
         givenDirectReclaimAtTheFirstHook66();
-        on(secondaryDone(0, ALL, SD));
         on(secondaryDone(0, ALL, SD));
         on(flushed(CPU1, MM, 0, ALL, SD));
 

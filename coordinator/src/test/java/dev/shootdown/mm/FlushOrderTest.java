@@ -312,31 +312,48 @@ class FlushOrderTest {
         return folded(h.steps.subList(0, h.steps.indexOf("free frame")));
     }
 
-    /** x86 6.6: arch_tlbbatch_add_pending invalidates the whole mm for each page, before arch_tlbbatch_flush's IPIs. */
+    /**
+     * x86 6.6: arch_tlbbatch_add_pending invalidates the whole mm for each page, before
+     * arch_tlbbatch_flush's IPIs; the folio being dirty, try_to_unmap_flush_dirty flushes the
+     * batch before its pageout, so each page gets its own IPIs (as the 6.12 capture of
+     * real-kernels/captures shows: one whole-mm hook, then arch_tlbbatch_flush, per page).
+     */
     @Test
-    void givenX86Linux66_whenReclaimDefers_thenEachPageIsInvalidatedWholeMmBeforeTheBatchIpis() {
+    void givenX86Linux66_whenReclaimDefers_thenEachPageIsInvalidatedWholeMmBeforeItsBatchIpis() {
         assertEquals(List.of(
                 "clear +0p..+1p", "add_pending +0p..+1p", "hook arch_tlbbatch_add_pending(mm 1, 0..-1)", "done iommu0",
+                "call arch_tlbbatch_flush(0..-1)", "local cpu0", "ipi cpu1", "ack cpu0", "ack cpu1",
                 "clear +1p..+2p", "add_pending +1p..+2p", "hook arch_tlbbatch_add_pending(mm 1, 0..-1)", "done iommu0",
                 "call arch_tlbbatch_flush(0..-1)", "local cpu0", "ipi cpu1", "ack cpu0", "ack cpu1"),
                 reclaim("x86", "linux-6.6", true));
     }
 
-    /** x86 v2: no hook at add time; arch_tlbbatch_flush calls it after the IPIs with current->mm (task 100's mm here). */
+    /**
+     * x86 v2: no hook at add time; arch_tlbbatch_flush, from try_to_unmap_flush_dirty for each
+     * dirty page, calls it after the IPIs with current->mm (task 100's mm here).
+     */
     @Test
-    void givenX86SeriesV2_whenReclaimDefers_thenOneHookAfterTheBatchIpisWithCurrentMm() {
+    void givenX86SeriesV2_whenReclaimDefers_thenAHookAfterEachPagesBatchIpisWithCurrentMm() {
         assertEquals(List.of(
-                "clear +0p..+1p", "add_pending +0p..+1p", "clear +1p..+2p", "add_pending +1p..+2p",
+                "clear +0p..+1p", "add_pending +0p..+1p",
+                "call arch_tlbbatch_flush(0..-1)", "local cpu0", "ipi cpu1", "ack cpu0", "ack cpu1",
+                "hook arch_tlbbatch_flush(mm 1, 0..-1)", "done iommu0",
+                "clear +1p..+2p", "add_pending +1p..+2p",
                 "call arch_tlbbatch_flush(0..-1)", "local cpu0", "ipi cpu1", "ack cpu0", "ack cpu1",
                 "hook arch_tlbbatch_flush(mm 1, 0..-1)", "done iommu0"), reclaim("x86", "series-v2", true));
     }
 
-    /** x86 6.5: invalidate_range for each page under the page-table lock, then range_end's; the CPUs after, batched. */
+    /**
+     * x86 6.5: invalidate_range for each page under the page-table lock, then range_end's; the
+     * CPUs after, each page's batch flushed by try_to_unmap_flush_dirty before its pageout (the
+     * 6.1 capture of real-kernels/captures: two invalidate_range, then arch_tlbbatch_flush, per page).
+     */
     @Test
-    void givenX86Linux65_whenReclaimDefers_thenEachPageGetsTwoInvalidateRangesBeforeTheBatchIpis() {
+    void givenX86Linux65_whenReclaimDefers_thenEachPageGetsTwoInvalidateRangesBeforeItsBatchIpis() {
         assertEquals(List.of(
                 "clear +0p..+1p", "add_pending +0p..+1p", "hook try_to_unmap_one(mm 1, +0p..+1p)", "done iommu0",
                 "hook mmu_notifier_invalidate_range_end(mm 1, +0p..+1p)", "done iommu0",
+                "call arch_tlbbatch_flush(0..-1)", "local cpu0", "ipi cpu1", "ack cpu0", "ack cpu1",
                 "clear +1p..+2p", "add_pending +1p..+2p", "hook try_to_unmap_one(mm 1, +1p..+2p)", "done iommu0",
                 "hook mmu_notifier_invalidate_range_end(mm 1, +1p..+2p)", "done iommu0",
                 "call arch_tlbbatch_flush(0..-1)", "local cpu0", "ipi cpu1", "ack cpu0", "ack cpu1"),
@@ -364,12 +381,17 @@ class FlushOrderTest {
         assertEquals(List.of(), steps.stream().filter(s -> s.contains("arch_tlbbatch_flush")).toList(), steps.toString());
     }
 
-    /** arm64 6.6: always deferred; each page's TLBI and hook from __flush_tlb_page_nosync, one dsb(ish) at the end. */
+    /**
+     * arm64 6.6: always deferred; each page's TLBI and hook from __flush_tlb_page_nosync, and
+     * its dsb(ish) from arch_tlbbatch_flush when try_to_unmap_flush_dirty flushes before the
+     * page's pageout.
+     */
     @Test
-    void givenArm64Linux66_whenReclaim_thenEachPagesTlbiAndHookWithoutDsbThenOneArchTlbbatchFlush() {
+    void givenArm64Linux66_whenReclaim_thenEachPagesTlbiAndHookWithoutDsbThenItsArchTlbbatchFlush() {
         assertEquals(List.of(
                 "clear +0p..+1p", "add_pending +0p..+1p", "tlbi VALE1IS cpu0 +0p..+1p", "tlbi VALE1IS cpu1 +0p..+1p",
                 "hook __flush_tlb_page_nosync(mm 1, +0p..+1p)", "ack cpu0", "ack cpu1", "done iommu0",
+                "call arch_tlbbatch_flush(0..-1)",
                 "clear +1p..+2p", "add_pending +1p..+2p", "tlbi VALE1IS cpu0 +1p..+2p", "tlbi VALE1IS cpu1 +1p..+2p",
                 "hook __flush_tlb_page_nosync(mm 1, +1p..+2p)", "ack cpu0", "ack cpu1", "done iommu0",
                 "call arch_tlbbatch_flush(0..-1)"), reclaim("arm64", "linux-6.6", true));

@@ -174,10 +174,24 @@ class KernelModelTest {
                     assertTrue(hooks.get(i).happenedBefore(added.get(i + 1)), "the hook returns before the next folio");
                 }
             }
-            for (Envelope s : done) {
-                for (Envelope ipi : ipis) {
-                    assertTrue(s.happenedBefore(ipi), "secondary invalidation " + s.id() + " completed before IPI " + ipi.id());
+            // Each folio is dirty: try_to_unmap_flush_dirty flushes its batch before the next folio, so each
+            // batch's IPIs follow the completion of the invalidations requested before it (one per folio).
+            List<Envelope> starts = all(log, PageTableEvent.TlbBatchFlushStarted.class, b -> b.shootdownId() == id);
+            for (Envelope start : starts) {
+                for (Envelope s : done) {
+                    Envelope request = log.stream().filter(e -> e.id().equals(s.cause())).findFirst().orElseThrow();
+                    if (request.happenedBefore(start)) {
+                        assertTrue(s.happenedBefore(start), "secondary invalidation " + s.id() + " completed before the batch "
+                                + start.id() + " sent its IPIs");
+                    }
                 }
+            }
+            Envelope previous = null;
+            for (Envelope start : starts) {
+                Envelope after = previous;
+                assertTrue(added.stream().anyMatch(a -> (after == null || after.happenedBefore(a)) && a.happenedBefore(start)),
+                        "batch " + start.id() + " flushes a folio added since the last one");
+                previous = start;
             }
         }
         AuditReport report = Auditor.audit(log);
@@ -185,7 +199,9 @@ class KernelModelTest {
                 .filter(s -> s.caller().equals("kswapd")).findFirst().orElseThrow().order());
         long before = report.shootdowns().stream().filter(s -> s.lagNs() != null && s.lagNs() < 0).count();
         assertEquals(before, report.stats().secondaryBeforeCpu().shootdowns(), "the lag histogram counts each shootdown once");
-        assertEquals(0, report.stats().secondaryAfterCpu().shootdowns(), "6.6 batched reclaim never invalidates after the CPUs");
+        assertEquals(List.of(), report.shootdowns().stream().filter(s -> s.finishedNs() != null && s.order().equals("secondary-after-cpu"))
+                .map(s -> s.id()).toList(), "6.6 batched reclaim never invalidates after the CPUs (a pass the window cut off may end on"
+                + " a folio whose batch it never flushed)");
         long maxLead = report.shootdowns().stream().filter(s -> s.lagNs() != null).mapToLong(s -> -s.lagNs()).max().orElseThrow();
         assertEquals(maxLead, report.stats().secondaryBeforeCpu().maxNs(), 1 + maxLead / 1000, "HdrHistogram, 3 digits");
     }

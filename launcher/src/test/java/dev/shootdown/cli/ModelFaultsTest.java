@@ -159,8 +159,14 @@ class ModelFaultsTest {
         assertReplaysWithoutDivergence(run);
     }
 
+    /**
+     * cpu2 loses every IPI. kswapd's first folio is dirty, so try_to_unmap_flush_dirty flushes its
+     * batch before its pageout (mm/vmscan.c shrink_folio_list): kswapd spins in csd_lock_wait on
+     * that first flush, and no folio it unmapped is ever written out or freed. The hang is the
+     * verdict, with the lost IPI in its chain.
+     */
     @Test
-    void aCpuThatLosesEveryBatchIpiKeepsTheOtherMmsPagesAndEachIsAMissingCpuInvalidationWithTheLossInItsChain() {
+    void aCpuThatLosesEveryBatchIpiHangsReclaimAtItsFirstFolioAndNothingItUnmappedIsFreed() {
         Run run = run(Scenarios.kswapdReclaim().withFaults(FaultPlan.of(FaultSpec.of(FaultKind.LOST_IPI, "cpu2"))), 1);
 
         long id = kswapdBatch(run).shootdownId();
@@ -169,19 +175,16 @@ class ModelFaultsTest {
                 .findFirst().orElseThrow();
         Envelope lost = run.of(InjectionEvent.FaultInjected.class).stream().filter(f -> f.cause().equals(ipi.id())).findFirst()
                 .orElseThrow();
-        List<Violation> stale = run.report().violations().stream()
-                .filter(v -> v.kind().equals("missing-cpu-invalidation") && v.events().contains(ipi.id())).toList();
-        assertFalse(stale.isEmpty(), "cpu2 reads the buffer kswapd unmapped: " + run.report().violations());
-        for (Violation v : stale) {
-            assertEquals("cpu2", v.node());
-            assertEquals(1, v.mm(), "the page's mm, though the batch (mm 0) spans mms");
-            var fill = (TraceEvent.TlbFilled) run.byId(v.events().get(0)).event();
-            var clear = (PageTableEvent.PteCleared) run.byId(v.events().get(1)).event();
-            assertEquals(id, clear.shootdownId());
-            assertEquals(clear.va(), fill.va());
-            assertEquals(List.of(ipi.id(), lost.id()), v.events().subList(2, 4), "fill, PTE cleared, the flush, the lost IPI");
-        }
-        assertTrue(run.kinds().contains("non-responsive-csd-lock"), run.kinds().toString());
+        assertEquals(1, run.of(PageTableEvent.PteCleared.class).stream()
+                .filter(e -> ((PageTableEvent.PteCleared) e.event()).shootdownId() == id).count(), "one folio, then the hang");
+        assertTrue(run.of(PageTableEvent.FrameFreed.class).stream()
+                .noneMatch(e -> ((PageTableEvent.FrameFreed) e.event()).shootdownId() == id), "nothing kswapd unmapped is freed");
+        List<Violation> hung = run.report().violations().stream()
+                .filter(v -> v.kind().equals("non-responsive-csd-lock") && v.events().contains(ipi.id())).toList();
+        assertEquals(1, hung.size(), run.report().violations().toString());
+        assertEquals("cpu2", hung.get(0).node());
+        assertTrue(hung.get(0).events().contains(lost.id()), "the loss is in its chain: " + hung.get(0));
+        assertFalse(run.kinds().contains("use-after-free"), run.kinds().toString());
         assertReplaysWithoutDivergence(run);
     }
 

@@ -1518,6 +1518,8 @@ public final class Auditor {
     }
 
     /**
+     * Over the CPUs' last flush round (the completions no other completion of the shootdown came
+     * after) and each secondary TLB's last completion:
      * secondary-after-cpu: every CPU flush completed before any secondary completion;
      * secondary-before-cpu: every secondary completion before any CPU flush completed;
      * secondary-concurrent: neither; secondary-never: the mm has secondary TLBs and none was
@@ -1539,7 +1541,16 @@ public final class Auditor {
         }
         boolean after = true;
         boolean before = true;
+        // The last CPU flush round: a reclaim pass flushes each dirty folio's batch before the next
+        // folio, and a CPU absent from its last batch last flushed in a round the initiator waited
+        // for before that batch; those earlier completions say nothing of the pass's end.
+        List<Envelope> lastRound = new ArrayList<>();
         for (Envelope c : sd.flushDone.values()) {
+            if (sd.flushDone.values().stream().noneMatch(o -> o != c && c.happenedBefore(o))) {
+                lastRound.add(c);
+            }
+        }
+        for (Envelope c : lastRound) {
             for (Envelope s : sd.secondaryDone.values()) {
                 after &= c.happenedBefore(s);
                 before &= s.happenedBefore(c);
