@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
 import java.util.stream.Collectors;
@@ -42,6 +43,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
@@ -220,7 +222,21 @@ class EmbeddedKafkaBrokerTest {
                     .all().get(CLIENT_TIMEOUT.toSeconds(), SECONDS);
             Map<TopicPartition, OffsetSpec> latest = IntStream.range(0, PARTITIONS).boxed()
                     .collect(Collectors.toMap(p -> new TopicPartition(topic, p), p -> OffsetSpec.latest()));
-            admin.listOffsets(latest).all().get(CLIENT_TIMEOUT.toSeconds(), SECONDS);
+            long deadline = System.nanoTime() + CLIENT_TIMEOUT.toNanos();
+            while (true) {
+                try {
+                    admin.listOffsets(latest).all().get(CLIENT_TIMEOUT.toSeconds(), SECONDS);
+                    return;
+                } catch (ExecutionException e) {
+                    // A broker answers createTopics before its own metadata cache holds the topic:
+                    // the first ListOffsets may be told the topic is unknown (seen in CI). Only a
+                    // retriable error is waited out, as RunTopics.create does.
+                    if (!(e.getCause() instanceof RetriableException) || System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    Thread.sleep(50);
+                }
+            }
         }
     }
 
