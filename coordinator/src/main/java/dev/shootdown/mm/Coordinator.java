@@ -55,6 +55,13 @@ import java.util.List;
  *       then try_to_unmap_one's hook and range_end's, where the variant calls them
  *     -&gt; try_to_unmap_flush: arch_tlbbatch_flush if anything was deferred (its hook; a NULL mm oopses)
  *     -&gt; FrameFreed* -&gt; TlbFlushFinished -&gt; the waiting allocation retries
+ *
+ *   madvise(MADV_PAGEOUT) (Madvise: madvise_pageout, VMA by VMA):
+ *     TlbFlushStarted -&gt; per page table's span: [flush_tlb_batched_pending]
+ *       [PteYoungCleared*, where the variant clears young] ReclaimPagesCalled
+ *       -&gt; shrink_folio_list over those folios as above -&gt; FrameFreed*
+ *     -&gt; at each VMA's end: the mmu_gather's flush of the old PTEs, then its hook
+ *     -&gt; MadviseReturned -&gt; TlbFlushFinished
  * </pre>
  *
  * <p>Thread: the host's node thread. Time: simulated nanoseconds.
@@ -157,6 +164,8 @@ public final class Coordinator implements NodeStateMachine {
             k.mmap.doVmiMunmap(d, munmap);
         } else if (input instanceof SyscallEvent.Mprotect mprotect) {
             k.mprotect.doMprotect(d, mprotect);
+        } else if (input instanceof SyscallEvent.Madvise madvise) {
+            k.madvise.doMadvise(d, madvise);
         } else if (input instanceof SyscallEvent.TaskExited exited) {
             evolve(exited); // do_exit: the task is gone; its mm lives on while other users hold it
         } else if (input instanceof IpiEvent.TlbFlushed ack) {

@@ -18,6 +18,7 @@ final class Linux {
     final Rmap rmap = new Rmap(this);
     final Mmap mmap = new Mmap(this);
     final Mprotect mprotect = new Mprotect(this);
+    final Madvise madvise = new Madvise(this);
     final MmuGather mmuGather = new MmuGather(this);
     final MmuNotifier mmuNotifier = new MmuNotifier(this);
     final Smp smp = new Smp(this);
@@ -52,6 +53,7 @@ final class Linux {
             case GATHER -> mmuGather.step(d, sd);
             case FLUSH_PAGE -> memory.stepFlushPage(d, sd);
             case RECLAIM -> vmscan.step(d, sd);
+            case PAGEOUT -> madvise.step(d, sd);
         };
     }
 }

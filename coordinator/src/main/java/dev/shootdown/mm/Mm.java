@@ -15,8 +15,20 @@ final class Mm {
     /** A VMA [start, end) and whether it is writable (VM_WRITE). */
     record Vma(long start, long end, boolean writable) {}
 
-    /** A present PTE: the frame (and its allocation epoch) it maps, and whether it is writable. */
-    record Pte(long frame, long frameEpoch, boolean writable) {}
+    /**
+     * A present PTE: the frame (and its allocation epoch) it maps, whether it is writable, and
+     * whether it is young (the accessed bit: x86 _PAGE_ACCESSED, arm64 PTE_AF). A new PTE is
+     * young (mk_pte with vm_page_prot, which carries it on both: PAGE_SHARED's ___A on x86,
+     * _PROT_DEFAULT's PTE_AF on arm64). Only madvise(MADV_PAGEOUT) clears it, on a folio it then
+     * reclaims, so no walk ever meets an old PTE in the model: the walkers setting it again are
+     * not modelled.
+     */
+    record Pte(long frame, long frameEpoch, boolean writable, boolean young) {
+
+        Pte withYoung(boolean y) {
+            return new Pte(frame, frameEpoch, writable, y);
+        }
+    }
 
     /**
      * One mmu_notifier on the mm per (IOMMU, PASID): devices bound to the same mm behind the same

@@ -45,6 +45,8 @@ final class MmState {
     /** The callers of arch_tlbbatch_flush (mm/rmap.c): the end of a reclaim pass, and before a dirty folio's pageout. */
     static final String TRY_TO_UNMAP_FLUSH = "try_to_unmap_flush";
     static final String TRY_TO_UNMAP_FLUSH_DIRTY = "try_to_unmap_flush_dirty";
+    /** madvise(MADV_PAGEOUT) as a shootdown's caller (mm/madvise.c madvise_pageout). */
+    static final String MADVISE_PAGEOUT = "madvise_pageout";
 
     private final KernelVariant.Catalog catalog;
     Lifecycle lifecycle = Lifecycle.CREATED;
@@ -144,14 +146,15 @@ final class MmState {
             nextPfn = Math.max(nextPfn, f.frame() + 1);
         } else if (event instanceof PageTableEvent.PteSet p) {
             Mm mm = mm(p.mm());
-            mm.ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable()));
+            mm.ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable(), true));
             for (Mm.Level level : Mm.Level.values()) {
                 mm.tables.get(level).add(level.base(p.va())); // __pte_alloc and kin: the tables the walk needs
             }
             lru.remove(p.frame());
             lru.put(p.frame(), new Folio(p.mm(), p.va()));
         } else if (event instanceof PageTableEvent.PteProtectionChanged p) {
-            mm(p.mm()).ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable()));
+            Mm.Pte before = mm(p.mm()).ptes.get(p.va());
+            mm(p.mm()).ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable(), before == null || before.young()));
             if (p.shootdownId() >= 0) {
                 Shootdown sd = shootdown(p.shootdownId(), "PteProtectionChanged");
                 sd.ptesChanged++;
@@ -167,7 +170,7 @@ final class MmState {
             nextShootdownId = Math.max(nextShootdownId, g.shootdownId() + 1);
         } else if (event instanceof PageTableEvent.TlbFlushStarted t) {
             Shootdown.Kind kind = t.caller().equals("ptep_set_access_flags") ? Shootdown.Kind.FLUSH_PAGE
-                    : Shootdown.Kind.RECLAIM;
+                    : t.caller().equals(MADVISE_PAGEOUT) ? Shootdown.Kind.PAGEOUT : Shootdown.Kind.RECLAIM;
             shootdowns.put(t.shootdownId(), new Shootdown(t.shootdownId(), kind, t.caller(), t.cpu(), t.comm(), t.pid(),
                     t.currentMm(), t.mm(), t.start(), t.end(), t.waiter()));
             nextShootdownId = Math.max(nextShootdownId, t.shootdownId() + 1);
@@ -190,6 +193,29 @@ final class MmState {
                 // bit on the first write through it.
                 sd.folio = new Shootdown.Folio(p.mm(), p.va(), cleared != null && cleared.writable());
             }
+        } else if (event instanceof PageTableEvent.PteYoungCleared y) {
+            Mm mm = mm(y.mm());
+            mm.ptes.put(y.va(), mm.ptes.get(y.va()).withYoung(false));
+            Shootdown sd = shootdown(y.shootdownId(), "PteYoungCleared");
+            sd.adjustRange(y.va(), y.va() + Kernel.PAGE_SIZE); // tlb_remove_tlb_entry
+            sd.clearedPtes = true;
+        } else if (event instanceof PageTableEvent.ReclaimPagesCalled r) {
+            Mm mm = mm(r.mm());
+            Shootdown sd = shootdown(r.shootdownId(), "ReclaimPagesCalled");
+            sd.isolated.clear();
+            for (long va : r.vas()) {
+                long frame = mm.ptes.get(va).frame();
+                sd.isolated.put(va, frame);
+                lru.remove(frame); // folio_isolate_lru
+            }
+            sd.walkedTo = r.end();
+            // A new shrink_folio_list pass: current->tlb_ubc was flushed at the end of the last one.
+            sd.folio = null;
+            sd.passFlushed = false;
+            sd.batchFlushCalled = false;
+            sd.flushRequired = false;
+            sd.writable = false;
+            sd.batchCpumask.clear();
         } else if (event instanceof PageTableEvent.TlbBatchAddPending a) {
             Mm mm = mm(a.mm());
             mm.batchPending++;
@@ -274,7 +300,12 @@ final class MmState {
             }
         } else if (event instanceof PageTableEvent.FrameFreed f) {
             freeFrames.addFirst(f.frame());
-        } else if (event instanceof SyscallEvent.MunmapReturned || event instanceof SyscallEvent.MprotectReturned) {
+            Shootdown sd = shootdowns.get(f.shootdownId());
+            if (sd != null) {
+                sd.framesFreed++;
+            }
+        } else if (event instanceof SyscallEvent.MunmapReturned || event instanceof SyscallEvent.MprotectReturned
+                || event instanceof SyscallEvent.MadviseReturned) {
             opsReturned++;
             deviceFaultsAfterOp.clear(); // the end condition counts from the last operation
         } else if (event instanceof PageTableEvent.MmuGatherFinished g) {

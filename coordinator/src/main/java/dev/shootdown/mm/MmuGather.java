@@ -36,7 +36,7 @@ final class MmuGather {
     }
 
     /** The rest of tlb_flush_mmu_tlbonly once tlb_flush returned: the variant's hook over tlb->start, tlb->end. */
-    private boolean tlbonlyNotifier(Decider d, Shootdown sd) {
+    boolean tlbonlyNotifier(Decider d, Shootdown sd) {
         Shootdown.Call c = sd.call;
         Site site = k.state.kernel.generic().tlbFlushMmuTlbonly();
         if (!c.caller.equals(MmState.TLBONLY) || !site.calls() || c.notifierCalled) {

@@ -21,17 +21,13 @@ final class Rmap {
     }
 
     /**
-     * try_to_unmap_one for the LRU's oldest folio, under the page-table lock: if
-     * should_defer_flush, ptep_get_and_clear and set_tlb_ubc_flush_pending -&gt;
-     * arch_tlbbatch_add_pending; otherwise ptep_clear_flush, whose flush {@link #finishTryToUnmapOne}
-     * calls.
+     * try_to_unmap_one for the folio of {@code frame}, mapped at {@code folio}, under the
+     * page-table lock: if should_defer_flush, ptep_get_and_clear and set_tlb_ubc_flush_pending
+     * -&gt; arch_tlbbatch_add_pending; otherwise ptep_clear_flush, whose flush
+     * {@link #finishTryToUnmapOne} calls.
      */
-    void tryToUnmapOne(Decider d, Shootdown sd) {
-        MmState s = k.state;
-        var oldest = s.lru.entrySet().iterator().next();
-        long frame = oldest.getKey();
-        MmState.Folio folio = oldest.getValue();
-        Mm.Pte pte = s.mm(folio.mm()).ptes.get(folio.va());
+    void tryToUnmapOne(Decider d, Shootdown sd, long frame, MmState.Folio folio) {
+        Mm.Pte pte = k.state.mm(folio.mm()).ptes.get(folio.va());
         d.emit(new PageTableEvent.PteCleared(folio.mm(), folio.va(), frame, pte.frameEpoch(), sd.id));
         if (k.arch().archTlbbatchShouldDefer(sd, folio.mm())) {
             d.emit(new PageTableEvent.TlbBatchAddPending(sd.id, folio.mm(), folio.va()));

@@ -23,7 +23,12 @@ final class Shootdown {
         /** flush_tlb_page from ptep_set_access_flags (arm64, dirty upgrade). */
         FLUSH_PAGE,
         /** a reclaim pass (shrink_folio_list) whose flush may be batched in current->tlb_ubc. */
-        RECLAIM
+        RECLAIM,
+        /**
+         * madvise(MADV_PAGEOUT): an mmu_gather over the range (its young PTEs, where the variant
+         * clears them) around reclaim_pages of the folios it isolated, one page table at a time.
+         */
+        PAGEOUT
     }
 
     /** A frame (and its allocation epoch) the shootdown frees once its flushes completed. */
@@ -121,6 +126,14 @@ final class Shootdown {
     boolean batchFlushCalled;
     /** the pass's own try_to_unmap_flush was called: the pass unmaps nothing more. */
     boolean passFlushed;
+    /** Frames this shootdown freed (FrameFreed): the first {@code framesFreed} of {@link #gathered}. */
+    int framesFreed;
+
+    // madvise(MADV_PAGEOUT).
+    /** How far madvise_cold_or_pageout_pte_range walked: [start, walkedTo) is done. */
+    long walkedTo;
+    /** The folios the last walk isolated for reclaim_pages: address -&gt; the frame mapped there then. */
+    final Map<Long, Long> isolated = new TreeMap<>(Long::compareUnsigned);
 
     Shootdown(long id, Kind kind, String caller, String cpu, String comm, int pid, long currentMm, long mm, long start,
             long end, String waiter) {
@@ -135,6 +148,7 @@ final class Shootdown {
         this.start = start;
         this.end = end;
         this.waiter = waiter;
+        this.walkedTo = start;
     }
 
     /** Whether it waits in the synchronous secondary-TLB hook. */

@@ -155,8 +155,8 @@ public final class Cpu implements NodeStateMachine {
             onPageWalkCompleted(d, walk, nowNs);
         } else if (input instanceof FaultEvent.PageFaultHandled handled) {
             onPageFaultHandled(d, handled, nowNs);
-        } else if ((input instanceof SyscallEvent.MunmapReturned || input instanceof SyscallEvent.MprotectReturned)
-                && task != null && task.wait == Wait.SYSCALL) {
+        } else if ((input instanceof SyscallEvent.MunmapReturned || input instanceof SyscallEvent.MprotectReturned
+                || input instanceof SyscallEvent.MadviseReturned) && task != null && task.wait == Wait.SYSCALL) {
             step(d, nowNs);
         }
         return d.decision();
@@ -259,6 +259,9 @@ public final class Cpu implements NodeStateMachine {
         } else if (op instanceof TaskOp.Mprotect mprotect) {
             d.emit(new SyscallEvent.Mprotect(NodeIds.COORDINATOR, nodeId, task.pid, task.mm,
                     mprotect.start(), mprotect.start() + mprotect.pages() * Kernel.PAGE_SIZE, mprotect.writable()));
+        } else if (op instanceof TaskOp.Madvise madvise) {
+            d.emit(new SyscallEvent.Madvise(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, madvise.start(),
+                    madvise.start() + madvise.pages() * Kernel.PAGE_SIZE, madvise.advice().kernelName()));
         } else {
             throw new IllegalStateException(nodeId + ": unknown task op " + op);
         }
@@ -345,7 +348,8 @@ public final class Cpu implements NodeStateMachine {
             task.wait = Wait.WALK;
         } else if (own instanceof FaultEvent.PageFaultRaised) {
             task.wait = Wait.FAULT;
-        } else if (own instanceof SyscallEvent.Munmap || own instanceof SyscallEvent.Mprotect) {
+        } else if (own instanceof SyscallEvent.Munmap || own instanceof SyscallEvent.Mprotect
+                || own instanceof SyscallEvent.Madvise) {
             task.wait = Wait.SYSCALL;
             task.pc++;
             task.iteration = 0;

@@ -206,6 +206,23 @@ class CpuKernelModelTest {
     }
 
     @Test
+    void givenAMadvisePageoutStep_whenItRuns_thenTheTaskSyscallsAndResumesOnMadviseReturned() {
+        List<TaskOp> program = List.of(new TaskOp.Madvise(BUF, 2, TaskOp.Advice.PAGEOUT),
+                new TaskOp.Touch(BUF + PAGE, 1, Access.READ, 1));
+        givenRunningTask("x86", 0, program);
+
+        now += STEP_NS;
+        assertEquals(events(new SyscallEvent.Madvise(COORD, CPU, PID, MM, BUF, BUF + 2 * PAGE, "MADV_PAGEOUT")), step());
+        now += STEP_NS;
+        assertEquals(Decision.NONE, step(), "the task sleeps in madvise");
+
+        now += 4_000;
+        Decision resumed = on(new SyscallEvent.MadviseReturned(CPU, PID, MM, BUF, BUF + 2 * PAGE, "MADV_PAGEOUT", 0));
+
+        assertEquals(events(new WalkEvent.PageWalkRequested(COORD, CPU, CPU, MM, -1, BUF + PAGE, Access.READ)), resumed);
+    }
+
+    @Test
     void givenNoSyscallInFlight_whenMprotectReturnedArrives_thenItIsIgnored() {
         givenRunningTask("x86", 0, readForever(1));
 

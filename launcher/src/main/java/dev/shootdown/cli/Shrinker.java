@@ -177,6 +177,10 @@ final class Shrinker {
                     final Case base = cur;
                     cur = smallest(mprotect.pages(), 1, n -> withOp(base, ti, oi,
                             new TaskOp.Mprotect(mprotect.start(), n, mprotect.writable())));
+                } else if (op instanceof TaskOp.Madvise madvise) {
+                    final Case base = cur;
+                    cur = smallest(madvise.pages(), 1, n -> withOp(base, ti, oi,
+                            new TaskOp.Madvise(madvise.start(), n, madvise.advice())));
                 }
             }
         }

@@ -24,14 +24,14 @@ import java.util.Map;
  * first, then every record component in declaration order, each of the JSON type Jackson writes
  * for it; the record is built with its canonical constructor, as Jackson's data binding builds it.
  * Only events whose components are all {@code long}, {@code int}, {@code boolean}, {@code String},
- * a plain enum (no Jackson annotation), a {@code List<String>} or a list of records of those
+ * a plain enum (no Jackson annotation), a {@code List<String>}, a {@code List<Long>} or a list of records of those
  * (not events themselves) have a decoder; for the others,
  * and for any object not in that exact shape, {@link #decode} answers null and the caller decodes
  * the line with data binding. Thread-safe: built once, immutable.
  */
 final class EventRecordDecoder {
 
-    private enum Kind { LONG, INT, BOOLEAN, STRING, ENUM, STRING_LIST, RECORD_LIST }
+    private enum Kind { LONG, INT, BOOLEAN, STRING, ENUM, STRING_LIST, LONG_LIST, RECORD_LIST }
 
     /** One record component: its JSON name, its kind, an enum's constants by name, a list's element shape. */
     private record Component(String name, Kind kind, Map<String, Object> constants, RecordShape element) {}
@@ -111,6 +111,19 @@ final class EventRecordDecoder {
                             return null;
                         }
                         list.add(p.getText());
+                    }
+                    value = list;
+                }
+                case LONG_LIST -> {
+                    if (t != JsonToken.START_ARRAY) {
+                        return null;
+                    }
+                    List<Long> list = new ArrayList<>();
+                    for (t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+                        if (t != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+                            return null;
+                        }
+                        list.add(p.getLongValue());
                     }
                     value = list;
                 }
@@ -228,6 +241,9 @@ final class EventRecordDecoder {
             Type of = pt.getActualTypeArguments()[0];
             if (of == String.class) {
                 return Kind.STRING_LIST;
+            }
+            if (of == Long.class) {
+                return Kind.LONG_LIST;
             }
             if (of instanceof Class<?> c && c.isRecord()) {
                 return Kind.RECORD_LIST;

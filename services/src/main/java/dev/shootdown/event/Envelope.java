@@ -33,9 +33,11 @@ public record Envelope(
     /**
      * The schema version this build writes and reads (and every older one): 2 added the kernel
      * variant to run-started, tlb-flush-called and page-table-freed; 3 added the events of a log
-     * imported from a kernel trace (trace-imported, trace-marker, sva-unbound).
+     * imported from a kernel trace (trace-imported, trace-marker, sva-unbound); 4 added
+     * madvise(MADV_PAGEOUT) (madvise, madvise-returned, pte-young-cleared, reclaim-pages-called)
+     * and the kernel variant's madvise_cold_or_pageout_pte_range rule.
      */
-    public static final int SCHEMA_VERSION = 3;
+    public static final int SCHEMA_VERSION = 4;
 
     public Envelope {
         Objects.requireNonNull(run, "run");

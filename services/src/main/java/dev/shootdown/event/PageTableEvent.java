@@ -38,6 +38,28 @@ public sealed interface PageTableEvent extends Event {
     record PteCleared(long mm, long va, long frame, long frameEpoch, long shootdownId) implements PageTableEvent, InShootdown {}
 
     /**
+     * madvise_cold_or_pageout_pte_range, where the kernel clears the accessed bit of a young PTE
+     * (ptep_get_and_clear_full, pte_mkold, set_pte_at, tlb_remove_tlb_entry: 6.1 for MADV_PAGEOUT
+     * too, 6.10 on only for MADV_COLD): {@code va} of {@code mm} still maps {@code frame}, now
+     * old, and the shootdown's mmu_gather must flush it.
+     */
+    record PteYoungCleared(long mm, long va, long frame, long frameEpoch, long shootdownId)
+            implements PageTableEvent, InShootdown {}
+
+    /**
+     * mm/vmscan.c reclaim_pages(folio_list), called by madvise_cold_or_pageout_pte_range once it
+     * walked [start, end) of {@code mm} (one page table's span within one VMA), with the folios
+     * it isolated from the LRU there (folio_isolate_lru), at {@code vas} in address order:
+     * shrink_folio_list reclaims them in the caller's context.
+     */
+    record ReclaimPagesCalled(long shootdownId, long mm, long start, long end, List<Long> vas)
+            implements PageTableEvent, InShootdown {
+        public ReclaimPagesCalled {
+            vas = List.copyOf(vas);
+        }
+    }
+
+    /**
      * tlb_gather_mmu: a shootdown begins. {@code caller} is the operation ("munmap"), run by
      * task {@code pid} on {@code cpu}; [start, end) is the range it changes.
      */

@@ -23,6 +23,17 @@ public sealed interface SyscallEvent extends Event {
     record Mprotect(String target, String cpu, int pid, long mm, long start, long end, boolean writable)
             implements SyscallEvent, Directed {}
 
+    /**
+     * madvise(2) of [start, end) with {@code advice} (the kernel's name: "MADV_PAGEOUT") by task
+     * {@code pid} running on {@code cpu}.
+     */
+    record Madvise(String target, String cpu, int pid, long mm, long start, long end, String advice)
+            implements SyscallEvent, Directed {}
+
+    /** madvise(2) returned {@code rc}: the advice was carried out, every flush it needed complete. */
+    record MadviseReturned(String target, int pid, long mm, long start, long end, String advice, int rc)
+            implements SyscallEvent, Directed {}
+
     /** mprotect(2) returned {@code rc}: every flush it needed is complete. */
     record MprotectReturned(String target, int pid, long mm, long start, long end, int rc)
             implements SyscallEvent, Directed {}

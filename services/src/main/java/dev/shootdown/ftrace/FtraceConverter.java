@@ -252,7 +252,11 @@ final class FtraceConverter {
                     emitCpu(c, l.timeNs(), null, new SyscallEvent.MprotectReturned(c.node, op.pid, op.mm, op.start, op.end, rc));
                     emitCpu(c, l.timeNs(), null, new PageTableEvent.MmuGatherFinished(op.id, op.mm, op.frees));
                 }
-                default -> emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushFinished(op.id, op.frees));
+                default -> {
+                    emitCpu(c, l.timeNs(), null, new SyscallEvent.MadviseReturned(c.node, op.pid, op.mm, op.start, op.end,
+                            "MADV_PAGEOUT", rc));
+                    emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushFinished(op.id, op.frees));
+                }
             }
             c.op = null;
         }

@@ -34,7 +34,8 @@ public record KernelVariant(
     public record Generic(
             @JsonProperty("mmu_notifier_invalidate_range_end") Site invalidateRangeEnd,
             @JsonProperty("tlb_flush_mmu_tlbonly") Site tlbFlushMmuTlbonly,
-            @JsonProperty("try_to_unmap_one") Site tryToUnmapOne) {}
+            @JsonProperty("try_to_unmap_one") Site tryToUnmapOne,
+            @JsonProperty("madvise_cold_or_pageout_pte_range") Rules.ColdOrPageoutPteRange madviseColdOrPageoutPteRange) {}
 
     /** arch/x86: the flush code of arch/x86/mm/tlb.c and arch/x86/include/asm/tlbflush.h. */
     public record X86(

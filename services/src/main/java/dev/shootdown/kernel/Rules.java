@@ -34,6 +34,13 @@ public final class Rules {
     /** Kconfig MMU_GATHER_MERGE_VMAS: whether tlb_end_vma leaves the flush to tlb_finish_mmu. */
     public record MmuGather(@JsonProperty("merge_vmas") boolean mergeVmas, String source) {}
 
+    /**
+     * mm/madvise.c madvise_cold_or_pageout_pte_range: whether MADV_PAGEOUT clears the accessed
+     * bit of each young PTE it isolates (and so its mmu_gather flushes them after reclaim_pages),
+     * or leaves them and has shrink_folio_list ignore references.
+     */
+    public record ColdOrPageoutPteRange(@JsonProperty("pageout_clears_young") boolean pageoutClearsYoung, String source) {}
+
     public enum LazyCpus {
         /** lazy CPUs get the IPI only when page tables were freed (info-&gt;freed_tables). */
         @JsonProperty("ipi-if-freed-tables") IPI_IF_FREED_TABLES("ipi-if-freed-tables"),

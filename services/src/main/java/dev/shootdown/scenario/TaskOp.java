@@ -12,6 +12,7 @@ import dev.shootdown.event.Access;
     @JsonSubTypes.Type(value = TaskOp.Munmap.class, name = "munmap"),
     @JsonSubTypes.Type(value = TaskOp.Mprotect.class, name = "mprotect"),
     @JsonSubTypes.Type(value = TaskOp.Compute.class, name = "compute"),
+    @JsonSubTypes.Type(value = TaskOp.Madvise.class, name = "madvise"),
 })
 public sealed interface TaskOp {
 
@@ -45,6 +46,39 @@ public sealed interface TaskOp {
             if (pages <= 0) {
                 throw new IllegalArgumentException("mprotect needs pages > 0");
             }
+        }
+    }
+
+    /**
+     * The madvise(2) system call on [start, start + pages * PAGE_SIZE) with {@code advice}
+     * (MADV_PAGEOUT: reclaim the range's folios now, in the caller's context).
+     */
+    @JsonTypeName("madvise")
+    record Madvise(long start, int pages, Advice advice) implements TaskOp {
+        public Madvise {
+            if (pages <= 0) {
+                throw new IllegalArgumentException("madvise needs pages > 0");
+            }
+            if (advice == null) {
+                throw new IllegalArgumentException("madvise needs an advice (pageout)");
+            }
+        }
+    }
+
+    /** The advice of a madvise(2) the model runs (include/uapi/asm-generic/mman-common.h). */
+    enum Advice {
+        /** MADV_PAGEOUT (21): reclaim these pages (mm/madvise.c madvise_pageout). */
+        PAGEOUT("MADV_PAGEOUT");
+
+        private final String name;
+
+        Advice(String name) {
+            this.name = name;
+        }
+
+        /** The kernel's name for it, as the madvise event carries it. */
+        public String kernelName() {
+            return name;
         }
     }
 

@@ -129,7 +129,7 @@ class EventCodecTest {
     private static Object sample(Class<?> type) throws Exception {
         if (type == String.class) {
             return "cpu1";
-        } else if (type == long.class) {
+        } else if (type == long.class || type == Long.class) {
             return 0x7f0000001000L;
         } else if (type == int.class) {
             return 7;

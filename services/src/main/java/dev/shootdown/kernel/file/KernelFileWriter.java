@@ -2,6 +2,7 @@ package dev.shootdown.kernel.file;
 
 import dev.shootdown.kernel.Hook;
 import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.kernel.Rules;
 import dev.shootdown.kernel.Site;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -50,6 +51,9 @@ public final class KernelFileWriter {
         generic.put("mmu_notifier_invalidate_range_end", site(v.generic().invalidateRangeEnd()));
         generic.put("tlb_flush_mmu_tlbonly", site(v.generic().tlbFlushMmuTlbonly()));
         generic.put("try_to_unmap_one", site(v.generic().tryToUnmapOne()));
+        Rules.ColdOrPageoutPteRange pageout = v.generic().madviseColdOrPageoutPteRange();
+        generic.put("madvise_cold_or_pageout_pte_range",
+                kv("pageout_clears_young", String.valueOf(pageout.pageoutClearsYoung()), pageout.source()));
         out.put("generic", generic);
         KernelVariant.X86 x = v.x86();
         Map<String, Map<String, String>> x86 = new LinkedHashMap<>();

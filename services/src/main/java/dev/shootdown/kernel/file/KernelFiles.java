@@ -84,6 +84,7 @@ public final class KernelFiles {
         generic.put("mmu_notifier_invalidate_range_end", Map.of("hook", fixed));
         generic.put("tlb_flush_mmu_tlbonly", Map.of("hook", fixed));
         generic.put("try_to_unmap_one", Map.of("hook", fixed));
+        generic.put("madvise_cold_or_pageout_pte_range", Map.of("pageout_clears_young", new BoolType()));
         s.put("generic", generic);
         Map<String, Map<String, Type>> x86 = new LinkedHashMap<>();
         x86.put("flush_tlb_mm_range", ordered("tlb_single_page_flush_ceiling", new IntType(0), "hook", positioned));
@@ -517,7 +518,10 @@ public final class KernelFiles {
                 new KernelVariant.Generic(
                         site(s, "generic", "mmu_notifier_invalidate_range_end"),
                         site(s, "generic", "tlb_flush_mmu_tlbonly"),
-                        site(s, "generic", "try_to_unmap_one")),
+                        site(s, "generic", "try_to_unmap_one"),
+                        new Rules.ColdOrPageoutPteRange(
+                                (Boolean) val(s, "generic", "madvise_cold_or_pageout_pte_range", "pageout_clears_young"),
+                                src(s, "generic", "madvise_cold_or_pageout_pte_range"))),
                 new KernelVariant.X86(
                         new Rules.FlushTlbMmRange((Integer) val(s, "x86", "flush_tlb_mm_range", "tlb_single_page_flush_ceiling"),
                                 hookVal(s, "x86", "flush_tlb_mm_range"), src(s, "x86", "flush_tlb_mm_range")),

@@ -200,7 +200,7 @@ class KernelFilesTest {
         assertError("nosource.yaml", withoutSource,
                 ":6:3: generic.mmu_notifier_invalidate_range_end: expected source: the kernel file, function and version this rule comes from");
         String withoutFunction = full.replaceFirst("(?s)  mmu_gather:\\n    merge_vmas: true\\n    source: [^\\n]*\\n", "");
-        assertError("nofunction.yaml", withoutFunction, ":15:1: x86: expected mmu_gather (a file that extends nothing gives every function of x86)");
+        assertError("nofunction.yaml", withoutFunction, ":18:1: x86: expected mmu_gather (a file that extends nothing gives every function of x86)");
     }
 
     @Test

@@ -129,7 +129,10 @@ class ScenarioFilesTest {
         assertError("enum.yaml", DOC.replace("access: WRITE", "access: scribble"),
                 ":15:54: tasks[0].program[0].access: expected one of read, write, got 'scribble'");
         assertError("op.yaml", DOC.replace("op: munmap", "op: unmap"),
-                ":16:9: tasks[0].program[1]: expected op: one of touch, munmap, mprotect, compute, got op 'unmap'");
+                ":16:9: tasks[0].program[1]: expected op: one of touch, munmap, mprotect, compute, madvise, got op 'unmap'");
+        assertError("advice.yaml", DOC.replace("op: munmap, start: 0x7f0000000000, pages: 4",
+                "op: madvise, start: 0x7f0000000000, pages: 4, advice: cold"),
+                ":16:56: tasks[0].program[1].advice: expected one of pageout, got 'cold'");
         assertError("rounds.yaml", DOC.replace("rounds: 1", "rounds: -1"),
                 ":15:9: tasks[0].program[0]: touch needs pages > 0 and rounds >= 0");
     }
