@@ -71,11 +71,15 @@ public final class Coordinator implements NodeStateMachine {
     /** The first page frame number the page allocator hands out. */
     static final long FIRST_PFN = MmState.FIRST_PFN;
     static final String END_TIMER = "end";
+    /** The watchdog: fires when the shootdown that progressed least long ago has not progressed for the stall window. */
+    static final String WATCHDOG_TIMER = "watchdog";
     static final String IOPF_COMM = Memory.IOPF_COMM;
     static final long TLB_GENERATION_INVALID = X86Tlb.TLB_GENERATION_INVALID;
 
     private final Linux k;
     private final MmState s;
+    /** When the watchdog timer was last asked to fire (-1: not armed): spares re-asking for the same time. */
+    private long watchdogArmedNs = -1;
 
     /**
      * A coordinator that runs the kernel variant each run's run-started carries, or, for a log
@@ -126,10 +130,17 @@ public final class Coordinator implements NodeStateMachine {
 
     @Override
     public List<TimerRequest> timersAfterRecovery(long nowNs) {
+        List<TimerRequest> timers = new java.util.ArrayList<>();
         if (s.lifecycle == Lifecycle.RUNNING && s.scenario.end().afterNs() > 0) {
-            return List.of(new TimerRequest(END_TIMER, Math.max(nowNs, s.scenario.end().afterNs())));
+            timers.add(new TimerRequest(END_TIMER, Math.max(nowNs, s.scenario.end().afterNs())));
         }
-        return List.of();
+        watchdogArmedNs = -1;
+        long due = watchdogDue();
+        if (s.lifecycle == Lifecycle.RUNNING && due >= 0) {
+            watchdogArmedNs = due;
+            timers.add(new TimerRequest(WATCHDOG_TIMER, due));
+        }
+        return timers;
     }
 
     @Override
@@ -137,7 +148,7 @@ public final class Coordinator implements NodeStateMachine {
         if (s.lifecycle == Lifecycle.QUIESCED) {
             return Decision.NONE;
         }
-        Decider d = new Decider(this);
+        Decider d = new Decider(this, nowNs);
         if (input instanceof ControlEvent.RunStarted started) {
             evolve(started);
             boot(d, started.scenario());
@@ -149,6 +160,11 @@ public final class Coordinator implements NodeStateMachine {
         } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(END_TIMER)) {
             completeRun(d, "the observation window of " + s.scenario.end().afterNs() + " ns closed");
             return d.decision();
+        } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(WATCHDOG_TIMER)) {
+            watchdogArmedNs = -1;
+            if (watchdog(d, nowNs)) {
+                return d.decision();
+            }
         } else if (s.scenario.end().afterNs() > 0 && nowNs >= s.scenario.end().afterNs()) {
             completeRun(d, "the observation window of " + s.scenario.end().afterNs() + " ns closed");
             return d.decision();
@@ -180,7 +196,74 @@ public final class Coordinator implements NodeStateMachine {
             k.advance(d, s.shootdowns.get(done.shootdownId()));
         }
         maybeCompleteRun(d);
+        armWatchdog(d);
         return d.decision();
+    }
+
+    /**
+     * When the watchdog must look next: the stall window after the shootdown in flight that
+     * progressed least recently; -1 with none in flight.
+     */
+    private long watchdogDue() {
+        long oldest = Long.MAX_VALUE;
+        for (Shootdown sd : s.shootdowns.values()) {
+            if (!sd.oopsed) { // an oopsed shootdown's context is dead: it was reported, nothing waits for it
+                oldest = Math.min(oldest, sd.lastProgressNs);
+            }
+        }
+        return oldest == Long.MAX_VALUE ? -1 : oldest + s.scenario.stallWindowNs();
+    }
+
+    private void armWatchdog(Decider d) {
+        if (s.lifecycle != Lifecycle.RUNNING) {
+            return;
+        }
+        long due = watchdogDue();
+        if (due >= 0 && due != watchdogArmedNs) {
+            watchdogArmedNs = due;
+            d.timer(WATCHDOG_TIMER, due);
+        } else if (due < 0 && watchdogArmedNs >= 0) {
+            watchdogArmedNs = -1; // nothing in flight: nothing to watch
+            d.cancelTimer(WATCHDOG_TIMER);
+        }
+    }
+
+    /**
+     * The watchdog fired: each shootdown that made no progress for the stall window is reported
+     * (stall-detected), and the run ends naming the first. True when it ended the run.
+     */
+    private boolean watchdog(Decider d, long nowNs) {
+        long window = s.scenario.stallWindowNs();
+        String first = null;
+        for (Shootdown sd : List.copyOf(s.shootdowns.values())) {
+            if (sd.oopsed || sd.lastProgressNs + window > nowNs) {
+                continue;
+            }
+            List<String> waitingFor = new java.util.ArrayList<>(sd.pendingCpus.keySet());
+            String function;
+            if (!sd.pendingSecondary.isEmpty()) {
+                function = s.kernel.hook() + " (the IOMMU's invalidation)";
+                waitingFor = new java.util.ArrayList<>(sd.pendingSecondary);
+            } else if (!sd.pendingCpus.isEmpty()) {
+                function = k.arch().waitsForIpis() ? "csd_lock_wait" : "dsb(ish)";
+            } else {
+                function = "?";
+            }
+            d.emit(new dev.shootdown.event.FaultEvent.StallDetected(sd.cpu, sd.comm, sd.id, function, waitingFor,
+                    sd.lastProgressNs, window));
+            if (first == null) {
+                first = String.format(java.util.Locale.ROOT,
+                        "the watchdog: shootdown %d (%s on %s) made no progress for %.3f us, since %.3f us: %s waits for %s",
+                        sd.id, sd.caller, sd.cpu, window / 1000.0, sd.lastProgressNs / 1000.0, function,
+                        waitingFor.isEmpty() ? "nothing it could name" : String.join(", ", waitingFor));
+            }
+            // (stall-detected is the watchdog's report, not the shootdown's progress: lastProgressNs stays)
+        }
+        if (first == null) {
+            return false;
+        }
+        completeRun(d, first);
+        return true;
     }
 
     /** Builds the scenario's machine state: address spaces, populated VMAs, SVA binds, tasks. */
@@ -232,5 +315,17 @@ public final class Coordinator implements NodeStateMachine {
     @Override
     public void evolve(Event event) {
         s.evolve(event);
+    }
+
+    /** An own event at {@code timeNs}: a shootdown's events are its progress, which the watchdog watches. */
+    @Override
+    public void evolve(Event event, long timeNs) {
+        s.evolve(event);
+        if (event instanceof dev.shootdown.event.InShootdown in && !(event instanceof dev.shootdown.event.FaultEvent.StallDetected)) {
+            Shootdown sd = s.shootdowns.get(in.shootdownId());
+            if (sd != null) {
+                sd.lastProgressNs = timeNs;
+            }
+        }
     }
 }

@@ -284,6 +284,8 @@ final class MmState {
             if (sd.folio != null) {
                 sd.folio.hooks.add(h.caller());
             }
+        } else if (event instanceof FaultEvent.StallDetected) {
+            // The watchdog's report: the run ends after it; the shootdown stays as it is.
         } else if (event instanceof FaultEvent.KernelOops oops) {
             shootdown(oops.shootdownId(), "KernelOops").oopsed = true;
             if (oops.comm().equals(KSWAPD_COMM)) {

@@ -103,6 +103,8 @@ final class Shootdown {
     int ptesChanged;
     boolean oopsed;
     Call call;
+    /** The simulated time of the coordinator's last event of this shootdown: the watchdog's reference. */
+    long lastProgressNs;
 
     // The mmu_gather (include/asm-generic/tlb.h struct mmu_gather): its range, what it cleared.
     /** The VMAs a munmap detached, in address order. */

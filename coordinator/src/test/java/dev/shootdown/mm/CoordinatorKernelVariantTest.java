@@ -62,8 +62,8 @@ class CoordinatorKernelVariantTest {
     private static final String HOOK_66 = "arch_invalidate_secondary_tlbs";
     private static final String HOOK_65 = "invalidate_range";
 
-    /** One input and what the coordinator decided for it: the log a recovery replays. */
-    private record Step(Event input, Decision decision) {}
+    /** One input, what the coordinator decided for it and when: the log a recovery replays. */
+    private record Step(Event input, Decision decision, long nowNs) {}
 
     private Coordinator coordinator;
     private long now;
@@ -78,10 +78,11 @@ class CoordinatorKernelVariantTest {
 
     // ---------------------------------------------------------------- helpers
 
+    /** The coordinator's decision for {@code input}, logged whole; returned with its kernel steps only ({@link KernelSteps}). */
     private Decision on(Event input) {
         Decision d = coordinator.onEvent(input, now);
-        log.add(new Step(input, d));
-        return d;
+        log.add(new Step(input, d, now));
+        return KernelSteps.of(d);
     }
 
     private Decision boot(Scenario scenario) {
@@ -910,16 +911,19 @@ class CoordinatorKernelVariantTest {
                 fresh.evolve(s.input());
             }
             for (Event e : s.decision().events()) {
-                fresh.evolve(e);
+                fresh.evolve(e, s.nowNs());
             }
         }
+        fresh.timersAfterRecovery(now); // as NodeDriver.recover asks it
         return fresh;
     }
 
+    /** For each input, the twin decides exactly as the original: events and timers, the watchdog's included. */
     private void assertSameDecisions(Coordinator twin, List<Event> inputs) {
         for (Event input : inputs) {
             now += 500;
-            Decision original = on(input);
+            on(input);
+            Decision original = log.get(log.size() - 1).decision();
             assertEquals(original, twin.onEvent(input, now), "after " + input);
         }
     }

@@ -65,8 +65,9 @@ class CoordinatorTest {
 
     // ---------------------------------------------------------------- helpers
 
+    /** The coordinator's decision for {@code input}, its kernel steps only ({@link KernelSteps}). */
     private Decision on(Event input) {
-        return coordinator.onEvent(input, now);
+        return KernelSteps.of(coordinator.onEvent(input, now));
     }
 
     private static Decision events(Event... events) {

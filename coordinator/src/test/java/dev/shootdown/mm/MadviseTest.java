@@ -39,8 +39,8 @@ class MadviseTest {
     private static final long PAGE = Kernel.PAGE_SIZE;
     private static final long ALL = Kernel.TLB_FLUSH_ALL;
 
-    /** One input and what the coordinator decided for it. */
-    private record Step(Event input, Decision decision) {}
+    /** One input, what the coordinator decided for it, and when. */
+    private record Step(Event input, Decision decision, long nowNs) {}
 
     private Coordinator coordinator;
     private final List<Step> log = new ArrayList<>();
@@ -78,7 +78,7 @@ class MadviseTest {
     private Decision on(Event input) {
         now += 100;
         Decision d = coordinator.onEvent(input, now);
-        log.add(new Step(input, d));
+        log.add(new Step(input, d, now));
         return d;
     }
 
@@ -279,9 +279,10 @@ class MadviseTest {
                 twin.evolve(s.input());
             }
             for (Event e : s.decision().events()) {
-                twin.evolve(e);
+                twin.evolve(e, s.nowNs());
             }
         }
+        twin.timersAfterRecovery(now); // as NodeDriver.recover asks it
 
         int compared = 0;
         while (!inputs.isEmpty()) {

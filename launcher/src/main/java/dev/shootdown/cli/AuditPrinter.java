@@ -38,6 +38,9 @@ final class AuditPrinter {
                     r.stats().events(), us(r.stats().simulatedNs()), r.stats().cpuAccesses(), r.stats().dmaAccesses(),
                     r.stats().deviceFaults(), r.stats().framesFreed());
         }
+        if (r.ended() != null) {
+            out.println("  ended: " + r.ended());
+        }
         out.printf(Locale.ROOT, "  %d whole-mm secondary invalidations, %d frames reclaimed, %.2f whole-mm invalidations per"
                         + " reclaimed page, fault-livelock threshold %d%n",
                 r.stats().wholeMmSecondaryInvalidations(), r.stats().framesReclaimed(),

@@ -46,6 +46,12 @@ final class EngineOptions {
             description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
     int livelockThreshold;
 
+    @Option(names = "--stall-window", paramLabel = "NS",
+            description = "End a run whose shootdown made no progress for this long in simulated time (the kernel's "
+                    + "watchdog), with what is stuck. Default: the scenario's end.stallWindowNs, or 1000 times its longest "
+                    + "step (cpuStepNs, cmdqSyncNs).")
+    Long stallWindowNs;
+
     @Option(names = "--verbose", description = "Show stack traces of failures.")
     boolean verbose;
 
@@ -67,8 +73,14 @@ final class EngineOptions {
         return faultPlan;
     }
 
-    /** {@code scenario} with the plan of --faults, checked against its nodes; unchanged without the option. */
+    /**
+     * {@code scenario} as this command runs it: with the plan of --faults, checked against its
+     * nodes, and the watchdog's --stall-window; unchanged without the options.
+     */
     Scenario withFaults(Scenario scenario) throws BadInputException {
+        if (stallWindowNs != null) {
+            scenario = scenario.withEnd(scenario.end().withStallWindowNs(stallWindowNs));
+        }
         FaultPlan plan = faultPlan();
         if (plan.isEmpty()) {
             return scenario;
@@ -122,6 +134,9 @@ final class EngineOptions {
         }
         if (maxEvents <= 0) {
             throw new BadInputException("--max-events must be positive, was " + maxEvents);
+        }
+        if (stallWindowNs != null && stallWindowNs <= 0) {
+            throw new BadInputException("--stall-window must be a positive number of nanoseconds, was " + stallWindowNs);
         }
         AuditOptions.checkedThreshold(livelockThreshold);
         faultPlan();

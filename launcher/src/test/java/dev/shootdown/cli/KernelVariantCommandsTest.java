@@ -99,7 +99,11 @@ class KernelVariantCommandsTest {
         try (InputStream in = getClass().getResourceAsStream("/logs/munmap-dma-x86-linux-6.6-schema1.report.json")) {
             expected = EventCodec.mapper().readTree(in);
         }
-        assertEquals(expected, EventCodec.mapper().readTree(dir.resolve("audit/report.json").toFile()), "the old build's own report");
+        JsonNode actual = EventCodec.mapper().readTree(dir.resolve("audit/report.json").toFile());
+        // what reports gained since that build: why the run ended (its run-completed's reason)
+        assertEquals("every task finished and every device faulted on the changed range 3 times", actual.get("ended").asText());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) actual).remove("ended");
+        assertEquals(expected, actual, "the old build's own report, and nothing else changed");
 
         CliTest.Outcome replay = CliTest.shootdown("replay", "--log", log.toString(), "--out", dir.resolve("replay").toString());
         assertEquals(Shootdown.EXIT_BAD_INPUT, replay.status(), replay.out() + replay.err());

@@ -22,6 +22,8 @@ import java.util.Map;
  * @param faultsInjected         how many were injected (also left out when 0)
  * @param imported               for a log imported from a kernel trace: where from, and what such
  *                               a trace cannot show (left out of a simulated run's report)
+ * @param ended                  why the run ended (its run-completed's reason: every task done, the
+ *                               observation window, the watchdog), or null when it did not
  */
 public record AuditReport(
         String run,
@@ -38,7 +40,8 @@ public record AuditReport(
         List<String> logProblems,
         @JsonInclude(JsonInclude.Include.NON_EMPTY) List<InjectedFault> faults,
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) long faultsInjected,
-        @JsonInclude(JsonInclude.Include.NON_NULL) Imported imported) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) Imported imported,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String ended) {
 
     public AuditReport {
         violations = List.copyOf(violations);
@@ -52,7 +55,7 @@ public record AuditReport(
             int faultLivelockThreshold, List<Violation> violations, List<ShootdownSummary> shootdowns, Stats stats,
             List<String> logProblems) {
         this(run, scenario, arch, policy, seed, verdict, complete, faultLivelockThreshold, violations, shootdowns, stats,
-                logProblems, List.of(), 0, null);
+                logProblems, List.of(), 0, null, null);
     }
 
     /**
@@ -83,7 +86,7 @@ public record AuditReport(
             return this;
         }
         return new AuditReport(run, scenario, arch, policy, seed, verdict, false, faultLivelockThreshold, violations, shootdowns,
-                stats, problems, faults, faultsInjected, imported);
+                stats, problems, faults, faultsInjected, imported, ended);
     }
 
     /**

@@ -314,6 +314,12 @@ public final class Auditor {
     private final Map<String, Streak> streaks = new HashMap<>();
     /** shootdownId -> the last call of the secondary-TLB hook with a NULL mm. */
     private final Map<Long, Envelope> nullMmHookCalls = new HashMap<>();
+    /** Why the run ended (run-completed's reason), or null. */
+    private String ended;
+    /** The watchdog's stall-detected events, settled at the end ({@link #checkStalls}). */
+    private final List<Envelope> stalls = new ArrayList<>();
+    /** Shootdowns reported non-responsive-csd-lock: the stall the watchdog saw is explained. */
+    private final Set<Long> csdLockReported = new HashSet<>();
     /** Keys (kind, node, chain) reported while handling the current envelope: every chain names it. */
     private final Set<String> reported = new HashSet<>();
     /** Per live shootdown, keys (kind, node, mm, va) of what was reported about it. */
@@ -414,8 +420,9 @@ public final class Auditor {
             imported = t;
         } else if (ev instanceof SecondaryTlbEvent.SvaUnbound u) {
             notifiers.getOrDefault(u.mm(), new ArrayList<>()).removeIf(b -> b.target().equals(u.target()) && b.pasid() == u.pasid());
-        } else if (ev instanceof ControlEvent.RunCompleted) {
+        } else if (ev instanceof ControlEvent.RunCompleted c) {
             complete = true;
+            ended = c.reason();
         } else if (ev instanceof TraceEvent.MmSwitched s) {
             onMmSwitched(e, s);
         } else if (ev instanceof SyscallEvent.TaskExited x) {
@@ -443,6 +450,8 @@ public final class Auditor {
             onPageResponse(e, r);
         } else if (ev instanceof FaultEvent.KernelOops o) {
             onKernelOops(e, o);
+        } else if (ev instanceof FaultEvent.StallDetected) {
+            stalls.add(e);
         } else if (ev instanceof IpiEvent.TlbFlushed f) {
             onTlbFlushed(e, f);
         } else if (ev instanceof IpiEvent.FlushTlb f) {
@@ -864,6 +873,7 @@ public final class Auditor {
      * unacknowledged IPI itself, since no acknowledgement can come after it was handled.
      */
     private void reportCsdLockWait(Sd sd, Envelope issued, IpiEvent.FlushTlb ipi, Envelope last) {
+        csdLockReported.add(sd.id);
         String cpu = ipi.target();
         List<Envelope> lost = faultsOf(sd, cpu);
         List<String> chain = new ArrayList<>(List.of(sd.started.id(), issued.id()));
@@ -880,6 +890,37 @@ public final class Auditor {
                 + " was still spinning in csd_lock_wait with preemption disabled when the run ended, "
                 + String.format(Locale.ROOT, "%.3f us", (lastTimeNs - issued.timeNs()) / 1000.0) + " later (" + frames
                 + "); CONFIG_CSD_LOCK_WAIT_DEBUG reports \"csd: Detected non-responsive CSD lock\" for it", sd.id);
+    }
+
+    /**
+     * The kernel's watchdog ended the run on a shootdown that made no progress for the stall
+     * window: a {@code stall}, unless the audit already proved why it hangs (an unacknowledged IPI:
+     * {@code non-responsive-csd-lock}), which says more.
+     */
+    private void checkStalls() {
+        for (Envelope e : stalls) {
+            var st = (FaultEvent.StallDetected) e.event();
+            if (csdLockReported.contains(st.shootdownId())) {
+                continue;
+            }
+            Sd sd = shootdowns.get(st.shootdownId());
+            long mm = sd == null ? 0 : sd.mm;
+            String va = sd == null ? "0x0" : Kernel.hex(sd.pteChanges.isEmpty() ? sd.start : pteVa(sd.pteChanges.get(0)));
+            List<String> chain = new ArrayList<>();
+            if (sd != null) {
+                chain.add(sd.started.id());
+                faultsOf(sd, st.cpu()).forEach(f -> chain.add(f.id()));
+            }
+            chain.add(e.id());
+            violate("stall", st.cpu(), mm, va, chain, String.format(Locale.ROOT,
+                    "shootdown %d (%s on %s, in %s) made no progress from %.3f us for the stall window of %.3f us: %s waits "
+                            + "for %s; the kernel's watchdog (%s) reports it and nothing it waits for ever answers (%s)",
+                    st.shootdownId(), sd == null ? "?" : sd.caller, st.cpu(), st.comm(), st.sinceNs() / 1000.0,
+                    st.stallWindowNs() / 1000.0, st.function(),
+                    st.waitingFor().isEmpty() ? "nothing it could name" : String.join(", ", st.waitingFor()),
+                    st.function().equals("csd_lock_wait") ? "CONFIG_CSD_LOCK_WAIT_DEBUG" : "the hung-task detector", e.id()),
+                    st.shootdownId());
+        }
     }
 
     /** The context a shootdown runs in, as the kernel's task name would say. */
@@ -1373,6 +1414,7 @@ public final class Auditor {
     public AuditReport finish() {
         if (report == null) {
             checkUnacknowledgedFlushes();
+            checkStalls();
             new ArrayList<>(staleUses.values()).forEach(this::emit);
             staleUses.clear();
             for (Sd sd : shootdowns.values()) {
@@ -1390,7 +1432,7 @@ public final class Auditor {
                             wholeMmSecondaryInvalidations, framesReclaimed, lag(lagAfter), lag(lagBefore)), List.of(),
                     faults, faultsInjected, imported == null ? null : new AuditReport.Imported(imported.format(), imported.file(),
                             imported.sha256(), imported.mms().stream().map(m -> "mm " + m.mm() + " = " + m.address() + " ("
-                                    + m.task() + ")").toList(), imported.notTraced(), imported.warnings()));
+                                    + m.task() + ")").toList(), imported.notTraced(), imported.warnings()), ended);
         }
         return report;
     }

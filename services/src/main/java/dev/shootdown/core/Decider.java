@@ -13,14 +13,26 @@ public final class Decider {
     private final NodeStateMachine node;
     private final List<Event> events = new ArrayList<>();
     private final List<TimerRequest> timers = new ArrayList<>();
+    /** The simulated time the decision is made at, or -1: not given, the node keeps no time. */
+    private final long nowNs;
 
     public Decider(NodeStateMachine node) {
+        this(node, -1);
+    }
+
+    /** A decision at simulated time {@code nowNs}: each emitted event is applied with it ({@link NodeStateMachine#evolve(Event, long)}). */
+    public Decider(NodeStateMachine node, long nowNs) {
         this.node = node;
+        this.nowNs = nowNs;
     }
 
     public void emit(Event event) {
         events.add(event);
-        node.evolve(event);
+        if (nowNs < 0) {
+            node.evolve(event);
+        } else {
+            node.evolve(event, nowNs);
+        }
     }
 
     public void timer(String name, long fireAtNs) {

@@ -35,6 +35,15 @@ public interface NodeStateMachine {
     /** Applies one of this node's own events, or an input it {@linkplain #keepsInput keeps}, to its state. */
     void evolve(Event event);
 
+    /**
+     * Applies one of this node's own events, emitted at simulated time {@code timeNs}: a node whose
+     * state keeps when things happened (a watchdog's deadline) overrides this; by default the time
+     * is not kept. Recovery replays own events through this, with the times the log recorded.
+     */
+    default void evolve(Event event, long timeNs) {
+        evolve(event);
+    }
+
     /** True for inputs whose arrival changes this node's state by themselves ({@link #evolve} applies them). */
     default boolean keepsInput(Event input) {
         return input instanceof ControlEvent.RunStarted;

@@ -35,7 +35,8 @@ public record Envelope(
      * variant to run-started, tlb-flush-called and page-table-freed; 3 added the events of a log
      * imported from a kernel trace (trace-imported, trace-marker, sva-unbound); 4 added
      * madvise(MADV_PAGEOUT) (madvise, madvise-returned, pte-young-cleared, reclaim-pages-called)
-     * and the kernel variant's madvise_cold_or_pageout_pte_range rule.
+     * and the kernel variant's madvise_cold_or_pageout_pte_range rule, stall-detected (the watchdog)
+     * and the scenario's end.stallWindowNs.
      */
     public static final int SCHEMA_VERSION = 4;
 

@@ -31,6 +31,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = FaultEvent.DeviceFaultRaised.class, name = "device-fault-raised"),
     @JsonSubTypes.Type(value = FaultEvent.PageResponseSent.class, name = "page-response-sent"),
     @JsonSubTypes.Type(value = FaultEvent.KernelOops.class, name = "kernel-oops"),
+    @JsonSubTypes.Type(value = FaultEvent.StallDetected.class, name = "stall-detected"),
     @JsonSubTypes.Type(value = SyscallEvent.Munmap.class, name = "munmap"),
     @JsonSubTypes.Type(value = SyscallEvent.MunmapReturned.class, name = "munmap-returned"),
     @JsonSubTypes.Type(value = SyscallEvent.TaskExited.class, name = "task-exited"),

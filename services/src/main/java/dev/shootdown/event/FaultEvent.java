@@ -1,5 +1,7 @@
 package dev.shootdown.event;
 
+import java.util.List;
+
 /** Page faults from CPUs, device faults through the IOMMU's page-request queue, and answers. */
 public sealed interface FaultEvent extends Event {
 
@@ -30,6 +32,21 @@ public sealed interface FaultEvent extends Event {
      */
     record KernelOops(String cpu, String comm, int pid, String function, String caller, long address, String message,
             long shootdownId) implements FaultEvent, InShootdown {}
+
+    /**
+     * The kernel's watchdog: shootdown {@code shootdownId}, run by {@code comm} on {@code cpu}, made
+     * no progress since {@code sinceNs} for the run's stall window ({@code stallWindowNs}): it
+     * waits in {@code function} (csd_lock_wait for an IPI's flush_tlb_func, dsb(ish) for a TLBI, the
+     * secondary-TLB hook for an IOMMU's invalidation) for {@code waitingFor} (a CPU, or an IOMMU
+     * and PASID). As CONFIG_CSD_LOCK_WAIT_DEBUG's "csd: Detected non-responsive CSD lock" and the
+     * hung-task detector report such waits, the run ends here with what is stuck.
+     */
+    record StallDetected(String cpu, String comm, long shootdownId, String function, List<String> waitingFor, long sinceNs,
+            long stallWindowNs) implements FaultEvent, InShootdown {
+        public StallDetected {
+            waitingFor = List.copyOf(waitingFor);
+        }
+    }
 
     /** What handle_mm_fault meant for a CPU's faulting access. */
     enum FaultResult {

@@ -106,7 +106,7 @@ public final class NodeDriver {
                 next.put(sender.getKey(), i);
             }
             if (!(e.event() instanceof ControlEvent.TimerFired)) {
-                node.evolve(e.event());
+                node.evolve(e.event(), e.timeNs());
             }
             d.seq = e.seq();
             d.clock = d.clock.merge(e.clock());

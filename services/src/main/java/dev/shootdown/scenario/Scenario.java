@@ -1,6 +1,8 @@
 package dev.shootdown.scenario;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.fault.FaultPlan;
@@ -167,16 +169,54 @@ public record Scenario(
     /** Model timing: a CPU's time per program step, the IOMMU's command-queue sync latency. */
     public record Timing(long cpuStepNs, long cmdqSyncNs) {}
 
+    /** How many of the scenario's longest step ({@link #defaultStallWindowNs}) the watchdog waits by default. */
+    public static final long STALL_STEPS = 1000;
+
+    /**
+     * The watchdog's stall window when the scenario does not set one: {@link #STALL_STEPS} times
+     * the longer of a CPU step and a CMD_SYNC, far beyond any wait of a shootdown that progresses
+     * (one round trip to a CPU or an IOMMU).
+     */
+    public long defaultStallWindowNs() {
+        return STALL_STEPS * Math.max(1, Math.max(timing.cpuStepNs(), timing.cmdqSyncNs()));
+    }
+
+    /** The watchdog's stall window: the scenario's, or the default. */
+    public long stallWindowNs() {
+        return end.stallWindowNs() > 0 ? end.stallWindowNs() : defaultStallWindowNs();
+    }
+
     /**
      * When the run has seen enough. With {@code deviceFaults} > 0 it ends once every task has
      * finished and each device has had that many page requests answered after the last munmap
      * returned (proof it can no longer reach the unmapped range). With {@code afterNs} > 0 it
      * ends at that simulated time whatever is in flight: an observation window, for workloads
-     * that run forever (reclaim, a device that faults without end).
+     * that run forever (reclaim, a device that faults without end). Whatever the condition, the
+     * kernel's watchdog ends the run when a shootdown (a munmap, mprotect, madvise, reclaim or
+     * flush) has made no progress for {@code stallWindowNs} of simulated time (0: the default,
+     * {@link #defaultStallWindowNs}).
      */
-    public record EndCondition(int deviceFaults, long afterNs) {
+    public record EndCondition(int deviceFaults, long afterNs,
+            @JsonInclude(JsonInclude.Include.NON_DEFAULT) long stallWindowNs) {
+
+        /** For Jackson: a run-started written before the watchdog had a window of its own has none (0: the default). */
+        @JsonCreator
+        static EndCondition read(@JsonProperty("deviceFaults") int deviceFaults, @JsonProperty("afterNs") long afterNs,
+                @JsonProperty("stallWindowNs") Long stallWindowNs) {
+            return new EndCondition(deviceFaults, afterNs, stallWindowNs == null ? 0 : stallWindowNs);
+        }
+
         public EndCondition(int deviceFaults) {
-            this(deviceFaults, 0);
+            this(deviceFaults, 0, 0);
+        }
+
+        public EndCondition(int deviceFaults, long afterNs) {
+            this(deviceFaults, afterNs, 0);
+        }
+
+        /** This condition with the watchdog's stall window set to {@code ns}. */
+        public EndCondition withStallWindowNs(long ns) {
+            return new EndCondition(deviceFaults, afterNs, ns);
         }
     }
 

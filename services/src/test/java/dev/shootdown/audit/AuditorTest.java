@@ -418,6 +418,29 @@ class AuditorTest {
     }
 
     @Test
+    void aShootdownTheWatchdogFoundStuckInTheHookIsAStallNamingWhatItWaitsFor() {
+        // The IOMMU never answers the invalidation: nothing proves why, so the watchdog's report is the verdict.
+        Reclaim r = new Reclaim("kswapd", 0);
+        Envelope call = r.b.emit("coordinator", 80, new SecondaryTlbEvent.SecondaryTlbHookCalled("cpu1", "arch_tlbbatch_add_pending",
+                "arch_invalidate_secondary_tlbs", 1, 0, Kernel.TLB_FLUSH_ALL, 1, 7), r.clear);
+        r.b.emit("coordinator", 80, new SecondaryTlbEvent.InvalidateSecondaryTlbs("iommu0", 1, 1, 0, Kernel.TLB_FLUSH_ALL, 7));
+        Envelope stall = r.b.emit("coordinator", 800_080, new FaultEvent.StallDetected("cpu1", "kswapd0", 7,
+                "arch_invalidate_secondary_tlbs (the IOMMU's invalidation)", List.of("iommu0 pasid 1"), 80, 800_000), call);
+        r.b.emit("coordinator", 800_080, new ControlEvent.RunCompleted("the watchdog: shootdown 7 ..."), stall);
+
+        AuditReport report = r.audit();
+
+        assertEquals(List.of("stall"), kinds(report));
+        Violation v = report.violations().get(0);
+        assertEquals("cpu1", v.node());
+        assertEquals(List.of(r.started.id(), stall.id()), v.events());
+        assertEquals("shootdown 7 (kswapd on cpu1, in kswapd0) made no progress from 0.080 us for the stall window of 800.000 us:"
+                + " arch_invalidate_secondary_tlbs (the IOMMU's invalidation) waits for iommu0 pasid 1; the kernel's watchdog"
+                + " (the hung-task detector) reports it and nothing it waits for ever answers (" + stall.id() + ")", v.explanation());
+        assertEquals("the watchdog: shootdown 7 ...", report.ended());
+    }
+
+    @Test
     void theFixedKernelHandsTheHookTheRightMmAndDoesNotOops() {
         Reclaim r = new Reclaim("kswapd", 0);
         Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);

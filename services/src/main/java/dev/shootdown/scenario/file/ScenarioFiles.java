@@ -61,12 +61,13 @@ import java.util.stream.Collectors;
 /**
  * Scenario files: a whole {@link Scenario} as YAML ({@code .yaml}, {@code .yml}) or JSON
  * ({@code .json}), with the records' own field names. Task steps are tagged with {@code op}
- * ({@code touch}, {@code munmap}, {@code mprotect}); enum values are case-insensitive.
+ * ({@code touch}, {@code munmap}, {@code mprotect}, {@code compute}, {@code madvise}); enum values
+ * are case-insensitive.
  *
  * <p>Optional, with their defaults: {@code iommus} (0), {@code devices} (none), {@code memory}
  * (unlimited; {@code memory.reclaimBatch} 32), {@code kswapd} (none), a VMA's {@code populate}
- * and {@code wrprotect} (false), {@code end.deviceFaults} and {@code end.afterNs} (0). Every other
- * field is required.
+ * and {@code wrprotect} (false), {@code end.deviceFaults}, {@code end.afterNs} and
+ * {@code end.stallWindowNs} (0: the default window). Every other field is required.
  *
  * <p>Every problem, from a syntax error to a task on a CPU the machine does not have, is a
  * {@link ScenarioFileException} whose one-line message names the file, the line and column, the
@@ -231,6 +232,7 @@ public final class ScenarioFiles {
         putIfAbsent(root.get("memory"), "reclaimBatch", IntNode.valueOf(Scenario.Memory.UNLIMITED.reclaimBatch()));
         putIfAbsent(root.get("end"), "deviceFaults", IntNode.valueOf(0));
         putIfAbsent(root.get("end"), "afterNs", IntNode.valueOf(0));
+        putIfAbsent(root.get("end"), "stallWindowNs", IntNode.valueOf(0));
         for (JsonNode mm : elements(root.get("mms"))) {
             for (JsonNode vma : elements(mm.get("vmas"))) {
                 putIfAbsent(vma, "populate", BooleanNode.FALSE);
@@ -399,6 +401,7 @@ public final class ScenarioFiles {
         notNegative(s.timing().cmdqSyncNs(), "timing.cmdqSyncNs", doc);
         notNegative(s.end().deviceFaults(), "end.deviceFaults", doc);
         notNegative(s.end().afterNs(), "end.afterNs", doc);
+        notNegative(s.end().stallWindowNs(), "end.stallWindowNs", doc);
         if (s.end().deviceFaults() == 0 && s.end().afterNs() == 0) {
             throw doc.error("end", "expected deviceFaults > 0 or afterNs > 0; as written the run never ends", null);
         }
