@@ -39,6 +39,10 @@ static inline void mark(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		die("vsnprintf");
+	if ((size_t)n >= sizeof line)
+		n = sizeof line - 1; /* vsnprintf returns the untruncated length: write what the buffer holds */
 	if (marker < 0)
 		marker = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
 	if (marker < 0)

@@ -124,7 +124,12 @@ final class FtraceConverter {
         Cpu c = cpu(l.cpu());
         int task = l.pid() == 0 ? -1 - l.cpu() : l.pid(); // each CPU's idle task is pid 0
         if (!l.inHardirq() && c.lastTask != null && c.lastTask != task) {
-            // the CPU switched tasks: an operation the kernel did for the last one without a marker is over
+            // The CPU switched tasks. A flush's wait for its IPIs was over: csd_lock_wait spins with
+            // preemption disabled, so no other task runs here before every handler answered.
+            if (c.waiting != null) {
+                endWait(c);
+            }
+            // An operation the kernel did for the last task without a marker is over.
             Op previous = ops.get(c.lastTask);
             if (previous != null && !previous.marked && previous.cpu == c) {
                 c.op = previous;
@@ -183,6 +188,7 @@ final class FtraceConverter {
             ops.remove(task);
         } else {
             c.op.cpu = c;
+            c.op.task = task;
             ops.put(task, c.op);
         }
     }
@@ -530,7 +536,12 @@ final class FtraceConverter {
 
     private void closeUnmarked(Cpu c) {
         if (c.op != null && !c.op.marked) {
+            // The end is the op's task's: after what that task did last, wherever it ran (it may have
+            // migrated since, and this CPU may be switching to another task now).
+            int running = currentTask;
+            currentTask = c.op.task;
             emitCpu(c, c.op.lastNs, null, new PageTableEvent.TlbFlushFinished(c.op.id, c.op.frees));
+            currentTask = running;
             c.op = null;
             c.flush = null;
         }
@@ -646,7 +657,7 @@ final class FtraceConverter {
     }
 
     /** A shootdown being imported. */
-    private static final class Op {
+    private final class Op {
         final long id;
         final String word;
         final boolean marked;
@@ -661,8 +672,11 @@ final class FtraceConverter {
         long lastNs;
         /** The CPU it last ran on. */
         Cpu cpu;
+        /** The task it runs in (the key of {@code ops}: the pid, or -1-cpu for an idle task). */
+        int task;
 
         Op(long id, String word, boolean marked, long mm, long start, long end, int pid, long line) {
+            this.task = currentTask; // the task whose line starts it
             this.id = id;
             this.word = word;
             this.marked = marked;

@@ -384,6 +384,51 @@ class FtraceImportTest {
         assertEquals("clean", i.report().verdict(), i.report().violations().toString());
     }
 
+    /** A capture of {@code lines} after the 6.12 harness capture's 12-line header (2 CPUs). */
+    private static Text synthetic(String name, String... lines) throws IOException {
+        List<String> text = new ArrayList<>(Text.of("linux-6.12.118-deb13-cloud-amd64.harness.trace").text().subList(0, 12));
+        text.addAll(List.of(lines));
+        return new Text(name, text);
+    }
+
+    @Test
+    void aSenderSwitchedOutAfterItsWaitWasAnsweredBeforeTheSwitch() throws IOException {
+        // kswapd0's batch flush IPI, answered on cpu1; kswapd0 traces nothing more before cpu0 runs another task.
+        // csd_lock_wait spins with preemption disabled: the switch itself proves every handler answered first.
+        // (Seen in a 6.12 capture of kswapd reclaim: without this the answer was not ordered before the end.)
+        Imported i = importAndAudit(synthetic("switched.trace",
+                "         kswapd0-49      [000] .....    20.557935: abf: (arch_tlbbatch_flush+0x4/0x100) mask=0x2",
+                "         kswapd0-49      [000] ...1.    20.557942: nftm: (native_flush_tlb_multi+0x4/0x100) mask=0x2",
+                "         kswapd0-49      [000] ...1.    20.557945: tlb_flush: pages:-1 reason:remote ipi send (4)",
+                "       tlbkswapd-174     [001] d.h..    20.558624: ftf: (flush_tlb_func+0x4/0x220)",
+                "       tlbkswapd-174     [001] d.h..    20.558662: tlb_flush: pages:-1 reason:remote shootdown (1)",
+                "       tlbkswapd-173     [000] d..2.    20.572478: tlb_flush: pages:-1 reason:flush on task switch (0)"), null);
+
+        assertEquals("clean", i.report().verdict(), i.report().violations().toString());
+        ShootdownSummary batch = i.report().shootdowns().get(0);
+        assertEquals(List.of("cpu1"), batch.cpuFlushes().stream().map(ShootdownSummary.CpuFlush::cpu).toList());
+    }
+
+    @Test
+    void anUnmarkedFlushEndsAfterWhatItsTaskDidLastEvenWhenTheTaskMoved() throws IOException {
+        // Task 118 flushes locally on cpu1 and migrates to cpu0; the capture ends with cpu1 idle. The flush's end is
+        // task 118's, after its local flush_tlb_func on cpu1, whichever task the importer read last.
+        // (Seen in a 6.1 capture, a forked child's copy-on-write flush.)
+        Imported i = importAndAudit(synthetic("migrated.trace",
+                "       tlbkswapd-118     [001] .....     6.570565: fmr: (flush_tlb_mm_range+0x0/0x170) mm=0xffff888b41a57600"
+                        + " start=0x4d1000 end=0x4d3000 stride_shift=0xc freed_tables=0x0",
+                "       tlbkswapd-118     [001] d..1.     6.570582: ftf: (flush_tlb_func+0x0/0x1f0)",
+                "       tlbkswapd-118     [001] d..1.     6.570588: tlb_flush: pages:2 reason:local mm shootdown (3)",
+                "       tlbkswapd-117     [000] d..2.     6.572315: tlb_flush: pages:-1 reason:flush on task switch (0)",
+                "       tlbkswapd-118     [000] d..2.     6.572444: tlb_flush: pages:-1 reason:flush on task switch (0)",
+                "          <idle>-0       [001] d..2.     6.578949: tlb_flush: pages:-1 reason:flush on task switch (0)"), null);
+
+        assertEquals("clean", i.report().verdict(), i.report().violations().toString());
+        Envelope flushed = i.log().stream().filter(e -> e.event() instanceof IpiEvent.TlbFlushed).findFirst().orElseThrow();
+        Envelope end = i.log().stream().filter(e -> e.event() instanceof PageTableEvent.TlbFlushFinished).findFirst().orElseThrow();
+        assertTrue(flushed.happenedBefore(end), flushed.id() + " before " + end.id());
+    }
+
     @Test
     void anIdleCpuRunsTheCallFromItsIdleLoopWithNoInterrupt() throws IOException {
         // An idle CPU polling for work gets no IPI: flush_smp_call_function_queue runs the queued flush_tlb_func
