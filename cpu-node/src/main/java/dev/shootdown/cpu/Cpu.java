@@ -186,7 +186,7 @@ public final class Cpu implements NodeStateMachine {
             d.emit(new InjectionEvent.FaultInjected(FaultKind.LOST_IPI.kebab(), FaultKind.Layer.MODEL.label(), nodeId,
                     "flush-tlb shootdown " + f.shootdownId(), "faults[" + faults.indexOf(lost) + "]: the flush IPI of shootdown "
                             + f.shootdownId() + " for mm " + f.mm() + " never reached " + nodeId
-                            + "; flush_tlb_func did not run and the initiator waits for its csd for ever"));
+                            + "; flush_tlb_func did not run and the initiator waits for its csd for ever", faults.indexOf(lost)));
             return;
         }
         flushTlbFunc(d, f);

@@ -310,7 +310,7 @@ public final class Iommu implements NodeStateMachine {
 
     private InjectionEvent.FaultInjected injected(FaultKind kind, FaultSpec spec, String target, String detail) {
         return new InjectionEvent.FaultInjected(kind.kebab(), kind.layer().label(), nodeId, target,
-                "faults[" + faults.indexOf(spec) + "]: " + detail);
+                "faults[" + faults.indexOf(spec) + "]: " + detail, faults.indexOf(spec));
     }
 
     private void onPageResponse(Decider d, FaultEvent.PageResponseSent response, long nowNs) {

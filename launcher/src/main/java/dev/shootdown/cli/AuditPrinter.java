@@ -41,6 +41,7 @@ final class AuditPrinter {
         if (r.ended() != null) {
             out.println("  ended: " + r.ended());
         }
+        r.faultsNeverMatched().forEach(f -> out.println("  fault plan: " + f));
         out.printf(Locale.ROOT, "  %d whole-mm secondary invalidations, %d frames reclaimed, %.2f whole-mm invalidations per"
                         + " reclaimed page, fault-livelock threshold %d%n",
                 r.stats().wholeMmSecondaryInvalidations(), r.stats().framesReclaimed(),

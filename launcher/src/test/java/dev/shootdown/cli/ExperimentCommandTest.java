@@ -60,7 +60,7 @@ class ExperimentCommandTest {
         assertEquals(List.of("kswapd-reclaim", "x86", "none", "clean", "kernel-oops", "clean"),
                 row(o.out(), "kswapd-reclaim", "x86", "none"));
         assertEquals(List.of("direct-reclaim-cross-mm", "x86", "none", "clean",
-                "missing-secondary-invalidation, use-after-free, wrong-mm-invalidation", "clean"),
+                "missing-secondary-invalidation, race-with-free, use-after-free, wrong-mm-invalidation", "clean"),
                 row(o.out(), "direct-reclaim-cross-mm", "x86", "none"));
         // The sweep: under 6.6 the audit sees the model faults that matter; under 6.5 try_to_unmap_one's
         // second invalidate_range of each page (from range_end) makes up for one dropped TLBI.

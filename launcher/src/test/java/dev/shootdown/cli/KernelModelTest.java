@@ -49,9 +49,9 @@ class KernelModelTest {
             // v2: arch_tlbbatch_flush passes current->mm, NULL in kswapd.
             "kswapd-reclaim x86 series-v2", Set.of("kernel-oops"),
             // v2: direct reclaim in B's context invalidates B's mm, not A's: A's device keeps
-            // translating to frames already freed and reused.
+            // translating to frames already freed and reused (and DMAs racing with the frees).
             "direct-reclaim-cross-mm x86 series-v2",
-            Set.of("missing-secondary-invalidation", "use-after-free", "wrong-mm-invalidation"));
+            Set.of("missing-secondary-invalidation", "race-with-free", "use-after-free", "wrong-mm-invalidation"));
 
     static List<Long> seeds(int count) {
         List<Long> seeds = new ArrayList<>();

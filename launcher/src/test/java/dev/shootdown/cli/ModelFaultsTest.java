@@ -189,6 +189,20 @@ class ModelFaultsTest {
     }
 
     @Test
+    void aFaultThatNeverMatchesIsSaidSoAndOneThatDidIsNot() {
+        // arm64 sends no flush IPIs (broadcast TLBIs): a lost IPI has nothing to hit.
+        Run arm64 = run(Scenarios.munmapDma().with("arm64", "linux-6.6")
+                .withFaults(FaultPlan.of(FaultSpec.of(FaultKind.LOST_IPI, "cpu1"),
+                        FaultSpec.of(FaultKind.LATE_CMD_SYNC, "iommu0").withNth(1).withModelParameters(1_000L, null, null))), 1);
+        assertEquals(List.of("faults[0] lost-ipi on cpu1: never matched anything in this run"), arm64.report().faultsNeverMatched());
+
+        Run x86 = run(WINDOWED.withFaults(FaultPlan.of(FaultSpec.of(FaultKind.LOST_IPI, "cpu1").withNth(1))), 1);
+        assertEquals(List.of(), x86.report().faultsNeverMatched());
+        assertEquals(0, x86.of(InjectionEvent.FaultInjected.class).stream()
+                .mapToInt(e -> ((InjectionEvent.FaultInjected) e.event()).index()).sum(), "the lost IPI is faults[0]");
+    }
+
+    @Test
     void aDroppedIotlbInvalidationIsAMissingSecondaryInvalidationAndTheDeviceUsesTheFreedFrame() {
         Run run = run(WINDOWED.withFaults(FaultPlan.of(FaultSpec.of(FaultKind.DROPPED_IOTLB_INVALIDATION, "iommu0").withNth(1))),
                 1);

@@ -20,6 +20,8 @@ import java.util.Map;
  *                               the JSON when there were none, so a fault-free report reads as
  *                               before plans existed
  * @param faultsInjected         how many were injected (also left out when 0)
+ * @param faultsNeverMatched     the plan's model faults that hit nothing in the run, one line each
+ *                               (left out when there are none)
  * @param imported               for a log imported from a kernel trace: where from, and what such
  *                               a trace cannot show (left out of a simulated run's report)
  * @param ended                  why the run ended (its run-completed's reason: every task done, the
@@ -40,6 +42,7 @@ public record AuditReport(
         List<String> logProblems,
         @JsonInclude(JsonInclude.Include.NON_EMPTY) List<InjectedFault> faults,
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) long faultsInjected,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> faultsNeverMatched,
         @JsonInclude(JsonInclude.Include.NON_NULL) Imported imported,
         @JsonInclude(JsonInclude.Include.NON_NULL) String ended) {
 
@@ -48,6 +51,7 @@ public record AuditReport(
         shootdowns = List.copyOf(shootdowns);
         logProblems = logProblems == null ? List.of() : List.copyOf(logProblems);
         faults = faults == null ? List.of() : List.copyOf(faults);
+        faultsNeverMatched = faultsNeverMatched == null ? List.of() : List.copyOf(faultsNeverMatched);
     }
 
     /** A report of a run without injected faults. */
@@ -55,7 +59,7 @@ public record AuditReport(
             int faultLivelockThreshold, List<Violation> violations, List<ShootdownSummary> shootdowns, Stats stats,
             List<String> logProblems) {
         this(run, scenario, arch, policy, seed, verdict, complete, faultLivelockThreshold, violations, shootdowns, stats,
-                logProblems, List.of(), 0, null, null);
+                logProblems, List.of(), 0, List.of(), null, null);
     }
 
     /**
@@ -86,7 +90,7 @@ public record AuditReport(
             return this;
         }
         return new AuditReport(run, scenario, arch, policy, seed, verdict, false, faultLivelockThreshold, violations, shootdowns,
-                stats, problems, faults, faultsInjected, imported, ended);
+                stats, problems, faults, faultsInjected, faultsNeverMatched, imported, ended);
     }
 
     /**

@@ -314,6 +314,8 @@ public final class Auditor {
     private final Map<String, Streak> streaks = new HashMap<>();
     /** shootdownId -> the last call of the secondary-TLB hook with a NULL mm. */
     private final Map<Long, Envelope> nullMmHookCalls = new HashMap<>();
+    /** The places in the run's fault plan of the model faults that hit something. */
+    private final Set<Integer> faultsMatched = new HashSet<>();
     /** Why the run ended (run-completed's reason), or null. */
     private String ended;
     /** The watchdog's stall-detected events, settled at the end ({@link #checkStalls}). */
@@ -793,6 +795,9 @@ public final class Auditor {
      * or secondary request it hit (its cause), for the chains of the violations it explains.
      */
     private void onFaultInjected(Envelope e, InjectionEvent.FaultInjected f) {
+        if (f.index() != null) {
+            faultsMatched.add(f.index());
+        }
         faultsInjected++;
         if (faults.size() < LISTED_FAULTS) {
             faults.add(new AuditReport.InjectedFault(e.id(), e.timeNs(), f.fault(), f.layer(), f.node(),
@@ -890,6 +895,25 @@ public final class Auditor {
                 + " was still spinning in csd_lock_wait with preemption disabled when the run ended, "
                 + String.format(Locale.ROOT, "%.3f us", (lastTimeNs - issued.timeNs()) / 1000.0) + " later (" + frames
                 + "); CONFIG_CSD_LOCK_WAIT_DEBUG reports \"csd: Detected non-responsive CSD lock\" for it", sd.id);
+    }
+
+    /**
+     * The model faults of the run's plan that never hit anything (a lost IPI on arm64, which sends
+     * none; a fault after the run's end), one line each; infrastructure faults, done by the host,
+     * are not counted here.
+     */
+    private List<String> faultsNeverMatched() {
+        if (scenario == null || scenario.faults() == null) {
+            return List.of();
+        }
+        List<String> never = new ArrayList<>();
+        for (var f : scenario.faults().of(dev.shootdown.fault.FaultKind.Layer.MODEL)) {
+            if (!faultsMatched.contains(f.index())) {
+                never.add("faults[" + f.index() + "] " + f.spec().kind().kebab()
+                        + (f.spec().node() == null ? "" : " on " + f.spec().node()) + ": never matched anything in this run");
+            }
+        }
+        return never;
     }
 
     /**
@@ -1090,9 +1114,30 @@ public final class Auditor {
             }
             chain.add(free.id());
             chain.add(e.id());
-            violate("use-after-free", e.node(), mm, Kernel.hex(va), chain, who + " accessed frame " + Kernel.hex(frame.frame())
-                    + " through a stale translation in " + holder + " after the frame was freed by " + free.id());
+            if (e.timeNs() > free.timeNs()) {
+                violate("use-after-free", e.node(), mm, Kernel.hex(va), chain, who + " accessed freed frame "
+                        + Kernel.hex(frame.frame()) + " at " + us(e.timeNs()) + " through a stale translation in " + holder
+                        + ", after the frame was freed by " + free.id() + " at " + us(free.timeNs()));
+            } else {
+                raceWithFree(e, free, mm, va, frame.frame(), holder, chain);
+            }
         }
+    }
+
+    /**
+     * An access not ordered before the free of its frame, but not after it in simulated time
+     * either: a race with the free, not a use after free. The translation it used was not
+     * invalidated before the free, which a use after free can follow.
+     */
+    private void raceWithFree(Envelope access, Envelope free, long mm, long va, long frame, String holder, List<String> chain) {
+        violate("race-with-free", access.node(), mm, Kernel.hex(va), chain, "access " + access.id() + " to frame "
+                + Kernel.hex(frame) + " at " + us(access.timeNs()) + " through " + holder + " is not ordered before the free "
+                + free.id() + " at " + us(free.timeNs()) + ": it came first in simulated time, but nothing made the free wait"
+                + " for it (its translation was not invalidated before the free)");
+    }
+
+    private static String us(long ns) {
+        return String.format(Locale.ROOT, "%.3f us", ns / 1000.0);
     }
 
     /**
@@ -1162,11 +1207,17 @@ public final class Auditor {
             if (a.happenedBefore(free)) {
                 settleStaleUse(a);
             } else {
-                staleUses.remove(a.id()); // the same access, now known to be a use after free
-                violate("use-after-free", a.node(), access.getValue().mm(), Kernel.hex(access.getValue().va()),
-                        List.of(a.id(), free.id()),
-                        "access " + a.id() + " through " + access.getKey() + " is not ordered before the free of frame "
-                                + Kernel.hex(f.frame()) + " (" + free.id() + ")");
+                if (a.timeNs() > free.timeNs()) {
+                    staleUses.remove(a.id()); // the same access, now known to be a use after free
+                    violate("use-after-free", a.node(), access.getValue().mm(), Kernel.hex(access.getValue().va()),
+                            List.of(a.id(), free.id()), "access " + a.id() + " through " + access.getKey() + " reached frame "
+                                    + Kernel.hex(f.frame()) + " at " + us(a.timeNs()) + ", after its free " + free.id() + " at "
+                                    + us(free.timeNs()) + ", and is not ordered before it");
+                } else {
+                    // it came first: what it was stays (a stale translation use, if one), and it raced with the free
+                    raceWithFree(a, free, access.getValue().mm(), access.getValue().va(), f.frame(), access.getKey(),
+                            List.of(a.id(), free.id()));
+                }
             }
         }
         for (Map.Entry<String, Holding> held : holdings.getOrDefault(frame, Map.of()).entrySet()) {
@@ -1430,7 +1481,7 @@ public final class Auditor {
                     collected == null ? List.of() : collected.shootdowns,
                     new AuditReport.Stats(events, lastTimeNs, orderClasses, cpuAccesses, dmaAccesses, deviceFaults, framesFreed,
                             wholeMmSecondaryInvalidations, framesReclaimed, lag(lagAfter), lag(lagBefore)), List.of(),
-                    faults, faultsInjected, imported == null ? null : new AuditReport.Imported(imported.format(), imported.file(),
+                    faults, faultsInjected, faultsNeverMatched(), imported == null ? null : new AuditReport.Imported(imported.format(), imported.file(),
                             imported.sha256(), imported.mms().stream().map(m -> "mm " + m.mm() + " = " + m.address() + " ("
                                     + m.task() + ")").toList(), imported.notTraced(), imported.warnings()), ended);
         }

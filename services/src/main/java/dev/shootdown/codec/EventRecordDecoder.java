@@ -24,14 +24,15 @@ import java.util.Map;
  * first, then every record component in declaration order, each of the JSON type Jackson writes
  * for it; the record is built with its canonical constructor, as Jackson's data binding builds it.
  * Only events whose components are all {@code long}, {@code int}, {@code boolean}, {@code String},
- * a plain enum (no Jackson annotation), a {@code List<String>}, a {@code List<Long>} or a list of records of those
+ * an {@code Integer} (a number or null), a plain enum (no Jackson annotation), a {@code List<String>}, a
+ * {@code List<Long>} or a list of records of those
  * (not events themselves) have a decoder; for the others,
  * and for any object not in that exact shape, {@link #decode} answers null and the caller decodes
  * the line with data binding. Thread-safe: built once, immutable.
  */
 final class EventRecordDecoder {
 
-    private enum Kind { LONG, INT, BOOLEAN, STRING, ENUM, STRING_LIST, LONG_LIST, RECORD_LIST }
+    private enum Kind { LONG, INT, BOXED_INT, BOOLEAN, STRING, ENUM, STRING_LIST, LONG_LIST, RECORD_LIST }
 
     /** One record component: its JSON name, its kind, an enum's constants by name, a list's element shape. */
     private record Component(String name, Kind kind, Map<String, Object> constants, RecordShape element) {}
@@ -79,6 +80,15 @@ final class EventRecordDecoder {
                         return null;
                     }
                     value = p.getIntValue();
+                }
+                case BOXED_INT -> {
+                    if (t == JsonToken.VALUE_NULL) {
+                        value = null;
+                    } else if (t == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT) {
+                        value = p.getIntValue();
+                    } else {
+                        return null;
+                    }
                 }
                 case BOOLEAN -> {
                     if (t != JsonToken.VALUE_TRUE && t != JsonToken.VALUE_FALSE) {
@@ -231,6 +241,9 @@ final class EventRecordDecoder {
         if (type == boolean.class) {
             return Kind.BOOLEAN;
         }
+        if (type == Integer.class) {
+            return Kind.BOXED_INT;
+        }
         if (type == String.class) {
             return Kind.STRING;
         }
@@ -272,7 +285,9 @@ final class EventRecordDecoder {
 
     private static boolean jacksonAnnotated(Annotation[] annotations) {
         for (Annotation a : annotations) {
-            if (a.annotationType().getPackageName().startsWith("com.fasterxml.jackson")) {
+            // @JsonInclude only leaves a value out of what is written; a line that has it reads the same
+            if (a.annotationType().getPackageName().startsWith("com.fasterxml.jackson")
+                    && a.annotationType() != com.fasterxml.jackson.annotation.JsonInclude.class) {
                 return true;
             }
         }

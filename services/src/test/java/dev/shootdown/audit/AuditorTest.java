@@ -155,7 +155,7 @@ class AuditorTest {
 
         AuditReport r = run.audit();
         assertEquals("violations", r.verdict());
-        assertEquals(List.of("missing-secondary-invalidation", "use-after-free"), kinds(r));
+        assertEquals(List.of("missing-secondary-invalidation", "race-with-free", "use-after-free"), kinds(r));
         assertEquals("secondary-never", r.shootdowns().get(0).order());
         // The DMA through the stale ATC entry (iommu0#5): proved by the ATC fill and the free.
         Violation uaf = r.violations().stream().filter(v -> v.events().contains("iommu0#5")).findFirst().orElseThrow();
@@ -166,9 +166,11 @@ class AuditorTest {
             assertEquals(1, v.mm(), "every violation names the mm: " + v);
             assertEquals("0x7f0000000000", v.va(), "every violation names the address: " + v);
         }
-        // The DMA before the munmap (iommu0#4) is not ordered before the free either: nothing
-        // made the kernel wait for the device.
-        assertTrue(r.violations().stream().anyMatch(v -> v.kind().equals("use-after-free") && v.events().contains("iommu0#4")));
+        // The DMA before the munmap (iommu0#4) is not ordered before the free either: nothing made the
+        // kernel wait for the device. But it came first in simulated time: a race with the free, not a use of it.
+        Violation race = r.violations().stream().filter(v -> v.kind().equals("race-with-free")).findFirst().orElseThrow();
+        assertEquals(List.of("iommu0#4", "coordinator#6"), race.events());
+        assertTrue(r.violations().stream().noneMatch(v -> v.kind().equals("use-after-free") && v.events().contains("iommu0#4")));
     }
 
     @Test
@@ -866,16 +868,36 @@ class AuditorTest {
     void aStaleWriteThatTheFreeShowsToBeAUseAfterFreeIsReportedOnlyAsThat() {
         Mprotect m = new Mprotect();
         Envelope returned = m.returns(m.cpuAck);
-        Envelope dma = dmaThroughIotlb(m.b, Access.WRITE, returned);
+        Envelope dma = dmaThroughIotlb(m.b, Access.WRITE, returned); // at 300 us
         assertEquals(List.of("missing-secondary-invalidation", "stale-translation-use"), kinds(m.audit()));
-        // Then the task munmaps the page and the frame is freed without waiting for the device.
-        m.b.emit("coordinator", 400, new PageTableEvent.MmuGatherStarted(4, 1, VA, END, "munmap", "cpu0", 100));
-        m.b.emit("coordinator", 400, new PageTableEvent.PteCleared(1, VA, FRAME, 1, 4));
-        m.b.emit("coordinator", 410, new PageTableEvent.FrameFreed(FRAME, 1, 4));
+        // Then the task munmaps the page and the frame is freed without waiting for the device, at 250 us:
+        // concurrent with the DMA by happens-before, before it in simulated time.
+        m.b.emit("coordinator", 240, new PageTableEvent.MmuGatherStarted(4, 1, VA, END, "munmap", "cpu0", 100), returned);
+        m.b.emit("coordinator", 240, new PageTableEvent.PteCleared(1, VA, FRAME, 1, 4));
+        m.b.emit("coordinator", 250, new PageTableEvent.FrameFreed(FRAME, 1, 4));
 
         AuditReport r = m.audit();
         assertTrue(kinds(r).contains("use-after-free"), () -> r.violations().toString());
         assertTrue(r.violations().stream().noneMatch(v -> v.kind().equals("stale-translation-use")), () -> r.violations().toString());
         assertTrue(r.violations().stream().anyMatch(v -> v.kind().equals("use-after-free") && v.events().contains(dma.id())));
+    }
+
+    @Test
+    void aStaleWriteBeforeTheFreeStaysAStaleWriteAndRacedWithTheFree() {
+        Mprotect m = new Mprotect();
+        Envelope returned = m.returns(m.cpuAck);
+        Envelope dma = dmaThroughIotlb(m.b, Access.WRITE, returned); // at 300 us
+        // The free comes at 410 us, after the DMA in simulated time, and nothing orders the DMA before it.
+        m.b.emit("coordinator", 400, new PageTableEvent.MmuGatherStarted(4, 1, VA, END, "munmap", "cpu0", 100), returned);
+        m.b.emit("coordinator", 400, new PageTableEvent.PteCleared(1, VA, FRAME, 1, 4));
+        Envelope free = m.b.emit("coordinator", 410, new PageTableEvent.FrameFreed(FRAME, 1, 4));
+
+        AuditReport r = m.audit();
+        assertEquals(List.of("missing-secondary-invalidation", "race-with-free", "stale-translation-use"), kinds(r));
+        Violation race = r.violations().stream().filter(v -> v.kind().equals("race-with-free")).findFirst().orElseThrow();
+        assertEquals(List.of(dma.id(), free.id()), race.events());
+        assertEquals("access " + dma.id() + " to frame 0x1000 at 0.300 us through iommu0 iotlb pasid 1 is not ordered before the free "
+                + free.id() + " at 0.410 us: it came first in simulated time, but nothing made the free wait for it (its"
+                + " translation was not invalidated before the free)", race.explanation());
     }
 }

@@ -131,7 +131,7 @@ class EventCodecTest {
             return "cpu1";
         } else if (type == long.class || type == Long.class) {
             return 0x7f0000001000L;
-        } else if (type == int.class) {
+        } else if (type == int.class || type == Integer.class) {
             return 7;
         } else if (type == boolean.class) {
             return true;
