@@ -109,7 +109,14 @@ final class AuditPrinter {
         if (violationCount > violations.size()) {
             out.printf("... and %d more violations in report.json%n", violationCount - violations.size());
         }
-        out.printf("verdict: %s (%d violations)%n", r.verdict(), violationCount);
+        if (!r.logProblems().isEmpty() && violationCount == 0) {
+            // what could not be audited may hold violations: not "clean"
+            out.printf("verdict: incomplete (0 violations in what could be audited)%n");
+        } else if (!r.logProblems().isEmpty()) {
+            out.printf("verdict: %s (%d violations; the audit is incomplete)%n", r.verdict(), violationCount);
+        } else {
+            out.printf("verdict: %s (%d violations)%n", r.verdict(), violationCount);
+        }
     }
 
     /** One line of a shootdown's block, and when it happened (null: never). */

@@ -102,6 +102,9 @@ public final class CausalOrder {
         return byNode != 0 ? byNode < 0 : a.seq() < b.seq();
     }
 
+    /** Why events cannot be placed: {@code what}, and the held event that needs the missing one (null if none). */
+    record Gap<T>(String what, T needing) {}
+
     /**
      * Why none of the events left in {@code byNode} (per node, by seq, none placed yet) can come
      * next. {@code certain}: every event of the log was seen, so what is absent is not in the
@@ -110,25 +113,46 @@ public final class CausalOrder {
      */
     static <T> String describeGap(Map<String, ? extends SortedMap<Long, T>> byNode, ToLongFunction<String> placed,
             Function<T, Envelope> envelopeOf, boolean certain) {
+        return gapOf(byNode, placed, envelopeOf, certain).what();
+    }
+
+    /**
+     * The first event missing from the log, and the held event that needs it: first a node whose
+     * next held event does not follow its last placed one (its predecessor is missing), else an
+     * event whose vector clock depends on an event of another node that is neither placed nor
+     * held (the first such one of that node is the missing one).
+     */
+    static <T> Gap<T> gapOf(Map<String, ? extends SortedMap<Long, T>> byNode, ToLongFunction<String> placed,
+            Function<T, Envelope> envelopeOf, boolean certain) {
+        String absent = certain ? " is not in the log" : " is not in the log or came too late";
         for (Map.Entry<String, ? extends SortedMap<Long, T>> node : byNode.entrySet()) {
             if (node.getValue().isEmpty()) {
                 continue;
             }
-            Envelope e = envelopeOf.apply(node.getValue().get(node.getValue().firstKey()));
+            T head = node.getValue().get(node.getValue().firstKey());
+            Envelope e = envelopeOf.apply(head);
             long have = placed.applyAsLong(e.node());
             if (have != e.seq() - 1) {
-                return "event " + Envelope.id(e.node(), have + 1) + " is missing" + (certain ? "" : " or came too late")
-                        + " (next present: " + e.id() + ")";
+                return new Gap<>("event " + Envelope.id(e.node(), have + 1) + absent + "; " + e.id()
+                        + ", the next event of " + e.node() + ", follows it", head);
             }
+        }
+        for (Map.Entry<String, ? extends SortedMap<Long, T>> node : byNode.entrySet()) {
+            if (node.getValue().isEmpty()) {
+                continue;
+            }
+            T head = node.getValue().get(node.getValue().firstKey());
+            Envelope e = envelopeOf.apply(head);
             for (Map.Entry<String, Long> c : e.clock().entries().entrySet()) {
                 long next = placed.applyAsLong(c.getKey()) + 1;
                 SortedMap<Long, T> other = byNode.get(c.getKey());
                 if (next <= c.getValue() && (other == null || !other.containsKey(next))) {
-                    return "event " + e.id() + " depends on " + Envelope.id(c.getKey(), c.getValue())
-                            + ", which is not in the log" + (certain ? "" : " or came too late");
+                    String depends = next == c.getValue() ? " depends on it"
+                            : " depends on it (its clock has " + Envelope.id(c.getKey(), c.getValue()) + ")";
+                    return new Gap<>("event " + Envelope.id(c.getKey(), next) + absent + "; " + e.id() + depends, head);
                 }
             }
         }
-        return "no event can come next";
+        return new Gap<>("no event can come next", null);
     }
 }

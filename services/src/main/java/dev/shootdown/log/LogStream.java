@@ -366,8 +366,8 @@ public final class LogStream implements AutoCloseable {
             }
         }
         if (forgotten == 0) {
-            problem(firstLine, LogFile.unplaced(CausalOrder.describeGap(held, this::lastPlaced, Held::envelope, true),
-                    unplaced));
+            CausalOrder.Gap<Held> gap = CausalOrder.gapOf(held, this::lastPlaced, Held::envelope, true);
+            problem(gap.needing() != null ? gap.needing().line() : firstLine, LogFile.unplaced(gap.what(), unplaced));
         } else {
             String gap = held.isEmpty() ? firstForgottenWhy
                     : CausalOrder.describeGap(held, this::lastPlaced, Held::envelope, false);

@@ -283,7 +283,7 @@ class LogStreamTest {
 
         assertEquals(List.of(
                 new LogFile.Problem(3, codecError("{\"run\": oops")),
-                new LogFile.Problem(5, "event c#1 depends on a#2, which is not in the log; 1 events from here on cannot"
+                new LogFile.Problem(5, "event a#2 is not in the log; c#1 depends on it; 1 events from here on cannot"
                         + " be placed in causal order and are not audited")),
                 r.problems());
         assertEquals(List.of("a#1", "b#1", "b#2"), r.ids());
@@ -323,7 +323,7 @@ class LogStreamTest {
     }
 
     @Test
-    void aMissingEventIsOneProblemAtTheFirstUnplacedLineWithTheCount() throws IOException {
+    void aMissingEventIsOneProblemNamingItAtTheLineOfTheEventThatNeedsItWithTheCount() throws IOException {
         List<Envelope> log = runLikeLog(4, 400);
         Path file = write("missing.jsonl", lines(without(log, "coordinator#3")));
         LogFile.Contents whole = LogFile.read(file);
@@ -335,8 +335,10 @@ class LogStreamTest {
         assertEquals(blocked.size(), r.unplaced());
         assertEquals(whole.unplaced().size(), r.unplaced());
         assertEquals(1, r.problems().size());
-        long firstLine = log.indexOf(blocked.get(0)); // 1-based line once coordinator#3 (before it) is gone
-        assertEquals(new LogFile.Problem(firstLine, "event coordinator#3 is missing (next present: coordinator#4); " + r.unplaced()
+        Envelope next = log.stream().filter(e -> e.id().equals("coordinator#4")).findFirst().orElseThrow();
+        long nextLine = log.indexOf(next); // 1-based line once coordinator#3 (before it) is gone
+        assertEquals(new LogFile.Problem(nextLine, "event coordinator#3 is not in the log; coordinator#4, the next event of"
+                + " coordinator, follows it; " + r.unplaced()
                 + " events from here on cannot be placed in causal order and are not audited"), r.problems().get(0));
         assertEquals(whole.problems(), r.problems());
         assertEquals(whole.ordered(), r.out());
@@ -374,7 +376,7 @@ class LogStreamTest {
         assertEquals(10, r.maxHeld());
         assertEquals(30, r.placed(), "every b");
         assertEquals(30, r.unplaced(), "10 held a's and 20 forgotten");
-        assertEquals(List.of(new LogFile.Problem(2, "event a#1 is missing or came too late (next present: a#2); 30 events"
+        assertEquals(List.of(new LogFile.Problem(2, "event a#1 is not in the log or came too late; a#2, the next event of a, follows it; 30 events"
                 + " from here on cannot be placed in causal order and are not audited (the reorder window of 10 events"
                 + " was full at line 20; after that, events that could not be placed at once were not held)")), r.problems());
         assertEquals(LogFile.read(file).unplaced().size(), r.unplaced());
