@@ -35,7 +35,8 @@ final class AuditCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--log", required = true, paramLabel = "FILE", description = "The log: one event envelope per line.")
+    @Option(names = "--log", required = true, paramLabel = "FILE",
+            description = "The log: one event envelope per line (plain or gzip); - reads standard input.")
     Path log;
 
     @Option(names = "--out", defaultValue = "shootdown-out", paramLabel = "DIR",
@@ -52,18 +53,25 @@ final class AuditCommand implements Callable<Integer> {
     @Mixin
     AuditOptions audit;
 
+    @Mixin
+    OutputOptions output;
+
     @Override
     public Integer call() throws Exception {
         int livelockThreshold = audit.livelockThreshold();
-        PrintWriter stdout = spec.commandLine().getOut();
+        output.validate();
+        PrintWriter terminal = spec.commandLine().getOut();
+        PrintWriter stdout = output.narration(terminal);
         PrintWriter stderr = spec.commandLine().getErr();
+        boolean stdin = log.toString().equals("-");
+        Path log = stdin ? Path.of("<stdin>") : this.log; // how problems name it
         RunCommand.createOutputDirectory(out);
         long startNs = System.nanoTime();
         StreamingAudit.Result result;
         List<String> problems = new ArrayList<>();
         long placed;
         long unplaced;
-        try (LogStream stream = AuditOptions.open(log);
+        try (LogStream stream = stdin ? LogStream.open(System.in) : AuditOptions.open(log);
                 StreamingAudit streaming = new StreamingAudit(out, livelockThreshold);
                 ProgressBar bar = progressBar(stream.fileSize())) {
             String unreadable = null;
@@ -106,7 +114,9 @@ final class AuditCommand implements Callable<Integer> {
             result = streaming.finish(problems);
         }
         double seconds = (System.nanoTime() - startNs) / 1e9;
-        AuditPrinter.print(result, "log " + log, stdout);
+        StreamingAudit.Result audited = result;
+        output.answer(terminal, () -> AuditPrinter.print(audited, "log " + log, stdout),
+                AuditPrinter.verdictLine(result.report(), result.violations()), out.resolve("report.json"));
         if (!problems.isEmpty()) {
             stdout.println("incomplete: " + problems.size() + " problem(s) in the log; audited " + placed
                     + " events, could not place " + unplaced);
@@ -123,7 +133,7 @@ final class AuditCommand implements Callable<Integer> {
     /** A bar over the file's bytes (MiB), on stderr, when asked for or when stderr is a terminal; null otherwise. */
     private ProgressBar progressBar(long fileBytes) {
         boolean show = progress != null ? progress : System.console() != null;
-        if (!show) {
+        if (!show || fileBytes < 0) { // standard input: no size to measure progress against
             return null;
         }
         return new ProgressBarBuilder().setTaskName("audit").setInitialMax(Math.max(1, fileBytes >> 20)).setUnit(" MiB", 1)

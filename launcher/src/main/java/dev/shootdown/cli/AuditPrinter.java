@@ -109,14 +109,19 @@ final class AuditPrinter {
         if (violationCount > violations.size()) {
             out.printf("... and %d more violations in report.json%n", violationCount - violations.size());
         }
+        out.println(verdictLine(r, violationCount));
+    }
+
+    /** The verdict, in one line: what {@code --quiet} prints. */
+    static String verdictLine(AuditReport r, long violationCount) {
         if (!r.logProblems().isEmpty() && violationCount == 0) {
             // what could not be audited may hold violations: not "clean"
-            out.printf("verdict: incomplete (0 violations in what could be audited)%n");
-        } else if (!r.logProblems().isEmpty()) {
-            out.printf("verdict: %s (%d violations; the audit is incomplete)%n", r.verdict(), violationCount);
-        } else {
-            out.printf("verdict: %s (%d violations)%n", r.verdict(), violationCount);
+            return "verdict: incomplete (0 violations in what could be audited)";
         }
+        if (!r.logProblems().isEmpty()) {
+            return String.format(Locale.ROOT, "verdict: %s (%d violations; the audit is incomplete)", r.verdict(), violationCount);
+        }
+        return String.format(Locale.ROOT, "verdict: %s (%d violations)", r.verdict(), violationCount);
     }
 
     /** One line of a shootdown's block, and when it happened (null: never). */

@@ -58,6 +58,9 @@ final class ReplayCommand implements Callable<Integer> {
     @Mixin
     AuditOptions audit;
 
+    @Mixin
+    OutputOptions output;
+
     @Option(names = "--at", paramLabel = "EVENT",
             description = "Also print what every TLB, IOTLB and ATC held just after event EVENT (an id such as coordinator#88).")
     String at;
@@ -72,7 +75,9 @@ final class ReplayCommand implements Callable<Integer> {
         if (source.log != null && bootstrapServers != null) {
             throw new BadInputException("--bootstrap-servers applies to --run only");
         }
-        PrintWriter stdout = spec.commandLine().getOut();
+        output.validate();
+        PrintWriter terminal = spec.commandLine().getOut();
+        PrintWriter stdout = output.narration(terminal);
         PrintWriter stderr = spec.commandLine().getErr();
         List<Envelope> log;
         String from;
@@ -114,7 +119,9 @@ final class ReplayCommand implements Callable<Integer> {
         AuditReport report = Auditor.audit(log, livelockThreshold);
         RunCommand.createOutputDirectory(out);
         ScenarioRunner.writeReport(out, report, log);
-        AuditPrinter.print(report, from, stdout);
+        String source = from;
+        output.answer(terminal, () -> AuditPrinter.print(report, source, stdout), AuditPrinter.verdictLine(report,
+                report.violations().size()), out.resolve("report.json"));
         stdout.println("wrote " + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();
         return report.violations().isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;

@@ -36,14 +36,19 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     EngineOptions options;
 
+    @Mixin
+    OutputOptions output;
+
     @Override
     public Integer call() throws Exception {
         KernelCatalog kernels = new KernelCatalog();
         Scenario scenario = scenarioOptions.scenario(kernels);
         options.validate(engine);
+        output.validate();
         scenario = options.withFaults(scenario);
         createOutputDirectory(out);
-        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter terminal = spec.commandLine().getOut();
+        PrintWriter stdout = output.narration(terminal);
         String faults = options.faultsHeader();
         if (faults != null) {
             stdout.println(faults);
@@ -58,7 +63,9 @@ final class RunCommand implements Callable<Integer> {
                     + " events before every node quiesced");
         }
         outcome.write(out);
-        AuditPrinter.print(outcome.report(), "engine " + engine.name(), stdout);
+        PrintWriter narration = stdout;
+        output.answer(terminal, () -> AuditPrinter.print(outcome.report(), "engine " + engine.name(), narration),
+                AuditPrinter.verdictLine(outcome.report(), outcome.report().violations().size()), out.resolve("report.json"));
         stdout.println("wrote " + out.resolve("events.jsonl") + " (" + outcome.lines().size() + " events), "
                 + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();

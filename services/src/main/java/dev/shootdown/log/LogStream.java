@@ -131,19 +131,17 @@ public final class LogStream implements AutoCloseable {
     private long currentHash;
     private boolean started;
 
-    private LogStream(Path file, int reorderWindow) throws IOException {
+    private LogStream(InputStream raw, long size, boolean gzip, int reorderWindow) throws IOException {
         if (reorderWindow < 0) {
+            raw.close();
             throw new IllegalArgumentException("the reorder window must not be negative, was " + reorderWindow);
         }
-        if (!Files.isRegularFile(file)) {
-            throw new NoSuchFileException(file.toString());
-        }
         this.reorderWindow = reorderWindow;
-        this.fileSize = Files.size(file);
-        this.counted = new CountingInputStream(Files.newInputStream(file));
+        this.fileSize = size;
+        this.counted = new CountingInputStream(raw);
         InputStream in = counted;
         try {
-            if (file.getFileName().toString().endsWith(".gz")) {
+            if (gzip) {
                 in = new GZIPInputStream(counted, 1 << 16);
             }
         } catch (IOException | RuntimeException e) {
@@ -160,7 +158,24 @@ public final class LogStream implements AutoCloseable {
 
     /** Same with an explicit reorder window (events held while waiting for their causes). */
     public static LogStream open(Path file, int reorderWindow) throws IOException {
-        return new LogStream(file, reorderWindow);
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString());
+        }
+        return new LogStream(Files.newInputStream(file), Files.size(file), file.getFileName().toString().endsWith(".gz"),
+                reorderWindow);
+    }
+
+    /**
+     * Reads a log from {@code in} (standard input): gzip when it starts with gzip's magic bytes,
+     * plain otherwise; its size is unknown ({@link #fileSize} -1). Closing the stream closes {@code in}.
+     */
+    public static LogStream open(InputStream in) throws IOException {
+        java.io.BufferedInputStream buffered = new java.io.BufferedInputStream(in, 1 << 16);
+        buffered.mark(2);
+        int b1 = buffered.read();
+        int b2 = buffered.read();
+        buffered.reset();
+        return new LogStream(buffered, -1, b1 == 0x1f && b2 == 0x8b, DEFAULT_REORDER_WINDOW);
     }
 
     /**
@@ -231,7 +246,7 @@ public final class LogStream implements AutoCloseable {
         return counted.count;
     }
 
-    /** The file's size in bytes. */
+    /** The file's size in bytes, -1 when unknown (standard input). */
     public long fileSize() {
         return fileSize;
     }
