@@ -39,6 +39,24 @@ class ShootdownScriptIT {
     }
 
     @Test
+    void installPutsTheCommandOnThePathAndItRunsFromAnyDirectory(@TempDir Path dir) throws Exception {
+        Path prefix = dir.resolve("prefix");
+        String text = run(dir, 0, "install", "--prefix", prefix.toString());
+        Path command = prefix.resolve("bin/shootdown");
+        assertTrue(text.contains("installed " + command + " (it runs " + ROOT.resolve("shootdown") + ")"), text);
+        assertTrue(Files.isExecutable(command));
+
+        Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+        Path output = dir.resolve("installed.txt");
+        Process p = new ProcessBuilder(command.toString(), "scenarios").directory(elsewhere.toFile()).redirectErrorStream(true)
+                .redirectOutput(output.toFile()).start();
+        assertTrue(p.waitFor(4, TimeUnit.MINUTES), "the installed command finished");
+        String listed = Files.readString(output, StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), listed);
+        assertTrue(listed.contains("munmap-dma"), listed);
+    }
+
+    @Test
     void theScriptPassesTheExitStatusThrough(@TempDir Path dir) throws Exception {
         String text = run(dir, 2, "run", "--scenario", "no-such-scenario", "--engine", "sim");
         assertTrue(text.contains("unknown scenario 'no-such-scenario'"), text);
