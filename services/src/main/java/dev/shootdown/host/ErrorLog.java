@@ -13,6 +13,8 @@ import java.util.Map;
 public final class ErrorLog {
 
     private final Map<String, Integer> counts = new LinkedHashMap<>();
+    /** The first error that ends the run (a state machine that threw), or null. */
+    private String fatal;
 
     /** Records an error; {@code cause} may be null. */
     public void record(String node, String what, Throwable cause) {
@@ -20,6 +22,27 @@ public final class ErrorLog {
                 + cause.getMessage() + ")");
         synchronized (counts) {
             counts.merge(key, 1, Integer::sum);
+        }
+    }
+
+    /**
+     * Records an error after which the node cannot go on (its state machine threw: its state may
+     * hold what it never published); the run it belongs to must end, naming it.
+     */
+    public void fatal(String node, String what, Throwable cause) {
+        record(node, what, cause);
+        synchronized (counts) {
+            if (fatal == null) {
+                fatal = node + ": " + what + (cause == null ? "" : " (" + cause.getClass().getSimpleName() + ": "
+                        + cause.getMessage() + ")");
+            }
+        }
+    }
+
+    /** The first fatal error, or empty. */
+    public java.util.Optional<String> firstFatal() {
+        synchronized (counts) {
+            return java.util.Optional.ofNullable(fatal);
         }
     }
 

@@ -210,6 +210,10 @@ public final class KafkaRunner {
                     }
                     // Every node finished a round that left nothing to happen, yet some never quiesced.
                     stalled = quiesced.size() < host.topology().size() && clock.finished();
+                    java.util.Optional<String> failed = host.errors().firstFatal();
+                    if (failed.isPresent()) {
+                        throw new InfrastructureException("run " + runId + " stopped: " + failed.get());
+                    }
                     for (Map.Entry<String, Future<String>> crash : List.copyOf(crashes.entrySet())) {
                         if (!crash.getValue().isComplete()) {
                             continue;

@@ -195,7 +195,7 @@ public class NodeVerticle extends VerticleBase {
             node.receive(in);
             maybeAdvance();
         } catch (RuntimeException e) {
-            host.errors().record(machine.nodeId(), "state machine failed on " + in.id(), e);
+            failed("state machine failed on " + in.id(), e);
         }
     }
 
@@ -294,8 +294,21 @@ public class NodeVerticle extends VerticleBase {
                 return;
             }
         }
-        publish(node.runUntil(bound.getAsLong()));
+        List<Envelope> out;
+        try {
+            out = node.runUntil(bound.getAsLong());
+        } catch (RuntimeException e) {
+            failed("state machine failed in round " + k, e);
+            return;
+        }
+        publish(out);
         sayDone(k);
+    }
+
+    /** The state machine threw: its state may hold what it never published, so it takes nothing more for this run. */
+    private void failed(String what, RuntimeException e) {
+        stopping = true;
+        host.errors().fatal(machine.nodeId(), what, e);
     }
 
     /** Publishes {@code events} (those the log does not hold yet); completes on the context once all are acknowledged. */
