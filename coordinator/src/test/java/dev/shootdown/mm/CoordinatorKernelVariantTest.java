@@ -62,12 +62,11 @@ class CoordinatorKernelVariantTest {
     private static final String HOOK_66 = "arch_invalidate_secondary_tlbs";
     private static final String HOOK_65 = "invalidate_range";
 
-    /** One input, what the coordinator decided for it and when: the log a recovery replays. */
-    private record Step(Event input, Decision decision, long nowNs) {}
 
     private Coordinator coordinator;
     private long now;
-    private final List<Step> log = new ArrayList<>();
+    /** What the coordinator was given and decided: the log a recovery replays. */
+    private final RecordedSteps log = new RecordedSteps();
 
     @BeforeEach
     void setUp() {
@@ -80,9 +79,7 @@ class CoordinatorKernelVariantTest {
 
     /** The coordinator's decision for {@code input}, logged whole; returned with its kernel steps only ({@link KernelSteps}). */
     private Decision on(Event input) {
-        Decision d = coordinator.onEvent(input, now);
-        log.add(new Step(input, d, now));
-        return KernelSteps.of(d);
+        return KernelSteps.of(log.on(coordinator, input, now));
     }
 
     private Decision boot(Scenario scenario) {
@@ -100,7 +97,7 @@ class CoordinatorKernelVariantTest {
     /** Every event the coordinator emitted so far, in order. */
     private List<Event> emitted() {
         List<Event> all = new ArrayList<>();
-        for (Step s : log) {
+        for (RecordedSteps.Step s : log.steps()) {
             all.addAll(s.decision().events());
         }
         return all;
@@ -905,17 +902,7 @@ class CoordinatorKernelVariantTest {
      * the events the original decided for it, as NodeDriver.recover replays them.
      */
     private Coordinator recoveredFromLog() {
-        Coordinator fresh = new Coordinator(KernelFiles.catalog());
-        for (Step s : log) {
-            if (fresh.keepsInput(s.input())) {
-                fresh.evolve(s.input());
-            }
-            for (Event e : s.decision().events()) {
-                fresh.evolve(e, s.nowNs());
-            }
-        }
-        fresh.timersAfterRecovery(now); // as NodeDriver.recover asks it
-        return fresh;
+        return log.rebuilt(now);
     }
 
     /** For each input, the twin decides exactly as the original: events and timers, the watchdog's included. */
@@ -923,7 +910,7 @@ class CoordinatorKernelVariantTest {
         for (Event input : inputs) {
             now += 500;
             on(input);
-            Decision original = log.get(log.size() - 1).decision();
+            Decision original = log.lastDecision();
             assertEquals(original, twin.onEvent(input, now), "after " + input);
         }
     }

@@ -39,11 +39,8 @@ class MadviseTest {
     private static final long PAGE = Kernel.PAGE_SIZE;
     private static final long ALL = Kernel.TLB_FLUSH_ALL;
 
-    /** One input, what the coordinator decided for it, and when. */
-    private record Step(Event input, Decision decision, long nowNs) {}
-
     private Coordinator coordinator;
-    private final List<Step> log = new ArrayList<>();
+    private final RecordedSteps log = new RecordedSteps();
     private long now;
 
     @BeforeEach
@@ -77,9 +74,7 @@ class MadviseTest {
 
     private Decision on(Event input) {
         now += 100;
-        Decision d = coordinator.onEvent(input, now);
-        log.add(new Step(input, d, now));
-        return d;
+        return log.on(coordinator, input, now);
     }
 
     /** Feeds {@code first}, then answers every IPI and invalidation the coordinator sends, until it sends none. */
@@ -109,7 +104,7 @@ class MadviseTest {
     /** What the pageout did, in order, one line per step that tells kernels apart. */
     private List<String> steps() {
         List<String> out = new ArrayList<>();
-        for (Step s : log) {
+        for (RecordedSteps.Step s : log.steps()) {
             if (s.input() instanceof SyscallEvent.Madvise) {
                 out.clear(); // the boot's events are not the pageout's
             }
@@ -273,16 +268,7 @@ class MadviseTest {
                 }
             }
         }
-        Coordinator twin = new Coordinator(KernelFiles.catalog());
-        for (Step s : log) {
-            if (twin.keepsInput(s.input())) {
-                twin.evolve(s.input());
-            }
-            for (Event e : s.decision().events()) {
-                twin.evolve(e, s.nowNs());
-            }
-        }
-        twin.timersAfterRecovery(now); // as NodeDriver.recover asks it
+        Coordinator twin = log.rebuilt(now);
 
         int compared = 0;
         while (!inputs.isEmpty()) {

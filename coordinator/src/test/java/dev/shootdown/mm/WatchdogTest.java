@@ -34,11 +34,8 @@ class WatchdogTest {
 
     private static final String COORD = NodeIds.COORDINATOR;
 
-    /** One input and what the coordinator decided for it. */
-    private record Step(Event input, Decision decision, long nowNs) {}
-
     private Coordinator coordinator;
-    private final List<Step> log = new ArrayList<>();
+    private final RecordedSteps log = new RecordedSteps();
     private Scenario scenario;
 
     @BeforeEach
@@ -50,9 +47,7 @@ class WatchdogTest {
     }
 
     private Decision on(Event input, long nowNs) {
-        Decision d = coordinator.onEvent(input, nowNs);
-        log.add(new Step(input, d, nowNs));
-        return d;
+        return log.on(coordinator, input, nowNs);
     }
 
     private static long watchdogAt(Decision d) {
@@ -146,15 +141,7 @@ class WatchdogTest {
         Decision started = munmap(10_000);
         long due = watchdogAt(started);
 
-        Coordinator twin = new Coordinator(KernelFiles.catalog());
-        for (Step s : log) {
-            if (twin.keepsInput(s.input())) {
-                twin.evolve(s.input());
-            }
-            for (Event e : s.decision().events()) {
-                twin.evolve(e, s.nowNs());
-            }
-        }
+        Coordinator twin = log.rebuilt(10_000);
 
         assertTrue(twin.timersAfterRecovery(10_000).contains(new TimerRequest(Coordinator.WATCHDOG_TIMER, due)),
                 twin.timersAfterRecovery(10_000).toString());
