@@ -8,6 +8,7 @@ import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
+import dev.shootdown.event.InShootdown;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
@@ -16,7 +17,9 @@ import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Scenario;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The kernel's memory management for the whole machine, as one node: a thin dispatcher from
@@ -130,7 +133,7 @@ public final class Coordinator implements NodeStateMachine {
 
     @Override
     public List<TimerRequest> timersAfterRecovery(long nowNs) {
-        List<TimerRequest> timers = new java.util.ArrayList<>();
+        List<TimerRequest> timers = new ArrayList<>();
         if (s.lifecycle == Lifecycle.RUNNING && s.scenario.end().afterNs() > 0) {
             timers.add(new TimerRequest(END_TIMER, Math.max(nowNs, s.scenario.end().afterNs())));
         }
@@ -239,20 +242,20 @@ public final class Coordinator implements NodeStateMachine {
             if (sd.oopsed || sd.lastProgressNs + window > nowNs) {
                 continue;
             }
-            List<String> waitingFor = new java.util.ArrayList<>(sd.pendingCpus.keySet());
+            List<String> waitingFor = new ArrayList<>(sd.pendingCpus.keySet());
             String function;
             if (!sd.pendingSecondary.isEmpty()) {
                 function = s.kernel.hook() + " (the IOMMU's invalidation)";
-                waitingFor = new java.util.ArrayList<>(sd.pendingSecondary);
+                waitingFor = new ArrayList<>(sd.pendingSecondary);
             } else if (!sd.pendingCpus.isEmpty()) {
                 function = k.arch().waitsForIpis() ? "csd_lock_wait" : "dsb(ish)";
             } else {
                 function = "?";
             }
-            d.emit(new dev.shootdown.event.FaultEvent.StallDetected(sd.cpu, sd.comm, sd.id, function, waitingFor,
+            d.emit(new FaultEvent.StallDetected(sd.cpu, sd.comm, sd.id, function, waitingFor,
                     sd.lastProgressNs, window));
             if (first == null) {
-                first = String.format(java.util.Locale.ROOT,
+                first = String.format(Locale.ROOT,
                         "the watchdog: shootdown %d (%s on %s) made no progress for %.3f us, since %.3f us: %s waits for %s",
                         sd.id, sd.caller, sd.cpu, window / 1000.0, sd.lastProgressNs / 1000.0, function,
                         waitingFor.isEmpty() ? "nothing it could name" : String.join(", ", waitingFor));
@@ -321,7 +324,7 @@ public final class Coordinator implements NodeStateMachine {
     @Override
     public void evolve(Event event, long timeNs) {
         s.evolve(event);
-        if (event instanceof dev.shootdown.event.InShootdown in && !(event instanceof dev.shootdown.event.FaultEvent.StallDetected)) {
+        if (event instanceof InShootdown in && !(event instanceof FaultEvent.StallDetected)) {
             Shootdown sd = s.shootdowns.get(in.shootdownId());
             if (sd != null) {
                 sd.lastProgressNs = timeNs;
