@@ -1,5 +1,7 @@
 package dev.shootdown.scenario.file;
 
+import dev.shootdown.core.OneLine;
+
 /**
  * A scenario file that cannot be used. The message is one line:
  * {@code FILE:LINE:COLUMN: FIELD: what was expected}, e.g.
@@ -8,7 +10,8 @@ package dev.shootdown.scenario.file;
 public final class ScenarioFileException extends Exception {
     private static final long serialVersionUID = 1L;
 
+    /** {@code message} on one line: a line break it quotes from the input is written as {@code \\n}. */
     public ScenarioFileException(String message, Throwable cause) {
-        super(message, cause);
+        super(OneLine.of(message), cause);
     }
 }
