@@ -65,6 +65,10 @@ import java.util.Locale;
  *       -&gt; shrink_folio_list over those folios as above -&gt; FrameFreed*
  *     -&gt; at each VMA's end: the mmu_gather's flush of the old PTEs, then its hook
  *     -&gt; MadviseReturned -&gt; TlbFlushFinished
+ *
+ *   a write to memory.reclaim (Memcontrol: memory_reclaim -&gt; try_to_free_mem_cgroup_pages):
+ *     TlbFlushStarted -&gt; shrink_folio_list over the LRU's oldest, as above -&gt; FrameFreed*
+ *     -&gt; MemoryReclaimReturned -&gt; TlbFlushFinished
  * </pre>
  *
  * <p>Thread: the host's node thread. Time: simulated nanoseconds.
@@ -128,7 +132,7 @@ public final class Coordinator implements NodeStateMachine {
         return input instanceof ControlEvent.RunStarted || input instanceof IpiEvent.TlbFlushed
                 || input instanceof IpiEvent.TlbiCompleted || input instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated
                 || input instanceof SyscallEvent.TaskExited || input instanceof FaultEvent.PageFaultRaised
-                || input instanceof FaultEvent.DeviceFaultRaised;
+                || input instanceof FaultEvent.DeviceFaultRaised || input instanceof SyscallEvent.MemoryReclaim;
     }
 
     @Override
@@ -185,6 +189,9 @@ public final class Coordinator implements NodeStateMachine {
             k.mprotect.doMprotect(d, mprotect);
         } else if (input instanceof SyscallEvent.Madvise madvise) {
             k.madvise.doMadvise(d, madvise);
+        } else if (input instanceof SyscallEvent.MemoryReclaim write) {
+            evolve(write);
+            k.memcontrol.memoryReclaim(d, write);
         } else if (input instanceof SyscallEvent.TaskExited exited) {
             evolve(exited); // do_exit: the task is gone; its mm lives on while other users hold it
         } else if (input instanceof IpiEvent.TlbFlushed ack) {

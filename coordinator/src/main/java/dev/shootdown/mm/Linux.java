@@ -19,6 +19,7 @@ final class Linux {
     final Mmap mmap = new Mmap(this);
     final Mprotect mprotect = new Mprotect(this);
     final Madvise madvise = new Madvise(this);
+    final Memcontrol memcontrol = new Memcontrol(this);
     final MmuGather mmuGather = new MmuGather(this);
     final MmuNotifier mmuNotifier = new MmuNotifier(this);
     final Smp smp = new Smp(this);

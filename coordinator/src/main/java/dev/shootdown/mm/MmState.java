@@ -47,6 +47,8 @@ final class MmState {
     static final String TRY_TO_UNMAP_FLUSH_DIRTY = "try_to_unmap_flush_dirty";
     /** madvise(MADV_PAGEOUT) as a shootdown's caller (mm/madvise.c madvise_pageout). */
     static final String MADVISE_PAGEOUT = "madvise_pageout";
+    /** A write to a memory cgroup's memory.reclaim as a shootdown's caller (mm/memcontrol.c memory_reclaim). */
+    static final String MEMORY_RECLAIM = "memory_reclaim";
 
     private final KernelVariant.Catalog catalog;
     Lifecycle lifecycle = Lifecycle.CREATED;
@@ -74,6 +76,8 @@ final class MmState {
     final Set<String> lazyCpus = new TreeSet<>();
     final Set<Integer> liveTasks = new TreeSet<>();
     int opsReturned;
+    /** Writes to memory.reclaim not yet begun, by the writer's CPU: the pages each asks for. */
+    final Map<String, Integer> memoryReclaims = new TreeMap<>();
     final Map<String, Integer> deviceFaultsAfterOp = new TreeMap<>();
 
     MmState(KernelVariant.Catalog catalog) {
@@ -86,6 +90,20 @@ final class MmState {
             throw new IllegalStateException("coordinator: no mm " + id);
         }
         return mm;
+    }
+
+    /** Whether the scenario's VMA mapping {@code va} in {@code mm} is VM_LOCKED. */
+    private boolean mlocked(long mm, long va) {
+        for (Scenario.MmSpec spec : scenario.mms()) {
+            if (spec.mm() == mm) {
+                for (Scenario.VmaSpec vma : spec.vmas()) {
+                    if (vma.mlocked() && vma.maps(va)) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
     }
 
     Shootdown shootdown(long id, String what) {
@@ -151,7 +169,9 @@ final class MmState {
                 mm.tables.get(level).add(level.base(p.va())); // __pte_alloc and kin: the tables the walk needs
             }
             lru.remove(p.frame());
-            lru.put(p.frame(), new Folio(p.mm(), p.va()));
+            if (!mlocked(p.mm(), p.va())) {
+                lru.put(p.frame(), new Folio(p.mm(), p.va())); // an mlocked folio is unevictable (mm/mlock.c)
+            }
         } else if (event instanceof PageTableEvent.PteProtectionChanged p) {
             Mm.Pte before = mm(p.mm()).ptes.get(p.va());
             mm(p.mm()).ptes.put(p.va(), new Mm.Pte(p.frame(), p.frameEpoch(), p.writable(), before == null || before.young()));
@@ -171,8 +191,12 @@ final class MmState {
         } else if (event instanceof PageTableEvent.TlbFlushStarted t) {
             Shootdown.Kind kind = t.caller().equals("ptep_set_access_flags") ? Shootdown.Kind.FLUSH_PAGE
                     : t.caller().equals(MADVISE_PAGEOUT) ? Shootdown.Kind.PAGEOUT : Shootdown.Kind.RECLAIM;
-            shootdowns.put(t.shootdownId(), new Shootdown(t.shootdownId(), kind, t.caller(), t.cpu(), t.comm(), t.pid(),
-                    t.currentMm(), t.mm(), t.start(), t.end(), t.waiter()));
+            Shootdown sd = new Shootdown(t.shootdownId(), kind, t.caller(), t.cpu(), t.comm(), t.pid(),
+                    t.currentMm(), t.mm(), t.start(), t.end(), t.waiter());
+            if (t.caller().equals(MEMORY_RECLAIM)) {
+                sd.pagesAsked = memoryReclaims.remove(t.cpu());
+            }
+            shootdowns.put(t.shootdownId(), sd);
             nextShootdownId = Math.max(nextShootdownId, t.shootdownId() + 1);
         } else if (event instanceof PageTableEvent.TlbBatchedPendingFlushed t) {
             Mm mm = mm(t.mm());
@@ -306,8 +330,10 @@ final class MmState {
             if (sd != null) {
                 sd.framesFreed++;
             }
+        } else if (event instanceof SyscallEvent.MemoryReclaim w) {
+            memoryReclaims.put(w.cpu(), w.pages());
         } else if (event instanceof SyscallEvent.MunmapReturned || event instanceof SyscallEvent.MprotectReturned
-                || event instanceof SyscallEvent.MadviseReturned) {
+                || event instanceof SyscallEvent.MadviseReturned || event instanceof SyscallEvent.MemoryReclaimReturned) {
             opsReturned++;
             deviceFaultsAfterOp.clear(); // the end condition counts from the last operation
         } else if (event instanceof PageTableEvent.MmuGatherFinished g) {

@@ -131,6 +131,9 @@ final class Shootdown {
     /** Frames this shootdown freed (FrameFreed): the first {@code framesFreed} of {@link #gathered}. */
     int framesFreed;
 
+    /** A write to memory.reclaim: the pages it asked for (0 for any other reclaim). */
+    int pagesAsked;
+
     // madvise(MADV_PAGEOUT).
     /** How far madvise_cold_or_pageout_pte_range walked: [start, walkedTo) is done. */
     long walkedTo;

@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * mm/vmscan.c: shrink_folio_list, one reclaim pass over a list of folios: the LRU's oldest, run
- * by kswapd0 (a kernel thread, current-&gt;mm == NULL) or directly in the allocating context, or
+ * by kswapd0 (a kernel thread, current-&gt;mm == NULL), directly in the allocating context, or by
+ * try_to_free_mem_cgroup_pages for a write to memory.reclaim ({@link Memcontrol}), or
  * those madvise(MADV_PAGEOUT) isolated and handed to reclaim_pages in the caller's context.
  * try_to_unmap with TTU_BATCH_FLUSH for each folio, then, the anonymous folio being dirty in the
  * swap cache, try_to_unmap_flush_dirty before its pageout(); at the end try_to_unmap_flush, then
@@ -94,7 +95,8 @@ final class Vmscan {
             }
             return null;
         }
-        if (sd.ptesChanged < s.scenario.memory().reclaimBatch() && !s.lru.isEmpty()) {
+        int batch = sd.pagesAsked > 0 ? Memcontrol.nrToReclaim(sd.pagesAsked) : s.scenario.memory().reclaimBatch();
+        if (sd.ptesChanged < batch && !s.lru.isEmpty()) {
             return s.lru.entrySet().iterator().next();
         }
         return null;
@@ -114,6 +116,9 @@ final class Vmscan {
     private void finishReclaim(Decider d, Shootdown sd) {
         MmState s = k.state;
         freeFolios(d, sd);
+        if (sd.pagesAsked > 0) {
+            k.memcontrol.returned(d, sd);
+        }
         d.emit(new PageTableEvent.TlbFlushFinished(sd.id, sd.gathered.size()));
         if (!sd.waiter.isEmpty()) {
             k.memory.handleMmFault(d, sd.waiter, true);

@@ -156,7 +156,8 @@ public final class Cpu implements NodeStateMachine {
         } else if (input instanceof FaultEvent.PageFaultHandled handled) {
             onPageFaultHandled(d, handled, nowNs);
         } else if ((input instanceof SyscallEvent.MunmapReturned || input instanceof SyscallEvent.MprotectReturned
-                || input instanceof SyscallEvent.MadviseReturned) && task != null && task.wait == Wait.SYSCALL) {
+                || input instanceof SyscallEvent.MadviseReturned || input instanceof SyscallEvent.MemoryReclaimReturned)
+                && task != null && task.wait == Wait.SYSCALL) {
             step(d, nowNs);
         }
         return d.decision();
@@ -262,6 +263,8 @@ public final class Cpu implements NodeStateMachine {
         } else if (op instanceof TaskOp.Madvise madvise) {
             d.emit(new SyscallEvent.Madvise(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, madvise.start(),
                     madvise.start() + madvise.pages() * Kernel.PAGE_SIZE, madvise.advice().kernelName()));
+        } else if (op instanceof TaskOp.MemoryReclaim write) {
+            d.emit(new SyscallEvent.MemoryReclaim(NodeIds.COORDINATOR, nodeId, task.pid, task.mm, write.pages()));
         } else {
             throw new IllegalStateException(nodeId + ": unknown task op " + op);
         }
@@ -349,7 +352,7 @@ public final class Cpu implements NodeStateMachine {
         } else if (own instanceof FaultEvent.PageFaultRaised) {
             task.wait = Wait.FAULT;
         } else if (own instanceof SyscallEvent.Munmap || own instanceof SyscallEvent.Mprotect
-                || own instanceof SyscallEvent.Madvise) {
+                || own instanceof SyscallEvent.Madvise || own instanceof SyscallEvent.MemoryReclaim) {
             task.wait = Wait.SYSCALL;
             task.pc++;
             task.iteration = 0;

@@ -223,6 +223,22 @@ class CpuKernelModelTest {
     }
 
     @Test
+    void givenAMemoryReclaimStep_whenItRuns_thenTheTaskWritesAndResumesOnMemoryReclaimReturned() {
+        List<TaskOp> program = List.of(new TaskOp.MemoryReclaim(2), new TaskOp.Touch(BUF + PAGE, 1, Access.READ, 1));
+        givenRunningTask("x86", 0, program);
+
+        now += STEP_NS;
+        assertEquals(events(new SyscallEvent.MemoryReclaim(COORD, CPU, PID, MM, 2)), step());
+        now += STEP_NS;
+        assertEquals(Decision.NONE, step(), "the task sleeps in its write to memory.reclaim");
+
+        now += 4_000;
+        Decision resumed = on(new SyscallEvent.MemoryReclaimReturned(CPU, PID, MM, 2, 2, 0));
+
+        assertEquals(events(new WalkEvent.PageWalkRequested(COORD, CPU, CPU, MM, -1, BUF + PAGE, Access.READ)), resumed);
+    }
+
+    @Test
     void givenNoSyscallInFlight_whenMprotectReturnedArrives_thenItIsIgnored() {
         givenRunningTask("x86", 0, readForever(1));
 

@@ -60,8 +60,12 @@ final class HoldCommand implements Callable<Integer> {
             description = "Which marker is which scenario. Default: ${DEFAULT-VALUE}")
     Path workloads;
 
-    /** One workload: the marker its shootdown starts with, its scenario, which of the run's shootdowns. */
-    record Workload(String marker, String scenario, int shootdown) {}
+    /**
+     * One workload: the marker its shootdown starts with, its scenario, which of the run's
+     * shootdowns, and whether its first free is compared by where it is ({@code in-order}) or
+     * by what it follows ({@code after-any-folio}, {@link FlushSequence#freeAfterAnyFolio}).
+     */
+    record Workload(String marker, String scenario, int shootdown, boolean freeAfterAnyFolio) {}
 
     /** A workload compared: the capture's steps and the model's, or why it was not compared. */
     record Held(Workload workload, List<String> real, List<String> model, String skipped) {
@@ -134,8 +138,13 @@ final class HoldCommand implements Callable<Integer> {
             throw new BadInputException(workloads + ": " + w.scenario() + " under " + variant.name() + " has " + same.size()
                     + " " + caller + " shootdown(s), not the " + w.shootdown() + " its workload `" + w.marker() + "` names");
         }
+        long modelId = same.get(w.shootdown() - 1);
         List<String> realSteps = FlushSequence.of(real, id.get(), cpuFlushes).orElseThrow();
-        List<String> modelSteps = FlushSequence.of(run.log(), same.get(w.shootdown() - 1), cpuFlushes).orElseThrow();
+        List<String> modelSteps = FlushSequence.of(run.log(), modelId, cpuFlushes).orElseThrow();
+        if (w.freeAfterAnyFolio()) {
+            realSteps = FlushSequence.freeAfterAnyFolio(realSteps, FlushSequence.framesFreed(real, id.get()));
+            modelSteps = FlushSequence.freeAfterAnyFolio(modelSteps, FlushSequence.framesFreed(run.log(), modelId));
+        }
         return new Held(w, realSteps, modelSteps, null);
     }
 
@@ -226,7 +235,12 @@ final class HoldCommand implements Callable<Integer> {
             if (shootdown < 1) {
                 throw new BadInputException(at + ".shootdown: expected a number from 1, got " + w.get("shootdown"));
             }
-            out.add(new Workload(w.get("marker").asText(), w.get("scenario").asText(), shootdown));
+            String frees = w.hasNonNull("frees") ? w.get("frees").asText() : "in-order";
+            if (!frees.equals("in-order") && !frees.equals("after-any-folio")) {
+                throw new BadInputException(at + ".frees: expected in-order or after-any-folio, got " + w.get("frees"));
+            }
+            out.add(new Workload(w.get("marker").asText(), w.get("scenario").asText(), shootdown,
+                    frees.equals("after-any-folio")));
         }
         return out;
     }

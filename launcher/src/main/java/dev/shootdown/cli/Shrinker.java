@@ -181,6 +181,9 @@ final class Shrinker {
                     final Case base = cur;
                     cur = smallest(madvise.pages(), 1, n -> withOp(base, ti, oi,
                             new TaskOp.Madvise(madvise.start(), n, madvise.advice())));
+                } else if (op instanceof TaskOp.MemoryReclaim write) {
+                    final Case base = cur;
+                    cur = smallest(write.pages(), 1, n -> withOp(base, ti, oi, new TaskOp.MemoryReclaim(n)));
                 }
             }
         }
@@ -193,7 +196,7 @@ final class Shrinker {
                 cur = smallest(vma.pages(), 1, n -> {
                     List<Scenario.MmSpec> mms = new ArrayList<>(base.scenario().mms());
                     List<Scenario.VmaSpec> vmas = new ArrayList<>(mms.get(mi).vmas());
-                    vmas.set(vi, new Scenario.VmaSpec(vma.start(), n, vma.writable(), vma.populate(), vma.wrprotect()));
+                    vmas.set(vi, new Scenario.VmaSpec(vma.start(), n, vma.writable(), vma.populate(), vma.wrprotect(), vma.mlocked()));
                     mms.set(mi, new Scenario.MmSpec(mms.get(mi).mm(), vmas));
                     Scenario b = base.scenario();
                     return new Case(new Scenario(b.name(), b.arch(), b.policy(), b.cpus(), b.iommus(), mms, b.tasks(), b.devices(),

@@ -52,15 +52,18 @@ public final class FlushSequence {
         long mm;
         long start;
         long end;
+        long currentMm;
         if (started.event() instanceof PageTableEvent.MmuGatherStarted g) {
             mm = g.mm();
             start = g.start();
             end = g.end();
+            currentMm = g.mm();
         } else {
             var f = (PageTableEvent.TlbFlushStarted) started.event();
             mm = f.mm();
             start = f.start();
             end = f.end();
+            currentMm = f.currentMm();
         }
         String initiator = started.node();
         List<Envelope> acks = new ArrayList<>();
@@ -96,7 +99,7 @@ public final class FlushSequence {
                 out.add("cpus flushed (" + newlyKnown + ")");
             }
             out.add(step.event() instanceof SecondaryTlbEvent.SecondaryTlbHookCalled h
-                    ? h.hook() + "(" + mmOf(h.mm(), mm) + ", " + rangeOf(h.start(), h.end(), start, end) + ")"
+                    ? h.hook() + "(" + mmOf(h.mm(), mm, currentMm) + ", " + rangeOf(h.start(), h.end(), start, end) + ")"
                     : "free");
         }
         int late = 0;
@@ -109,8 +112,65 @@ public final class FlushSequence {
         return Optional.of(out);
     }
 
-    private static String mmOf(long hookMm, long mm) {
-        return hookMm == 0 ? "NULL" : hookMm == mm ? "mm" : "another mm";
+    /**
+     * A hook's mm, said against the shootdown's: a reclaim's flush is of no one mm (its start
+     * names none), so its hook's mm is said against the reclaiming task's, current-&gt;mm.
+     */
+    /** What {@link #freeAfterAnyFolio} puts last in place of a free it moved. */
+    public static final String FREE_AFTER_A_FOLIO = "free (after a whole folio's steps)";
+
+    /**
+     * The steps of a reclaim with its first free said by what it follows rather than where: the
+     * kernel frees a shrink_folio_list pass's folios at the pass's end (free_unref_page_list), and
+     * how many passes it splits the same folios into is the LRU's aging (folio_check_references,
+     * the scan priority), which the model does not simulate. So when the free comes right after a
+     * whole number of folios' steps ({@code framesFreed} folios share the hook calls evenly, and,
+     * where CPU flushes are compared, the last folio's flush completed), it is taken out and
+     * {@link #FREE_AFTER_A_FOLIO} put last; a free in the middle of a folio's steps stays where
+     * it is, so a kernel that frees a folio before its flush still differs.
+     */
+    public static List<String> freeAfterAnyFolio(List<String> steps, int framesFreed) {
+        int at = steps.indexOf("free");
+        long hooks = steps.stream().filter(FlushSequence::isHook).count();
+        if (at < 0 || framesFreed <= 0 || hooks % framesFreed != 0) {
+            return steps;
+        }
+        long perFolio = hooks / framesFreed;
+        long before = steps.subList(0, at).stream().filter(FlushSequence::isHook).count();
+        boolean afterFlush = steps.stream().noneMatch(x -> x.startsWith("cpus flushed"))
+                || at > 0 && steps.get(at - 1).startsWith("cpus flushed");
+        if (before == 0 || perFolio > 0 && before % perFolio != 0 || !afterFlush) {
+            return steps;
+        }
+        List<String> out = new ArrayList<>(steps);
+        out.remove(at);
+        out.add(FREE_AFTER_A_FOLIO);
+        return out;
+    }
+
+    /** The frames shootdown {@code id} freed in {@code log}. */
+    public static int framesFreed(List<Envelope> log, long id) {
+        int n = 0;
+        for (Envelope e : log) {
+            if (e.event() instanceof PageTableEvent.FrameFreed f && f.shootdownId() == id) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static boolean isHook(String step) {
+        return !step.equals("free") && !step.startsWith("cpus flushed");
+    }
+
+    private static String mmOf(long hookMm, long mm, long currentMm) {
+        if (hookMm == 0) {
+            return "NULL";
+        }
+        if (mm == 0) {
+            return hookMm == currentMm ? "current->mm" : "another mm";
+        }
+        return hookMm == mm ? "mm" : "another mm";
     }
 
     /** A hook's range, said against the shootdown's own {@code [start, end)}. */

@@ -36,9 +36,10 @@ public record Envelope(
      * imported from a kernel trace (trace-imported, trace-marker, sva-unbound); 4 added
      * madvise(MADV_PAGEOUT) (madvise, madvise-returned, pte-young-cleared, reclaim-pages-called)
      * and the kernel variant's madvise_cold_or_pageout_pte_range rule, stall-detected (the watchdog)
-     * and the scenario's end.stallWindowNs.
+     * and the scenario's end.stallWindowNs; 5 added a write to a memory cgroup's memory.reclaim
+     * (memory-reclaim, memory-reclaim-returned).
      */
-    public static final int SCHEMA_VERSION = 4;
+    public static final int SCHEMA_VERSION = 5;
 
     public Envelope {
         Objects.requireNonNull(run, "run");

@@ -39,6 +39,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = SyscallEvent.MprotectReturned.class, name = "mprotect-returned"),
     @JsonSubTypes.Type(value = SyscallEvent.Madvise.class, name = "madvise"),
     @JsonSubTypes.Type(value = SyscallEvent.MadviseReturned.class, name = "madvise-returned"),
+    @JsonSubTypes.Type(value = SyscallEvent.MemoryReclaim.class, name = "memory-reclaim"),
+    @JsonSubTypes.Type(value = SyscallEvent.MemoryReclaimReturned.class, name = "memory-reclaim-returned"),
     @JsonSubTypes.Type(value = PageTableEvent.MmCreated.class, name = "mm-created"),
     @JsonSubTypes.Type(value = PageTableEvent.VmaMapped.class, name = "vma-mapped"),
     @JsonSubTypes.Type(value = PageTableEvent.VmaUnmapped.class, name = "vma-unmapped"),

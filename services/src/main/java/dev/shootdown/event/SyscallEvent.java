@@ -37,4 +37,17 @@ public sealed interface SyscallEvent extends Event {
     /** mprotect(2) returned {@code rc}: every flush it needed is complete. */
     record MprotectReturned(String target, int pid, long mm, long start, long end, int rc)
             implements SyscallEvent, Directed {}
+
+    /**
+     * A write of {@code pages} pages' worth of bytes to the memory cgroup's memory.reclaim by task
+     * {@code pid} on {@code cpu} (mm/memcontrol.c memory_reclaim).
+     */
+    record MemoryReclaim(String target, String cpu, int pid, long mm, int pages) implements SyscallEvent, Directed {}
+
+    /**
+     * The write to memory.reclaim returned {@code rc} (0, or -EAGAIN when the cgroup had fewer
+     * reclaimable pages), having reclaimed {@code reclaimed} pages, every flush it needed complete.
+     */
+    record MemoryReclaimReturned(String target, int pid, long mm, int pages, int reclaimed, int rc)
+            implements SyscallEvent, Directed {}
 }

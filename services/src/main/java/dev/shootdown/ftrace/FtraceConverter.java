@@ -239,6 +239,9 @@ final class FtraceConverter {
             switch (word) {
                 case "munmap", "mprotect" -> emitCpu(c, l.timeNs(), null,
                         new PageTableEvent.MmuGatherStarted(op.id, mm, from, to, word, c.node, l.pid()));
+                case "memory_reclaim" -> emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushStarted(op.id,
+                        "memory_reclaim", c.node, l.task(), l.pid(), pidMm.getOrDefault(l.pid(), mm), 0, 0,
+                        Kernel.TLB_FLUSH_ALL, null)); // the cgroup's LRU: whatever mm its folios are mapped in
                 default -> emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushStarted(op.id, "madvise_pageout",
                         c.node, l.task(), l.pid(), mm, mm, from, to, null));
             }
@@ -257,6 +260,13 @@ final class FtraceConverter {
                 case "mprotect" -> {
                     emitCpu(c, l.timeNs(), null, new SyscallEvent.MprotectReturned(c.node, op.pid, op.mm, op.start, op.end, rc));
                     emitCpu(c, l.timeNs(), null, new PageTableEvent.MmuGatherFinished(op.id, op.mm, op.frees));
+                }
+                case "memory_reclaim" -> {
+                    long mm = pidMm.getOrDefault(op.pid, op.mm);
+                    int asked = (int) ((op.end - op.start) / Kernel.PAGE_SIZE); // the marker's LEN: the bytes written
+                    emitCpu(c, l.timeNs(), null, new SyscallEvent.MemoryReclaimReturned(c.node, op.pid, mm,
+                            op.start == 0 ? 0 : asked, op.frees, rc));
+                    emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushFinished(op.id, op.frees));
                 }
                 default -> {
                     emitCpu(c, l.timeNs(), null, new SyscallEvent.MadviseReturned(c.node, op.pid, op.mm, op.start, op.end,

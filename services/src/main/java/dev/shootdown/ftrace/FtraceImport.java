@@ -34,7 +34,9 @@ import java.util.regex.Pattern;
  *
  * <p>Shootdowns: a system call the workload brackets with trace_marker lines
  * ({@code munmap start 0xADDR len 0xLEN} ... {@code munmap returned}; likewise {@code mprotect}
- * and {@code pageout} for madvise(MADV_PAGEOUT)) is one shootdown with every line of its task in
+ * and {@code pageout} for madvise(MADV_PAGEOUT); {@code memory_reclaim} for a write of LEN bytes to a
+ * memory cgroup's memory.reclaim, whose reclaim is of the cgroup's LRU, not of the range) is one
+ * shootdown with every line of its task in
  * between and the IPI handlers it caused. Outside markers, each flush_tlb_mm_range or
  * arch_tlbbatch_flush starts one of its task, which ends at the task's next one or when its CPU
  * switches to another task.
@@ -89,8 +91,8 @@ public final class FtraceImport {
             "arch_tlbbatch_flush");
 
     static final Pattern START = Pattern.compile(
-            "^(?:.*\\s)?(munmap|mprotect|pageout)\\s+start(?:\\s+(0x[0-9a-fA-F]+)\\s+len\\s+(0x[0-9a-fA-F]+))?.*$");
-    static final Pattern RETURNED = Pattern.compile("^(?:.*\\s)?(munmap|mprotect|pageout)\\s+returned(?:\\s+(-?\\d+))?.*$");
+            "^(?:.*\\s)?(munmap|mprotect|pageout|memory_reclaim)\\s+start(?:\\s+(0x[0-9a-fA-F]+)\\s+len\\s+(0x[0-9a-fA-F]+))?.*$");
+    static final Pattern RETURNED = Pattern.compile("^(?:.*\\s)?(munmap|mprotect|pageout|memory_reclaim)\\s+returned(?:\\s+(-?\\d+))?.*$");
     static final Pattern TLB_FLUSH = Pattern.compile("^pages:(-?\\d+) reason:(.*?)(?: \\(\\d+\\))?$");
     static final Pattern PAGE_FREE = Pattern.compile("pfn=(0x[0-9a-fA-F]+|\\d+) order=(\\d+)");
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.shootdown.event.Access;
+import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.fault.FaultPlan;
 import java.util.ArrayList;
@@ -121,11 +122,31 @@ public record Scenario(
      * A VMA of {@code pages} pages; {@code populate} maps frames up front (MAP_POPULATE).
      * {@code wrprotect} leaves the populated PTEs read-only in the writable VMA, as fork leaves a
      * copy-on-write page whose other user has since exited: the first write reuses the page
-     * (do_wp_page -> wp_page_reuse -> ptep_set_access_flags).
+     * (do_wp_page -> wp_page_reuse -> ptep_set_access_flags). {@code mlocked} is VM_LOCKED (mlock(2),
+     * mlockall(2)): its folios are unevictable (mm/mlock.c mlock_folio), on no LRU reclaim scans.
      */
-    public record VmaSpec(long start, int pages, boolean writable, boolean populate, boolean wrprotect) {
+    public record VmaSpec(long start, int pages, boolean writable, boolean populate, boolean wrprotect,
+            @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean mlocked) {
+        /** For Jackson: a run-started written before VMAs could be mlocked has none that are. */
+        @JsonCreator
+        static VmaSpec read(@JsonProperty("start") long start, @JsonProperty("pages") int pages,
+                @JsonProperty("writable") boolean writable, @JsonProperty("populate") boolean populate,
+                @JsonProperty("wrprotect") boolean wrprotect, @JsonProperty("mlocked") Boolean mlocked) {
+            return new VmaSpec(start, pages, writable, populate, wrprotect, mlocked != null && mlocked);
+        }
+
         public VmaSpec(long start, int pages, boolean writable, boolean populate) {
-            this(start, pages, writable, populate, false);
+            this(start, pages, writable, populate, false, false);
+        }
+
+        public VmaSpec(long start, int pages, boolean writable, boolean populate, boolean wrprotect) {
+            this(start, pages, writable, populate, wrprotect, false);
+        }
+
+        /** Whether the VMA maps {@code va}. */
+        public boolean maps(long va) {
+            return Long.compareUnsigned(va, start) >= 0
+                    && Long.compareUnsigned(va, start + (long) pages * Kernel.PAGE_SIZE) < 0;
         }
     }
 

@@ -13,6 +13,7 @@ import dev.shootdown.event.Access;
     @JsonSubTypes.Type(value = TaskOp.Mprotect.class, name = "mprotect"),
     @JsonSubTypes.Type(value = TaskOp.Compute.class, name = "compute"),
     @JsonSubTypes.Type(value = TaskOp.Madvise.class, name = "madvise"),
+    @JsonSubTypes.Type(value = TaskOp.MemoryReclaim.class, name = "memory-reclaim"),
 })
 public sealed interface TaskOp {
 
@@ -79,6 +80,26 @@ public sealed interface TaskOp {
         /** The kernel's name for it, as the madvise event carries it. */
         public String kernelName() {
             return name;
+        }
+    }
+
+    /**
+     * A write of {@code pages} pages' worth of bytes to the memory cgroup's {@code memory.reclaim}
+     * (cgroup v2, Linux 5.19 and later): mm/memcontrol.c memory_reclaim reclaims that much from the
+     * cgroup's LRU with try_to_free_mem_cgroup_pages, in the writer's context. The scenario's memory
+     * is taken as the task's memory cgroup: its LRU holds every mapped folio, oldest first. The
+     * model runs one shrink_folio_list pass, so at most {@link #MAX_PAGES} pages.
+     */
+    @JsonTypeName("memory-reclaim")
+    record MemoryReclaim(int pages) implements TaskOp {
+        /** SWAP_CLUSTER_MAX (include/linux/swap.h): the most folios isolate_lru_folios takes for one pass. */
+        public static final int MAX_PAGES = 32;
+
+        public MemoryReclaim {
+            if (pages <= 0 || pages > MAX_PAGES) {
+                throw new IllegalArgumentException("memory-reclaim needs pages from 1 to " + MAX_PAGES
+                        + " (SWAP_CLUSTER_MAX: the model runs one shrink_folio_list pass)");
+            }
         }
     }
 

@@ -61,12 +61,12 @@ import java.util.stream.Collectors;
 /**
  * Scenario files: a whole {@link Scenario} as YAML ({@code .yaml}, {@code .yml}) or JSON
  * ({@code .json}), with the records' own field names. Task steps are tagged with {@code op}
- * ({@code touch}, {@code munmap}, {@code mprotect}, {@code compute}, {@code madvise}); enum values
+ * ({@code touch}, {@code munmap}, {@code mprotect}, {@code compute}, {@code madvise}, {@code memory-reclaim}); enum values
  * are case-insensitive.
  *
  * <p>Optional, with their defaults: {@code iommus} (0), {@code devices} (none), {@code memory}
- * (unlimited; {@code memory.reclaimBatch} 32), {@code kswapd} (none), a VMA's {@code populate}
- * and {@code wrprotect} (false), {@code end.deviceFaults}, {@code end.afterNs} and
+ * (unlimited; {@code memory.reclaimBatch} 32), {@code kswapd} (none), a VMA's {@code populate},
+ * {@code wrprotect} and {@code mlocked} (false), {@code end.deviceFaults}, {@code end.afterNs} and
  * {@code end.stallWindowNs} (0: the default window). Every other field is required.
  *
  * <p>Every problem, from a syntax error to a task on a CPU the machine does not have, is a
@@ -237,6 +237,7 @@ public final class ScenarioFiles {
             for (JsonNode vma : elements(mm.get("vmas"))) {
                 putIfAbsent(vma, "populate", BooleanNode.FALSE);
                 putIfAbsent(vma, "wrprotect", BooleanNode.FALSE);
+                putIfAbsent(vma, "mlocked", BooleanNode.FALSE);
             }
         }
     }

@@ -129,7 +129,7 @@ class ScenarioFilesTest {
         assertError("enum.yaml", DOC.replace("access: WRITE", "access: scribble"),
                 ":15:54: tasks[0].program[0].access: expected one of read, write, got 'scribble'");
         assertError("op.yaml", DOC.replace("op: munmap", "op: unmap"),
-                ":16:9: tasks[0].program[1]: expected op: one of touch, munmap, mprotect, compute, madvise, got op 'unmap'");
+                ":16:9: tasks[0].program[1]: expected op: one of touch, munmap, mprotect, compute, madvise, memory-reclaim, got op 'unmap'");
         assertError("advice.yaml", DOC.replace("op: munmap, start: 0x7f0000000000, pages: 4",
                 "op: madvise, start: 0x7f0000000000, pages: 4, advice: cold"),
                 ":16:56: tasks[0].program[1].advice: expected one of pageout, got 'cold'");
@@ -165,6 +165,24 @@ class ScenarioFilesTest {
                 ":30:10: memory.frames: expected min <= low <= high <= frames, got 2, 3, 9, 8");
         assertError("kswapd.yaml", DOC + "kswapd: {cpu: 2}\n", ":30:10: kswapd.cpu: expected a CPU in [0, 2), got 2");
         assertError("cpus.yaml", DOC.replace("cpus: 2", "cpus: 0"), ":4:1: cpus: expected a number of CPUs >= 1, got 0");
+        assertError("memory-reclaim.yaml", DOC.replace("{op: munmap, start: 0x7f0000000000, pages: 4}",
+                "{op: memory-reclaim, pages: 33}"), ":16:9: tasks[0].program[1]: memory-reclaim needs pages from 1 to 32"
+                + " (SWAP_CLUSTER_MAX: the model runs one shrink_folio_list pass)");
+    }
+
+    @Test
+    void aVmaCanBeMlockedAndATaskCanWriteToMemoryReclaim() throws Exception {
+        Scenario s = ScenarioFiles.load(Files.writeString(dir.resolve("memcg.yaml"), DOC
+                .replace("populate: true}", "populate: true, mlocked: true}")
+                .replace("{op: munmap, start: 0x7f0000000000, pages: 4}", "{op: memory-reclaim, pages: 8}")));
+        assertEquals(new Scenario.VmaSpec(Scenarios.BUFFER, 4, true, true, false, true), s.mms().get(0).vmas().get(0));
+        assertEquals(new dev.shootdown.scenario.TaskOp.MemoryReclaim(8), s.tasks().get(0).program().get(1));
+        // as a log's run-started holds them: a scenario without mlocked VMAs leaves the field out
+        String json = EventCodec.mapper().writeValueAsString(Scenarios.munmapDma());
+        assertFalse(json.contains("mlocked"), json);
+        assertEquals(Scenarios.munmapDma(), EventCodec.mapper().readValue(json, Scenario.class));
+        String locked = EventCodec.mapper().writeValueAsString(s);
+        assertEquals(s, EventCodec.mapper().readValue(locked, Scenario.class));
     }
 
     @Test
