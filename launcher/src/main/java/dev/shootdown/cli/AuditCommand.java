@@ -115,7 +115,8 @@ final class AuditCommand implements Callable<Integer> {
         }
         double seconds = (System.nanoTime() - startNs) / 1e9;
         StreamingAudit.Result audited = result;
-        output.answer(terminal, () -> AuditPrinter.print(audited, "log " + log, stdout),
+        output.answer(terminal, output.person(() -> AuditPrinter.print(audited, "log " + log, stdout), out.resolve("report.json"),
+                        "log " + log, stdout),
                 AuditPrinter.verdictLine(result.report(), result.violations()), out.resolve("report.json"));
         if (!problems.isEmpty()) {
             stdout.println("incomplete: " + problems.size() + " problem(s) in the log; audited " + placed

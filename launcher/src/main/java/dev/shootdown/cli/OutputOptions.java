@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 /**
  * What a command that ends with an audit prints on stdout (a picocli mixin, shared by
  * {@code run}, {@code audit} and {@code replay}): by default the audit for a person; with
- * {@code --json} report.json itself, for a script; with {@code --quiet} the verdict line alone.
+ * {@code --json} report.json itself, for a script; with {@code --quiet} the verdict line alone;
+ * with {@code --all} every shootdown's steps and every violation.
  * Problems and errors go to stderr whatever is chosen, and the exit status is the same.
  */
 final class OutputOptions {
@@ -21,10 +22,34 @@ final class OutputOptions {
     @Option(names = "--quiet", description = "Print the verdict line only (the exit status is unchanged).")
     boolean quiet;
 
+    @Option(names = "--all", description = "Print every shootdown's steps and every violation (read back from report.json),"
+            + " not the first of each kind and the first " + AuditPrinter.TABLE_ROWS + " rows of each table.")
+    boolean all;
+
     void validate() throws BadInputException {
         if (json && quiet) {
             throw new BadInputException("--json and --quiet: choose one");
         }
+        if (all && (json || quiet)) {
+            throw new BadInputException("--all and --" + (json ? "json" : "quiet") + ": choose one");
+        }
+    }
+
+    /**
+     * The audit for a person: {@code bounded} by default, or with --all every shootdown and
+     * violation of {@code reportJson}.
+     */
+    Runnable person(Runnable bounded, Path reportJson, String source, PrintWriter out) {
+        if (!all) {
+            return bounded;
+        }
+        return () -> {
+            try {
+                AuditPrinter.printAll(reportJson, source, out);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(reportJson + ": cannot read the report just written", e);
+            }
+        };
     }
 
     /** Where a command's narration (headers, progress, what it wrote) goes: stdout, or nowhere with --json or --quiet. */

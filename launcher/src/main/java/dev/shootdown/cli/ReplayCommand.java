@@ -120,7 +120,8 @@ final class ReplayCommand implements Callable<Integer> {
         RunCommand.createOutputDirectory(out);
         ScenarioRunner.writeReport(out, report, log);
         String source = from;
-        output.answer(terminal, () -> AuditPrinter.print(report, source, stdout), AuditPrinter.verdictLine(report,
+        output.answer(terminal, output.person(() -> AuditPrinter.print(report, source, stdout), out.resolve("report.json"),
+                source, stdout), AuditPrinter.verdictLine(report,
                 report.violations().size()), out.resolve("report.json"));
         stdout.println("wrote " + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();

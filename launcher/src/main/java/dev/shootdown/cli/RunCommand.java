@@ -64,7 +64,8 @@ final class RunCommand implements Callable<Integer> {
         }
         outcome.write(out);
         PrintWriter narration = stdout;
-        output.answer(terminal, () -> AuditPrinter.print(outcome.report(), "engine " + engine.name(), narration),
+        output.answer(terminal, output.person(() -> AuditPrinter.print(outcome.report(), "engine " + engine.name(), narration),
+                        out.resolve("report.json"), "engine " + engine.name(), narration),
                 AuditPrinter.verdictLine(outcome.report(), outcome.report().violations().size()), out.resolve("report.json"));
         stdout.println("wrote " + out.resolve("events.jsonl") + " (" + outcome.lines().size() + " events), "
                 + out.resolve("report.json") + " and " + out.resolve("report.html"));

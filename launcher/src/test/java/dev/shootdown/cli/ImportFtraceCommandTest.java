@@ -26,10 +26,17 @@ class ImportFtraceCommandTest {
         assertTrue(o.out().startsWith("imported " + K612 + " (648 lines, sha256 "), o.out());
         assertTrue(o.out().contains("mm 4 = 0xffff89e441070b00 (first seen in tlbprobe-148)"), o.out());
         assertTrue(o.out().contains("what a trace cannot show, so this audit does not check:"), o.out());
+        // the table of the workload's shootdowns, then the steps of the first that called the hook and freed frames
+        assertTrue(o.out().contains("""
+                    83  munmap               cpu0    4        2                1         1    17  secondary-after-cpu   +108.000 us
+                """), o.out());
+        assertTrue(o.out().contains("""
+                   101  madvise_pageout      cpu0    6        2                8         1     8  secondary-before-cpu  -23.000 us
+                """), o.out());
         assertTrue(o.out().contains("shootdown 83: munmap [0x7f8c757d8000, 0x7f8c757e8000) of mm 4 by cpu0"), o.out());
         assertTrue(o.out().contains("arch_invalidate_secondary_tlbs(mm 4, 0x7f8c757d8000, 0x7f8c757e8000)"), o.out());
-        assertTrue(o.out().contains("shootdown 101: madvise_pageout"), o.out());
-        assertTrue(!o.out().contains("shootdown 1: flush_tlb_mm_range"), "the boot's own flushes are in report.json only");
+        assertTrue(o.out().contains("(the steps of shootdown 83, the first that called the hook and freed frames;"), o.out());
+        assertTrue(!o.out().contains("     1  flush_tlb_mm_range"), "the boot's own flushes are in report.json only");
         assertTrue(o.out().contains("verdict: clean (0 violations)"), o.out());
         assertTrue(Files.readString(out.resolve("report.html")).contains("id=\"shootdown-83\""), "its timeline is drawn");
 

@@ -27,7 +27,7 @@ class WatchdogCommandTest {
 
         assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.out() + o.err());
         assertTrue(o.out().contains("  ended: the watchdog: shootdown 1 (mprotect on cpu0) made no progress for 800.000 us,"
-                + " since 14.010 us: csd_lock_wait waits for cpu1\n"), o.out());
+                + " since 14.010 us: csd_lock_wait\n    waits for cpu1\n"), o.out());
         assertTrue(o.out().contains("VIOLATION non-responsive-csd-lock on cpu1"), o.out());
         assertTrue(o.out().contains("verdict: violations (9 violations)"), o.out());
         // the watchdog's own report is explained by the lost IPI, so it is not a violation of its own

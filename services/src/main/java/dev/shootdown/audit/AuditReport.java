@@ -3,6 +3,8 @@ package dev.shootdown.audit;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * What {@code report.json} holds: the verdict ({@code clean} or {@code violations}), every
@@ -24,6 +26,11 @@ import java.util.Map;
  *                               (left out when there are none)
  * @param imported               for a log imported from a kernel trace: where from, and what such
  *                               a trace cannot show (left out of a simulated run's report)
+ * @param violationKinds         how many violations of each kind (left out when there are none)
+ * @param violationGroups        the violations as one entry per shootdown and kind, with the count,
+ *                               the nodes, the address range and the first as witness (the first
+ *                               {@link ViolationGroups#MAX_GROUPS}; left out when there are none)
+ * @param violationGroupsNotKept groups beyond those, counted only (left out when 0)
  * @param ended                  why the run ended (its run-completed's reason: every task done, the
  *                               observation window, the watchdog), or null when it did not
  */
@@ -44,7 +51,10 @@ public record AuditReport(
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) long faultsInjected,
         @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> faultsNeverMatched,
         @JsonInclude(JsonInclude.Include.NON_NULL) Imported imported,
-        @JsonInclude(JsonInclude.Include.NON_NULL) String ended) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) String ended,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) SortedMap<String, Long> violationKinds,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<ViolationGroup> violationGroups,
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) long violationGroupsNotKept) {
 
     public AuditReport {
         violations = List.copyOf(violations);
@@ -52,6 +62,8 @@ public record AuditReport(
         logProblems = logProblems == null ? List.of() : List.copyOf(logProblems);
         faults = faults == null ? List.of() : List.copyOf(faults);
         faultsNeverMatched = faultsNeverMatched == null ? List.of() : List.copyOf(faultsNeverMatched);
+        violationKinds = violationKinds == null ? new TreeMap<>() : new TreeMap<>(violationKinds);
+        violationGroups = violationGroups == null ? List.of() : List.copyOf(violationGroups);
     }
 
     /** A report of a run without injected faults. */
@@ -59,7 +71,7 @@ public record AuditReport(
             int faultLivelockThreshold, List<Violation> violations, List<ShootdownSummary> shootdowns, Stats stats,
             List<String> logProblems) {
         this(run, scenario, arch, policy, seed, verdict, complete, faultLivelockThreshold, violations, shootdowns, stats,
-                logProblems, List.of(), 0, List.of(), null, null);
+                logProblems, List.of(), 0, List.of(), null, null, null, null, 0);
     }
 
     /**
@@ -90,7 +102,8 @@ public record AuditReport(
             return this;
         }
         return new AuditReport(run, scenario, arch, policy, seed, verdict, false, faultLivelockThreshold, violations, shootdowns,
-                stats, problems, faults, faultsInjected, faultsNeverMatched, imported, ended);
+                stats, problems, faults, faultsInjected, faultsNeverMatched, imported, ended, violationKinds, violationGroups,
+                violationGroupsNotKept);
     }
 
     /**

@@ -324,6 +324,8 @@ public final class Auditor {
     private final Set<Long> csdLockReported = new HashSet<>();
     /** Keys (kind, node, chain) reported while handling the current envelope: every chain names it. */
     private final Set<String> reported = new HashSet<>();
+    /** Every violation settled, grouped by shootdown and kind (bounded). */
+    private final ViolationGroups groups = new ViolationGroups();
     /** Per live shootdown, keys (kind, node, mm, va) of what was reported about it. */
     private final Map<Long, Set<String>> reportedPerShootdown = new HashMap<>();
     /** Per live shootdown, keys of the missing secondary invalidations found at its return or finish. */
@@ -783,7 +785,7 @@ public final class Auditor {
             chain.add(f.id());
         }
         chain.add(e.id());
-        violate("atc-before-iotlb", e.node(), c.mm(), Kernel.hex(c.start()), chain, e.node() + " issued ATC_INV for pasid "
+        violateOncePerShootdown("atc-before-iotlb", e.node(), c.mm(), Kernel.hex(c.start()), chain, e.node() + " issued ATC_INV for pasid "
                 + c.pasid() + " of shootdown " + sd.id + " (" + e.id() + ") " + (tlbi == null
                         ? "before any IOTLB invalidation of it"
                         : "before the IOTLB invalidation " + tlbi.id() + " had completed")
@@ -858,7 +860,7 @@ public final class Auditor {
                     List<String> chain = new ArrayList<>(List.of(held.fill().id(), change.id(), issued.getValue().id()));
                     List<Envelope> lost = faultsOf(sd, cpu);
                     lost.forEach(f -> chain.add(f.id()));
-                    violate("missing-cpu-invalidation", cpu, mm, Kernel.hex(va), chain, cpu + " still holds the translation of "
+                    violateOncePerShootdown("missing-cpu-invalidation", cpu, mm, Kernel.hex(va), chain, cpu + " still holds the translation of "
                             + Kernel.hex(va) + " in mm " + mm + " (filled by " + held.fill().id() + ") after the PTE was "
                             + changed(change) + " (" + change.id() + "): the flush " + issued.getValue().id() + " of shootdown "
                             + sd.id + " (" + sd.caller + ") reached it but flush_tlb_func never ran"
@@ -889,7 +891,7 @@ public final class Auditor {
         }
         String reached = lost.isEmpty() ? " (" + cpu + " went on: " + last.id() + ")" : " (the IPI was lost: " + lost.get(0).id() + ")";
         String frames = sd.ptesCleared + sd.ptesProtectionChanged + " PTEs changed, " + sd.frees.size() + " frames freed";
-        violate("non-responsive-csd-lock", cpu, ipi.mm(), Kernel.hex(ipi.start()), chain, "shootdown " + sd.id + " ("
+        violateOncePerShootdown("non-responsive-csd-lock", cpu, ipi.mm(), Kernel.hex(ipi.start()), chain, "shootdown " + sd.id + " ("
                 + sd.caller + ": " + context(sd) + " on " + sd.cpu + ") never completed: its flush IPI " + issued.id()
                 + " reached " + cpu + reached + " but flush_tlb_func never ran there, so " + sd.cpu
                 + " was still spinning in csd_lock_wait with preemption disabled when the run ended, "
@@ -936,7 +938,7 @@ public final class Auditor {
                 faultsOf(sd, st.cpu()).forEach(f -> chain.add(f.id()));
             }
             chain.add(e.id());
-            violate("stall", st.cpu(), mm, va, chain, String.format(Locale.ROOT,
+            violateOncePerShootdown("stall", st.cpu(), mm, va, chain, String.format(Locale.ROOT,
                     "shootdown %d (%s on %s, in %s) made no progress from %.3f us for the stall window of %.3f us: %s waits "
                             + "for %s; the kernel's watchdog (%s) reports it and nothing it waits for ever answers (%s)",
                     st.shootdownId(), sd == null ? "?" : sd.caller, st.cpu(), st.comm(), st.sinceNs() / 1000.0,
@@ -1012,7 +1014,7 @@ public final class Auditor {
         String mms = changed.stream().map(String::valueOf).reduce((a, b) -> a + ", " + b).orElseThrow();
         String who = sd.currentMm == h.mm() ? " (current->mm)" : "";
         String what = sd.reclaim() ? "the batch" : "shootdown " + sd.id + " (" + sd.caller + ")";
-        violate("wrong-mm-invalidation", h.cpu(), h.mm(), Kernel.hex(pteVa(first)), List.of(first.id(), call.id()),
+        violateOncePerShootdown("wrong-mm-invalidation", h.cpu(), h.mm(), Kernel.hex(pteVa(first)), List.of(first.id(), call.id()),
                 h.caller() + " called " + h.hook() + " for mm " + h.mm() + who + " but " + what + " changed PTEs of mm "
                         + mms + " only (" + first.id() + "): the secondary TLBs of mm " + mms + " are not invalidated by it",
                 sd.id);
@@ -1029,7 +1031,7 @@ public final class Auditor {
             cause = "; " + h.caller() + " called " + h.hook() + " with a NULL mm (" + hook.id() + ")";
         }
         chain.add(e.id());
-        violate("kernel-oops", o.cpu(), 0, Kernel.hex(o.address()), chain, "oops in " + o.function() + " called from "
+        violate(o.shootdownId(), "kernel-oops", o.cpu(), 0, Kernel.hex(o.address()), chain, "oops in " + o.function() + " called from "
                 + o.caller() + " on " + o.cpu() + " in " + o.comm() + " (pid " + o.pid() + "): " + o.message() + cause);
         // The oops killed the context that ran the shootdown: it never finishes, and nothing more comes of it.
         sd(o.shootdownId()).ifPresent(this::letGo);
@@ -1062,7 +1064,7 @@ public final class Auditor {
         }
         if (++streak.count == faultLivelockThreshold) {
             String access = fault.access().name().toLowerCase(Locale.ROOT);
-            violate("fault-livelock", r.target(), fault.mm(), Kernel.hex(r.va()),
+            violate(0, "fault-livelock", r.target(), fault.mm(), Kernel.hex(r.va()),
                     List.of(streak.firstFault.id(), pte.last().id(), e.id()),
                     r.device() + " pasid " + r.pasid() + " faulted on a " + access + " of " + Kernel.hex(r.va()) + " in mm "
                             + fault.mm() + " and was answered SUCCESS " + streak.count + " times in a row while the PTE"
@@ -1097,7 +1099,7 @@ public final class Auditor {
             }
         } else {
             // Nothing should reach an allocation that was let go; if something does, it is a use after free all the same.
-            violate("use-after-free", e.node(), mm, Kernel.hex(va), List.of(letGo.id(), e.id()), who + " accessed frame "
+            violate(((PageTableEvent.FrameFreed) letGo.event()).shootdownId(), "use-after-free", e.node(), mm, Kernel.hex(va), List.of(letGo.id(), e.id()), who + " accessed frame "
                     + Kernel.hex(frame.frame()) + " of allocation " + frame.epoch() + " through " + holder
                     + ", which no cache held any more, after the frame was freed (by " + letGo.id()
                     + (((PageTableEvent.FrameFreed) letGo.event()).epoch() == frame.epoch() ? "" : " or earlier") + ")");
@@ -1115,7 +1117,7 @@ public final class Auditor {
             chain.add(free.id());
             chain.add(e.id());
             if (e.timeNs() > free.timeNs()) {
-                violate("use-after-free", e.node(), mm, Kernel.hex(va), chain, who + " accessed freed frame "
+                violate(((PageTableEvent.FrameFreed) free.event()).shootdownId(), "use-after-free", e.node(), mm, Kernel.hex(va), chain, who + " accessed freed frame "
                         + Kernel.hex(frame.frame()) + " at " + us(e.timeNs()) + " through a stale translation in " + holder
                         + ", after the frame was freed by " + free.id() + " at " + us(free.timeNs()));
             } else {
@@ -1130,7 +1132,7 @@ public final class Auditor {
      * invalidated before the free, which a use after free can follow.
      */
     private void raceWithFree(Envelope access, Envelope free, long mm, long va, long frame, String holder, List<String> chain) {
-        violate("race-with-free", access.node(), mm, Kernel.hex(va), chain, "access " + access.id() + " to frame "
+        violate(((PageTableEvent.FrameFreed) free.event()).shootdownId(), "race-with-free", access.node(), mm, Kernel.hex(va), chain, "access " + access.id() + " to frame "
                 + Kernel.hex(frame) + " at " + us(access.timeNs()) + " through " + holder + " is not ordered before the free "
                 + free.id() + " at " + us(free.timeNs()) + ": it came first in simulated time, but nothing made the free wait"
                 + " for it (its translation was not invalidated before the free)");
@@ -1169,7 +1171,7 @@ public final class Auditor {
                     + "'s translation filled by " + cached.fill().id() + " before the PTE was " + changed(g.change()) + " ("
                     + g.change().id() + ", shootdown " + g.sd().id + ", " + g.sd().caller + ") and after " + ended + " ("
                     + done.id() + "): that translation should have been invalidated";
-            Violation v = found("stale-translation-use", e.node(), mm, Kernel.hex(va), chain, explanation);
+            Violation v = found(g.sd().id, "stale-translation-use", e.node(), mm, Kernel.hex(va), chain, explanation);
             if (v != null) {
                 staleUses.put(e.id(), v); // settled when the access can no longer be a use after free
             }
@@ -1209,7 +1211,7 @@ public final class Auditor {
             } else {
                 if (a.timeNs() > free.timeNs()) {
                     staleUses.remove(a.id()); // the same access, now known to be a use after free
-                    violate("use-after-free", a.node(), access.getValue().mm(), Kernel.hex(access.getValue().va()),
+                    violate(f.shootdownId(), "use-after-free", a.node(), access.getValue().mm(), Kernel.hex(access.getValue().va()),
                             List.of(a.id(), free.id()), "access " + a.id() + " through " + access.getKey() + " reached frame "
                                     + Kernel.hex(f.frame()) + " at " + us(a.timeNs()) + ", after its free " + free.id() + " at "
                                     + us(free.timeNs()) + ", and is not ordered before it");
@@ -1245,7 +1247,7 @@ public final class Auditor {
             }
             sd(f.shootdownId()).ifPresent(sd -> faultsOf(sd, node).forEach(fault -> chain.add(fault.id())));
             chain.add(free.id());
-            violate(kind, node, h.mm, Kernel.hex(h.va), chain, holder + " still held frame "
+            violate(f.shootdownId(), kind, node, h.mm, Kernel.hex(h.va), chain, holder + " still held frame "
                     + Kernel.hex(f.frame()) + " (filled by " + h.fill.id() + ") when it was freed by " + free.id()
                     + (h.drop == null ? "" : "; the invalidation " + h.drop.id() + " was not ordered before the free"));
         }
@@ -1309,7 +1311,7 @@ public final class Auditor {
                 sd.boundAtCall, sd.boundAtStart);
         for (TraceCoverage.Finding f : TraceCoverage.check(view, deadline)) {
             reportedAtEnd.computeIfAbsent(sd.id, k -> new HashSet<>()).add(perShootdownKey(f.kind(), f.node(), f.mm(), f.va()));
-            violate(f.kind(), f.node(), f.mm(), f.va(), f.chain(), f.explanation(), sd.id);
+            violateOncePerShootdown(f.kind(), f.node(), f.mm(), f.va(), f.chain(), f.explanation(), sd.id);
         }
     }
 
@@ -1386,7 +1388,7 @@ public final class Auditor {
                     chain.add(deadline.id());
                     String key = perShootdownKey("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va));
                     reportedAtEnd.computeIfAbsent(sd.id, k -> new HashSet<>()).add(key);
-                    violate("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va), chain,
+                    violateOncePerShootdown("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va), chain,
                             "PTE of " + Kernel.hex(va) + " in mm " + mm + " was " + changed(change) + " (" + change.id()
                                     + ") but no invalidation of " + sub.target() + " pasid " + sub.pasid()
                                     + " covering it completed before " + (free == null ? "" : "the frame was freed and ")
@@ -1421,9 +1423,13 @@ public final class Auditor {
         return "the " + sd.caller + " flush finished";
     }
 
-    /** Reports a violation unless the same one (kind, node, chain) was; returns it, or null if it was. */
-    private Violation violate(String kind, String node, long mm, String va, List<String> chain, String explanation) {
-        Violation v = found(kind, node, mm, va, chain, explanation);
+    /**
+     * Reports a violation of {@code shootdown} (0: of none) unless the same one (kind, node,
+     * chain) was; returns it, or null if it was.
+     */
+    private Violation violate(long shootdown, String kind, String node, long mm, String va, List<String> chain,
+            String explanation) {
+        Violation v = found(shootdown, kind, node, mm, va, chain, explanation);
         if (v != null) {
             emit(v);
         }
@@ -1434,22 +1440,25 @@ public final class Auditor {
      * A violation, unless the same one (kind, node, chain) was found: every chain ends with the
      * envelope being handled, so only the ones found for it need remembering.
      */
-    private Violation found(String kind, String node, long mm, String va, List<String> chain, String explanation) {
+    private Violation found(long shootdown, String kind, String node, long mm, String va, List<String> chain,
+            String explanation) {
         if (!reported.add(kind + "|" + node + "|" + chain)) {
             return null;
         }
-        return new Violation(kind, node, mm, va, chain, explanation);
+        return new Violation(kind, node, mm, va, chain, explanation, shootdown);
     }
 
     private void emit(Violation v) {
         violationCount++;
+        groups.add(v);
         sink.onViolation(v);
     }
 
     /** A violation reported at most once per (kind, node, mm, va) of a live shootdown. */
-    private void violate(String kind, String node, long mm, String va, List<String> chain, String explanation, long shootdown) {
+    private void violateOncePerShootdown(String kind, String node, long mm, String va, List<String> chain, String explanation,
+            long shootdown) {
         if (reportedPerShootdown.computeIfAbsent(shootdown, k -> new HashSet<>()).add(perShootdownKey(kind, node, mm, va))) {
-            violate(kind, node, mm, va, chain, explanation);
+            violate(shootdown, kind, node, mm, va, chain, explanation);
         }
     }
 
@@ -1483,7 +1492,8 @@ public final class Auditor {
                             wholeMmSecondaryInvalidations, framesReclaimed, lag(lagAfter), lag(lagBefore)), List.of(),
                     faults, faultsInjected, faultsNeverMatched(), imported == null ? null : new AuditReport.Imported(imported.format(), imported.file(),
                             imported.sha256(), imported.mms().stream().map(m -> "mm " + m.mm() + " = " + m.address() + " ("
-                                    + m.task() + ")").toList(), imported.notTraced(), imported.warnings()), ended);
+                                    + m.task() + ")").toList(), imported.notTraced(), imported.warnings()), ended,
+                    groups.byKind(), groups.groups(), groups.groupsNotKept());
         }
         return report;
     }
