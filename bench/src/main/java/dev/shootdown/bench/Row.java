@@ -7,7 +7,8 @@ import java.util.Locale;
  * in the same run (same JVM, same thread, same inputs where the reference has any), their ratio,
  * and how the row stands against the issue's goal.
  *
- * @param goal     the issue's goal number (1 to 5)
+ * @param goal     the goal number: 1 to 5 from the benchmarks issue, 6 the bounded memory of "every run ends
+ *                 honestly"
  * @param name     what was measured
  * @param workload the input: scenario, arch, policy, sizes
  * @param rate     the measured rate, in {@code unit}

@@ -43,9 +43,12 @@ public final class Suite implements Callable<Integer> {
     static final String SCALE_END = "<!-- suite:scale:end -->";
     static final String LATENCY_BEGIN = "<!-- suite:latency:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
     static final String LATENCY_END = "<!-- suite:latency:end -->";
+    /** The run-in-a-small-heap row's own section (goal 6), so that --only run keeps the others. */
+    static final String RUN_BEGIN = "<!-- suite:run:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String RUN_END = "<!-- suite:run:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "engine", "audit", "scale");
+    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "engine", "audit", "run", "scale");
 
     @Spec
     CommandSpec spec;
@@ -63,7 +66,7 @@ public final class Suite implements Callable<Integer> {
     Long auditEvents;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME",
-            description = "Run only these benchmarks: pipeline, latency, engine, audit, scale. Default: all.")
+            description = "Run only these benchmarks: pipeline, latency, engine, audit, run, scale. Default: all.")
     List<String> only;
 
     @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
@@ -93,6 +96,11 @@ public final class Suite implements Callable<Integer> {
     @Option(names = "--kafka-tools", defaultValue = "bench/target/kafka-tools", paramLabel = "DIR",
             description = "Kafka's tools and their own clients, copied there by the build. Default: ${DEFAULT-VALUE}")
     Path kafkaTools;
+
+    @Option(names = "--run-window-ns", paramLabel = "NS",
+            description = "The run benchmark's observation window, simulated ns (the audit's scenario: about 9.8 events per simulated us)."
+                    + " Default: 1050000000 (about 10.3 million events), or 20000000 with --quick.")
+    Long runWindowNs;
 
     @Option(names = "--audit-scenario", defaultValue = GenerateLog.DEFAULT_SCENARIO, paramLabel = "FILE",
             description = "The scenario whose run the audit's log holds. Default: ${DEFAULT-VALUE}")
@@ -190,6 +198,13 @@ public final class Suite implements Callable<Integer> {
             rows.add(auditRow(n, stderr));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
+        if (selected.contains("run")) {
+            long window = runWindowNs != null ? runWindowNs : quick ? 20_000_000L : 1_050_000_000L;
+            progress(stderr, "run: shootdown run of " + auditScenario + ", " + window + " ns simulated, in -Xmx"
+                    + RunBenchmark.XMX_MIB + "m");
+            rows.add(RunBenchmark.measure(Path.of(auditScenario), window, work));
+            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+        }
         if (selected.contains("scale")) {
             double ss = scaleSeconds != null ? scaleSeconds : quick ? 1 : 4;
             if (!(ss > 0)) {
@@ -238,9 +253,13 @@ public final class Suite implements Callable<Integer> {
             }
         }
         String latencyText = "";
+        String runText = "";
         for (Row r : rows) {
             if (r.goal() == 2) {
                 latencyText = table(List.of(r));
+            }
+            if (r.goal() == 6) {
+                runText = table(List.of(r));
             }
         }
         stdout.println(table);
@@ -253,11 +272,14 @@ public final class Suite implements Callable<Integer> {
             // The main table is written when this run measured more than the scale sweeps; the
             // sweeps' points and plot go to a section of their own, so that --only scale keeps the table.
             // Likewise the latency row has its own section, so that --only latency keeps the others.
-            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2)) {
+            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2 && r.goal() != 6)) {
                 write(out, section(table, command(), started, ended), BEGIN, END);
             }
             if (!latencyText.isEmpty()) {
                 write(out, section(latencyText, command(), started, ended, LATENCY_BEGIN, LATENCY_END), LATENCY_BEGIN, LATENCY_END);
+            }
+            if (!runText.isEmpty()) {
+                write(out, section(runText, command(), started, ended, RUN_BEGIN, RUN_END), RUN_BEGIN, RUN_END);
             }
             if (!scaleText.isEmpty()) {
                 write(out, section(scaleText, command(), started, ended, SCALE_BEGIN, SCALE_END), SCALE_BEGIN, SCALE_END);

@@ -1,17 +1,16 @@
 package dev.shootdown.cli;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.shootdown.audit.Violation;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -131,13 +130,17 @@ final class Cells {
         Result result;
         RuntimeException failure = null;
         try {
-            ScenarioRunner.Outcome outcome = runner.run(cell.scenario(), cell.seed());
-            if (out != null) {
-                outcome.write(out.resolve(cell.dir()));
+            // written as it runs (the cell's directory, or a scratch one when nothing is kept): bounded memory
+            Path dir = out != null ? out.resolve(cell.dir()) : Files.createTempDirectory("shootdown-cell-");
+            try {
+                ScenarioRunner.Written run = runner.runTo(cell.scenario(), cell.seed(), dir);
+                List<String> kinds = List.copyOf(run.audit().report().violationKinds().keySet());
+                result = result(cell, settings, run.audit().report().verdict(), kinds, run.events(), run.complete(), null);
+            } finally {
+                if (out == null) {
+                    deleteTree(dir);
+                }
             }
-            List<String> kinds = List.copyOf(outcome.report().violations().stream().map(Violation::kind)
-                    .collect(Collectors.toCollection(TreeSet::new)));
-            result = result(cell, settings, outcome.report().verdict(), kinds, outcome.lines().size(), outcome.complete(), null);
         } catch (InfrastructureException e) {
             // the cluster is shared by every cell: the rest would fail the same way
             throw new InfrastructureException(label(cell) + ": " + e.getMessage(), e);
@@ -150,6 +153,14 @@ final class Cells {
         }
         listener.onFinished(index, cell, result, failure);
         return result;
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     private static Result result(Spec cell, Settings settings, String verdict, List<String> kinds, long events, boolean complete,

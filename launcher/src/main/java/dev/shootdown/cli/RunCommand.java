@@ -54,26 +54,27 @@ final class RunCommand implements Callable<Integer> {
             stdout.println(faults);
             stdout.flush();
         }
-        ScenarioRunner.Outcome outcome;
+        ScenarioRunner.Written run;
         try (ScenarioRunner runner = options.runner(engine, stdout)) {
-            outcome = runner.withKernels(kernels).run(scenario);
+            run = runner.withKernels(kernels).runTo(scenario, options.seed, out);
         }
-        if (!outcome.complete()) {
+        if (!run.complete()) {
             stdout.println("warning: the deterministic run stopped at " + options.maxEvents
                     + " events before every node quiesced");
         }
-        outcome.write(out);
+        StreamingAudit.Result audit = run.audit();
         PrintWriter narration = stdout;
-        output.answer(terminal, output.person(() -> AuditPrinter.print(outcome.report(), "engine " + engine.name(), narration),
-                        out.resolve("report.json"), "engine " + engine.name(), narration),
-                AuditPrinter.verdictLine(outcome.report(), outcome.report().violations().size()), out.resolve("report.json"));
-        stdout.println("wrote " + out.resolve("events.jsonl") + " (" + outcome.lines().size() + " events), "
+        String source = "engine " + engine.name();
+        output.answer(terminal, output.person(() -> AuditPrinter.print(audit, source, narration), out.resolve("report.json"),
+                        source, narration),
+                AuditPrinter.verdictLine(audit.report(), audit.violations()), out.resolve("report.json"));
+        stdout.println("wrote " + out.resolve("events.jsonl") + " (" + run.events() + " events), "
                 + out.resolve("report.json") + " and " + out.resolve("report.html"));
         stdout.flush();
-        if (!outcome.complete()) {
+        if (!run.complete()) {
             return Shootdown.EXIT_INFRASTRUCTURE;
         }
-        return outcome.report().violations().isEmpty() ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
+        return audit.violations() == 0 ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
     }
 
     /** Creates {@code dir} for a command's output, or says in one line why it cannot. */

@@ -183,6 +183,59 @@ final class ScenarioRunner implements AutoCloseable {
         return new Outcome(runId, lines, log, Auditor.audit(log, livelockThreshold), complete);
     }
 
+    /**
+     * A run written to its directory as it happened: its id, how many events events.jsonl holds,
+     * the streamed audit (report.json and report.html are written), and whether it completed.
+     */
+    record Written(String runId, long events, StreamingAudit.Result audit, boolean complete) {}
+
+    /**
+     * Runs {@code scenario} with the latencies of {@code seed} and writes {@code dir/events.jsonl},
+     * {@code report.json} and {@code report.html} (the same bytes {@link Outcome#write} would for
+     * events.jsonl and report.json). On the deterministic engine the run streams: each envelope is
+     * put in the log's canonical order ({@link CausalOrder.Stream}), written and audited as it is
+     * published, and none is kept, so memory is bounded by the simulated machine, not by the run's
+     * length. A run whose fault plan kills a node (rebuilt from the log) and a Kafka run are
+     * recorded whole first, then written and audited the same way.
+     */
+    Written runTo(Scenario scenario, long seed, Path dir) throws InfrastructureException, IOException {
+        Files.createDirectories(dir);
+        boolean kills = infrastructureFaults(scenario).stream().anyMatch(f -> f.kind() == FaultKind.KILL);
+        try (BufferedWriter events = Files.newBufferedWriter(dir.resolve("events.jsonl"), StandardCharsets.UTF_8);
+                StreamingAudit audit = new StreamingAudit(dir, livelockThreshold)) {
+            long[] written = {0};
+            java.util.function.Consumer<Envelope> sink = e -> {
+                try {
+                    events.write(EventCodec.encode(e));
+                    events.write('\n');
+                } catch (IOException x) {
+                    throw new java.io.UncheckedIOException(dir.resolve("events.jsonl") + ": cannot write", x);
+                }
+                written[0]++;
+                audit.accept(e);
+            };
+            String runId;
+            boolean complete;
+            if (engine == Engine.sim && !kills) {
+                runId = scenario.name() + "-sim-s" + seed;
+                CausalOrder.Stream canonical = new CausalOrder.Stream(sink);
+                SimEngine.Result result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()),
+                        Machine.stateMachines(scenario), LatencyModel.defaults()).streamTo(canonical::accept).run(maxEvents);
+                canonical.finish();
+                complete = result.quiesced();
+            } else {
+                Outcome whole = run(scenario, seed);
+                runId = whole.runId();
+                whole.log().forEach(sink);
+                complete = whole.complete();
+            }
+            events.flush();
+            return new Written(runId, written[0], audit.finish(List.of()), complete);
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
     private KafkaRunner.Result runOnKafka(String runId, Scenario scenario, long seed) throws InfrastructureException {
         progress.println("run " + runId + " on Kafka at " + bootstrapServers + (clusterNodes ? ", nodes on the cluster" : ""));
         progress.flush();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.log.CausalOrder;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.util.ArrayList;
@@ -36,6 +37,29 @@ class StreamingEngineTest {
             assertEquals(kept.quiesced(), result.quiesced(), s.name());
             assertEquals(kept.endTimeNs(), result.endTimeNs(), s.name());
         }
+    }
+
+    @Test
+    void theCanonicalOrderStreamedIsTheWholeLogsSortedOrderEventForEvent() {
+        int compared = 0;
+        for (Scenario base : List.of(Scenarios.munmapDma(), Scenarios.kswapdReclaim(), Scenarios.directReclaimCrossMm(),
+                Scenarios.mprotectDowngrade(), Scenarios.smmuPermissionUpgrade())) {
+            for (String arch : List.of("x86", "arm64")) {
+                for (String kernel : List.of("linux-6.6", "series-v2", "linux-6.1", "linux-6.12")) {
+                    Scenario s = base.with(arch, kernel);
+                    for (long seed = 1; seed <= 2; seed++) {
+                        List<Envelope> sorted = CausalOrder.sort(engine(s, seed).run(1_000_000).log(), e -> e);
+                        List<Envelope> streamed = new ArrayList<>();
+                        CausalOrder.Stream canonical = new CausalOrder.Stream(streamed::add);
+                        engine(s, seed).streamTo(canonical::accept).run(1_000_000);
+                        canonical.finish();
+                        assertEquals(sorted, streamed, s.name() + " " + arch + " " + kernel + " seed " + seed);
+                        compared += sorted.size();
+                    }
+                }
+            }
+        }
+        assertTrue(compared > 100_000, "events compared: " + compared);
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.ToLongFunction;
 
@@ -80,6 +81,86 @@ public final class CausalOrder {
             out.add(best);
         }
         return new Partial<>(out, List.of(), "");
+    }
+
+    /**
+     * The canonical order, streamed: envelopes handed over in a causal order whose simulated
+     * times never decrease (the deterministic engine's publication order) come out in exactly
+     * the order {@link #sort} gives the whole log, each once no later envelope can precede it.
+     * Every envelope earlier in simulated time than the latest one handed over is let out: all
+     * it depends on is earlier or as early in simulated time, so it is ready before anything
+     * later, and {@link #sort}'s tie-break by time puts it first. Memory holds the envelopes of
+     * the latest simulated instant, not the log. Not thread-safe.
+     */
+    public static final class Stream {
+        private final Consumer<Envelope> out;
+        private final Map<String, TreeMap<Long, Envelope>> held = new TreeMap<>();
+        private final Map<String, Long> placed = new HashMap<>();
+        private long latestNs = Long.MIN_VALUE;
+        private long holding;
+
+        public Stream(Consumer<Envelope> out) {
+            this.out = out;
+        }
+
+        /**
+         * The next envelope of the log.
+         *
+         * @throws IllegalStateException when it is earlier in simulated time than one before it,
+         *                               or repeats one
+         */
+        public void accept(Envelope e) {
+            if (e.timeNs() < latestNs) {
+                throw new IllegalStateException("event " + e.id() + " at " + e.timeNs() + " ns comes after one at " + latestNs
+                        + " ns: the stream's simulated times must not decrease");
+            }
+            if (e.timeNs() > latestNs) {
+                release(e.timeNs());
+                latestNs = e.timeNs();
+            }
+            if (e.seq() <= placed.getOrDefault(e.node(), 0L)
+                    || held.computeIfAbsent(e.node(), k -> new TreeMap<>()).putIfAbsent(e.seq(), e) != null) {
+                throw new IllegalStateException("event " + e.id() + " appears twice in the log");
+            }
+            holding++;
+        }
+
+        /**
+         * Lets out everything still held; the stream is then over.
+         *
+         * @throws IllegalStateException when something held cannot be placed (a gap)
+         */
+        public void finish() {
+            release(Long.MAX_VALUE);
+            if (holding > 0) {
+                throw new IllegalStateException("the log has a gap: "
+                        + describeGap(held, n -> placed.getOrDefault(n, 0L), e -> e, true));
+            }
+        }
+
+        /** Lets out, in canonical order, every held envelope earlier than {@code beforeNs} that can be placed. */
+        private void release(long beforeNs) {
+            while (holding > 0) {
+                Envelope best = null;
+                for (TreeMap<Long, Envelope> node : held.values()) {
+                    if (node.isEmpty()) {
+                        continue;
+                    }
+                    Envelope head = node.firstEntry().getValue();
+                    if (head.timeNs() < beforeNs && ready(head, n -> placed.getOrDefault(n, 0L))
+                            && (best == null || before(head, best))) {
+                        best = head;
+                    }
+                }
+                if (best == null) {
+                    return;
+                }
+                held.get(best.node()).pollFirstEntry();
+                placed.put(best.node(), best.seq());
+                holding--;
+                out.accept(best);
+            }
+        }
     }
 
     /**

@@ -27,6 +27,36 @@ class CausalOrderTest {
     }
 
     @Test
+    void theStreamRefusesTimeGoingBackARepeatAndEndsOnAGap() {
+        LogBuilder b = new LogBuilder("r");
+        Envelope a1 = b.emit("a", 10, new PageTableEvent.MmCreated(1));
+        Envelope a2 = b.emit("a", 20, new PageTableEvent.MmCreated(2));
+        Envelope c1 = b.emit("c", 5, new PageTableEvent.MmCreated(3), a2);
+        Envelope a3 = b.emit("a", 30, new PageTableEvent.MmCreated(4));
+        List<Envelope> out = new ArrayList<>();
+
+        CausalOrder.Stream back = new CausalOrder.Stream(out::add);
+        back.accept(a1);
+        back.accept(a2);
+        IllegalStateException earlier = assertThrows(IllegalStateException.class, () -> back.accept(c1));
+        assertEquals("event c#1 at 5 ns comes after one at 20 ns: the stream's simulated times must not decrease",
+                earlier.getMessage());
+        assertEquals(List.of(a1), out, "a#1 is let out once a later instant is seen; a#2 is held");
+
+        CausalOrder.Stream twice = new CausalOrder.Stream(e -> {});
+        twice.accept(a1);
+        twice.accept(a2);
+        assertThrows(IllegalStateException.class, () -> twice.accept(a1), "already let out");
+        assertThrows(IllegalStateException.class, () -> twice.accept(a2), "held");
+
+        CausalOrder.Stream gap = new CausalOrder.Stream(e -> {});
+        gap.accept(a1);
+        gap.accept(a3);
+        IllegalStateException missing = assertThrows(IllegalStateException.class, gap::finish);
+        assertEquals("the log has a gap: event a#2 is not in the log; a#3, the next event of a, follows it", missing.getMessage());
+    }
+
+    @Test
     void anyShuffleSortsToTheSameCausalOrder() {
         List<Envelope> canonical = CausalOrder.sort(sampleLog(), e -> e);
         for (int seed = 0; seed < 50; seed++) {
