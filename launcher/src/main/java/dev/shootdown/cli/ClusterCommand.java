@@ -248,7 +248,7 @@ final class ClusterCommand implements Runnable {
         }
     }
 
-    /** What a node's /health says, in a few words: ready, its runs, the peers it reports dead. */
+    /** What a node's /health says, in a few words: ready, its runs, the runs it failed in, the peers it reports dead. */
     static String health(Member m) {
         try {
             List<String> lines = Files.readAllLines(Path.of(m.log()), StandardCharsets.UTF_8);
@@ -272,7 +272,9 @@ final class ClusterCommand implements Runnable {
                     deadPeers.add(p.getKey());
                 }
             });
+            int failed = h.path("failed").size();
             return ", " + (h.path("ready").asBoolean() ? "ready" : "not ready") + ", in " + h.path("runs").size() + " run(s)"
+                    + (failed == 0 ? "" : ", failed in " + failed + " run(s) (its /health says why)")
                     + (deadPeers.isEmpty() ? "" : ", reports dead: " + String.join(", ", deadPeers)) + " (http " + http + ")";
         } catch (IOException e) {
             return ", /health unreachable (" + e.getMessage() + ")";

@@ -8,6 +8,7 @@ import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
+import dev.shootdown.host.NodeFailedException;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
@@ -162,8 +163,13 @@ final class ScenarioRunner implements AutoCloseable {
         boolean complete;
         if (engine == Engine.sim) {
             runId = scenario.name() + "-sim-s" + seed;
-            SimEngine.Result result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()), Machine.stateMachines(scenario),
-                    LatencyModel.defaults()).withFaults(infrastructureFaults(scenario), Machine::fresh).run(maxEvents);
+            SimEngine.Result result;
+            try {
+                result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()), Machine.stateMachines(scenario),
+                        LatencyModel.defaults()).withFaults(infrastructureFaults(scenario), Machine::fresh).run(maxEvents);
+            } catch (NodeFailedException e) {
+                throw new InfrastructureException("run " + runId + " stopped: " + e.getMessage(), e);
+            }
             for (Envelope e : CausalOrder.sort(result.log(), e -> e)) {
                 log.add(e);
                 lines.add(EventCodec.encode(e));
@@ -219,8 +225,13 @@ final class ScenarioRunner implements AutoCloseable {
             if (engine == Engine.sim && !kills) {
                 runId = scenario.name() + "-sim-s" + seed;
                 CausalOrder.Stream canonical = new CausalOrder.Stream(sink);
-                SimEngine.Result result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()),
-                        Machine.stateMachines(scenario), LatencyModel.defaults()).streamTo(canonical::accept).run(maxEvents);
+                SimEngine.Result result;
+                try {
+                    result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()), Machine.stateMachines(scenario),
+                            LatencyModel.defaults()).streamTo(canonical::accept).run(maxEvents);
+                } catch (NodeFailedException e) {
+                    throw new InfrastructureException("run " + runId + " stopped: " + e.getMessage(), e);
+                }
                 canonical.finish();
                 complete = result.quiesced();
             } else {

@@ -230,6 +230,40 @@ class ClusterIT {
 
     @Test
     @Order(5)
+    void aNodeWhoseStateMachineThrowsEndsItsRunWithExitThreeNamingItAndServesTheNext() throws Exception {
+        // node-bug: cpu1's state machine throws on its 30th input, in the cpu1 process.
+        Path plan = Files.writeString(dir.resolve("cpu1-bug.yaml"), "faults:\n  - kind: node-bug\n    node: cpu1\n    nth: 30\n");
+        long started = System.nanoTime();
+        CliTest.Outcome o = CliTest.shootdown("run", "--scenario", "munmap-dma", "--bootstrap-servers", bootstrap, "--nodes",
+                "cluster", "--faults", plan.toString(), "--run-timeout", "180", "--out", dir.resolve("bug").toString());
+        double seconds = (System.nanoTime() - started) / 1e9;
+
+        assertEquals(Shootdown.EXIT_INFRASTRUCTURE, o.status(), o.out() + o.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("shootdown: run (\\S+) stopped: cpu1: state machine failed in"
+                + " round \\d+ \\(IllegalStateException: node-bug \\(fault 0 of the plan\\) on \\S+ at \\d+ ns: the state machine"
+                + " threw, as a bug in its code would\\) \\(in the `shootdown node` process .*/pid " + pids.get("cpu1") + "/.*\\)\n")
+                .matcher(o.err());
+        assertTrue(m.matches(), o.err());
+        assertTrue(seconds < 90, "ended at once, not at the 180 s run timeout: " + seconds + " s");
+        String runId = m.group(1);
+        Path cpu1Log = cluster.resolve("logs/cpu1.log");
+        assertTrue(awaitLine(cpu1Log, "left run " + runId + " (failed)"), read(cpu1Log));
+        assertEquals(1, count(read(cpu1Log), "failed in run " + runId + ": cpu1: state machine failed"), "logged once: "
+                + read(cpu1Log));
+        JsonNode health = new ObjectMapper().readTree(get(httpOf("cpu1") + "/health").body());
+        assertTrue(health.get("failed").get(runId).asText().contains("node-bug"), health.toString());
+        String status = CliTest.shootdown("cluster", "status", "--dir", cluster.toString()).out();
+        assertTrue(status.lines().filter(l -> l.startsWith("cpu1")).allMatch(l -> l.contains("failed in 1 run(s)")), status);
+
+        // The process is still a good node: the next run, without the bug, is the deterministic one.
+        CliTest.Outcome next = CliTest.shootdown("run", "--scenario", "munmap-dma", "--bootstrap-servers", bootstrap, "--nodes",
+                "cluster", "--run-timeout", "180", "--out", dir.resolve("after-bug").toString());
+        assertEquals(Shootdown.EXIT_CLEAN, next.status(), next.out() + next.err());
+        assertTrue(next.out().contains("verdict: clean (0 violations)"), next.out());
+    }
+
+    @Test
+    @Order(6)
     void aKilledNodeIsReportedDeadAndDownStopsTheRest() throws Exception {
         long cpu1 = pids.get("cpu1");
         // Under load a heartbeat can be late and a peer flap "silent" then "back" before this test: count the lines

@@ -109,4 +109,23 @@ class KafkaNodeFailureIT {
         assertEquals(1, errors.distinct().stream().filter(l -> l.contains("state machine failed")).count(),
                 "logged once: " + errors.distinct());
     }
+
+    @Test
+    void aNodeBugInTheFaultPlanEndsARunWithExitThreeOnBothEngines(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path plan = java.nio.file.Files.writeString(dir.resolve("bug.yaml"),
+                "faults:\n  - kind: node-bug\n    node: cpu1\n    nth: 30\n");
+        String bug = "cpu1: state machine failed%s (IllegalStateException: node-bug (fault 0 of the plan) on page-walk-completed"
+                + " at 15231 ns: the state machine threw, as a bug in its code would)\n";
+
+        CliTest.Outcome sim = CliTest.shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--faults", plan.toString(),
+                "--out", dir.resolve("sim").toString());
+        assertEquals(Shootdown.EXIT_INFRASTRUCTURE, sim.status(), sim.out() + sim.err());
+        assertEquals("shootdown: run munmap-dma-sim-s1 stopped: " + String.format(bug, ""), sim.err());
+
+        CliTest.Outcome kafka = CliTest.shootdown("run", "--scenario", "munmap-dma", "--bootstrap-servers",
+                BROKER.bootstrapServers(), "--faults", plan.toString(), "--out", dir.resolve("kafka").toString());
+        assertEquals(Shootdown.EXIT_INFRASTRUCTURE, kafka.status(), kafka.out() + kafka.err());
+        assertTrue(kafka.err().endsWith(" stopped: " + String.format(bug, " in round 63")), kafka.err());
+    }
 }

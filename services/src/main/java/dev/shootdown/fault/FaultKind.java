@@ -35,7 +35,14 @@ public enum FaultKind {
     /** INFRASTRUCTURE: messages already delivered are delivered again, as after a consumer rewind. */
     REDELIVER("redeliver", Layer.INFRASTRUCTURE, null, null),
     /** INFRASTRUCTURE: the Kafka broker stops for {@code downMs} and restarts. */
-    BROKER_RESTART("broker-restart", Layer.INFRASTRUCTURE, null, null);
+    BROKER_RESTART("broker-restart", Layer.INFRASTRUCTURE, null, null),
+    /**
+     * MODEL: a bug in a node's own code: its state machine throws on an input (the {@code nth}
+     * one it takes, of the {@code event} type when given). Injected by the host's driver of that
+     * node, on every host: it checks that a run whose node failed ends at once, naming it.
+     */
+    NODE_BUG("node-bug", Layer.MODEL, null, null);
+
 
     /** Where a fault happens. */
     public enum Layer {
@@ -96,7 +103,7 @@ public enum FaultKind {
             case DELAY -> Set.of("link", "topic", "delayMs");
             case DUPLICATE, REDELIVER -> Set.of("link", "topic");
             case BROKER_RESTART -> Set.of("atEvent", "afterEvents", "downMs");
-            case LOST_IPI, DROPPED_IOTLB_INVALIDATION, ATC_BEFORE_IOTLB -> Set.of();
+            case LOST_IPI, DROPPED_IOTLB_INVALIDATION, ATC_BEFORE_IOTLB, NODE_BUG -> Set.of();
         };
     }
 
@@ -106,7 +113,7 @@ public enum FaultKind {
             case LATE_CMD_SYNC -> Set.of("delayNs");
             case FAST_DEVICE_RETRY -> Set.of("retryNs");
             case PRQ_OVERFLOW -> Set.of("depth");
-            case KILL -> Set.of("node");
+            case KILL, NODE_BUG -> Set.of("node");
             case PAUSE -> Set.of("node", "pauseMs");
             case DELAY -> Set.of("delayMs");
             case LOST_IPI, DROPPED_IOTLB_INVALIDATION, ATC_BEFORE_IOTLB, DUPLICATE, REDELIVER, BROKER_RESTART -> Set.of();

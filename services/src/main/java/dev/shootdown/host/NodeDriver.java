@@ -7,8 +7,12 @@ import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
+import dev.shootdown.event.EventTypes;
 import dev.shootdown.event.Routing;
 import dev.shootdown.event.VectorClock;
+import dev.shootdown.fault.FaultKind;
+import dev.shootdown.fault.FaultMatcher;
+import dev.shootdown.fault.FaultSpec;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -50,6 +54,8 @@ public final class NodeDriver {
     private final Map<String, TreeMap<Long, Held>> held = new HashMap<>();
     private final Map<String, Long> armed = new HashMap<>();
     private long duplicatesDropped;
+    /** The run's node-bug faults for this node (FaultKind#NODE_BUG), armed by its RunStarted. */
+    private FaultMatcher bugs = FaultMatcher.NONE;
     private List<TimerRequest> recoveryTimers = List.of();
 
     public NodeDriver(String runId, NodeStateMachine node, List<String> topology) {
@@ -229,8 +235,28 @@ public final class NodeDriver {
         if (node.lifecycle() == Lifecycle.QUIESCED) {
             return;
         }
+        if (in.event() instanceof ControlEvent.RunStarted started) {
+            bugs = started.scenario().faults().matcherFor(nodeId, started.seed());
+        }
+        maybeBug(in.event());
         Decision decision = node.onEvent(in.event(), localNowNs);
         stampAll(decision, in.id(), out, timers);
+    }
+
+    /**
+     * A {@code node-bug} of the run's fault plan that hits this input: the state machine throws,
+     * as a bug in its code would (before it sees the input, so nothing of it is decided).
+     */
+    private void maybeBug(Event input) {
+        if (!bugs.armed()) {
+            return;
+        }
+        String type = EventTypes.name(input);
+        FaultSpec bug = bugs.maybeInject(FaultKind.NODE_BUG, localNowNs, f -> f.event() == null || f.event().equals(type));
+        if (bug != null) {
+            throw new IllegalStateException("node-bug (fault " + bugs.indexOf(bug) + " of the plan) on " + type + " at "
+                    + localNowNs + " ns: the state machine threw, as a bug in its code would");
+        }
     }
 
     /**
@@ -247,6 +273,7 @@ public final class NodeDriver {
         List<Envelope> envelopes = new ArrayList<>();
         List<TimerRequest> timers = new ArrayList<>();
         ControlEvent.TimerFired fired = new ControlEvent.TimerFired(name, fireAtNs);
+        maybeBug(fired);
         Envelope firedEnvelope = stamp(fired, null);
         envelopes.add(firedEnvelope);
         Decision decision = node.onEvent(fired, localNowNs);

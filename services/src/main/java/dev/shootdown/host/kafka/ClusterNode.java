@@ -50,6 +50,10 @@ public final class ClusterNode implements AutoCloseable {
         List<String> topology;
         boolean quiescedHere;
         String deployment;
+        /** What this node's verticle for the run records; a fatal error ends its part in the run. */
+        final ErrorLog errors = new ErrorLog();
+        /** Why this node failed in the run (its state machine threw), or null. */
+        String failure;
         /** The control topic's end when the node first saw the run: read up to it before deciding. */
         final Map<TopicPartition, Long> catchUpTo = new HashMap<>();
 
@@ -62,7 +66,6 @@ public final class ClusterNode implements AutoCloseable {
     private final KafkaHostConfig config;
     private final Function<NodeHost, NodeVerticle> factory;
     private final Consumer<String> log;
-    private final ErrorLog errors = new ErrorLog();
     private final Vertx vertx = Vertx.vertx();
     private final Map<String, Run> runs = new LinkedHashMap<>();
     private KafkaProducer<String, String> presence;
@@ -80,8 +83,12 @@ public final class ClusterNode implements AutoCloseable {
         boolean dead;
     }
 
-    /** What {@code /health} shows: ready once watching the cluster; the runs it is in; each peer, up or dead. */
-    public record Health(boolean ready, String node, String instance, List<String> runs, Map<String, String> peers) {}
+    /**
+     * What {@code /health} shows: ready once watching the cluster; the runs it is in; each peer,
+     * up or dead; and the runs it failed in, with the error.
+     */
+    public record Health(boolean ready, String node, String instance, List<String> runs, Map<String, String> peers,
+            Map<String, String> failed) {}
 
 
     /**
@@ -156,7 +163,13 @@ public final class ClusterNode implements AutoCloseable {
     public synchronized Health health() {
         Map<String, String> peerStates = new java.util.TreeMap<>();
         peers.forEach((id, p) -> peerStates.put(id, p.dead ? "dead" : "up"));
-        return new Health(ready, nodeId, instance, List.copyOf(new java.util.TreeSet<>(activeRuns())), peerStates);
+        Map<String, String> failed = new java.util.TreeMap<>();
+        runs.values().forEach(r -> {
+            if (r.failure != null) {
+                failed.put(r.id, r.failure);
+            }
+        });
+        return new Health(ready, nodeId, instance, List.copyOf(new java.util.TreeSet<>(activeRuns())), peerStates, failed);
     }
 
     public String nodeId() {
@@ -174,9 +187,11 @@ public final class ClusterNode implements AutoCloseable {
         return out;
     }
 
-    /** Errors the node's verticles recorded (sends that failed, and such). */
-    public ErrorLog errors() {
-        return errors;
+    /** Errors the node's verticles recorded (sends that failed, and such), one line each, prefixed by the run. */
+    public synchronized List<String> errors() {
+        List<String> out = new ArrayList<>();
+        runs.values().forEach(r -> r.errors.distinct().forEach(line -> out.add(r.id + ": " + line)));
+        return out;
     }
 
     /**
@@ -240,6 +255,7 @@ public final class ClusterNode implements AutoCloseable {
                 }
                 checkPeers();
                 for (Run run : List.copyOf(runs.values())) {
+                    checkFailed(run);
                     maybeDecide(run, consumer);
                 }
             }
@@ -379,6 +395,30 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
+    /**
+     * The run's verticle recorded a fatal error (its state machine threw; the verticle already
+     * stopped taking inputs): logged once, told to the run's controller on {@value
+     * ClusterTopics#PRESENCE}, shown on /health, and the verticle undeployed. The node stays up for
+     * other runs.
+     */
+    private void checkFailed(Run run) {
+        java.util.Optional<String> fatal = run.errors.firstFatal();
+        if (run.failure != null || fatal.isEmpty()) {
+            return;
+        }
+        synchronized (this) {
+            run.failure = fatal.get();
+            run.quiescedHere = true; // not joined again
+        }
+        log.accept("failed in run " + run.id + ": " + fatal.get());
+        presence.send(new ProducerRecord<>(ClusterTopics.PRESENCE, nodeId,
+                ClusterTopics.encode(new ClusterTopics.NodeFailed(run.id, nodeId, instance, fatal.get()))));
+        presence.flush();
+        if (run.deployment != null) {
+            leave(run, "failed");
+        }
+    }
+
     /** Once the control topic was read as far as it went when the run was found: join it, or not. */
     private void maybeDecide(Run run, KafkaConsumer<String, String> consumer) {
         if (run.deployment != null || run.quiescedHere || run.topology == null || !run.topology.contains(nodeId)) {
@@ -389,7 +429,7 @@ public final class ClusterNode implements AutoCloseable {
                 return;
             }
         }
-        NodeHost host = new NodeHost(run.id, run.topology, config, LatencyModel.defaults(), errors, observer);
+        NodeHost host = new NodeHost(run.id, run.topology, config, LatencyModel.defaults(), run.errors, observer);
         try {
             String deployment = await(vertx.deployVerticle(factory.apply(host)));
             synchronized (this) {

@@ -29,13 +29,20 @@ public final class ClusterTopics {
         }
     }
 
-    /** What nodes say on {@value #PRESENCE}: that they joined a run, or that they are alive. */
+    /** What nodes say on {@value #PRESENCE}: that they joined a run, that they failed in one, or that they are alive. */
     @com.fasterxml.jackson.annotation.JsonTypeInfo(use = com.fasterxml.jackson.annotation.JsonTypeInfo.Id.NAME, property = "type")
     @com.fasterxml.jackson.annotation.JsonSubTypes({
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeJoined.class, name = "node-joined"),
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeHeartbeat.class, name = "node-heartbeat"),
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeFailed.class, name = "node-failed"),
     })
-    public sealed interface Presence permits NodeJoined, NodeHeartbeat {}
+    public sealed interface Presence permits NodeJoined, NodeHeartbeat, NodeFailed {}
+
+    /**
+     * A node's state machine threw in {@code run} ({@code error}: what, in one line): the node
+     * takes nothing more for that run, and the run's controller ends it.
+     */
+    public record NodeFailed(String run, String node, String instance, String error) implements Presence {}
 
     /** A node's verticle for {@code run} is deployed and reading the run's topics. */
     public record NodeJoined(String run, String node, long pid) implements Presence {}

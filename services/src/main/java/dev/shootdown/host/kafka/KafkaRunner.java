@@ -169,8 +169,15 @@ public final class KafkaRunner {
                 }
                 consumer.assign(partitions);
                 consumer.seekToBeginning(partitions);
-
                 if (factory == null) {
+                    // The nodes run in processes of their own: one that fails says so on the presence topic.
+                    TopicPartition presence = new TopicPartition(ClusterTopics.PRESENCE, 0);
+                    List<TopicPartition> withPresence = new ArrayList<>(partitions);
+                    withPresence.add(presence);
+                    consumer.assign(withPresence);
+                    consumer.seekToBeginning(partitions);
+                    consumer.seekToEnd(List.of(presence));
+                    consumer.position(presence, config.requestTimeout()); // fixed before the run is announced
                     awaitClusterNodes(host, producer, runTimeout);
                 }
                 NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, host.topology());
@@ -195,6 +202,10 @@ public final class KafkaRunner {
                     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
                         if (r.topic().equals(roundsTopic)) {
                             clock.onDone(RunTopics.decodeRound(r.value()));
+                            continue;
+                        }
+                        if (r.topic().equals(ClusterTopics.PRESENCE)) {
+                            nodeFailed(runId, r);
                             continue;
                         }
                         Envelope e = EventCodec.decode(r.value());
@@ -372,6 +383,20 @@ public final class KafkaRunner {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InfrastructureException("interrupted");
+        }
+    }
+
+    /** A node process said it failed in this run (its state machine threw): the run ends, naming it. */
+    private static void nodeFailed(String runId, ConsumerRecord<String, String> r) throws InfrastructureException {
+        ClusterTopics.Presence said;
+        try {
+            said = ClusterTopics.decode(r.value(), ClusterTopics.Presence.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {
+            return; // not ours to judge: a node's own record it could not write well
+        }
+        if (said instanceof ClusterTopics.NodeFailed failed && failed.run().equals(runId)) {
+            throw new InfrastructureException("run " + runId + " stopped: " + failed.error() + " (in the `shootdown node`"
+                    + " process " + failed.instance() + ")");
         }
     }
 

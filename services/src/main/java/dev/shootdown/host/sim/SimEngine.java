@@ -9,6 +9,7 @@ import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.NodeDriver;
+import dev.shootdown.host.NodeFailedException;
 import dev.shootdown.host.ScheduledNode;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Scenario;
@@ -167,6 +168,8 @@ public final class SimEngine {
      * Runs until every node quiesced, nothing is left to happen, or {@code maxEvents} were
      * published. The run may stop in the middle of handling an input: the events that input
      * produced are all published, so slightly more than {@code maxEvents} can be.
+     *
+     * @throws NodeFailedException when a node's state machine throws: the run cannot go on
      */
     public Result run(long maxEvents) {
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, scenario.nodeIds());
@@ -200,7 +203,13 @@ public final class SimEngine {
             }
             now = at;
             stale[next] = true;
-            for (Envelope e : nodes.get(next).step().envelopes()) {
+            List<Envelope> stepped;
+            try {
+                stepped = nodes.get(next).step().envelopes();
+            } catch (RuntimeException e) {
+                throw new NodeFailedException(nodes.get(next).nodeId(), e);
+            }
+            for (Envelope e : stepped) {
                 publish(e);
             }
         }

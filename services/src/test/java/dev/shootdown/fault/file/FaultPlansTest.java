@@ -64,6 +64,10 @@ class FaultPlansTest {
               - kind: broker-restart
                 afterEvents: 1000
                 downMs: 2000
+              - kind: node-bug
+                node: cpu1
+                event: page-walk-completed
+                nth: 3
             """;
 
     @TempDir
@@ -97,6 +101,16 @@ class FaultPlansTest {
         assertEquals(2, plan.faults().get(5).depth());
         assertEquals("coordinator>cpu1", plan.faults().get(8).link());
         assertEquals(6, plan.of(FaultKind.Layer.INFRASTRUCTURE).get(0).index(), "kill is faults[6]");
+        FaultSpec bug = plan.faults().get(12);
+        assertEquals(FaultKind.NODE_BUG, bug.kind());
+        assertEquals("page-walk-completed", bug.event());
+        assertEquals(FaultKind.Layer.MODEL, bug.kind().layer());
+        assertEquals(12, plan.of(FaultKind.Layer.MODEL).get(6).index(), "node-bug is a model fault: its node injects it");
+    }
+
+    @Test
+    void aNodeBugNamesTheNodeWhoseCodeFails() throws Exception {
+        assertError("bug.yaml", "faults:\n  - kind: node-bug\n    nth: 3\n", ":2:5: faults[0].node: missing; node-bug needs node");
     }
 
     @Test
@@ -131,8 +145,8 @@ class FaultPlansTest {
                 + " without faults)");
         assertError("kind.yaml", DOC.replace("kind: lost-ipi", "kind: lost-ipo"),
                 ":3:5: faults[0].kind: expected one of lost-ipi, dropped-iotlb-invalidation, late-cmd-sync, atc-before-iotlb,"
-                        + " fast-device-retry, prq-overflow, kill, pause, delay, duplicate, redeliver, broker-restart, got"
-                        + " 'lost-ipo'");
+                        + " fast-device-retry, prq-overflow, kill, pause, delay, duplicate, redeliver, broker-restart,"
+                        + " node-bug, got 'lost-ipo'");
         assertError("probability.yaml", DOC.replace("probability: 0.5", "probability: 3"),
                 ":9:5: faults[1].probability: expected a number in [0, 1], got 3");
         assertError("unknown.yaml", DOC.replace("nth: 1", "nht: 1"),
