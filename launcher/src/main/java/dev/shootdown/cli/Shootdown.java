@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.core.OneLine;
 import dev.shootdown.host.kafka.InfrastructureException;
 import java.io.PrintWriter;
 import java.util.Arrays;
@@ -57,27 +58,27 @@ public final class Shootdown implements Runnable {
         cl.setErr(errWriter);
         cl.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("shootdown: " + ex.getMessage());
+            err.println("shootdown: " + OneLine.of(ex.getMessage())); // an argument may hold a line break
             err.println("try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'");
             return EXIT_BAD_INPUT;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
             PrintWriter err = c.getErr();
             if (ex instanceof BadInputException) {
-                err.println("shootdown: " + ex.getMessage());
+                err.println("shootdown: " + OneLine.of(ex.getMessage()));
                 if (verbose && ex.getCause() != null) {
                     ex.getCause().printStackTrace(err);
                 }
                 return EXIT_BAD_INPUT;
             }
             if (ex instanceof InfrastructureException) {
-                err.println("shootdown: " + ex.getMessage());
+                err.println("shootdown: " + OneLine.of(ex.getMessage()));
                 if (verbose) {
                     ex.printStackTrace(err);
                 }
                 return EXIT_INFRASTRUCTURE;
             }
-            err.println("shootdown: internal error: " + ex);
+            err.println("shootdown: internal error: " + OneLine.of(String.valueOf(ex)));
             if (verbose) {
                 ex.printStackTrace(err);
             } else {
