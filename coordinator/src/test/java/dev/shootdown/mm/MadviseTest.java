@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.Event;
-import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
@@ -79,22 +78,7 @@ class MadviseTest {
 
     /** Feeds {@code first}, then answers every IPI and invalidation the coordinator sends, until it sends none. */
     private void runAnswering(Event first) {
-        Deque<Event> inputs = new ArrayDeque<>(List.of(first));
-        while (!inputs.isEmpty()) {
-            for (Event e : on(inputs.poll()).events()) {
-                answer(e, inputs);
-            }
-        }
-    }
-
-    private static void answer(Event e, Deque<Event> inputs) {
-        if (e instanceof IpiEvent.FlushTlb f) {
-            inputs.add(new IpiEvent.TlbFlushed(COORD, f.target(), f.mm(), f.start(), f.end(), IpiEvent.FlushKind.FULL, 1, 1,
-                    f.shootdownId()));
-        } else if (e instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs i) {
-            inputs.add(new SecondaryTlbEvent.SecondaryTlbsInvalidated(COORD, i.target(), i.mm(), i.pasid(), i.start(), i.end(),
-                    i.shootdownId()));
-        }
+        now = log.runAnswering(coordinator, first, now, 100);
     }
 
     private static SyscallEvent.Madvise pageout(long start, int pages) {
@@ -262,7 +246,7 @@ class MadviseTest {
         int batchFlushes = 0;
         while (batchFlushes < 2) {
             for (Event e : on(inputs.poll()).events()) {
-                answer(e, inputs);
+                RecordedSteps.answer(e, inputs);
                 if (e instanceof PageTableEvent.TlbFlushCalled c && c.function().equals("arch_tlbbatch_flush")) {
                     batchFlushes++;
                 }
@@ -277,7 +261,7 @@ class MadviseTest {
             assertEquals(original, twin.onEvent(input, now), "after " + input);
             compared++;
             for (Event e : original.events()) {
-                answer(e, inputs);
+                RecordedSteps.answer(e, inputs);
             }
         }
         assertTrue(compared > 5, "the rest of the pageout was compared: " + compared + " inputs");

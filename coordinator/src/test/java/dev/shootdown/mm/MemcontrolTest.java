@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.Event;
-import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
@@ -69,23 +68,9 @@ class MemcontrolTest {
         return log.on(coordinator, input, now);
     }
 
+    /** Feeds {@code first}, then answers every IPI and invalidation the coordinator sends, until it sends none. */
     private void runAnswering(Event first) {
-        Deque<Event> inputs = new ArrayDeque<>(List.of(first));
-        while (!inputs.isEmpty()) {
-            for (Event e : on(inputs.poll()).events()) {
-                answer(e, inputs);
-            }
-        }
-    }
-
-    private static void answer(Event e, Deque<Event> inputs) {
-        if (e instanceof IpiEvent.FlushTlb f) {
-            inputs.add(new IpiEvent.TlbFlushed(COORD, f.target(), f.mm(), f.start(), f.end(), IpiEvent.FlushKind.FULL, 1, 1,
-                    f.shootdownId()));
-        } else if (e instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs i) {
-            inputs.add(new SecondaryTlbEvent.SecondaryTlbsInvalidated(COORD, i.target(), i.mm(), i.pasid(), i.start(), i.end(),
-                    i.shootdownId()));
-        }
+        now = log.runAnswering(coordinator, first, now, 100);
     }
 
     private static SyscallEvent.MemoryReclaim write(int pages) {
@@ -179,7 +164,7 @@ class MemcontrolTest {
         int batchFlushes = 0;
         while (batchFlushes < 2) {
             for (Event e : on(inputs.poll()).events()) {
-                answer(e, inputs);
+                RecordedSteps.answer(e, inputs);
                 if (e instanceof PageTableEvent.TlbFlushCalled c && c.function().equals("arch_tlbbatch_flush")) {
                     batchFlushes++;
                 }
@@ -194,7 +179,7 @@ class MemcontrolTest {
             assertEquals(original, twin.onEvent(input, now), "after " + input);
             compared++;
             for (Event e : original.events()) {
-                answer(e, inputs);
+                RecordedSteps.answer(e, inputs);
             }
         }
         assertTrue(compared > 3, "the rest of the reclaim was compared: " + compared + " inputs");

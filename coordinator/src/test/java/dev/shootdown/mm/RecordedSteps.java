@@ -2,8 +2,13 @@ package dev.shootdown.mm;
 
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.Event;
+import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.kernel.file.KernelFiles;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 
 /**
@@ -32,6 +37,37 @@ final class RecordedSteps {
 
     void clear() {
         steps.clear();
+    }
+
+    /**
+     * What the CPUs and IOMMUs say to a request of {@code e}, at once: a FlushTlb is answered
+     * with a full flush, an InvalidateSecondaryTlbs with its completion; added to {@code inputs}.
+     */
+    static void answer(Event e, Deque<Event> inputs) {
+        if (e instanceof IpiEvent.FlushTlb f) {
+            inputs.add(new IpiEvent.TlbFlushed(NodeIds.COORDINATOR, f.target(), f.mm(), f.start(), f.end(),
+                    IpiEvent.FlushKind.FULL, 1, 1, f.shootdownId()));
+        } else if (e instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs i) {
+            inputs.add(new SecondaryTlbEvent.SecondaryTlbsInvalidated(NodeIds.COORDINATOR, i.target(), i.mm(), i.pasid(),
+                    i.start(), i.end(), i.shootdownId()));
+        }
+    }
+
+    /**
+     * Feeds {@code first} to {@code coordinator}, then {@linkplain #answer answers} every request
+     * it sends, until it sends none; each input {@code stepNs} after the last, from {@code nowNs}.
+     * Returns the time of the last input.
+     */
+    long runAnswering(Coordinator coordinator, Event first, long nowNs, long stepNs) {
+        Deque<Event> inputs = new ArrayDeque<>(List.of(first));
+        long now = nowNs;
+        while (!inputs.isEmpty()) {
+            now += stepNs;
+            for (Event e : on(coordinator, inputs.poll(), now).events()) {
+                answer(e, inputs);
+            }
+        }
+        return now;
     }
 
     /** The last decision recorded, whole. */
