@@ -196,20 +196,85 @@ final class Cells {
     }
 
     /** A table whose columns are as wide as their widest value, two spaces apart, trailing blanks trimmed. */
+    /**
+     * Prints {@code table} (its first line the header) in columns two spaces apart, in at most
+     * {@link AuditPrinter#WIDTH} columns: when the natural widths do not fit, the widest column
+     * narrows first (to {@link #MIN_COLUMN}, or its longest word, at least) and its cells wrap at
+     * spaces onto more lines.
+     */
     static void printTable(List<List<String>> table, PrintWriter out) {
         int[] widths = new int[table.stream().mapToInt(List::size).max().orElse(0)];
+        int[] narrowest = new int[widths.length]; // no word is cut: a column keeps its longest word's width
         for (List<String> line : table) {
             for (int i = 0; i < line.size(); i++) {
                 widths[i] = Math.max(widths[i], line.get(i).length());
+                for (String piece : line.get(i).split("[ ]|(?<=-)")) {
+                    narrowest[i] = Math.max(narrowest[i], Math.max(Math.min(MIN_COLUMN, widths[i]), piece.length()));
+                }
             }
+        }
+        int total = java.util.Arrays.stream(widths).sum() + 2 * Math.max(0, widths.length - 1);
+        while (total > AuditPrinter.WIDTH) {
+            int widest = -1;
+            for (int i = 0; i < widths.length; i++) {
+                if (i > 0 && widths[i] > narrowest[i] && (widest < 0 || widths[i] > widths[widest])) { // the row labels stay whole
+                    widest = i;
+                }
+            }
+            if (widest < 0) {
+                break; // too many columns to fit: each keeps the narrowest width that still reads
+            }
+            widths[widest]--;
+            total--;
         }
         for (List<String> line : table) {
-            StringBuilder b = new StringBuilder();
+            List<List<String>> cells = new ArrayList<>();
+            int height = 1;
             for (int i = 0; i < line.size(); i++) {
-                b.append(i == 0 ? "" : "  ").append(String.format("%-" + Math.max(1, widths[i]) + "s", line.get(i)));
+                List<String> wrapped = wrap(line.get(i), Math.max(1, widths[i]));
+                cells.add(wrapped);
+                height = Math.max(height, wrapped.size());
             }
-            out.println(b.toString().stripTrailing());
+            for (int row = 0; row < height; row++) {
+                StringBuilder b = new StringBuilder();
+                for (int i = 0; i < cells.size(); i++) {
+                    String part = row < cells.get(i).size() ? cells.get(i).get(row) : "";
+                    b.append(i == 0 ? "" : "  ").append(String.format("%-" + Math.max(1, widths[i]) + "s", part));
+                }
+                out.println(b.toString().stripTrailing());
+            }
         }
+    }
+
+    /** The narrowest a column of {@link #printTable} gets. */
+    static final int MIN_COLUMN = 12;
+
+    /**
+     * {@code text} in lines of at most {@code width}, broken at spaces; a longer word is broken
+     * after a hyphen ({@code missing-secondary-} / {@code invalidation}), or else cut.
+     */
+    static List<String> wrap(String text, int width) {
+        List<String> lines = new ArrayList<>();
+        StringBuilder line = new StringBuilder();
+        for (String word : text.split(" ", -1)) {
+            while (word.length() > width) {
+                if (line.length() > 0) {
+                    lines.add(line.toString());
+                    line.setLength(0);
+                }
+                int cut = word.lastIndexOf('-', width - 1) + 1;
+                cut = cut > 0 ? cut : width;
+                lines.add(word.substring(0, cut));
+                word = word.substring(cut);
+            }
+            if (line.length() > 0 && line.length() + 1 + word.length() > width) {
+                lines.add(line.toString());
+                line.setLength(0);
+            }
+            line.append(line.length() > 0 ? " " : "").append(word);
+        }
+        lines.add(line.toString());
+        return lines;
     }
 
     static String label(Spec cell) {

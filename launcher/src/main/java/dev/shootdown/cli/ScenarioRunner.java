@@ -157,6 +157,14 @@ final class ScenarioRunner implements AutoCloseable {
 
     /** As {@link #run(Scenario)}, with the latencies drawn from {@code seed} instead of this runner's. */
     Outcome run(Scenario scenario, long seed) throws InfrastructureException {
+        Recorded r = record(scenario, seed);
+        return new Outcome(r.runId(), r.lines(), r.log(), Auditor.audit(r.log(), livelockThreshold), r.complete());
+    }
+
+    /** A run recorded whole, in causal order: its id, its events.jsonl lines, their envelopes, and whether it completed. */
+    private record Recorded(String runId, List<String> lines, List<Envelope> log, boolean complete) {}
+
+    private Recorded record(Scenario scenario, long seed) throws InfrastructureException {
         List<String> lines = new ArrayList<>();
         List<Envelope> log = new ArrayList<>();
         String runId;
@@ -186,7 +194,7 @@ final class ScenarioRunner implements AutoCloseable {
             }
             complete = !result.stalled();
         }
-        return new Outcome(runId, lines, log, Auditor.audit(log, livelockThreshold), complete);
+        return new Recorded(runId, lines, log, complete);
     }
 
     /**
@@ -210,9 +218,9 @@ final class ScenarioRunner implements AutoCloseable {
         try (BufferedWriter events = Files.newBufferedWriter(dir.resolve("events.jsonl"), StandardCharsets.UTF_8);
                 StreamingAudit audit = new StreamingAudit(dir, livelockThreshold)) {
             long[] written = {0};
-            java.util.function.Consumer<Envelope> sink = e -> {
+            java.util.function.BiConsumer<String, Envelope> sink = (line, e) -> {
                 try {
-                    events.write(EventCodec.encode(e));
+                    events.write(line);
                     events.write('\n');
                 } catch (IOException x) {
                     throw new java.io.UncheckedIOException(dir.resolve("events.jsonl") + ": cannot write", x);
@@ -224,7 +232,7 @@ final class ScenarioRunner implements AutoCloseable {
             boolean complete;
             if (engine == Engine.sim && !kills) {
                 runId = scenario.name() + "-sim-s" + seed;
-                CausalOrder.Stream canonical = new CausalOrder.Stream(sink);
+                CausalOrder.Stream canonical = new CausalOrder.Stream(e -> sink.accept(EventCodec.encode(e), e));
                 SimEngine.Result result;
                 try {
                     result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()), Machine.stateMachines(scenario),
@@ -235,9 +243,11 @@ final class ScenarioRunner implements AutoCloseable {
                 canonical.finish();
                 complete = result.quiesced();
             } else {
-                Outcome whole = run(scenario, seed);
+                Recorded whole = record(scenario, seed);
                 runId = whole.runId();
-                whole.log().forEach(sink);
+                for (int i = 0; i < whole.lines().size(); i++) {
+                    sink.accept(whole.lines().get(i), whole.log().get(i));
+                }
                 complete = whole.complete();
             }
             events.flush();

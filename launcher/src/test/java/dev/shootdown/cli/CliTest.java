@@ -34,6 +34,40 @@ class CliTest {
         return java.nio.file.Files.readAllLines(dir.resolve("events.jsonl"));
     }
 
+    /**
+     * The cells of the table row of {@code out} ({@link Cells#printTable}) that starts at line
+     * {@code first}: the columns where that line's cells start (after two spaces or more), each
+     * cell with its wrapped continuation lines (the lines after it whose first column is blank)
+     * joined by a space, or by nothing after a hyphen.
+     */
+    static java.util.List<String> tableRow(java.util.List<String> lines, int first) {
+        String line = lines.get(first);
+        java.util.List<Integer> starts = new java.util.ArrayList<>(java.util.List.of(0));
+        for (int p = 2; p < line.length(); p++) {
+            if (line.charAt(p) != ' ' && line.charAt(p - 1) == ' ' && line.charAt(p - 2) == ' ') {
+                starts.add(p);
+            }
+        }
+        java.util.List<StringBuilder> cells = new java.util.ArrayList<>();
+        for (int i = first; i < lines.size() && (i == first || lines.get(i).startsWith(" ") && !lines.get(i).isBlank()); i++) {
+            String l = lines.get(i);
+            for (int c = 0; c < starts.size(); c++) {
+                int from = Math.min(starts.get(c), l.length());
+                int to = c + 1 < starts.size() ? Math.min(starts.get(c + 1), l.length()) : l.length();
+                String part = l.substring(from, to).strip();
+                if (cells.size() <= c) {
+                    cells.add(new StringBuilder());
+                }
+                if (!part.isEmpty()) {
+                    StringBuilder cell = cells.get(c);
+                    boolean hyphen = cell.length() > 0 && cell.charAt(cell.length() - 1) == '-'; // a word broken after its hyphen
+                    cell.append(cell.length() > 0 && !hyphen ? " " : "").append(part);
+                }
+            }
+        }
+        return cells.stream().map(StringBuilder::toString).toList();
+    }
+
     static Outcome shootdown(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();

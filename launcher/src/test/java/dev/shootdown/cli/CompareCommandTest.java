@@ -30,9 +30,10 @@ class CompareCommandTest {
 
     /** The line of the summary table that starts with {@code label}, split into its columns. */
     private static List<String> row(String out, String label) {
-        for (String line : out.lines().toList()) {
-            if (line.startsWith(label + "  ")) {
-                return List.of(line.split("\\s{2,}"));
+        List<String> lines = out.lines().toList();
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).startsWith(label + "  ")) {
+                return CliTest.tableRow(lines, i);
             }
         }
         throw new AssertionError("no row " + label + " in\n" + out);

@@ -41,9 +41,13 @@ class ExperimentCommandTest {
     /** The table's line for a row, split into its columns (scenario, arch, faults, then one per policy). */
     private static List<String> row(String out, String scenario, String arch, String faults) {
         String prefix = scenario + " ";
-        for (String line : out.lines().collect(Collectors.toList())) {
-            List<String> columns = List.of(line.split("\\s{2,}"));
-            if (line.startsWith(prefix) && columns.size() >= 3 && columns.get(1).equals(arch) && columns.get(2).equals(faults)) {
+        List<String> lines = out.lines().collect(Collectors.toList());
+        for (int i = 0; i < lines.size(); i++) {
+            if (!lines.get(i).startsWith(prefix)) {
+                continue;
+            }
+            List<String> columns = CliTest.tableRow(lines, i);
+            if (columns.size() >= 3 && columns.get(1).equals(arch) && columns.get(2).equals(faults)) {
                 return columns;
             }
         }
@@ -69,6 +73,15 @@ class ExperimentCommandTest {
                 row(o.out(), "direct-reclaim-cross-mm", "arm64", "dropped-iotlb-inv"));
         assertEquals("atc-before-iotlb", row(o.out(), "kswapd-reclaim", "x86", "atc-before-iotlb").get(5));
         assertTrue(o.out().contains("expectations: all 72 runs checked met them"), o.out());
+        // the table fits in 120 columns: the verdicts wrap at spaces and after hyphens, the row labels stay whole
+        for (String line : o.out().lines().toList()) {
+            assertTrue(line.length() <= AuditPrinter.WIDTH || line.startsWith("wrote "), "wider than 120: " + line);
+        }
+        assertTrue(o.out().contains("""
+                smmu-permission-upgrade  arm64  none               fault-livelock,        clean                   clean
+                                                                   missing-secondary-
+                                                                   invalidation
+                """), o.out());
 
         JsonNode json = EventCodec.mapper().readTree(dir.resolve("experiment.json").toFile());
         assertEquals(3 * 2 * 3 * 3 * 3, json.get("cells").size(), "scenarios x archs x faults x policies x seeds");
