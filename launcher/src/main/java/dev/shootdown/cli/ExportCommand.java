@@ -1,6 +1,5 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.host.kafka.RecordedEvent;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -9,7 +8,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.zip.GZIPOutputStream;
 import picocli.CommandLine.Command;
@@ -47,19 +45,27 @@ final class ExportCommand implements Callable<Integer> {
         if (Files.isDirectory(file)) {
             throw new BadInputException("--out " + file + ": is a directory; give a file name");
         }
-        List<RecordedEvent> log = new ClusterRuns(bootstrapServers, kafkaConfig).read(run);
         boolean gzip = file.getFileName().toString().endsWith(".gz");
+        Path parent = file.toAbsolutePath().getParent();
+        if (!Files.isDirectory(parent)) {
+            throw new BadInputException("--out " + file + ": no directory " + parent + " to write it in");
+        }
+        long events;
+        // streamed: a spool per node and partition beside the file, merged into the canonical order as it is written
+        Path spool = Files.createTempDirectory(parent, ".spool-");
         try (OutputStream os = gzip ? new GZIPOutputStream(Files.newOutputStream(file)) : Files.newOutputStream(file);
                 BufferedWriter w = new BufferedWriter(new OutputStreamWriter(os, StandardCharsets.UTF_8))) {
-            for (RecordedEvent e : log) {
-                w.write(e.line());
+            events = new ClusterRuns(bootstrapServers, kafkaConfig).stream(run, spool, (line, envelope) -> {
+                w.write(line);
                 w.write('\n');
-            }
+            });
         } catch (IOException e) {
             throw new BadInputException("--out " + file + ": cannot write it (" + e.getMessage() + ")");
+        } finally {
+            Files.deleteIfExists(spool);
         }
         PrintWriter stdout = spec.commandLine().getOut();
-        stdout.println("wrote " + file + " (" + log.size() + " events of run " + run + ")");
+        stdout.println("wrote " + file + " (" + events + " events of run " + run + ")");
         stdout.flush();
         return Shootdown.EXIT_CLEAN;
     }

@@ -18,6 +18,7 @@ import dev.shootdown.host.kafka.KafkaHostConfig;
 import dev.shootdown.host.kafka.KafkaRunner;
 import dev.shootdown.host.kafka.NodeHost;
 import dev.shootdown.host.kafka.RecordedEvent;
+import dev.shootdown.host.kafka.RunLogReader;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.log.CausalOrder;
 import dev.shootdown.scenario.Scenario;
@@ -184,9 +185,7 @@ final class ScenarioRunner implements AutoCloseable {
             }
             complete = result.quiesced();
         } else {
-            runId = String.join("-", scenario.name(), scenario.arch(), scenario.policy(),
-                    LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")),
-                    Long.toHexString(System.nanoTime() & 0xffff));
+            runId = kafkaRunId(scenario);
             KafkaRunner.Result result = runOnKafka(runId, scenario, seed);
             for (RecordedEvent r : result.log()) {
                 log.add(r.envelope());
@@ -195,6 +194,20 @@ final class ScenarioRunner implements AutoCloseable {
             complete = !result.stalled();
         }
         return new Recorded(runId, lines, log, complete);
+    }
+
+    /** The Kafka host's configuration: the defaults for the cluster, with this runner's client properties. */
+    private KafkaHostConfig hostConfig() {
+        KafkaHostConfig defaults = KafkaHostConfig.defaults(bootstrapServers);
+        return new KafkaHostConfig(bootstrapServers, kafkaProperties, defaults.partitions(), defaults.replicationFactor(),
+                defaults.requestTimeout());
+    }
+
+    /** A Kafka run's id: the scenario, arch and policy, the wall-clock time and a few random hex digits. */
+    private static String kafkaRunId(Scenario scenario) {
+        return String.join("-", scenario.name(), scenario.arch(), scenario.policy(),
+                LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")),
+                Long.toHexString(System.nanoTime() & 0xffff));
     }
 
     /**
@@ -242,6 +255,16 @@ final class ScenarioRunner implements AutoCloseable {
                 }
                 canonical.finish();
                 complete = result.quiesced();
+            } else if (engine == Engine.kafka) {
+                runId = kafkaRunId(scenario);
+                KafkaRunner.Result result = runOnKafka(runId, scenario, seed, false);
+                Path spool = Files.createTempDirectory(dir, ".spool-");
+                try {
+                    RunLogReader.stream(hostConfig(), runId, spool, sink::accept);
+                } finally {
+                    Files.deleteIfExists(spool);
+                }
+                complete = !result.stalled();
             } else {
                 Recorded whole = record(scenario, seed);
                 runId = whole.runId();
@@ -258,14 +281,19 @@ final class ScenarioRunner implements AutoCloseable {
     }
 
     private KafkaRunner.Result runOnKafka(String runId, Scenario scenario, long seed) throws InfrastructureException {
+        return runOnKafka(runId, scenario, seed, true);
+    }
+
+    /** A Kafka run; with {@code readBack} false its result has no log (it is streamed back from the topics after). */
+    private KafkaRunner.Result runOnKafka(String runId, Scenario scenario, long seed, boolean readBack)
+            throws InfrastructureException {
         progress.println("run " + runId + " on Kafka at " + bootstrapServers + (clusterNodes ? ", nodes on the cluster" : ""));
         progress.flush();
-        KafkaHostConfig defaults = KafkaHostConfig.defaults(bootstrapServers);
-        KafkaHostConfig config = new KafkaHostConfig(bootstrapServers, kafkaProperties,
-                defaults.partitions(), defaults.replicationFactor(), defaults.requestTimeout());
+        KafkaHostConfig config = hostConfig();
         ErrorLog errors = new ErrorLog();
         NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
-        KafkaRunner.Result result = new KafkaRunner(config).run(host, seed, scenario, kernels.of(scenario.policy()),
+        KafkaRunner runner = readBack ? new KafkaRunner(config) : new KafkaRunner(config).withoutLog();
+        KafkaRunner.Result result = runner.run(host, seed, scenario, kernels.of(scenario.policy()),
                 clusterNodes ? null : node -> Machine.verticle(host, node), List.of(), infrastructureFaults(scenario),
                 broker == null ? null : broker::restart, runTimeout, node -> {
                     progress.println("  " + node + " quiesced");

@@ -67,6 +67,15 @@ class KafkaRunIT {
         SimEngine.Result sim = new SimEngine(runId, started.seed(), started.scenario(), started.kernel(), Machine.stateMachines(started.scenario()),
                 LatencyModel.defaults()).run(1_000_000);
         assertSameLines(sorted(lines), sorted(sim.log().stream().map(EventCodec::encode).toList()));
+        // ... in the same order: `run` streamed the topics back in the canonical order (RunLogReader.stream: a spool
+        // file per node and partition, merged), the order the whole log sorted in memory has.
+        assertEquals(dev.shootdown.log.CausalOrder.sort(sim.log(), e -> e).stream().map(EventCodec::encode).toList(), lines);
+        assertEquals(dev.shootdown.host.kafka.RunLogReader.read(dev.shootdown.host.kafka.KafkaHostConfig.defaults(
+                BROKER.bootstrapServers()), runId).stream().map(dev.shootdown.host.kafka.RecordedEvent::line).toList(), lines);
+        try (var left = Files.list(dir)) {
+            assertEquals(List.of("events.jsonl", "report.html", "report.json"),
+                    left.map(p -> p.getFileName().toString()).sorted().toList(), "no spool is left behind");
+        }
     }
 
     /** Equal line lists, or a failure naming the counts and the first difference (not both files). */

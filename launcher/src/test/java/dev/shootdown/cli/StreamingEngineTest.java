@@ -63,6 +63,32 @@ class StreamingEngineTest {
     }
 
     @Test
+    void theCanonicalMergeOfPerNodeStreamsIsTheWholeLogsSortedOrder() {
+        for (Scenario s : List.of(Scenarios.kswapdReclaim().with("x86", "series-v2"), Scenarios.directReclaimCrossMm(),
+                Scenarios.smmuPermissionUpgrade().with("arm64", "linux-6.5"))) {
+            List<Envelope> log = engine(s, 7).run(1_000_000).log();
+            Map<String, List<Envelope>> byNode = new java.util.TreeMap<>();
+            for (Envelope e : log) {
+                byNode.computeIfAbsent(e.node(), k -> new ArrayList<>()).add(e);
+            }
+            List<java.util.Iterator<Envelope>> streams = new ArrayList<>();
+            byNode.values().forEach(events -> streams.add(events.stream()
+                    .sorted(java.util.Comparator.comparingLong(Envelope::seq)).iterator()));
+            List<Envelope> merged = new ArrayList<>();
+            CausalOrder.merge(streams, e -> e, merged::add);
+            assertEquals(CausalOrder.sort(log, e -> e), merged, s.name());
+        }
+        // a node's stream missing an event is a gap, named
+        List<Envelope> log = engine(Scenarios.munmapDma(), 1).run(1_000_000).log();
+        List<Envelope> withoutCpu1Third = log.stream().filter(e -> !e.id().equals("cpu1#3")).toList();
+        Map<String, List<Envelope>> byNode = new java.util.TreeMap<>();
+        withoutCpu1Third.forEach(e -> byNode.computeIfAbsent(e.node(), k -> new ArrayList<>()).add(e));
+        IllegalArgumentException gap = assertThrows(IllegalArgumentException.class, () -> CausalOrder.merge(
+                byNode.values().stream().map(List::iterator).toList(), e -> e, e -> { }));
+        assertTrue(gap.getMessage().startsWith("the log has a gap: event cpu1#3 is not in the log"), gap.getMessage());
+    }
+
+    @Test
     void publicationOrderIsCausal() {
         List<Envelope> streamed = new ArrayList<>();
         engine(Scenarios.kswapdReclaim(), 11).streamTo(streamed::add).run(1_000_000);

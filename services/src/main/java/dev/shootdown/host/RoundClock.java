@@ -197,6 +197,11 @@ public final class RoundClock {
         return d == null ? -1 : d.round();
     }
 
+    /** True when every node's RoundDone said it quiesced. */
+    public boolean allQuiesced() {
+        return nodes.stream().allMatch(quiescedIn::containsKey);
+    }
+
     /** True when every node quiesced, or the last round every active node finished left nothing to happen. */
     public boolean finished() {
         long k = Long.MAX_VALUE;

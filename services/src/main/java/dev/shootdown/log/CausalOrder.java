@@ -84,6 +84,56 @@ public final class CausalOrder {
     }
 
     /**
+     * The canonical order of a log given as one stream per node, each in sequence order: the same
+     * order {@link #sort} gives the whole log, holding one item per node (the greedy choice of
+     * {@link #sort} only ever looks at each node's next event). {@code out} gets each item in turn.
+     *
+     * @throws IllegalArgumentException when something cannot be placed (a gap, or a stream out of
+     *                                  sequence order)
+     */
+    public static <T> void merge(List<? extends java.util.Iterator<T>> nodes, Function<T, Envelope> envelopeOf,
+            Consumer<T> out) {
+        List<T> heads = new ArrayList<>(nodes.size());
+        for (java.util.Iterator<T> it : nodes) {
+            heads.add(it.hasNext() ? it.next() : null);
+        }
+        Map<String, Long> placed = new HashMap<>();
+        while (true) {
+            int best = -1;
+            Envelope bestEnvelope = null;
+            for (int i = 0; i < heads.size(); i++) {
+                T head = heads.get(i);
+                if (head == null) {
+                    continue;
+                }
+                Envelope e = envelopeOf.apply(head);
+                if (ready(e, n -> placed.getOrDefault(n, 0L)) && (bestEnvelope == null || before(e, bestEnvelope))) {
+                    best = i;
+                    bestEnvelope = e;
+                }
+            }
+            if (best < 0) {
+                Map<String, TreeMap<Long, T>> held = new TreeMap<>();
+                for (T head : heads) {
+                    if (head != null) {
+                        Envelope e = envelopeOf.apply(head);
+                        held.computeIfAbsent(e.node(), k -> new TreeMap<>()).put(e.seq(), head);
+                    }
+                }
+                if (held.isEmpty()) {
+                    return;
+                }
+                throw new IllegalArgumentException("the log has a gap: "
+                        + describeGap(held, n -> placed.getOrDefault(n, 0L), envelopeOf, true));
+            }
+            out.accept(heads.get(best));
+            placed.put(bestEnvelope.node(), bestEnvelope.seq());
+            java.util.Iterator<T> it = nodes.get(best);
+            heads.set(best, it.hasNext() ? it.next() : null);
+        }
+    }
+
+    /**
      * The canonical order, streamed: envelopes handed over in a causal order whose simulated
      * times never decrease (the deterministic engine's publication order) come out in exactly
      * the order {@link #sort} gives the whole log, each once no later envelope can precede it.
