@@ -53,37 +53,55 @@ final class AuditPrinter {
      */
     static void printAll(Path reportJson, String source, PrintWriter out) throws IOException {
         ObjectMapper mapper = EventCodec.mapper();
-        ObjectNode header;
-        long violations = 0;
-        try (JsonParser p = mapper.getFactory().createParser(reportJson.toFile())) {
+        // First the header's fields (the two lists skipped): whether the log was imported comes after them.
+        ObjectNode header = mapper.createObjectNode();
+        eachField(reportJson, (field, p) -> {
+            if (field.equals("shootdowns") || field.equals("violations")) {
+                p.skipChildren();
+            } else {
+                header.set(field, mapper.readTree(p));
+            }
+        });
+        boolean imported = header.path("imported").isObject();
+        long[] violations = {0};
+        eachField(reportJson, (field, p) -> {
+            if ((field.equals("shootdowns") || field.equals("violations")) && p.currentToken() == JsonToken.START_ARRAY) {
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    if (field.equals("shootdowns")) {
+                        printSteps(mapper.readValue(p, ShootdownSummary.class), imported, out);
+                    } else {
+                        printViolation(mapper.readValue(p, Violation.class), out);
+                        violations[0]++;
+                    }
+                }
+                if (field.equals("shootdowns")) {
+                    out.println();
+                }
+            } else {
+                p.skipChildren();
+            }
+        });
+        boolean problems = header.path("logProblems").size() > 0;
+        out.println(verdictLine(header.path("verdict").asText(), problems, violations[0]));
+    }
+
+    /** What {@link #eachField} does with a top-level field: the parser is at its value. */
+    private interface FieldReader {
+        void read(String field, JsonParser p) throws IOException;
+    }
+
+    /** Reads {@code reportJson} as a stream, handing each top-level field to {@code reader}. */
+    private static void eachField(Path reportJson, FieldReader reader) throws IOException {
+        try (JsonParser p = EventCodec.mapper().getFactory().createParser(reportJson.toFile())) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new IOException(reportJson + ": not a report (expected a JSON object)");
             }
-            ObjectNode rest = mapper.createObjectNode();
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String field = p.currentName();
-                JsonToken value = p.nextToken();
-                if ((field.equals("shootdowns") || field.equals("violations")) && value == JsonToken.START_ARRAY) {
-                    rest.set(field, mapper.createArrayNode());
-                    while (p.nextToken() != JsonToken.END_ARRAY) {
-                        if (field.equals("shootdowns")) {
-                            printSteps(mapper.readValue(p, ShootdownSummary.class), rest.path("imported").isObject(), out);
-                        } else {
-                            printViolation(mapper.readValue(p, Violation.class), out);
-                            violations++;
-                        }
-                    }
-                    if (field.equals("shootdowns")) {
-                        out.println();
-                    }
-                } else {
-                    rest.set(field, mapper.readTree(p));
-                }
+                p.nextToken();
+                reader.read(field, p);
             }
-            header = rest;
         }
-        boolean problems = header.path("logProblems").size() > 0;
-        out.println(verdictLine(header.path("verdict").asText(), problems, violations));
     }
 
     private static void print(AuditReport r, List<ShootdownSummary> shootdowns, long shootdownCount, long violationCount,

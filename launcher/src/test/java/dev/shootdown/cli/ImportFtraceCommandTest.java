@@ -45,6 +45,13 @@ class ImportFtraceCommandTest {
                 out.resolve("again").toString());
         assertEquals(Shootdown.EXIT_CLEAN, audit.status(), audit.err());
         assertEquals(Files.readString(out.resolve("report.json")), Files.readString(out.resolve("again/report.json")));
+        // --all prints every shootdown as an imported one (no PTE values in a trace), from the report written
+        CliTest.Outcome all = CliTest.shootdown("audit", "--log", out.resolve("events.jsonl").toString(), "--out",
+                out.resolve("all").toString(), "--all");
+        assertEquals(Shootdown.EXIT_CLEAN, all.status(), all.err());
+        assertTrue(all.out().contains("\nshootdown 83: munmap [0x7f8c757d8000, 0x7f8c757e8000) of mm 4 by cpu0\n"), all.out());
+        assertTrue(!all.out().contains("PTE change"), all.out());
+        assertTrue(all.out().contains("\nverdict: clean (0 violations)\n"), all.out());
         CliTest.Outcome replay = CliTest.shootdown("replay", "--log", out.resolve("events.jsonl").toString(), "--out",
                 out.resolve("replayed").toString());
         assertEquals(Shootdown.EXIT_BAD_INPUT, replay.status());
