@@ -15,9 +15,7 @@ import dev.shootdown.kernel.file.KernelFiles;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
 import dev.shootdown.testing.TestRuns;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -160,28 +158,8 @@ class MemcontrolTest {
     @Test
     void aCoordinatorRecoveredFromTheLogMidReclaimDecidesTheSameForEveryNextInput() {
         on(TestRuns.runStarted("r", 1, machine("linux-6.1", 3)));
-        Deque<Event> inputs = new ArrayDeque<>(List.of(write(3)));
-        int batchFlushes = 0;
-        while (batchFlushes < 2) {
-            for (Event e : on(inputs.poll()).events()) {
-                RecordedSteps.answer(e, inputs);
-                if (e instanceof PageTableEvent.TlbFlushCalled c && c.function().equals("arch_tlbbatch_flush")) {
-                    batchFlushes++;
-                }
-            }
-        }
-        Coordinator twin = log.rebuilt(now);
+        int compared = log.comparedWithTwinAfterBatchFlushes(coordinator, write(3), 2, now, 100);
 
-        int compared = 0;
-        while (!inputs.isEmpty()) {
-            Event input = inputs.poll();
-            Decision original = on(input);
-            assertEquals(original, twin.onEvent(input, now), "after " + input);
-            compared++;
-            for (Event e : original.events()) {
-                RecordedSteps.answer(e, inputs);
-            }
-        }
         assertTrue(compared > 3, "the rest of the reclaim was compared: " + compared + " inputs");
         assertTrue(steps().contains("returned 0 (3 of 3)"), steps().toString());
     }

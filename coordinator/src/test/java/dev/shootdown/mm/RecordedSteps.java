@@ -4,6 +4,7 @@ import dev.shootdown.core.Decision;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.NodeIds;
+import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.kernel.file.KernelFiles;
 import java.util.ArrayDeque;
@@ -68,6 +69,40 @@ final class RecordedSteps {
             }
         }
         return now;
+    }
+
+    /**
+     * Feeds {@code first} to {@code coordinator}, answering every request, until its
+     * {@code batchFlushes}-th arch_tlbbatch_flush call; then rebuilds a twin from the record and
+     * feeds every next input to both, {@code stepNs} apart from {@code nowNs}, asserting the same
+     * decision each time. Returns how many inputs were compared.
+     */
+    int comparedWithTwinAfterBatchFlushes(Coordinator coordinator, Event first, int batchFlushes, long nowNs, long stepNs) {
+        Deque<Event> inputs = new ArrayDeque<>(List.of(first));
+        long now = nowNs;
+        int flushes = 0;
+        while (flushes < batchFlushes) {
+            now += stepNs;
+            for (Event e : on(coordinator, inputs.poll(), now).events()) {
+                answer(e, inputs);
+                if (e instanceof PageTableEvent.TlbFlushCalled c && c.function().equals("arch_tlbbatch_flush")) {
+                    flushes++;
+                }
+            }
+        }
+        Coordinator twin = rebuilt(now);
+        int compared = 0;
+        while (!inputs.isEmpty()) {
+            Event input = inputs.poll();
+            now += stepNs;
+            Decision original = on(coordinator, input, now);
+            org.junit.jupiter.api.Assertions.assertEquals(original, twin.onEvent(input, now), "after " + input);
+            compared++;
+            for (Event e : original.events()) {
+                answer(e, inputs);
+            }
+        }
+        return compared;
     }
 
     /** The last decision recorded, whole. */
