@@ -59,8 +59,10 @@ final class RunCommand implements Callable<Integer> {
             run = runner.withKernels(kernels).runTo(scenario, options.seed, out);
         }
         if (!run.complete()) {
-            stdout.println("warning: the deterministic run stopped at " + options.maxEvents
-                    + " events before every node quiesced");
+            stdout.println(engine == ScenarioRunner.Engine.sim
+                    ? "warning: the deterministic run stopped at " + options.maxEvents + " events before every node quiesced"
+                    : "warning: the run stalled: every node finished a round that left nothing to happen, yet some never"
+                            + " quiesced");
         }
         StreamingAudit.Result audit = run.audit();
         PrintWriter narration = stdout;
