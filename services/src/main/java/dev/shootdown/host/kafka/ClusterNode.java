@@ -187,13 +187,6 @@ public final class ClusterNode implements AutoCloseable {
         return out;
     }
 
-    /** Errors the node's verticles recorded (sends that failed, and such), one line each, prefixed by the run. */
-    public synchronized List<String> errors() {
-        List<String> out = new ArrayList<>();
-        runs.values().forEach(r -> r.errors.distinct().forEach(line -> out.add(r.id + ": " + line)));
-        return out;
-    }
-
     /**
      * Watches the cluster until {@link #close()}: every {@code scanEvery}, lists the runs; reads
      * their control topics; joins and leaves runs. {@code ready} is called once, after the first
