@@ -82,6 +82,11 @@ final class StreamingAudit implements Auditor.Sink, AutoCloseable {
         auditor.accept(e);
     }
 
+    /** What every TLB, IOTLB and ATC holds after the envelopes accepted so far. */
+    java.util.SortedMap<String, List<Auditor.CachedTranslation>> cachesNow() {
+        return auditor.cachesNow();
+    }
+
     @Override
     public void onViolation(Violation v) {
         spool(violationsOut, v);

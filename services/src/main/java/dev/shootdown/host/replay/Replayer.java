@@ -6,9 +6,10 @@ import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -25,6 +26,11 @@ import java.util.function.Function;
  * the next decision that saw it, at the time of the node's previous decision. A decision is the
  * run of consecutive own events that share a cause: the input that caused it, or the node's own
  * {@code timer-fired}.
+ *
+ * <p>It streams ({@link Stream}): the log is taken one event at a time in causal order, and a
+ * node's decision is re-executed as soon as its last recorded event has been read, so what is
+ * held is each node's state machine, the decision being read and the inputs not yet delivered,
+ * not the log.
  *
  * <p>Single-threaded; the nodes must be fresh.
  */
@@ -53,87 +59,157 @@ public final class Replayer {
      * in causal order is returned.
      */
     public static Result replay(List<Envelope> log, Function<String, NodeStateMachine> freshNode) {
-        Map<String, Long> position = new HashMap<>();
-        for (int i = 0; i < log.size(); i++) {
-            position.put(log.get(i).id(), (long) i);
-        }
-        Map<String, List<Envelope>> own = new TreeMap<>();
-        for (Envelope e : log) {
-            own.computeIfAbsent(e.node(), k -> new ArrayList<>()).add(e);
-        }
-        Map<String, Long> decisions = new TreeMap<>();
-        Divergence first = null;
-        long firstAt = Long.MAX_VALUE;
-        for (String nodeId : own.keySet()) {
-            NodeStateMachine node = freshNode.apply(nodeId);
-            if (node == null) {
-                continue;
-            }
-            NodeReplay r = new NodeReplay(nodeId, node, own.get(nodeId), inputsOf(nodeId, log));
-            Divergence d = r.run();
-            decisions.put(nodeId, r.decisions);
-            if (d != null && position.getOrDefault(d.event(), Long.MAX_VALUE) < firstAt) {
-                first = d;
-                firstAt = position.getOrDefault(d.event(), Long.MAX_VALUE);
-            } else if (d != null && first == null) {
-                first = d;
-            }
-        }
-        return new Result(decisions, first);
+        Stream stream = new Stream(freshNode);
+        log.forEach(stream::accept);
+        return stream.finish();
     }
 
-    /** Inputs addressed to {@code nodeId}, per sender, in link order. */
-    private static Map<String, List<Envelope>> inputsOf(String nodeId, List<Envelope> log) {
-        Map<String, List<Envelope>> inputs = new TreeMap<>();
-        for (Envelope e : log) {
-            if (!e.node().equals(nodeId) && e.links().containsKey(nodeId)) {
-                inputs.computeIfAbsent(e.node(), k -> new ArrayList<>()).add(e);
-            }
-        }
-        inputs.values().forEach(l -> l.sort(Comparator.comparingLong(e -> e.links().get(nodeId))));
-        return inputs;
-    }
+    /**
+     * A replay fed one event at a time, in a causal order (a log's canonical order, or the order
+     * the events were published in). Nodes for which {@code freshNode} gives null (the run
+     * controller) are skipped.
+     */
+    public static final class Stream {
+        private final Function<String, NodeStateMachine> freshNode;
+        /** Every node seen, sending or receiving; null for one with no state machine. */
+        private final Map<String, NodeReplay> nodes = new TreeMap<>();
+        private long position;
+        private Divergence first;
+        private long firstAt = Long.MAX_VALUE;
 
-    private static final class NodeReplay {
-        final String nodeId;
-        final NodeStateMachine node;
-        final List<Envelope> own;
-        final Map<String, List<Envelope>> inputs;
-        final Map<String, Integer> next = new HashMap<>();
-        final Map<String, Envelope> byId = new HashMap<>();
-        long decisions;
-        long lastTimeNs;
-
-        NodeReplay(String nodeId, NodeStateMachine node, List<Envelope> own, Map<String, List<Envelope>> inputs) {
-            this.nodeId = nodeId;
-            this.node = node;
-            this.own = own;
-            this.inputs = inputs;
-            inputs.values().forEach(l -> l.forEach(e -> byId.put(e.id(), e)));
+        public Stream(Function<String, NodeStateMachine> freshNode) {
+            this.freshNode = freshNode;
         }
 
-        Divergence run() {
-            int i = 0;
-            while (i < own.size()) {
-                Envelope head = own.get(i);
-                Envelope cause;
-                int start = i;
-                if (head.event() instanceof ControlEvent.TimerFired) {
-                    cause = head;
-                    start = i + 1;
-                } else {
-                    cause = head.cause() == null ? null : byId.get(head.cause());
-                    if (cause == null) {
-                        return new Divergence(nodeId, head.id(), "an event caused by " + head.cause(),
-                                "no such input addressed to " + nodeId);
+        /** The next event of the log. */
+        public void accept(Envelope e) {
+            long at = position++;
+            for (String target : e.links().keySet()) {
+                if (!target.equals(e.node())) {
+                    NodeReplay r = node(target);
+                    if (r != null) {
+                        r.input(e);
                     }
                 }
-                int end = start;
-                String causeId = cause.id();
-                while (end < own.size() && causeId.equals(own.get(end).cause())) {
-                    end++;
+            }
+            NodeReplay own = node(e.node());
+            if (own != null) {
+                own.own(e, at);
+            }
+        }
+
+        /** The divergence found so far that comes first in the log, or null. */
+        public Divergence divergence() {
+            return first;
+        }
+
+        /** Re-executes the decisions still open (the last of each node) and gives the result. */
+        public Result finish() {
+            Map<String, Long> decisions = new TreeMap<>();
+            for (NodeReplay r : nodes.values()) {
+                if (r != null) {
+                    r.close();
+                    if (r.emitted) {
+                        decisions.put(r.nodeId, r.decisions);
+                    }
                 }
-                Divergence silent = deliverSilently(head, causeId);
+            }
+            return new Result(decisions, first);
+        }
+
+        private NodeReplay node(String id) {
+            if (nodes.containsKey(id)) {
+                return nodes.get(id);
+            }
+            NodeStateMachine machine = freshNode.apply(id);
+            NodeReplay r = machine == null ? null : new NodeReplay(id, machine);
+            nodes.put(id, r);
+            return r;
+        }
+
+        private void diverged(Divergence d, long at) {
+            if (at < firstAt) {
+                first = d;
+                firstAt = at;
+            }
+        }
+
+        private final class NodeReplay {
+            final String nodeId;
+            final NodeStateMachine node;
+            /** Inputs not delivered yet, per sender, in link order. */
+            final Map<String, ArrayDeque<Envelope>> pending = new TreeMap<>();
+            /** The decision being read: its head (the first own event, or the timer-fired), its cause, its events. */
+            Envelope head;
+            long headAt;
+            String causeId;
+            boolean timer;
+            final List<Envelope> events = new ArrayList<>();
+            final List<Long> positions = new ArrayList<>();
+            long decisions;
+            long lastTimeNs;
+            boolean emitted;
+            boolean stopped;
+
+            NodeReplay(String nodeId, NodeStateMachine node) {
+                this.nodeId = nodeId;
+                this.node = node;
+            }
+
+            void input(Envelope in) {
+                if (!stopped) {
+                    pending.computeIfAbsent(in.node(), k -> new ArrayDeque<>()).add(in);
+                }
+            }
+
+            void own(Envelope e, long at) {
+                emitted = true;
+                if (stopped) {
+                    return;
+                }
+                if (e.event() instanceof ControlEvent.TimerFired) {
+                    close();
+                    open(e, at, e.id(), true);
+                } else if (head != null && e.cause() != null && e.cause().equals(causeId)) {
+                    events.add(e);
+                    positions.add(at);
+                } else {
+                    close();
+                    open(e, at, e.cause(), false);
+                    events.add(e);
+                    positions.add(at);
+                }
+            }
+
+            private void open(Envelope e, long at, String cause, boolean timerFired) {
+                head = e;
+                headAt = at;
+                causeId = cause;
+                timer = timerFired;
+            }
+
+            /** Re-executes the decision read so far, if any. */
+            void close() {
+                if (head == null || stopped) {
+                    return;
+                }
+                Divergence d = decide();
+                head = null;
+                events.clear();
+                positions.clear();
+                if (d != null) {
+                    stopped = true;
+                    pending.clear();
+                }
+            }
+
+            private Divergence decide() {
+                Envelope cause = timer ? head : causeId == null ? null : pendingInput(causeId);
+                if (cause == null) {
+                    return stop(new Divergence(nodeId, head.id(), "an event caused by " + head.cause(),
+                            "no such input addressed to " + nodeId), headAt);
+                }
+                Divergence silent = deliverSilently();
                 if (silent != null) {
                     return silent;
                 }
@@ -141,63 +217,68 @@ public final class Replayer {
                         : node.onEvent(cause.event(), head.timeNs());
                 decisions++;
                 lastTimeNs = head.timeNs();
-                if (cause != head) {
-                    markDelivered(cause);
-                }
-                List<Event> recorded = new ArrayList<>();
-                for (int k = start; k < end; k++) {
-                    recorded.add(own.get(k).event());
-                }
-                Divergence d = compare(own, start, recorded, decision.events());
-                if (d != null) {
-                    return d;
-                }
-                i = end;
-            }
-            return null;
-        }
-
-        /** Delivers every input the decision's clock shows received before it, except its cause. */
-        private Divergence deliverSilently(Envelope decisionHead, String causeId) {
-            for (Map.Entry<String, List<Envelope>> sender : inputs.entrySet()) {
-                List<Envelope> from = sender.getValue();
-                int k = next.getOrDefault(sender.getKey(), 0);
-                while (k < from.size() && from.get(k).seq() <= decisionHead.clock().get(sender.getKey())
-                        && !from.get(k).id().equals(causeId)) {
-                    Envelope in = from.get(k);
-                    Decision d = node.lifecycle() == Lifecycle.QUIESCED ? Decision.NONE : node.onEvent(in.event(), lastTimeNs);
-                    if (!d.events().isEmpty()) {
-                        return new Divergence(nodeId, in.id(), "no events in answer to " + in.id(),
-                                d.events().size() + " events, the first " + d.events().get(0));
+                if (!timer) {
+                    ArrayDeque<Envelope> from = pending.get(cause.node());
+                    if (from.peekFirst() == cause) {
+                        from.removeFirst();
                     }
-                    k++;
                 }
-                next.put(sender.getKey(), k);
+                return compare(decision.events());
             }
-            return null;
-        }
 
-        private void markDelivered(Envelope cause) {
-            List<Envelope> from = inputs.get(cause.node());
-            int k = next.getOrDefault(cause.node(), 0);
-            if (k < from.size() && from.get(k).id().equals(cause.id())) {
-                next.put(cause.node(), k + 1);
-            }
-        }
-
-        private Divergence compare(List<Envelope> own, int start, List<Event> recorded, List<Event> replayed) {
-            int n = Math.max(recorded.size(), replayed.size());
-            for (int k = 0; k < n; k++) {
-                Event r = k < recorded.size() ? recorded.get(k) : null;
-                Event p = k < replayed.size() ? replayed.get(k) : null;
-                if (r == null || !r.equals(p)) {
-                    String at = r != null ? own.get(start + k).id()
-                            : nodeId + " after " + own.get(start + recorded.size() - 1).id();
-                    return new Divergence(nodeId, at, r == null ? "nothing more" : r.toString(),
-                            p == null ? "nothing more" : p.toString());
+            private Envelope pendingInput(String id) {
+                ArrayDeque<Envelope> from = pending.get(id.substring(0, id.lastIndexOf('#')));
+                if (from != null) {
+                    for (Envelope in : from) {
+                        if (in.id().equals(id)) {
+                            return in;
+                        }
+                    }
                 }
+                return null;
             }
-            return null;
+
+            /** Delivers every input the decision's clock shows received before it, except its cause. */
+            private Divergence deliverSilently() {
+                for (Map.Entry<String, ArrayDeque<Envelope>> sender : pending.entrySet()) {
+                    ArrayDeque<Envelope> from = sender.getValue();
+                    long seen = head.clock().get(sender.getKey());
+                    for (Iterator<Envelope> it = from.iterator(); it.hasNext(); ) {
+                        Envelope in = it.next();
+                        if (in.seq() > seen || in.id().equals(causeId)) {
+                            break;
+                        }
+                        Decision d = node.lifecycle() == Lifecycle.QUIESCED ? Decision.NONE : node.onEvent(in.event(), lastTimeNs);
+                        if (!d.events().isEmpty()) {
+                            return stop(new Divergence(nodeId, in.id(), "no events in answer to " + in.id(),
+                                    d.events().size() + " events, the first " + d.events().get(0)), headAt);
+                        }
+                        it.remove();
+                    }
+                }
+                return null;
+            }
+
+            private Divergence compare(List<Event> replayed) {
+                int n = Math.max(events.size(), replayed.size());
+                for (int k = 0; k < n; k++) {
+                    Event r = k < events.size() ? events.get(k).event() : null;
+                    Event p = k < replayed.size() ? replayed.get(k) : null;
+                    if (r == null || !r.equals(p)) {
+                        String at = r != null ? events.get(k).id()
+                                : nodeId + " after " + (events.isEmpty() ? head.id() : events.get(events.size() - 1).id());
+                        long position = r != null ? positions.get(k) : events.isEmpty() ? headAt : positions.get(events.size() - 1);
+                        return stop(new Divergence(nodeId, at, r == null ? "nothing more" : r.toString(),
+                                p == null ? "nothing more" : p.toString()), position);
+                    }
+                }
+                return null;
+            }
+
+            private Divergence stop(Divergence d, long at) {
+                diverged(d, at);
+                return d;
+            }
         }
     }
 }
