@@ -222,12 +222,12 @@ final class ScenarioRunner implements AutoCloseable {
      * events.jsonl and report.json). On the deterministic engine the run streams: each envelope is
      * put in the log's canonical order ({@link CausalOrder.Stream}), written and audited as it is
      * published, and none is kept, so memory is bounded by the simulated machine, not by the run's
-     * length. A run whose fault plan kills a node (rebuilt from the log) and a Kafka run are
-     * recorded whole first, then written and audited the same way.
+     * length (a fault plan that rebuilds a node or hands nodes their inputs again reads them back
+     * from a history file beside the log, removed at the end). A Kafka run is read back from its
+     * topics the same way, spooled per node and merged.
      */
     Written runTo(Scenario scenario, long seed, Path dir) throws InfrastructureException, IOException {
         Files.createDirectories(dir);
-        boolean kills = infrastructureFaults(scenario).stream().anyMatch(f -> f.kind() == FaultKind.KILL);
         try (BufferedWriter events = Files.newBufferedWriter(dir.resolve("events.jsonl"), StandardCharsets.UTF_8);
                 StreamingAudit audit = new StreamingAudit(dir, livelockThreshold)) {
             long[] written = {0};
@@ -243,19 +243,20 @@ final class ScenarioRunner implements AutoCloseable {
             };
             String runId;
             boolean complete;
-            if (engine == Engine.sim && !kills) {
+            if (engine == Engine.sim) {
                 runId = scenario.name() + "-sim-s" + seed;
                 CausalOrder.Stream canonical = new CausalOrder.Stream(e -> sink.accept(EventCodec.encode(e), e));
                 SimEngine.Result result;
                 try {
                     result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()), Machine.stateMachines(scenario),
-                            LatencyModel.defaults()).streamTo(canonical::accept).run(maxEvents);
+                            LatencyModel.defaults()).withFaults(infrastructureFaults(scenario), Machine::fresh)
+                            .streamTo(canonical::accept, dir.resolve(".history.jsonl")).run(maxEvents);
                 } catch (NodeFailedException e) {
                     throw new InfrastructureException("run " + runId + " stopped: " + e.getMessage(), e);
                 }
                 canonical.finish();
                 complete = result.quiesced();
-            } else if (engine == Engine.kafka) {
+            } else {
                 runId = kafkaRunId(scenario);
                 KafkaRunner.Result result = runOnKafka(runId, scenario, seed, false);
                 Path spool = Files.createTempDirectory(dir, ".spool-");
@@ -265,13 +266,6 @@ final class ScenarioRunner implements AutoCloseable {
                     Files.deleteIfExists(spool);
                 }
                 complete = !result.stalled();
-            } else {
-                Recorded whole = record(scenario, seed);
-                runId = whole.runId();
-                for (int i = 0; i < whole.lines().size(); i++) {
-                    sink.accept(whole.lines().get(i), whole.log().get(i));
-                }
-                complete = whole.complete();
             }
             events.flush();
             return new Written(runId, written[0], audit.finish(List.of()), complete);

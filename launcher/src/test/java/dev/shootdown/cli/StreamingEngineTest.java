@@ -110,15 +110,47 @@ class StreamingEngineTest {
         assertTrue(!r.quiesced());
     }
 
+    /** Every infrastructure fault the deterministic engine acts on, planned in munmap-dma and kswapd-reclaim. */
+    private static List<dev.shootdown.fault.FaultSpec> plan() throws Exception {
+        List<dev.shootdown.fault.FaultSpec> plan = new ArrayList<>(dev.shootdown.fault.file.FaultPlans
+                .read(java.nio.file.Path.of("..").resolve("faults/kill-mid-shootdown.yaml"))
+                .of(dev.shootdown.fault.FaultKind.Layer.INFRASTRUCTURE).stream()
+                .map(dev.shootdown.fault.FaultPlan.Indexed::spec).toList());
+        plan.add(new dev.shootdown.fault.FaultSpec(dev.shootdown.fault.FaultKind.REDELIVER, "iommu0", null, null, null, null,
+                null, null, null, null, null, null, null, null, 300L, null, null, null));
+        return plan;
+    }
+
     @Test
-    void restartsAndStreamingDoNotMix() {
+    void aStreamedRunThatRebuildsNodesReadsItsHistoryBackAndPublishesTheKeptLog(@org.junit.jupiter.api.io.TempDir
+            java.nio.file.Path dir) throws Exception {
+        List<SimEngine.Restart> restarts = List.of(new SimEngine.Restart("iommu0", 150), new SimEngine.Restart("cpu0", 400));
+        for (Scenario s : List.of(Scenarios.munmapDma(), Scenarios.kswapdReclaim().with("x86", "series-v2"))) {
+            SimEngine.Result kept = engine(s, 5).withFaults(plan(), Machine::fresh).withRestarts(restarts, Machine::fresh)
+                    .run(1_000_000);
+            List<Envelope> streamed = new ArrayList<>();
+            java.nio.file.Path history = dir.resolve(s.name() + ".history");
+            SimEngine.Result result = engine(s, 5).withFaults(plan(), Machine::fresh).withRestarts(restarts, Machine::fresh)
+                    .streamTo(streamed::add, history).run(1_000_000);
+
+            assertEquals(kept.log(), streamed, s.name());
+            assertTrue(result.log().isEmpty(), s.name() + ": nothing kept");
+            long injected = streamed.stream().filter(e -> e.event() instanceof dev.shootdown.event.InjectionEvent.FaultInjected)
+                    .count();
+            assertEquals(4, injected, s.name() + ": the two kills, the duplicate and the redelivery");
+            assertTrue(streamed.stream().anyMatch(e -> e.event() instanceof dev.shootdown.event.InjectionEvent.FaultInjected f
+                    && f.detail().matches("[1-9][0-9]* inputs already received handed again to iommu0")),
+                    s.name() + ": the redelivery read the history back");
+            assertTrue(!java.nio.file.Files.exists(history), s.name() + ": the history file is removed at the end");
+        }
+    }
+
+    @Test
+    void aStreamedRunThatMustReadItsHistoryNeedsAFileForIt() {
         Scenario s = Scenarios.munmapDma();
         List<SimEngine.Restart> plan = List.of(new SimEngine.Restart("cpu0", 100));
-        IllegalStateException e1 = assertThrows(IllegalStateException.class,
-                () -> engine(s, 1).withRestarts(plan, Machine::fresh).streamTo(e -> {}));
-        assertTrue(e1.getMessage().contains("keeps no log"), e1.getMessage());
-        IllegalStateException e2 = assertThrows(IllegalStateException.class,
-                () -> engine(s, 1).streamTo(e -> {}).withRestarts(plan, Machine::fresh));
-        assertTrue(e2.getMessage().contains("keeps no log"), e2.getMessage());
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> engine(s, 1).withRestarts(plan, Machine::fresh).streamTo(x -> {}).run(1_000_000));
+        assertTrue(e.getMessage().contains("give streamTo a history file"), e.getMessage());
     }
 }

@@ -138,6 +138,64 @@ public final class ScheduledNode {
         return n;
     }
 
+    /**
+     * A rebuild fed the run's events one at a time, in the order they were published (the
+     * deterministic engine's, where a node has received every input published before it steps):
+     * inputs are received as they come, and each of the node's own events, when it comes, is
+     * re-executed and checked then. What is held is the node and the inputs it has not taken,
+     * not the log. The log must have no gap in the node's sequence.
+     */
+    public static Rebuilding rebuilding(String runId, NodeStateMachine node, List<String> topology, LatencyModel latency) {
+        return new Rebuilding(runId, new ScheduledNode(runId, node, topology, latency));
+    }
+
+    /** See {@link #rebuilding}. */
+    public static final class Rebuilding {
+        private final String runId;
+        private final ScheduledNode n;
+        private final java.util.ArrayDeque<Envelope> emitted = new java.util.ArrayDeque<>();
+        private long recorded;
+
+        private Rebuilding(String runId, ScheduledNode n) {
+            this.runId = runId;
+            this.n = n;
+        }
+
+        /** The next event published in the run. */
+        public void accept(Envelope e) {
+            if (!e.run().equals(runId)) {
+                return;
+            }
+            if (!e.node().equals(n.nodeId)) {
+                n.receive(e);
+                return;
+            }
+            if (e.seq() != recorded + 1) {
+                throw new IllegalStateException(n.nodeId + ": cannot rebuild: its history has a gap before " + e.id());
+            }
+            while (emitted.isEmpty()) {
+                if (n.nextAtNs() == Long.MAX_VALUE) {
+                    throw new IllegalStateException(n.nodeId + ": cannot rebuild: the log holds " + e.id()
+                            + " but the inputs it holds for it explain only " + n.driver.seq() + " of its events");
+                }
+                emitted.addAll(n.step().envelopes());
+            }
+            Envelope again = emitted.poll();
+            if (!again.equals(e)) {
+                throw new IllegalStateException(n.nodeId + ": re-executing its inputs gives " + again.event()
+                        + " where the log holds " + e.event() + " as " + e.id());
+            }
+            recorded = e.seq();
+        }
+
+        /** The rebuilt node; what it emitted beyond the log is for the host to publish ({@link #takeUnpublished}). */
+        public ScheduledNode finish() {
+            n.unpublished.addAll(emitted);
+            emitted.clear();
+            return n;
+        }
+    }
+
     public String nodeId() {
         return nodeId;
     }

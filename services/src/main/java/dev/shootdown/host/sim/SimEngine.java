@@ -79,11 +79,16 @@ public final class SimEngine {
     private final List<Restart> restarts = new ArrayList<>();
     private Function<String, NodeStateMachine> factory;
     private final List<FaultSpec> faults = new ArrayList<>();
+    /** The ids faults are planned at ({@code at-event}), and those of them published so far. */
+    private final Set<String> wanted = new HashSet<>();
     private final Set<String> seen = new HashSet<>();
     private final Map<String, String> lastEventOf = new HashMap<>();
     private NodeDriver injector;
     /** Where envelopes go when the log is not kept; null: keep the log. */
     private Consumer<Envelope> sink;
+    /** Where a streaming run keeps what it published, when it must read it back; null otherwise. */
+    private java.nio.file.Path historyFile;
+    private java.io.BufferedWriter historyOut;
     private long published;
 
     /**
@@ -111,10 +116,6 @@ public final class SimEngine {
 
     /** Plans restarts; {@code factory} builds a fresh node for an id. */
     public SimEngine withRestarts(List<Restart> plan, Function<String, NodeStateMachine> factory) {
-        if (sink != null && !plan.isEmpty()) {
-            throw new IllegalStateException("restarts need the run's log to rebuild a node from, and a streaming engine"
-                    + " (streamTo) keeps no log");
-        }
         for (Restart r : plan) {
             if (!index.containsKey(r.nodeId())) {
                 throw new IllegalArgumentException("no node " + r.nodeId() + " to restart");
@@ -138,10 +139,6 @@ public final class SimEngine {
             if (f.kind().layer() != FaultKind.Layer.INFRASTRUCTURE) {
                 throw new IllegalArgumentException(f.kind().kebab() + " is a model fault: the nodes inject it themselves");
             }
-            if (f.kind() == FaultKind.KILL && sink != null) {
-                throw new IllegalStateException("a kill needs the run's log to rebuild the node from, and a streaming engine"
-                        + " (streamTo) keeps no log");
-            }
         }
         this.faults.addAll(plan);
         this.factory = factory;
@@ -150,18 +147,49 @@ public final class SimEngine {
 
     /**
      * Streams the run: every envelope goes to {@code sink} as it is published, in a causal order,
-     * and none is kept ({@link Result#log} is empty, {@link Result#events} counts them). Restarts
-     * cannot be combined with it: they rebuild a node from the log.
+     * and none is kept in memory ({@link Result#log} is empty, {@link Result#events} counts them).
+     * A run that rebuilds a node from the log (a restart or a kill) or hands nodes their inputs
+     * again (a duplicate or a redelivery) reads the log back from {@code history}, a file this
+     * engine writes as it publishes and removes at the end; null when the run does neither.
      *
-     * @throws IllegalStateException when restarts are planned
+     * @throws IllegalStateException at {@link #run} when the run needs its history and has none
      */
-    public SimEngine streamTo(Consumer<Envelope> sink) {
-        if (!restarts.isEmpty() || faults.stream().anyMatch(f -> f.kind() == FaultKind.KILL)) {
-            throw new IllegalStateException("restarts need the run's log to rebuild a node from, and a streaming engine"
-                    + " (streamTo) keeps no log");
-        }
+    public SimEngine streamTo(Consumer<Envelope> sink, java.nio.file.Path history) {
         this.sink = Objects.requireNonNull(sink);
+        this.historyFile = history;
         return this;
+    }
+
+    /** {@link #streamTo(Consumer, java.nio.file.Path)} without a history file. */
+    public SimEngine streamTo(Consumer<Envelope> sink) {
+        return streamTo(sink, null);
+    }
+
+    /** True when this run's plan rebuilds a node from the log or hands nodes their inputs again. */
+    private boolean readsHistory() {
+        return !restarts.isEmpty() || faults.stream().anyMatch(f -> f.kind() == FaultKind.KILL
+                || f.kind() == FaultKind.DUPLICATE || f.kind() == FaultKind.REDELIVER);
+    }
+
+    /** Hands {@code each} every envelope published so far, in publication order. */
+    private void forEachPublished(Consumer<Envelope> each) {
+        if (sink == null) {
+            log.forEach(each);
+            return;
+        }
+        try {
+            historyOut.flush();
+            try (java.io.BufferedReader in = java.nio.file.Files.newBufferedReader(historyFile,
+                    java.nio.charset.StandardCharsets.UTF_8)) {
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                    each.accept(dev.shootdown.codec.EventCodec.decode(line));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(historyFile + ": cannot read the run's history back", e);
+        } catch (dev.shootdown.codec.LogFormatException e) {
+            throw new IllegalStateException(historyFile + ": the run's history does not decode: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -172,6 +200,37 @@ public final class SimEngine {
      * @throws NodeFailedException when a node's state machine throws: the run cannot go on
      */
     public Result run(long maxEvents) {
+        if (sink != null && readsHistory()) {
+            if (historyFile == null) {
+                throw new IllegalStateException("this run rebuilds nodes or hands them their inputs again from its log, and a"
+                        + " streaming engine keeps none: give streamTo a history file");
+            }
+            try {
+                historyOut = java.nio.file.Files.newBufferedWriter(historyFile, java.nio.charset.StandardCharsets.UTF_8);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(historyFile + ": cannot write the run's history", e);
+            }
+        }
+        try {
+            return runLoop(maxEvents);
+        } finally {
+            if (historyOut != null) {
+                try {
+                    historyOut.close();
+                    java.nio.file.Files.deleteIfExists(historyFile);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(historyFile + ": cannot remove the run's history", e);
+                }
+            }
+        }
+    }
+
+    private Result runLoop(long maxEvents) {
+        for (FaultSpec f : faults) {
+            if (f.atEvent() != null) {
+                wanted.add(f.atEvent());
+            }
+        }
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, scenario.nodeIds());
         injector = NodeDriver.source(runId, NodeIds.INJECTOR, scenario.nodeIds());
         nextAt = new long[nodes.size()];
@@ -233,17 +292,17 @@ public final class SimEngine {
                     break;
                 case DUPLICATE:
                 case REDELIVER: {
-                    int handed = 0;
-                    for (Envelope e : log) {
+                    long[] handed = {0};
+                    forEachPublished(e -> {
                         for (String target : e.links().keySet()) {
                             if (index.containsKey(target) && (receiver == null || receiver.equals(target))) {
                                 nodes.get(index.get(target)).receive(e);
                                 stale[index.get(target)] = true;
-                                handed++;
+                                handed[0]++;
                             }
                         }
-                    }
-                    detail = handed + " inputs already received handed again to " + (receiver == null ? "every node" : receiver);
+                    });
+                    detail = handed[0] + " inputs already received handed again to " + (receiver == null ? "every node" : receiver);
                     break;
                 }
                 default:
@@ -258,7 +317,9 @@ public final class SimEngine {
     }
 
     private void restart(String nodeId) {
-        ScheduledNode rebuilt = ScheduledNode.rebuild(runId, factory.apply(nodeId), scenario.nodeIds(), latency, log);
+        ScheduledNode.Rebuilding rebuilding = ScheduledNode.rebuilding(runId, factory.apply(nodeId), scenario.nodeIds(), latency);
+        forEachPublished(rebuilding::accept);
+        ScheduledNode rebuilt = rebuilding.finish();
         nodes.set(index.get(nodeId), rebuilt);
         stale[index.get(nodeId)] = true;
         for (Envelope e : rebuilt.takeUnpublished()) {
@@ -269,11 +330,21 @@ public final class SimEngine {
     private void publish(Envelope e) {
         published++;
         if (!faults.isEmpty()) {
-            seen.add(e.id());
+            if (wanted.contains(e.id())) {
+                seen.add(e.id());
+            }
             lastEventOf.put(e.node(), e.id());
         }
         if (sink != null) {
             sink.accept(e);
+            if (historyOut != null) {
+                try {
+                    historyOut.write(dev.shootdown.codec.EventCodec.encode(e));
+                    historyOut.write('\n');
+                } catch (java.io.IOException x) {
+                    throw new java.io.UncheckedIOException(historyFile + ": cannot write the run's history", x);
+                }
+            }
         } else {
             log.add(e);
         }
