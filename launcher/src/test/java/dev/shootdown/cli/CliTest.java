@@ -150,6 +150,33 @@ class CliTest {
     }
 
     @Test
+    void theDeterministicEngineDoesAPlansInfrastructureFaultsAndLeavesTheRunAsWithout(@TempDir Path dir) throws Exception {
+        Path plan = Files.writeString(dir.resolve("plan.yaml"), "faults:\n  - {kind: duplicate, count: 30}\n"
+                + "  - {kind: kill, node: coordinator, afterEvents: 200}\n  - {kind: kill, node: cpu1, atEvent: \"cpu1#20\"}\n");
+        Outcome faulted = shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--faults", plan.toString(),
+                "--out", dir.resolve("faulted").toString());
+        Outcome clean = shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--out", dir.resolve("clean").toString());
+        assertEquals(Shootdown.EXIT_CLEAN, faulted.status(), faulted.err());
+        JsonNode faults = EventCodec.mapper().readTree(dir.resolve("faulted/report.json").toFile()).get("faults");
+        assertEquals(3, faults.size(), faults.toString());
+        for (JsonNode f : faults) {
+            assertTrue(f.get("detail").asText().matches("[0-9]+ inputs already received handed again to every node"
+                    + "|(cpu1|coordinator) killed and rebuilt from the log at once .*"), f.toString());
+        }
+        List<String> withoutInjector = Files.readAllLines(dir.resolve("faulted/events.jsonl")).stream()
+                .filter(l -> !l.contains("\"node\":\"injector\"")).toList();
+        assertEquals(Files.readAllLines(dir.resolve("clean/events.jsonl")).size(), withoutInjector.size(),
+                "the faults change nothing in the run but the injector's events");
+        assertFalse(Files.list(dir.resolve("faulted")).anyMatch(f -> f.getFileName().toString().startsWith(".")),
+                "no history or spool file is left");
+        Path duplicates = Files.writeString(dir.resolve("duplicates.yaml"), "faults:\n  - {kind: duplicate, count: 30}\n");
+        shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--faults", duplicates.toString(),
+                "--out", dir.resolve("duplicated").toString());
+        assertEquals(1, EventCodec.mapper().readTree(dir.resolve("duplicated/report.json").toFile()).get("faults").size(),
+                "a plan without kills is done too");
+    }
+
+    @Test
     void aBadFaultPlanIsOneLineNamingFileLineAndFieldBeforeAnythingRuns(@TempDir Path dir) throws Exception {
         Path plan = Files.writeString(dir.resolve("plan.yaml"), "faults:\n  - kind: lost-ipi\n    probability: 3\n");
         assertOneLineBadInput(shootdown("run", "--scenario", "munmap-dma", "--engine", "sim", "--faults", plan.toString(),
