@@ -274,6 +274,43 @@ final class ScenarioRunner implements AutoCloseable {
         }
     }
 
+    /** A deterministic run audited as it streamed, nothing written: how many events, the report's header, whether it ended. */
+    record Audited(long events, AuditReport report, boolean complete) {}
+
+    /**
+     * Runs {@code scenario} on the deterministic engine and audits it as it streams, keeping
+     * neither the log nor the violations and shootdowns one by one: the report has their counts by
+     * kind and their groups ({@link AuditReport#violationKinds}, {@link AuditReport#violationGroups}),
+     * not the lists. For what runs many candidates and needs only their verdicts ({@code shrink}).
+     */
+    Audited audited(Scenario scenario, Path scratch) throws IOException, InfrastructureException {
+        if (engine != Engine.sim) {
+            throw new IllegalStateException("audited runs are for the deterministic engine");
+        }
+        String runId = scenario.name() + "-sim-s" + seed;
+        Auditor auditor = new Auditor(livelockThreshold, new Auditor.Sink() {
+            @Override
+            public void onViolation(dev.shootdown.audit.Violation violation) {}
+
+            @Override
+            public void onShootdown(dev.shootdown.audit.ShootdownSummary shootdown) {}
+        });
+        CausalOrder.Stream canonical = new CausalOrder.Stream(auditor::accept);
+        SimEngine.Result result;
+        Path history = Files.createTempFile(scratch, ".history-", ".jsonl");
+        try {
+            result = new SimEngine(runId, seed, scenario, kernels.of(scenario.policy()), Machine.stateMachines(scenario),
+                    LatencyModel.defaults()).withFaults(infrastructureFaults(scenario), Machine::fresh)
+                    .streamTo(canonical::accept, history).run(maxEvents);
+        } catch (NodeFailedException e) {
+            throw new InfrastructureException("run " + runId + " stopped: " + e.getMessage(), e);
+        } finally {
+            Files.deleteIfExists(history);
+        }
+        canonical.finish();
+        return new Audited(result.events(), auditor.finish(), result.quiesced());
+    }
+
     private KafkaRunner.Result runOnKafka(String runId, Scenario scenario, long seed) throws InfrastructureException {
         return runOnKafka(runId, scenario, seed, true);
     }

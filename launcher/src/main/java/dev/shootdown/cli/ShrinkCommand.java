@@ -1,7 +1,7 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.audit.AuditReport;
-import dev.shootdown.audit.Violation;
+import dev.shootdown.audit.ViolationGroup;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.fault.file.FaultPlanException;
@@ -102,7 +102,17 @@ final class ShrinkCommand implements Callable<Integer> {
         PrintWriter stdout = spec.commandLine().getOut();
         Shrinker.Case original = new Shrinker.Case(scenario, plan);
 
-        ScenarioRunner.Outcome failing = run(original, maxEvents);
+        Path scratch = Files.createTempDirectory("shootdown-shrink");
+        try {
+            return shrink(scenario, plan, original, scratch, stdout);
+        } finally {
+            deleteTree(scratch);
+        }
+    }
+
+    private int shrink(Scenario scenario, FaultPlan plan, Shrinker.Case original, Path scratch, PrintWriter stdout)
+            throws Exception {
+        ScenarioRunner.Audited failing = audited(original, maxEvents, scratch);
         if (!failing.complete()) {
             throw new BadInputException("the run did not end within --max-events " + maxEvents
                     + " events; shrinking needs a run that ends (give the scenario an end.afterNs window)");
@@ -117,13 +127,12 @@ final class ShrinkCommand implements Callable<Integer> {
                     + String.join(", ", kinds));
         }
         SortedSet<String> target = violation == null ? kinds : new TreeSet<>(List.of(violation));
-        long candidateEvents = Math.max(10_000, 4 * failing.log().size());
+        long candidateEvents = Math.max(10_000, 4 * failing.events());
         stdout.println("shrinking " + scenario.name() + " (" + scenario.arch() + ", " + scenario.policy() + ", seed " + seed + ", "
                 + plan.faults().size() + " fault" + (plan.faults().size() == 1 ? "" : "s") + "): it fails with "
                 + String.join(", ", kinds) + (violation == null ? "" : "; keeping " + violation));
         stdout.flush();
 
-        Path scratch = Files.createTempDirectory("shootdown-shrink");
         Shrinker.Case shrunk;
         int tries;
         boolean showProgress = progress != null ? progress : System.console() != null;
@@ -137,7 +146,7 @@ final class ShrinkCommand implements Callable<Integer> {
                     return false;
                 }
                 candidate.plan().checkNodes(candidate.scenario().nodeIds());
-                ScenarioRunner.Outcome o = run(candidate, candidateEvents);
+                ScenarioRunner.Audited o = audited(candidate, candidateEvents, scratch);
                 if (!o.complete()) {
                     return false;
                 }
@@ -150,12 +159,9 @@ final class ShrinkCommand implements Callable<Integer> {
             });
             shrunk = shrinker.shrink(original);
             tries = shrinker.tries();
-        } finally {
-            deleteTree(scratch);
         }
 
         Scenario named = rename(shrunk.scenario(), scenario.name() + "-shrunk");
-        ScenarioRunner.Outcome result = run(new Shrinker.Case(named, shrunk.plan()), candidateEvents);
         RunCommand.createOutputDirectory(out);
         Path scenarioFile = out.resolve("scenario.yaml");
         Path faultsOut = out.resolve("faults.yaml");
@@ -168,9 +174,14 @@ final class ShrinkCommand implements Callable<Integer> {
             Files.writeString(kernelOut, KernelFileWriter.toYaml(kernels.of(scenario.policy())));
             kernelOption = " --kernel " + kernelOut;
         }
-        result.write(out);
+        ScenarioRunner.Written result;
+        try (ScenarioRunner runner = ScenarioRunner.sim(seed, candidateEvents, livelockThreshold,
+                new PrintWriter(PrintWriter.nullWriter()))) {
+            result = runner.withKernels(kernels).runTo(named.withFaults(shrunk.plan()), seed, out);
+        }
+        AuditReport shrunkReport = result.audit().report();
 
-        stdout.println("shrunk in " + tries + " runs; it still fails with " + String.join(", ", kinds(result.report())));
+        stdout.println("shrunk in " + tries + " runs; it still fails with " + String.join(", ", kinds(shrunkReport)));
         row(stdout, "faults", original.plan().faults().size(), shrunk.plan().faults().size());
         row(stdout, "tasks", original.scenario().tasks().size(), shrunk.scenario().tasks().size());
         row(stdout, "task steps", original.steps(), shrunk.steps());
@@ -179,13 +190,13 @@ final class ShrinkCommand implements Callable<Integer> {
         row(stdout, "vmas", original.vmas(), shrunk.vmas());
         row(stdout, "cpus", original.scenario().cpus(), shrunk.scenario().cpus());
         row(stdout, "iommus", original.scenario().iommus(), shrunk.scenario().iommus());
-        row(stdout, "events", failing.log().size(), result.log().size());
+        row(stdout, "events", failing.events(), result.events());
         for (FaultSpec f : shrunk.plan().faults()) {
             stdout.println("  fault: " + f.kind().kebab() + (f.node() == null ? "" : " on " + f.node()));
         }
-        for (Violation v : result.report().violations()) {
-            if (target.contains(v.kind())) {
-                stdout.println("  " + v.kind() + " on " + v.node() + ": " + v.explanation());
+        for (ViolationGroup g : shrunkReport.violationGroups()) {
+            if (target.contains(g.kind())) {
+                stdout.println("  " + g.kind() + " on " + g.first().node() + ": " + g.first().explanation());
                 break;
             }
         }
@@ -197,20 +208,19 @@ final class ShrinkCommand implements Callable<Integer> {
         return Shootdown.EXIT_CLEAN; // the shrink worked; the shrunk case's own run exits 1
     }
 
-    private ScenarioRunner.Outcome run(Shrinker.Case c, long limit) {
+    /** Runs a case, audited as it streams, nothing written (a node that throws is an InfrastructureException). */
+    private ScenarioRunner.Audited audited(Shrinker.Case c, long limit, Path scratch) {
         try (ScenarioRunner runner = ScenarioRunner.sim(seed, limit, livelockThreshold, new PrintWriter(PrintWriter.nullWriter()))) {
-            return runner.withKernels(kernels).run(c.scenario().withFaults(c.plan()));
+            return runner.withKernels(kernels).audited(c.scenario().withFaults(c.plan()), scratch);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         } catch (InfrastructureException e) {
-            throw new IllegalStateException("the deterministic engine has no infrastructure: " + e.getMessage(), e);
+            throw new IllegalStateException(e.getMessage(), e);
         }
     }
 
     private static SortedSet<String> kinds(AuditReport report) {
-        SortedSet<String> kinds = new TreeSet<>();
-        for (Violation v : report.violations()) {
-            kinds.add(v.kind());
-        }
-        return kinds;
+        return new TreeSet<>(report.violationKinds().keySet());
     }
 
     private Scenario readBack(Scenario s, Path scratch) {
