@@ -55,7 +55,7 @@ final class AuditPrinter {
         ObjectMapper mapper = EventCodec.mapper();
         // First the header's fields (the two lists skipped): whether the log was imported comes after them.
         ObjectNode header = mapper.createObjectNode();
-        eachField(reportJson, (field, p) -> {
+        ReportFile.eachField(reportJson, (field, p) -> {
             if (field.equals("shootdowns") || field.equals("violations")) {
                 p.skipChildren();
             } else {
@@ -64,7 +64,7 @@ final class AuditPrinter {
         });
         boolean imported = header.path("imported").isObject();
         long[] violations = {0};
-        eachField(reportJson, (field, p) -> {
+        ReportFile.eachField(reportJson, (field, p) -> {
             if ((field.equals("shootdowns") || field.equals("violations")) && p.currentToken() == JsonToken.START_ARRAY) {
                 while (p.nextToken() != JsonToken.END_ARRAY) {
                     if (field.equals("shootdowns")) {
@@ -83,25 +83,6 @@ final class AuditPrinter {
         });
         boolean problems = header.path("logProblems").size() > 0;
         out.println(verdictLine(header.path("verdict").asText(), problems, violations[0]));
-    }
-
-    /** What {@link #eachField} does with a top-level field: the parser is at its value. */
-    private interface FieldReader {
-        void read(String field, JsonParser p) throws IOException;
-    }
-
-    /** Reads {@code reportJson} as a stream, handing each top-level field to {@code reader}. */
-    private static void eachField(Path reportJson, FieldReader reader) throws IOException {
-        try (JsonParser p = EventCodec.mapper().getFactory().createParser(reportJson.toFile())) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw new IOException(reportJson + ": not a report (expected a JSON object)");
-            }
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String field = p.currentName();
-                p.nextToken();
-                reader.read(field, p);
-            }
-        }
     }
 
     private static void print(AuditReport r, List<ShootdownSummary> shootdowns, long shootdownCount, long violationCount,

@@ -60,9 +60,12 @@ final class CompareCommand implements Callable<Integer> {
      * to IOMMUs, of which {@code wholeMmSecondaryInvalidations} were for (0, -1UL).
      */
     record Side(String kernel, String description, String basedOn, String hook, String verdict, boolean complete,
-            Map<String, Integer> violations, long events, Map<String, Integer> orderClasses, int cpuFlushes,
-            int secondaryInvalidations, int wholeMmSecondaryInvalidations, Map<String, Integer> hookCalls,
-            List<ShootdownRow> shootdowns) {}
+            Map<String, Long> violations, long events, Map<String, Integer> orderClasses, long cpuFlushes,
+            long secondaryInvalidations, long wholeMmSecondaryInvalidations, Map<String, Integer> hookCalls,
+            long shootdownCount, List<ShootdownRow> shootdowns) {}
+
+    /** How many shootdowns of each run compare.json lists (each run's report.json has them all). */
+    static final int LISTED_SHOOTDOWNS = 1000;
 
     /** One shootdown of a run: its operation, order class, and every hook call. */
     record ShootdownRow(long id, String caller, String cpu, long mm, String order, Long lagNs, int cpuFlushes, int secondary,
@@ -99,7 +102,8 @@ final class CompareCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--shootdowns", defaultValue = "3", paramLabel = "N",
-            description = "How many shootdowns of each run to list with their hook calls (all of them in compare.json). "
+            description = "How many shootdowns of each run to list with their hook calls (compare.json lists up to "
+                    + LISTED_SHOOTDOWNS + ", each run's report.json all). "
                     + "Default: ${DEFAULT-VALUE}")
     int shownShootdowns;
 
@@ -141,19 +145,29 @@ final class CompareCommand implements Callable<Integer> {
             RunCommand.createOutputDirectory(out);
         }
         PrintWriter stdout = spec.commandLine().getOut();
-        List<ScenarioRunner.Outcome> outcomes = new ArrayList<>();
-        for (KernelVariant v : variants) {
-            try (ScenarioRunner runner = ScenarioRunner.sim(seed, maxEvents, livelockThreshold, new PrintWriter(PrintWriter.nullWriter()))) {
-                ScenarioRunner.Outcome o = runner.withKernels(kernels).run(base.with(onArch, v.name()));
-                if (out != null) {
-                    o.write(out.resolve(v.name()));
+        // Each run streams to its directory (events.jsonl and the report), and is then read back from there as a
+        // stream to sum it up and to find where the logs part: nothing holds a whole log.
+        Path runs = out != null ? out : Files.createTempDirectory("shootdown-compare");
+        List<Path> dirs = new ArrayList<>();
+        List<ScenarioRunner.Written> outcomes = new ArrayList<>();
+        Comparison c;
+        try {
+            for (KernelVariant v : variants) {
+                Path dir = runs.resolve(v.name());
+                try (ScenarioRunner runner = ScenarioRunner.sim(seed, maxEvents, livelockThreshold,
+                        new PrintWriter(PrintWriter.nullWriter()))) {
+                    outcomes.add(runner.withKernels(kernels).runTo(base.with(onArch, v.name()), seed, dir));
+                    dirs.add(dir);
+                } catch (InfrastructureException e) {
+                    throw new IllegalStateException(e.getMessage(), e);
                 }
-                outcomes.add(o);
-            } catch (InfrastructureException e) {
-                throw new IllegalStateException("the deterministic engine has no infrastructure: " + e.getMessage(), e);
+            }
+            c = compare(base.name(), onArch, variants, outcomes, dirs);
+        } finally {
+            if (out == null) {
+                ShrinkCommand.deleteTree(runs);
             }
         }
-        Comparison c = compare(base.name(), onArch, variants, outcomes);
         print(c, stdout);
         if (out != null) {
             Path json = out.resolve("compare.json");
@@ -174,14 +188,15 @@ final class CompareCommand implements Callable<Integer> {
         return Shootdown.EXIT_CLEAN;
     }
 
-    private Comparison compare(String scenario, String onArch, List<KernelVariant> variants, List<ScenarioRunner.Outcome> outcomes) {
+    private Comparison compare(String scenario, String onArch, List<KernelVariant> variants,
+            List<ScenarioRunner.Written> outcomes, List<Path> dirs) throws IOException {
         List<Side> sides = new ArrayList<>();
         for (int i = 0; i < variants.size(); i++) {
-            sides.add(side(variants.get(i), outcomes.get(i)));
+            sides.add(side(variants.get(i), outcomes.get(i), dirs.get(i)));
         }
         List<Divergence> divergences = new ArrayList<>();
         for (int i = 1; i < variants.size(); i++) {
-            Divergence d = divergence(variants.get(i).name(), outcomes.get(0).log(), outcomes.get(i).log());
+            Divergence d = divergence(variants.get(i).name(), dirs.get(0).resolve("events.jsonl"), dirs.get(i).resolve("events.jsonl"));
             if (d != null) {
                 divergences.add(d);
             }
@@ -189,36 +204,71 @@ final class CompareCommand implements Callable<Integer> {
         return new Comparison(scenario, onArch, seed, sides, ruleDifferences(variants), divergences);
     }
 
-    private static Side side(KernelVariant v, ScenarioRunner.Outcome o) {
-        AuditReport r = o.report();
-        Map<String, Integer> violations = new TreeMap<>();
-        for (Violation x : r.violations()) {
-            violations.merge(x.kind(), 1, Integer::sum);
-        }
+    private static Side side(KernelVariant v, ScenarioRunner.Written o, Path dir) throws IOException {
+        AuditReport r = o.audit().report();
         Map<String, Integer> hooks = new TreeMap<>();
         List<ShootdownRow> shootdowns = new ArrayList<>();
-        for (ShootdownSummary s : r.shootdowns()) {
+        long[] count = {0};
+        ReportFile.eachShootdown(dir.resolve("report.json"), s -> {
             for (ShootdownSummary.HookCall h : s.hookCalls()) {
                 hooks.merge(h.caller(), 1, Integer::sum);
             }
-            shootdowns.add(new ShootdownRow(s.id(), s.caller(), s.cpu(), s.mm(), s.order(), s.lagNs(), s.cpuFlushes().size(),
-                    s.secondary().size(), s.hookCalls()));
-        }
+            if (count[0]++ < LISTED_SHOOTDOWNS) {
+                shootdowns.add(new ShootdownRow(s.id(), s.caller(), s.cpu(), s.mm(), s.order(), s.lagNs(), s.cpuFlushes().size(),
+                        s.secondary().size(), s.hookCalls()));
+            }
+        });
         // What the kernel asked for, from the log: flush_tlb_func runs (IPIs and local calls) and
         // TLBIs; each IOMMU's invalidation request, and those of the whole address space.
-        int cpuFlushes = 0;
-        int secondary = 0;
-        int wholeMm = 0;
-        for (Envelope e : o.log()) {
-            if (e.event() instanceof IpiEvent.FlushTlb || e.event() instanceof IpiEvent.Tlbi) {
-                cpuFlushes++;
-            } else if (e.event() instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs inv) {
-                secondary++;
-                wholeMm += inv.start() == 0 && inv.end() == Kernel.TLB_FLUSH_ALL ? 1 : 0;
+        long cpuFlushes = 0;
+        long secondary = 0;
+        long wholeMm = 0;
+        try (LogReader log = new LogReader(dir.resolve("events.jsonl"))) {
+            for (Envelope e = log.next(); e != null; e = log.next()) {
+                if (e.event() instanceof IpiEvent.FlushTlb || e.event() instanceof IpiEvent.Tlbi) {
+                    cpuFlushes++;
+                } else if (e.event() instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs inv) {
+                    secondary++;
+                    wholeMm += inv.start() == 0 && inv.end() == Kernel.TLB_FLUSH_ALL ? 1 : 0;
+                }
             }
         }
-        return new Side(v.name(), v.description(), v.basedOn(), v.hook(), r.verdict(), o.complete(), violations, o.lines().size(),
-                r.stats().orderClasses(), cpuFlushes, secondary, wholeMm, hooks, shootdowns);
+        return new Side(v.name(), v.description(), v.basedOn(), v.hook(), r.verdict(), o.complete(), r.violationKinds(),
+                o.events(), r.stats().orderClasses(), cpuFlushes, secondary, wholeMm, hooks, count[0], shootdowns);
+    }
+
+    /** A log this command wrote, one envelope per line, in its order. */
+    private static final class LogReader implements AutoCloseable {
+        private final java.io.BufferedReader in;
+        private final Path file;
+        private long line;
+
+        LogReader(Path file) throws IOException {
+            this.file = file;
+            this.in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        }
+
+        /** The next envelope other than run-started (whose variant differs by design), or null at the end. */
+        Envelope next() throws IOException {
+            for (String text = in.readLine(); text != null; text = in.readLine()) {
+                line++;
+                Envelope e;
+                try {
+                    e = EventCodec.decode(text);
+                } catch (dev.shootdown.codec.LogFormatException x) {
+                    throw new IOException(file + ":" + line + ": " + x.getMessage(), x);
+                }
+                if (!(e.event() instanceof ControlEvent.RunStarted)) {
+                    return e;
+                }
+            }
+            return null;
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
     }
 
     /** The rules whose values differ between the variants, as a file writes them. */
@@ -251,20 +301,25 @@ final class CompareCommand implements Callable<Integer> {
         return out;
     }
 
-    /** The first envelope, in causal order and leaving run-started out, where {@code other} differs from {@code first}. */
-    static Divergence divergence(String kernel, List<Envelope> first, List<Envelope> other) {
-        List<Envelope> a = first.stream().filter(e -> !(e.event() instanceof ControlEvent.RunStarted)).toList();
-        List<Envelope> b = other.stream().filter(e -> !(e.event() instanceof ControlEvent.RunStarted)).toList();
-        int n = Math.min(a.size(), b.size());
-        for (int i = 0; i < n; i++) {
-            if (!a.get(i).equals(b.get(i))) {
-                return new Divergence(kernel, i + 1, describe(a.get(i)), describe(b.get(i)));
+    /**
+     * The first envelope, in causal order and leaving run-started out, where the log {@code other}
+     * differs from the log {@code first}; both are read side by side as streams.
+     */
+    static Divergence divergence(String kernel, Path first, Path other) throws IOException {
+        try (LogReader a = new LogReader(first); LogReader b = new LogReader(other)) {
+            long position = 0;
+            while (true) {
+                Envelope x = a.next();
+                Envelope y = b.next();
+                position++;
+                if (x == null && y == null) {
+                    return null;
+                }
+                if (x == null || !x.equals(y)) {
+                    return new Divergence(kernel, position, x == null ? null : describe(x), y == null ? null : describe(y));
+                }
             }
         }
-        if (a.size() == b.size()) {
-            return null;
-        }
-        return new Divergence(kernel, n + 1, n < a.size() ? describe(a.get(n)) : null, n < b.size() ? describe(b.get(n)) : null);
     }
 
     /** {@code coordinator#161 t=38.149us tlb-flush-called {...}}: an event as one line of the log would say it, shortened. */
@@ -302,8 +357,8 @@ final class CompareCommand implements Callable<Integer> {
         }
         out.println();
         for (Side s : c.kernels()) {
-            out.println(s.kernel() + ": " + s.shootdowns().size() + " shootdown" + (s.shootdowns().size() == 1 ? "" : "s")
-                    + (s.shootdowns().size() > shownShootdowns ? ", the first " + shownShootdowns : ""));
+            out.println(s.kernel() + ": " + s.shootdownCount() + " shootdown" + (s.shootdownCount() == 1 ? "" : "s")
+                    + (s.shootdownCount() > shownShootdowns ? ", the first " + Math.min(shownShootdowns, s.shootdowns().size()) : ""));
             for (ShootdownRow sd : s.shootdowns().subList(0, Math.min(shownShootdowns, s.shootdowns().size()))) {
                 out.println("  #" + sd.id() + " " + sd.caller() + " on " + sd.cpu() + (sd.mm() == 0 ? "" : ", mm " + sd.mm()) + ": "
                         + (sd.order() == null ? "no order" : sd.order()) + ", " + sd.cpuFlushes() + " CPU flush"
@@ -350,7 +405,7 @@ final class CompareCommand implements Callable<Integer> {
         return c.kernels().stream().mapToInt(s -> s.kernel().length()).max().orElse(1);
     }
 
-    private static String join(Map<String, Integer> counts) {
+    private static String join(Map<String, ? extends Number> counts) {
         return String.join(", ", counts.entrySet().stream().map(e -> e.getKey() + " " + e.getValue()).toList());
     }
 
@@ -361,9 +416,9 @@ final class CompareCommand implements Callable<Integer> {
         rows.put("verdict", s -> s.verdict() + (s.complete() ? "" : " (incomplete)"));
         rows.put("violations", s -> s.violations().isEmpty() ? "-" : join(s.violations()));
         rows.put("events", s -> Long.toString(s.events()));
-        rows.put("shootdowns", s -> Integer.toString(s.shootdowns().size()));
+        rows.put("shootdowns", s -> Long.toString(s.shootdownCount()));
         rows.put("order classes", s -> s.orderClasses().isEmpty() ? "-" : join(s.orderClasses()));
-        rows.put("CPU flush requests", s -> Integer.toString(s.cpuFlushes()));
+        rows.put("CPU flush requests", s -> Long.toString(s.cpuFlushes()));
         rows.put("secondary invalidations", s -> s.secondaryInvalidations() + " (" + s.wholeMmSecondaryInvalidations() + " of the whole mm)");
         rows.put("hook calls", s -> s.hookCalls().isEmpty() ? "-" : join(s.hookCalls()));
         return rows;

@@ -69,7 +69,9 @@ final class ComparePage {
                     .append(esc(d.other() == null ? "(its log ended)" : d.other())).append("</code></li></ul>\n");
         }
         for (CompareCommand.Side s : c.kernels()) {
-            h.append("<h2>").append(esc(s.kernel())).append(": ").append(s.shootdowns().size()).append(" shootdowns</h2>\n<ol class=\"shootdowns\">");
+            h.append("<h2>").append(esc(s.kernel())).append(": ").append(s.shootdownCount()).append(" shootdowns")
+                    .append(s.shootdownCount() > s.shootdowns().size() ? ", the first " + s.shootdowns().size()
+                            + " (the run's report.json has every one)" : "").append("</h2>\n<ol class=\"shootdowns\">");
             for (CompareCommand.ShootdownRow sd : s.shootdowns()) {
                 h.append("<li value=\"").append(sd.id()).append("\">").append(esc(sd.caller())).append(" on ").append(esc(sd.cpu()))
                         .append(sd.mm() == 0 ? "" : ", mm " + sd.mm()).append(": ").append(esc(sd.order() == null ? "no order" : sd.order()))

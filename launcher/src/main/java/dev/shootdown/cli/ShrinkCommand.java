@@ -250,7 +250,7 @@ final class ShrinkCommand implements Callable<Integer> {
         out.printf("  %-11s %6d -> %d%n", what, before, after);
     }
 
-    private static void deleteTree(Path dir) throws IOException {
+    static void deleteTree(Path dir) throws IOException {
         try (var paths = Files.walk(dir)) {
             for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
