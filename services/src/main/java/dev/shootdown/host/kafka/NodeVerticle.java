@@ -107,7 +107,10 @@ public class NodeVerticle extends VerticleBase {
         return vertx.executeBlocking(() -> {
             host.transport().flush(); // what a killed predecessor handed to the process's producer is in the log
             List<Envelope> log = new ArrayList<>();
-            for (RecordedEvent r : RunLogReader.readRecorded(host.config(), host.runId(), RunTopics.names(host.runId()))) {
+            // only what rebuilding this node reads: its own events and those addressed to it
+            String me = machine.nodeId();
+            for (RecordedEvent r : RunLogReader.readRecorded(host.config(), host.runId(), RunTopics.names(host.runId()),
+                    e -> e.node().equals(me) || e.links().containsKey(me))) {
                 log.add(r.envelope());
             }
             recoveredEvents = log.stream().filter(e -> e.node().equals(machine.nodeId())).count();

@@ -174,6 +174,12 @@ public final class RunLogReader {
     /** Every record of {@code topics} so far, in no particular order (a run still in flight may have gaps). */
     public static List<RecordedEvent> readRecorded(KafkaHostConfig config, String runId, List<String> topics)
             throws InfrastructureException {
+        return readRecorded(config, runId, topics, e -> true);
+    }
+
+    /** The records of {@code topics} so far whose envelope {@code keep} accepts, in no particular order. */
+    public static List<RecordedEvent> readRecorded(KafkaHostConfig config, String runId, List<String> topics,
+            java.util.function.Predicate<dev.shootdown.event.Envelope> keep) throws InfrastructureException {
         List<RecordedEvent> events = new ArrayList<>();
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-reader-" + runId))) {
             List<TopicPartition> partitions = new ArrayList<>();
@@ -189,7 +195,10 @@ public final class RunLogReader {
             }
             readToEnd(consumer, partitions, config, "reading run " + runId + " back", r -> {
                 try {
-                    events.add(new RecordedEvent(EventCodec.decode(r.value()), r.value()));
+                    dev.shootdown.event.Envelope e = EventCodec.decode(r.value());
+                    if (keep.test(e)) {
+                        events.add(new RecordedEvent(e, r.value()));
+                    }
                 } catch (LogFormatException e) {
                     throw new InfrastructureException(r.topic() + "-" + r.partition() + " offset " + r.offset() + ": " + e.getMessage(), e);
                 }
