@@ -94,9 +94,10 @@ final class RunBenchmark {
 
     /**
      * Measures {@code shootdown run} of {@code scenarioFile} with its observation window set to
-     * {@code windowNs}, in {@code work}.
+     * {@code windowNs}, in {@code work}, then {@code replay} of the log it wrote (against {@code audit}
+     * of it), each in a child JVM in -Xmx256m.
      */
-    static Row measure(Path scenarioFile, long windowNs, Path work) throws Exception {
+    static List<Row> measure(Path scenarioFile, long windowNs, Path work) throws Exception {
         Files.createDirectories(work);
         Scenario s = ScenarioFiles.load(scenarioFile);
         s = s.withEnd(new Scenario.EndCondition(s.end().deviceFaults(), windowNs));
@@ -111,39 +112,70 @@ final class RunBenchmark {
         double engineSeconds = (System.nanoTime() - t0) / 1e9;
 
         Path out = work.resolve("run-out");
-        Path gcLog = work.resolve("run-gc.log");
+        Child run = child(work, "run", "run", "--scenario", scenario.toString(), "--engine", "sim", "--max-events",
+                Long.toString(Long.MAX_VALUE / 2), "--out", out.toString(), "--quiet");
+        JsonNode report = EventCodec.mapper().readTree(out.resolve("report.json").toFile());
+        long events = report.get("stats").get("events").asLong();
+        Path log = out.resolve("events.jsonl");
+        long logBytes = Files.size(log);
+        double refRate = count[0] / engineSeconds;
+        String verdict = events != count[0] ? "missed: the run wrote " + events + " events, the engine published " + count[0]
+                : bounded(run.heap(), events);
+        String workload = String.format(Locale.ROOT, "%s, %.0f ms simulated, %,d events (%,d MB events.jsonl), -Xmx%dm",
+                s.name(), windowNs / 1e6, events, logBytes / 1_000_000, XMX_MIB);
+        List<Row> rows = new ArrayList<>();
+        rows.add(new Row(6, "run", workload, events / run.seconds(), "events/s",
+                "the engine alone, to a counting sink", refRate, "completes in -Xmx256m, heap after GC not growing", verdict,
+                run.also()));
+
+        // replay of the same log in the same heap; the reference is audit of it (the replay audits it too)
+        Child audit = child(work, "audit", "audit", "--log", log.toString(), "--out", work.resolve("audit-out").toString(),
+                "--quiet");
+        Child replay = child(work, "replay", "replay", "--log", log.toString(), "--out", work.resolve("replay-out").toString(),
+                "--quiet");
+        boolean same = Files.mismatch(out.resolve("report.json"), work.resolve("replay-out/report.json")) == -1;
+        rows.add(new Row(6, "replay", workload, events / replay.seconds(), "events/s",
+                "shootdown audit --log of the same log, -Xmx256m", events / audit.seconds(),
+                "completes in -Xmx256m, heap after GC not growing, the run's report.json",
+                !same ? "missed: the replay's report.json is not the run's" : bounded(replay.heap(), events), replay.also()));
+        // the files a run writes stay on disk only while measured: events.jsonl of 10^7 events is ~3.5 GB
+        Files.deleteIfExists(log);
+        return rows;
+    }
+
+    /** What a child command did: its exit status, what it said, how long it took, its heap. */
+    record Child(int status, String said, double seconds, Heap heap) {
+        String also() {
+            return String.format(Locale.ROOT, "heap after a GC, the lowest in each tenth of the run: %s MiB; the highest %d MiB"
+                    + " (%d collections); exit %d; %s", heap.tenthFloorsMiB(), heap.highestMiB(), heap.collections(), status, said);
+        }
+    }
+
+    /** Runs {@code shootdown ARGS} in a child JVM in -Xmx256m with a GC log; exit 0 or 1 (violations) expected. */
+    private static Child child(Path work, String name, String... args) throws Exception {
+        Path gcLog = work.resolve(name + "-gc.log");
         Files.deleteIfExists(gcLog);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = List.of(java, "-Xmx" + XMX_MIB + "m", "-Xlog:gc:file=" + gcLog, "-cp",
-                System.getProperty("java.class.path"), "dev.shootdown.cli.Shootdown", "run", "--scenario", scenario.toString(),
-                "--engine", "sim", "--max-events", Long.toString(Long.MAX_VALUE / 2), "--out", out.toString(), "--quiet");
-        Path output = work.resolve("run-output.txt");
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx" + XMX_MIB + "m", "-Xlog:gc:file=" + gcLog, "-cp",
+                System.getProperty("java.class.path"), "dev.shootdown.cli.Shootdown"));
+        command.addAll(List.of(args));
+        Path output = work.resolve(name + "-output.txt");
         long t1 = System.nanoTime();
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         int status = p.waitFor();
-        double runSeconds = (System.nanoTime() - t1) / 1e9;
+        double seconds = (System.nanoTime() - t1) / 1e9;
         String said = Files.readString(output, StandardCharsets.UTF_8).strip();
         if (status != 0 && status != 1) {
-            throw new IllegalStateException("shootdown run in -Xmx" + XMX_MIB + "m failed (exit " + status + "): " + said);
+            throw new IllegalStateException("shootdown " + name + " in -Xmx" + XMX_MIB + "m failed (exit " + status + "): " + said);
         }
-        JsonNode report = EventCodec.mapper().readTree(out.resolve("report.json").toFile());
-        long events = report.get("stats").get("events").asLong();
-        long logBytes = Files.size(out.resolve("events.jsonl"));
-        Heap heap = heap(Files.readAllLines(gcLog, StandardCharsets.UTF_8));
-        double rate = events / runSeconds;
-        double refRate = count[0] / engineSeconds;
-        String verdict = events != count[0] ? "missed: the run wrote " + events + " events, the engine published " + count[0]
-                : !heap.enough() ? String.format(Locale.ROOT, "met (%,d events in -Xmx%dm; %d collections are too few to see"
+        return new Child(status, said, seconds, heap(Files.readAllLines(gcLog, StandardCharsets.UTF_8)));
+    }
+
+    /** The verdict on a heap: met when it did not grow with the run. */
+    private static String bounded(Heap heap, long events) {
+        return !heap.enough() ? String.format(Locale.ROOT, "met (%,d events in -Xmx%dm; %d collections are too few to see"
                         + " a trend: a longer window shows one)", events, XMX_MIB, heap.collections())
                 : heap.flat() ? String.format(Locale.ROOT, "met (%,d events in -Xmx%dm, heap not growing)", events, XMX_MIB)
                 : "missed: the heap kept live grew: " + heap.tenthFloorsMiB() + " MiB";
-        // the files a run writes stay on disk only while measured: events.jsonl of 10^7 events is ~3.5 GB
-        Files.deleteIfExists(out.resolve("events.jsonl"));
-        return new Row(6, "run", String.format(Locale.ROOT, "%s, %.0f ms simulated, %,d events (%,d MB events.jsonl), -Xmx%dm",
-                s.name(), windowNs / 1e6, events, logBytes / 1_000_000, XMX_MIB), rate, "events/s",
-                "the engine alone, to a counting sink", refRate, "completes in -Xmx256m, heap after GC not growing", verdict,
-                String.format(Locale.ROOT, "heap after a GC, the lowest in each tenth of the run: %s MiB; the highest %d MiB"
-                        + " (%d collections); %s; %s", heap.tenthFloorsMiB(), heap.highestMiB(), heap.collections(),
-                        status == 0 ? "exit 0" : "exit 1", said));
     }
 }

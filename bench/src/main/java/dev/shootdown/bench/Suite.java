@@ -202,8 +202,10 @@ public final class Suite implements Callable<Integer> {
             long window = runWindowNs != null ? runWindowNs : quick ? 20_000_000L : 1_050_000_000L;
             progress(stderr, "run: shootdown run of " + auditScenario + ", " + window + " ns simulated, in -Xmx"
                     + RunBenchmark.XMX_MIB + "m");
-            rows.add(RunBenchmark.measure(Path.of(auditScenario), window, work));
-            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+            for (Row row : RunBenchmark.measure(Path.of(auditScenario), window, work)) {
+                rows.add(row);
+                progress(stderr, "  " + line(row));
+            }
         }
         if (selected.contains("scale")) {
             double ss = scaleSeconds != null ? scaleSeconds : quick ? 1 : 4;

@@ -3,6 +3,7 @@ package dev.shootdown.cli;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
+import dev.shootdown.audit.ViolationGroup;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
@@ -130,6 +131,28 @@ final class HtmlReport {
         h.append("<h2>Violations</h2>\n");
         if (page.violations() == 0) {
             h.append("<p class=\"clean\">none</p>\n");
+            return;
+        }
+        List<ViolationGroup> groups = page.report().violationGroups();
+        if (!groups.isEmpty()) {
+            // one row per cause: the violations of one kind in one shootdown, with the first as the witness
+            h.append("<table id=\"violations\"><tr><th>kind</th><th>shootdown</th><th>count</th><th>nodes</th><th>mm</th>")
+                    .append("<th>addresses</th><th>the first: what happened</th></tr>\n");
+            for (ViolationGroup g : groups.subList(0, Math.min(MAX_VIOLATION_ROWS, groups.size()))) {
+                Violation v = g.first();
+                h.append("<tr class=\"violation\"><td>").append(esc(g.kind())).append("</td><td>")
+                        .append(g.shootdown() == 0 ? "-" : "#" + g.shootdown()).append("</td><td>").append(g.count())
+                        .append("</td><td>").append(esc(String.join(", ", g.nodes()))).append("</td><td>")
+                        .append(esc(String.join(", ", g.mms().stream().map(String::valueOf).toList()))).append("</td><td>")
+                        .append(esc(g.lowestVa().equals(g.highestVa()) ? g.lowestVa() : g.lowestVa() + " - " + g.highestVa()))
+                        .append("</td><td>").append(esc(v.explanation())).append("<br><span class=\"chain\">")
+                        .append(esc(String.join(" \u2192 ", v.events()))).append("</span></td></tr>\n");
+            }
+            long more = groups.size() - Math.min(MAX_VIOLATION_ROWS, groups.size()) + page.report().violationGroupsNotKept();
+            if (more > 0) {
+                h.append("<tr><td colspan=\"7\">... and ").append(more).append(" more groups in report.json</td></tr>\n");
+            }
+            h.append("</table>\n");
             return;
         }
         h.append("<table id=\"violations\"><tr><th>kind</th><th>node</th><th>mm</th><th>address</th><th>what happened</th></tr>\n");

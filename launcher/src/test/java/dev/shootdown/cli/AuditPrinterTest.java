@@ -70,6 +70,13 @@ class AuditPrinterTest {
         for (JsonNode v : report.get("violations")) {
             assertTrue(v.get("shootdown").asLong() >= 1, v.toString());
         }
+
+        // report.html lists the 8 groups, one row each, not the 763 violations
+        String html = java.nio.file.Files.readString(dir.resolve("report.html"));
+        assertEquals(8, html.split("<tr class=\"violation\">", -1).length - 1, "one row per group");
+        assertTrue(html.contains("<tr class=\"violation\"><td>use-after-free</td><td>#2</td><td>343</td><td>iommu0</td>"),
+                "a group's kind, shootdown, count and nodes");
+        assertTrue(html.contains("<td>0x7f0000008000 - 0x7f000000f000</td>"), "its address range");
     }
 
     @Test
