@@ -2,16 +2,13 @@ package dev.shootdown.cli;
 
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.cpu.Cpu;
-import dev.shootdown.cpu.service.CpuService;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.kafka.NodeHost;
 import dev.shootdown.host.kafka.NodeVerticle;
 import dev.shootdown.iommu.Iommu;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.kernel.file.KernelFiles;
-import dev.shootdown.iommu.service.IommuService;
 import dev.shootdown.mm.Coordinator;
-import dev.shootdown.mm.service.CoordinatorService;
 import dev.shootdown.scenario.Scenario;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,11 +50,15 @@ public final class Machine {
                 + s.policy() + " is not a built-in kernel variant (" + String.join(", ", KernelFiles.BUILT_INS) + ")"));
     }
 
-    /** A new verticle for node {@code nodeId}, from the service module that owns its kind. */
+    /**
+     * A new verticle for node {@code nodeId}: its fresh state machine hosted by the Kafka host.
+     * (The node modules hold the state machines alone and cannot see the host.)
+     */
     public static NodeVerticle verticle(NodeHost host, String nodeId) {
-        if (nodeId.equals(NodeIds.COORDINATOR)) {
-            return CoordinatorService.verticle(host);
+        NodeStateMachine machine = fresh(nodeId);
+        if (machine == null) {
+            throw new IllegalArgumentException("no node " + nodeId + " to host");
         }
-        return nodeId.startsWith("cpu") ? CpuService.verticle(host, nodeId) : IommuService.verticle(host, nodeId);
+        return new NodeVerticle(host, machine);
     }
 }

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
  */
 class ArchitectureTest {
 
-    /** The pure core: the node contract and the three node state machines (not their services). */
+    /** The pure core: the node contract and the three node state machines. */
     private static final String[] CORE = {
         "dev.shootdown.core", "dev.shootdown.cpu", "dev.shootdown.iommu", "dev.shootdown.mm"
     };

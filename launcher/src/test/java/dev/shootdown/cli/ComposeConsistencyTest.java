@@ -390,10 +390,16 @@ class ComposeConsistencyTest {
                 }
             }
         }
+        // every pom of the reactor: the root's modules, and theirs (services/ holds modules of its own)
         Set<String> modules = new TreeSet<>(List.of("pom.xml"));
-        Matcher m = Pattern.compile("<module>([^<]+)</module>").matcher(Files.readString(ROOT.resolve("pom.xml")));
-        while (m.find()) {
-            modules.add(m.group(1) + "/pom.xml");
+        java.util.ArrayDeque<String> aggregators = new java.util.ArrayDeque<>(List.of(""));
+        while (!aggregators.isEmpty()) {
+            String dir = aggregators.poll();
+            Matcher m = Pattern.compile("<module>([^<]+)</module>").matcher(Files.readString(ROOT.resolve(dir + "pom.xml")));
+            while (m.find()) {
+                modules.add(dir + m.group(1) + "/pom.xml");
+                aggregators.add(dir + m.group(1) + "/");
+            }
         }
         assertTrue(modules.size() > 1, "the root pom lists modules");
         if (!copied.contains("*")) {
