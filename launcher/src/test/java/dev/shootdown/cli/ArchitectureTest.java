@@ -12,7 +12,11 @@ import org.junit.jupiter.api.Test;
 /**
  * The layering: the kernel model (node state machines and the node contract) is pure Java over
  * the event model; the event model, the scenario, the fault plan and the kernel variant's rules
- * know Jackson's annotations and nothing else (reading variant files is kernel.file's, an edge) (the plan's randomness is seeded, never its own); hosts and I/O live outside. Checked on the compiled classes of every module.
+ * know Jackson's annotations and nothing else (reading variant files is kernel.file's, an edge);
+ * hosts and I/O live outside. Checked on the compiled classes of every module. That the core and
+ * the fault plan take time, randomness and ids from their host is checked in each module itself
+ * ({@code NodePurity}: {@code ModelPurityTest}, {@code CpuPurityTest}, {@code IommuPurityTest},
+ * {@code CoordinatorPurityTest}).
  */
 class ArchitectureTest {
 
@@ -37,20 +41,6 @@ class ArchitectureTest {
                 .should().onlyDependOnClassesThat().resideInAnyPackage(
                         "java..", "dev.shootdown.core", "dev.shootdown.event", "dev.shootdown.scenario",
                         "dev.shootdown.fault", "dev.shootdown.kernel", "dev.shootdown.cpu", "dev.shootdown.iommu", "dev.shootdown.mm")
-                .check(classes);
-    }
-
-    @Test
-    void coreTakesTimeRandomnessAndIdsFromItsHost() {
-        noClasses().that().resideInAnyPackage(CORE).or().resideInAPackage("dev.shootdown.fault")
-                .should().callMethod(System.class, "nanoTime")
-                .orShould().callMethod(System.class, "currentTimeMillis")
-                .orShould().callMethod(Math.class, "random")
-                .orShould().dependOnClassesThat().haveFullyQualifiedName("java.util.UUID")
-                .orShould().dependOnClassesThat().haveFullyQualifiedName("java.util.Random")
-                .orShould().dependOnClassesThat().haveFullyQualifiedName("java.lang.Thread")
-                .orShould().dependOnClassesThat().resideInAnyPackage("java.time..", "java.util.concurrent..", "java.io..",
-                        "java.nio..", "java.net..")
                 .check(classes);
     }
 

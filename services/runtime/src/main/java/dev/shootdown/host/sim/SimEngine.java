@@ -35,7 +35,8 @@ import java.util.function.Function;
  * <p>By default the engine keeps the whole log (restarts rebuild nodes from it) and returns it in
  * {@link Result#log}. {@link #streamTo} hands every envelope to a sink instead, as it is
  * published, and keeps none: memory then holds only the nodes' state and what is in flight,
- * whatever the run's length. Publication order is a causal order: an envelope is published after
+ * whatever the run's length (a run that must read its log back, to rebuild a node or hand inputs
+ * again, reads it from a history file it writes beside). Publication order is a causal order: an envelope is published after
  * every event its vector clock covers (each node's events in sequence order, each input before
  * anything its delivery caused). It is not {@code CausalOrder}'s canonical order, whose ties go
  * by simulated time.
@@ -60,7 +61,7 @@ public final class SimEngine {
     /**
      * Restart {@code nodeId} once the log holds {@code afterEvents} events: its in-memory state,
      * timers and received inputs are lost, and a fresh instance is rebuilt from the log
-     * ({@link ScheduledNode#rebuild}), as a process restarted on the Kafka host is.
+     * ({@link ScheduledNode#rebuilding}), as a process restarted on the Kafka host is.
      */
     public record Restart(String nodeId, long afterEvents) {}
 
