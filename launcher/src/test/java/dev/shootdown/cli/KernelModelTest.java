@@ -23,7 +23,6 @@ import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Predicate;
@@ -36,22 +35,24 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The seed's three outcomes, and the absence of any other, come out of the modelled kernel steps
  * on the deterministic engine over many seeds; and the steps that produce them are in the log in
- * the kernel's order. The expected verdicts are the issue's table, stated here as expectations of
- * the model, never consulted by it.
+ * the kernel's order. The expected verdicts are the seed's table, read from
+ * experiments/seed-outcomes.yaml (expectations of the model, never consulted by it).
  */
 class KernelModelTest {
 
-    /** The verdict kinds each cell of the seed's table must show; every other cell is clean. */
-    static final Map<String, Set<String>> SEED_OUTCOMES = Map.of(
-            // 6.5: ptep_set_access_flags flushes the CPUs but never the SMMU, which keeps its
-            // read-only entry: the device faults forever, and the upgrade lacked secondary coverage.
-            "smmu-permission-upgrade arm64 linux-6.5", Set.of("fault-livelock", "missing-secondary-invalidation"),
-            // v2: arch_tlbbatch_flush passes current->mm, NULL in kswapd.
-            "kswapd-reclaim x86 series-v2", Set.of("kernel-oops"),
-            // v2: direct reclaim in B's context invalidates B's mm, not A's: A's device keeps
-            // translating to frames already freed and reused (and DMAs racing with the frees).
-            "direct-reclaim-cross-mm x86 series-v2",
-            Set.of("missing-secondary-invalidation", "race-with-free", "use-after-free", "wrong-mm-invalidation"));
+    /**
+     * The seed's table, in one place: the fault-free expectations of experiments/seed-outcomes.yaml
+     * (the three outcomes, every other cell clean), which {@code shootdown experiment} checks too.
+     */
+    static final ExperimentSpec SEED_OUTCOMES = seedOutcomes();
+
+    private static ExperimentSpec seedOutcomes() {
+        try {
+            return ExperimentSpec.read(ExperimentCommandTest.SEED_OUTCOMES);
+        } catch (BadInputException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
 
     static List<Long> seeds(int count) {
         List<Long> seeds = new ArrayList<>();
@@ -88,8 +89,14 @@ class KernelModelTest {
         return cases.stream();
     }
 
+    /** The verdict kinds a fault-free cell must show: what the seed's table expects of it. */
     static Set<String> expected(String scenario, String arch, String policy) {
-        return SEED_OUTCOMES.getOrDefault(scenario + " " + arch + " " + policy, Set.of());
+        ExperimentSpec.Expectation e = SEED_OUTCOMES.expectationFor(scenario, arch, policy, "none");
+        if (e == null || e.violations() == null) {
+            throw new IllegalStateException(ExperimentCommandTest.SEED_OUTCOMES + " expects nothing exact of " + scenario + " "
+                    + arch + " " + policy + " without faults");
+        }
+        return new TreeSet<>(e.violations());
     }
 
     static List<Envelope> run(String scenario, String arch, String policy, long seed) {
