@@ -106,6 +106,19 @@ public record FaultSpec(
         return count != null ? count : nth != null ? 1 : Long.MAX_VALUE;
     }
 
+    /** For a fault on a node's inputs (delay, duplicate, redeliver): the node, its link's receiver, or null for every node. */
+    public String receiver() {
+        return link != null ? link.substring(link.indexOf('>') + 1) : node;
+    }
+
+    /** For a fault on a node's inputs: whether it takes {@code in}, by its link's sender, topic and event type. */
+    public boolean selectsInput(dev.shootdown.event.Envelope in) {
+        String sender = link == null ? null : link.substring(0, link.indexOf('>'));
+        return (sender == null || in.node().equals(sender))
+                && (topic == null || in.event().family().topicSuffix().equals(topic))
+                && (event == null || event.equals(dev.shootdown.event.EventTypes.name(in.event())));
+    }
+
     /** Whether the model fault may hit {@code nodeId} at {@code nowNs} (node and time filters only). */
     public boolean covers(String nodeId, long nowNs) {
         return (node == null || node.equals(nodeId)) && (afterNs == null || nowNs >= afterNs)

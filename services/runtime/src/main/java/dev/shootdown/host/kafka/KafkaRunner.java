@@ -329,11 +329,8 @@ public final class KafkaRunner {
             case DELAY:
             case DUPLICATE:
             case REDELIVER: {
-                String sender = f.link() == null ? null : f.link().substring(0, f.link().indexOf('>'));
-                String receiver = f.link() != null ? f.link().substring(f.link().indexOf('>') + 1) : f.node();
-                java.util.function.Predicate<Envelope> which = in -> (sender == null || in.node().equals(sender))
-                        && (f.topic() == null || in.event().family().topicSuffix().equals(f.topic()))
-                        && (f.event() == null || f.event().equals(dev.shootdown.event.EventTypes.name(in.event())));
+                String receiver = f.receiver();
+                java.util.function.Predicate<Envelope> which = f::selectsInput;
                 long count = f.effectiveCount();
                 for (String node : receiver == null ? host.topology() : List.of(receiver)) {
                     NodeVerticle v = current(node, instances);

@@ -80,6 +80,10 @@ public final class SimEngine {
     private final List<Restart> restarts = new ArrayList<>();
     private Function<String, NodeStateMachine> factory;
     private final List<FaultSpec> faults = new ArrayList<>();
+    /** A duplicate fault at work on one node's inputs: how many more it delivers twice. */
+    private record Duplicating(String node, FaultSpec fault, long[] left) {}
+
+    private final List<Duplicating> duplicating = new ArrayList<>();
     /** The ids faults are planned at ({@code at-event}), and those of them published so far. */
     private final Set<String> wanted = new HashSet<>();
     private final Set<String> seen = new HashSet<>();
@@ -130,8 +134,9 @@ public final class SimEngine {
 
     /**
      * Plans the infrastructure faults of a fault plan. On this engine a kill is a restart at once
-     * (the node is rebuilt from the log: {@code factory}); a duplicate or a redelivery hands the
-     * node its inputs again (it must drop them); a pause, a delay or a broker restart has nothing
+     * (the node is rebuilt from the log: {@code factory}); a duplicate delivers the next inputs it
+     * selects twice and a redelivery hands the node every input it received again (it must drop
+     * them all); a pause, a delay or a broker restart has nothing
      * to act on, since there is no wall clock, wire or broker here. Each is recorded in the log as
      * a {@code fault-injected} event of the {@link NodeIds#INJECTOR}, which no node receives.
      */
@@ -150,7 +155,7 @@ public final class SimEngine {
      * Streams the run: every envelope goes to {@code sink} as it is published, in a causal order,
      * and none is kept in memory ({@link Result#log} is empty, {@link Result#events} counts them).
      * A run that rebuilds a node from the log (a restart or a kill) or hands nodes their inputs
-     * again (a duplicate or a redelivery) reads the log back from {@code history}, a file this
+     * again (a redelivery) reads the log back from {@code history}, a file this
      * engine writes as it publishes and removes at the end; null when the run does neither.
      *
      * @throws IllegalStateException at {@link #run} when the run needs its history and has none
@@ -168,8 +173,7 @@ public final class SimEngine {
 
     /** True when this run's plan rebuilds a node from the log or hands nodes their inputs again. */
     private boolean readsHistory() {
-        return !restarts.isEmpty() || faults.stream().anyMatch(f -> f.kind() == FaultKind.KILL
-                || f.kind() == FaultKind.DUPLICATE || f.kind() == FaultKind.REDELIVER);
+        return !restarts.isEmpty() || faults.stream().anyMatch(f -> f.kind() == FaultKind.KILL || f.kind() == FaultKind.REDELIVER);
     }
 
     /** Hands {@code each} every envelope published so far, in publication order. */
@@ -285,13 +289,23 @@ public final class SimEngine {
             }
             faults.remove(f);
             String detail;
-            String receiver = f.link() != null ? f.link().substring(f.link().indexOf('>') + 1) : f.node();
+            String receiver = f.receiver();
             switch (f.kind()) {
                 case KILL:
                     detail = f.node() + " killed and rebuilt from the log at once (this engine has no downtime)";
                     restart(f.node());
                     break;
-                case DUPLICATE:
+                case DUPLICATE: {
+                    // as on the Kafka host: the next inputs it selects, of each node it concerns, are delivered twice
+                    long count = f.effectiveCount();
+                    for (String node : receiver == null ? scenario.nodeIds() : List.of(receiver)) {
+                        duplicating.add(new Duplicating(node, f, new long[] {count}));
+                    }
+                    detail = (f.link() != null ? "link " + f.link() : receiver != null ? "inputs of " + receiver : "inputs of every node")
+                            + (f.topic() != null ? " on " + f.topic() : "") + (f.event() != null ? " of type " + f.event() : "")
+                            + " delivered twice" + (count == Long.MAX_VALUE ? "" : ", the next " + count);
+                    break;
+                }
                 case REDELIVER: {
                     long[] handed = {0};
                     forEachPublished(e -> {
@@ -357,6 +371,12 @@ public final class SimEngine {
             if (i != null) { // not the run controller: it only counts NodeQuiesced, above
                 nodes.get(i).receive(e);
                 stale[i] = true;
+                for (Duplicating d : duplicating) {
+                    if (d.left()[0] > 0 && d.node().equals(target) && d.fault().selectsInput(e)) {
+                        d.left()[0]--;
+                        nodes.get(i).receive(e); // again: the node must drop it
+                    }
+                }
             }
         }
     }
