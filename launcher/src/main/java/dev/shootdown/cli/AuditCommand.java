@@ -1,5 +1,7 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.report.StreamingAudit;
+import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.log.LogFile;
 import dev.shootdown.log.LogStream;

@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.report.AuditPrinter;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.scenario.Scenario;

@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.report.ReportFile;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ShootdownSummary;

@@ -1,6 +1,7 @@
 package dev.shootdown.cli;
 
-import static dev.shootdown.cli.HtmlReport.esc;
+import dev.shootdown.cli.report.HtmlReport;
+import static dev.shootdown.cli.report.HtmlReport.esc;
 
 import java.util.Map;
 

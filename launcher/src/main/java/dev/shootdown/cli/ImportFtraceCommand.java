@@ -1,5 +1,7 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.report.StreamingAudit;
+import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;

@@ -1,5 +1,7 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.report.StreamingAudit;
+import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -1,5 +1,7 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.report.StreamingAudit;
+import dev.shootdown.cli.report.HtmlReport;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;

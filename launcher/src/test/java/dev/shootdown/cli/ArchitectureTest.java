@@ -62,4 +62,12 @@ class ArchitectureTest {
                         "com.fasterxml.jackson.databind..")
                 .check(classes);
     }
+
+    @Test
+    void theReportsKnowNothingOfTheCommands() {
+        // the launcher in layers: the commands (dev.shootdown.cli) use the reports, never the other way round
+        noClasses().that().resideInAPackage("dev.shootdown.cli.report..")
+                .should().dependOnClassesThat().resideInAPackage("dev.shootdown.cli")
+                .check(classes);
+    }
 }

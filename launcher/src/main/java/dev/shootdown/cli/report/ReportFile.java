@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.report;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.function.Consumer;
 
 /** A written {@code report.json}, read as a stream: a report of any size in bounded memory. */
-final class ReportFile {
+public final class ReportFile {
 
     private ReportFile() {}
 
@@ -33,7 +33,7 @@ final class ReportFile {
     }
 
     /** Hands {@code each} every shootdown of {@code reportJson}, in the report's order. */
-    static void eachShootdown(Path reportJson, Consumer<ShootdownSummary> each) throws IOException {
+    public static void eachShootdown(Path reportJson, Consumer<ShootdownSummary> each) throws IOException {
         eachField(reportJson, (field, p) -> {
             if (field.equals("shootdowns") && p.currentToken() == JsonToken.START_ARRAY) {
                 while (p.nextToken() != JsonToken.END_ARRAY) {

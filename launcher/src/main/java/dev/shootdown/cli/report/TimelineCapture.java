@@ -1,9 +1,9 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.report;
 
 import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
-import dev.shootdown.cli.HtmlReport.Timeline;
-import dev.shootdown.cli.HtmlReport.Violating;
+import dev.shootdown.cli.report.HtmlReport.Timeline;
+import dev.shootdown.cli.report.HtmlReport.Violating;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.InShootdown;
 import dev.shootdown.event.PageTableEvent;
@@ -28,7 +28,7 @@ import java.util.Set;
  * <p>Feed it each envelope before the auditor sees it, then the auditor's violations and
  * summaries as they are settled.
  */
-final class TimelineCapture {
+public final class TimelineCapture {
 
     /** Shootdowns summarized but not yet decided. */
     static final int FINISHED_WINDOW = 256;

@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.report;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
@@ -33,14 +33,14 @@ import java.util.function.Predicate;
  * {@code run} writes for the same log. {@code report.html} gets the timelines a
  * {@link TimelineCapture} chose on the way.
  */
-final class StreamingAudit implements Auditor.Sink, AutoCloseable {
+public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
 
     /** Shootdowns and violations kept for the terminal; the rest are in report.json. */
     static final int PRINTED_SHOOTDOWNS = 20;
     static final int PRINTED_VIOLATIONS = 50;
 
     /** What the audit found, for the terminal: totals, and the first shootdowns and violations. */
-    record Result(AuditReport report, long violations, long shootdowns, List<Violation> firstViolations,
+    public record Result(AuditReport report, long violations, long shootdowns, List<Violation> firstViolations,
             List<ShootdownSummary> firstShootdowns) {}
 
     private final Path dir;
@@ -58,7 +58,7 @@ final class StreamingAudit implements Auditor.Sink, AutoCloseable {
     private long shootdowns;
     private Predicate<ShootdownSummary> worthPrinting = s -> true;
 
-    StreamingAudit(Path dir, int faultLivelockThreshold) throws IOException {
+    public StreamingAudit(Path dir, int faultLivelockThreshold) throws IOException {
         this.dir = dir;
         this.violationSpool = dir.resolve(".report-violations.jsonl.spool");
         this.shootdownSpool = dir.resolve(".report-shootdowns.jsonl.spool");
@@ -71,19 +71,19 @@ final class StreamingAudit implements Auditor.Sink, AutoCloseable {
      * Which shootdowns the terminal and report.html show (the first {@link #PRINTED_SHOOTDOWNS} and
      * the first timelines of them); all by default. report.json has every one.
      */
-    StreamingAudit printing(Predicate<ShootdownSummary> which) {
+    public StreamingAudit printing(Predicate<ShootdownSummary> which) {
         this.worthPrinting = which;
         return this;
     }
 
     /** The next envelope, in causal order. */
-    void accept(Envelope e) {
+    public void accept(Envelope e) {
         capture.accept(e);
         auditor.accept(e);
     }
 
     /** What every TLB, IOTLB and ATC holds after the envelopes accepted so far. */
-    java.util.SortedMap<String, List<Auditor.CachedTranslation>> cachesNow() {
+    public java.util.SortedMap<String, List<Auditor.CachedTranslation>> cachesNow() {
         return auditor.cachesNow();
     }
 
@@ -125,7 +125,7 @@ final class StreamingAudit implements Auditor.Sink, AutoCloseable {
      * Settles the audit and writes {@code report.json} and {@code report.html}; {@code problems}
      * (one line each) mark the report incomplete.
      */
-    Result finish(List<String> problems) throws IOException {
+    public Result finish(List<String> problems) throws IOException {
         AuditReport report = auditor.finish().withLogProblems(problems);
         violationsOut.close();
         shootdownsOut.close();

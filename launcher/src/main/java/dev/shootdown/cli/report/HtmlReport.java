@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.report;
 
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ShootdownSummary;
@@ -32,7 +32,7 @@ import java.util.function.Function;
  * TLBIs and their acks, the secondary-TLB hook calls, the IOTLB and ATC invalidations, the free,
  * the return and any violating access are drawn on one simulated-time axis.
  */
-final class HtmlReport {
+public final class HtmlReport {
 
     /** Shootdowns drawn: the first ones and every one a violation points at, up to this many. */
     static final int MAX_TIMELINES = 60;
@@ -65,7 +65,7 @@ final class HtmlReport {
     static final int MAX_VIOLATION_ROWS = 200;
 
     /** The page for a whole report, with every event of the log at hand by id. */
-    static String render(AuditReport r, Map<String, Envelope> eventsById) {
+    public static String render(AuditReport r, Map<String, Envelope> eventsById) {
         Map<String, Long> kinds = new TreeMap<>();
         r.violations().forEach(v -> kinds.merge(v.kind(), 1L, Long::sum));
         List<Violation> first = r.violations().subList(0, Math.min(MAX_VIOLATION_ROWS, r.violations().size()));
@@ -77,7 +77,7 @@ final class HtmlReport {
         return drawn < MAX_TIMELINES && (drawn < MAX_TIMELINES / 2 || violated);
     }
 
-    static String render(Page page) {
+    public static String render(Page page) {
         AuditReport r = page.report();
         StringBuilder h = new StringBuilder(64 * 1024);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Shootdown audit: ")
@@ -368,7 +368,7 @@ final class HtmlReport {
         return String.format(Locale.ROOT, "%.3f us", ns / 1000.0);
     }
 
-    static String esc(String s) {
+    public static String esc(String s) {
         return s == null ? "" : s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }

@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.report;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -28,22 +28,22 @@ import java.util.Set;
  * in {@link #WIDTH} columns. With {@code --all}, every shootdown's steps and every violation,
  * read back from report.json as a stream.
  */
-final class AuditPrinter {
+public final class AuditPrinter {
 
     /** The terminal width everything printed fits in. */
-    static final int WIDTH = 120;
+    public static final int WIDTH = 120;
     /** Rows of each table printed; the rest are in report.json. */
-    static final int TABLE_ROWS = 20;
+    public static final int TABLE_ROWS = 20;
 
     private AuditPrinter() {}
 
     /** Prints {@code r}; {@code source} says where the log came from ("engine sim", "log FILE"). */
-    static void print(AuditReport r, String source, PrintWriter out) {
+    public static void print(AuditReport r, String source, PrintWriter out) {
         print(r, r.shootdowns(), r.shootdowns().size(), r.violations().size(), source, out);
     }
 
     /** Prints a streamed audit: its first shootdowns, and how many more are in report.json. */
-    static void print(StreamingAudit.Result r, String source, PrintWriter out) {
+    public static void print(StreamingAudit.Result r, String source, PrintWriter out) {
         print(r.report(), r.firstShootdowns(), r.shootdowns(), r.violations(), source, out);
     }
 
@@ -51,7 +51,7 @@ final class AuditPrinter {
      * Prints every shootdown's steps and every violation of {@code reportJson}, reading it as a
      * stream (so a report of any size prints in bounded memory), then the verdict line.
      */
-    static void printAll(Path reportJson, String source, PrintWriter out) throws IOException {
+    public static void printAll(Path reportJson, String source, PrintWriter out) throws IOException {
         ObjectMapper mapper = EventCodec.mapper();
         // First the header's fields (the two lists skipped): whether the log was imported comes after them.
         ObjectNode header = mapper.createObjectNode();
@@ -284,7 +284,7 @@ final class AuditPrinter {
     }
 
     /** The verdict, in one line: what {@code --quiet} prints. */
-    static String verdictLine(AuditReport r, long violationCount) {
+    public static String verdictLine(AuditReport r, long violationCount) {
         return verdictLine(r.verdict(), !r.logProblems().isEmpty(), violationCount);
     }
 
