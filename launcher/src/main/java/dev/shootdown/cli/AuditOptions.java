@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.log.LogFile;
 import dev.shootdown.log.LogStream;
 import java.io.IOException;

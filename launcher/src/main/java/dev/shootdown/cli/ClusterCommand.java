@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.event.NodeIds;

@@ -1,5 +1,7 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.ScenarioRunner;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;

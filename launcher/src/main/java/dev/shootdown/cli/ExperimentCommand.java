@@ -1,5 +1,10 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.experiment.Cells;
+import dev.shootdown.cli.experiment.ExperimentSpec;
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.KernelCatalog;
+import dev.shootdown.cli.run.ScenarioRunner;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import com.fasterxml.jackson.databind.SerializationFeature;

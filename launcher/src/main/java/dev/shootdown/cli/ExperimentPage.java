@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.experiment.Cells;
 import dev.shootdown.cli.report.HtmlReport;
 import static dev.shootdown.cli.report.HtmlReport.esc;
 

@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.cli.report.StreamingAudit;
 import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.codec.EventCodec;

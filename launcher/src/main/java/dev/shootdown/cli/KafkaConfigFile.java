@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.host.kafka.KafkaHostConfig;
 import java.io.IOException;
 import java.io.Reader;

@@ -1,5 +1,7 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.KernelCatalog;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.kernel.file.KernelFileWriter;
 import dev.shootdown.kernel.file.KernelFiles;

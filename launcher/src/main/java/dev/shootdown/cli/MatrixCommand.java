@@ -1,5 +1,9 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.experiment.Cells;
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.KernelCatalog;
+import dev.shootdown.cli.run.ScenarioRunner;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.kafka.InfrastructureException;

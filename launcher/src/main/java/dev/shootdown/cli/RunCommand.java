@@ -1,5 +1,8 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.KernelCatalog;
+import dev.shootdown.cli.run.ScenarioRunner;
 import dev.shootdown.cli.report.StreamingAudit;
 import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.scenario.Scenario;

@@ -1,5 +1,6 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.core.OneLine;
 import dev.shootdown.host.kafka.InfrastructureException;
 import java.io.PrintWriter;

@@ -1,5 +1,9 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.experiment.Shrinker;
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.KernelCatalog;
+import dev.shootdown.cli.run.ScenarioRunner;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ViolationGroup;
 import dev.shootdown.fault.FaultPlan;

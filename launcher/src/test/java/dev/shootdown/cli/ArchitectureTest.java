@@ -64,10 +64,18 @@ class ArchitectureTest {
     }
 
     @Test
-    void theReportsKnowNothingOfTheCommands() {
-        // the launcher in layers: the commands (dev.shootdown.cli) use the reports, never the other way round
-        noClasses().that().resideInAPackage("dev.shootdown.cli.report..")
-                .should().dependOnClassesThat().resideInAPackage("dev.shootdown.cli")
+    void theLauncherIsInLayers() {
+        // bottom up: the reports (terminal and HTML), running scenarios, experiments (specs, cells, the
+        // shrinker), the commands; each layer uses only those below it
+        String cli = "dev.shootdown.cli";
+        noClasses().that().resideInAPackage(cli + ".report..")
+                .should().dependOnClassesThat().resideInAnyPackage(cli, cli + ".run..", cli + ".experiment..")
+                .check(classes);
+        noClasses().that().resideInAPackage(cli + ".run..")
+                .should().dependOnClassesThat().resideInAnyPackage(cli, cli + ".experiment..")
+                .check(classes);
+        noClasses().that().resideInAPackage(cli + ".experiment..")
+                .should().dependOnClassesThat().resideInAPackage(cli)
                 .check(classes);
     }
 }

@@ -1,5 +1,8 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.cli.experiment.ExperimentSpec;
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.Machine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.run;
 
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.kernel.file.KernelFiles;
@@ -12,7 +12,7 @@ import java.util.Map;
  * options named. A scenario's policy is the name of its variant, so names are unique: a file may
  * not take a built-in's name or another file's. Not thread-safe.
  */
-final class KernelCatalog {
+public final class KernelCatalog {
 
     private final Map<String, KernelVariant> files = new LinkedHashMap<>();
 
@@ -20,7 +20,7 @@ final class KernelCatalog {
      * The variant {@code nameOrFile} names, a built-in or a file (then known by its name from here
      * on); {@code flag} names the option in the one line of bad input.
      */
-    KernelVariant resolve(String flag, String nameOrFile) throws BadInputException {
+    public KernelVariant resolve(String flag, String nameOrFile) throws BadInputException {
         KernelVariant v;
         try {
             v = KernelFiles.resolve(nameOrFile);
@@ -44,7 +44,7 @@ final class KernelCatalog {
     }
 
     /** The variant called {@code name}: a --kernel file's, or a built-in. */
-    KernelVariant of(String name) {
+    public KernelVariant of(String name) {
         KernelVariant v = files.get(name);
         if (v != null) {
             return v;
@@ -54,7 +54,7 @@ final class KernelCatalog {
     }
 
     /** The names of the --kernel files, in the order given. */
-    List<String> fileNames() {
+    public List<String> fileNames() {
         return List.copyOf(files.keySet());
     }
 }

@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.run;
 
 /** Bad input from the user (flag, scenario, file): exit 2 with this one-line message. */
 public final class BadInputException extends Exception {

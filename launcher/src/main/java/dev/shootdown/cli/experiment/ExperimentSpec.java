@@ -1,5 +1,7 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.experiment;
 
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.ScenarioRunner;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.file.FaultPlanException;
@@ -44,7 +46,7 @@ import java.util.regex.Pattern;
  *
  * Every problem is one line naming the file, line, column and field, as for scenario files.
  */
-record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List<ScenarioRef> scenarios, List<String> archs,
+public record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List<ScenarioRef> scenarios, List<String> archs,
         List<String> policies, List<FaultsRef> faults, List<Long> seeds, long maxEvents, int livelockThreshold,
         List<Expectation> expect) {
 
@@ -60,14 +62,14 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
     /** A scenario of the spec, and how a command line names it: a built-in's name or the file's path. */
-    record ScenarioRef(String arg, Scenario scenario) {}
+    public record ScenarioRef(String arg, Scenario scenario) {}
 
     /**
      * A fault plan of the spec: its label in the table (the file's name without its extension),
      * its file as {@code run --faults} takes it (null for {@code none}), and the plan.
      */
-    record FaultsRef(String label, String file, FaultPlan plan) {
-        static final FaultsRef NONE = new FaultsRef("none", null, FaultPlan.NONE);
+    public record FaultsRef(String label, String file, FaultPlan plan) {
+        public static final FaultsRef NONE = new FaultsRef("none", null, FaultPlan.NONE);
     }
 
     /**
@@ -75,7 +77,7 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
      * violation kinds {@code violations} (empty: clean), or at least those in {@code includes}.
      * A null selector field selects every value.
      */
-    record Expectation(int index, String scenario, String arch, String policy, String faults, List<String> violations,
+    public record Expectation(int index, String scenario, String arch, String policy, String faults, List<String> violations,
             List<String> includes) {
 
         boolean selects(String scenario, String arch, String policy, String faults) {
@@ -83,12 +85,12 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
                     && (this.policy == null || this.policy.equals(policy)) && (this.faults == null || this.faults.equals(faults));
         }
 
-        boolean metBy(List<String> kinds) {
+        public boolean metBy(List<String> kinds) {
             return violations != null ? new TreeSet<>(violations).equals(new TreeSet<>(kinds)) : kinds.containsAll(includes);
         }
 
         /** What is expected, as a table or a report says it. */
-        String describe() {
+        public String describe() {
             if (violations != null) {
                 return violations.isEmpty() ? "clean" : String.join(", ", new TreeSet<>(violations));
             }
@@ -97,7 +99,7 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
     }
 
     /** The expectation that applies to a cell: the first entry that selects it, or null. */
-    Expectation expectationFor(String scenario, String arch, String policy, String faults) {
+    public Expectation expectationFor(String scenario, String arch, String policy, String faults) {
         for (Expectation e : expect) {
             if (e.selects(scenario, arch, policy, faults)) {
                 return e;
@@ -106,12 +108,12 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
         return null;
     }
 
-    long runs() {
+    public long runs() {
         return (long) scenarios.size() * archs.size() * policies.size() * faults.size() * seeds.size();
     }
 
     /** Reads and checks the spec in {@code file}; every problem is a one-line {@link BadInputException}. */
-    static ExperimentSpec read(Path file) throws BadInputException {
+    public static ExperimentSpec read(Path file) throws BadInputException {
         try {
             return new Reader(ScenarioFiles.read(file, "experiment spec")).read();
         } catch (ScenarioFileException e) {
@@ -130,7 +132,7 @@ record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engine, List
             this.dir = parent == null ? Path.of("") : parent;
         }
 
-        ExperimentSpec read() throws ScenarioFileException {
+        public ExperimentSpec read() throws ScenarioFileException {
             JsonNode root = doc.tree();
             if (root == null || !root.isObject()) {
                 throw doc.error("", "expected a mapping with the experiment's fields (scenarios, archs, policies, faults, seeds, ...)",

@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.run;
 
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.cpu.Cpu;

@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.run;
 
 import dev.shootdown.cli.report.StreamingAudit;
 import dev.shootdown.cli.report.HtmlReport;
@@ -44,12 +44,12 @@ import java.util.Map;
  * {@code --bootstrap-servers}) for all its runs; close it to stop the broker. Progress lines go
  * to {@code progress}. Not thread-safe: one run at a time.
  */
-final class ScenarioRunner implements AutoCloseable {
+public final class ScenarioRunner implements AutoCloseable {
 
-    enum Engine { kafka, sim }
+    public enum Engine { kafka, sim }
 
     /** A finished run: the lines of its events.jsonl, in causal order, and its audit. */
-    record Outcome(String runId, List<String> lines, List<Envelope> log, AuditReport report, boolean complete) {
+    public record Outcome(String runId, List<String> lines, List<Envelope> log, AuditReport report, boolean complete) {
 
         /** Writes {@code dir/events.jsonl} and {@code dir/report.json}, creating {@code dir}. */
         void write(Path dir) throws IOException {
@@ -65,7 +65,7 @@ final class ScenarioRunner implements AutoCloseable {
     }
 
     /** Writes {@code dir/report.json} and {@code dir/report.html} for the audit of {@code log}. */
-    static void writeReport(Path dir, AuditReport report, List<Envelope> log) throws IOException {
+    public static void writeReport(Path dir, AuditReport report, List<Envelope> log) throws IOException {
         Files.writeString(dir.resolve("report.json"),
                 EventCodec.mapper().writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n",
                 StandardCharsets.UTF_8);
@@ -102,7 +102,7 @@ final class ScenarioRunner implements AutoCloseable {
     }
 
     /** The deterministic engine: virtual time, latencies from {@code seed}, at most {@code maxEvents} events a run. */
-    static ScenarioRunner sim(long seed, long maxEvents, int livelockThreshold, PrintWriter progress) {
+    public static ScenarioRunner sim(long seed, long maxEvents, int livelockThreshold, PrintWriter progress) {
         return new ScenarioRunner(Engine.sim, seed, maxEvents, null, livelockThreshold, progress, null, null);
     }
 
@@ -110,7 +110,7 @@ final class ScenarioRunner implements AutoCloseable {
      * The Kafka host on {@code bootstrapServers}, or, when that is null, on an embedded broker
      * started now (data in {@code brokerDir}, or a temporary directory when that is null).
      */
-    static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
+    public static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
             PrintWriter progress) throws InfrastructureException {
         return kafka(bootstrapServers, brokerDir, seed, runTimeout, livelockThreshold, progress, false, Map.of());
     }
@@ -119,7 +119,7 @@ final class ScenarioRunner implements AutoCloseable {
      * As above; with {@code clusterNodes} the nodes are {@code shootdown node} processes already
      * on {@code bootstrapServers}, and this only starts the run, waits for it and reads it back.
      */
-    static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
+    public static ScenarioRunner kafka(String bootstrapServers, Path brokerDir, long seed, Duration runTimeout, int livelockThreshold,
             PrintWriter progress, boolean clusterNodes, Map<String, String> kafkaProperties) throws InfrastructureException {
         EmbeddedKafkaBroker broker = null;
         String bootstrap = bootstrapServers;
@@ -144,7 +144,7 @@ final class ScenarioRunner implements AutoCloseable {
     }
 
     /** Runs use {@code kernels} (the built-ins and the command's --kernel files) for the variant a policy names. */
-    ScenarioRunner withKernels(KernelCatalog kernels) {
+    public ScenarioRunner withKernels(KernelCatalog kernels) {
         this.kernels = kernels;
         return this;
     }
@@ -154,12 +154,12 @@ final class ScenarioRunner implements AutoCloseable {
      * {@link InfrastructureException}; a deterministic run that hits the event limit is an
      * incomplete outcome, audited as far as it got.
      */
-    Outcome run(Scenario scenario) throws InfrastructureException {
+    public Outcome run(Scenario scenario) throws InfrastructureException {
         return run(scenario, seed);
     }
 
     /** As {@link #run(Scenario)}, with the latencies drawn from {@code seed} instead of this runner's. */
-    Outcome run(Scenario scenario, long seed) throws InfrastructureException {
+    public Outcome run(Scenario scenario, long seed) throws InfrastructureException {
         Recorded r = record(scenario, seed);
         return new Outcome(r.runId(), r.lines(), r.log(), Auditor.audit(r.log(), livelockThreshold), r.complete());
     }
@@ -216,7 +216,7 @@ final class ScenarioRunner implements AutoCloseable {
      * A run written to its directory as it happened: its id, how many events events.jsonl holds,
      * the streamed audit (report.json and report.html are written), and whether it completed.
      */
-    record Written(String runId, long events, StreamingAudit.Result audit, boolean complete) {}
+    public record Written(String runId, long events, StreamingAudit.Result audit, boolean complete) {}
 
     /**
      * Runs {@code scenario} with the latencies of {@code seed} and writes {@code dir/events.jsonl},
@@ -228,7 +228,7 @@ final class ScenarioRunner implements AutoCloseable {
      * from a history file beside the log, removed at the end). A Kafka run is read back from its
      * topics the same way, spooled per node and merged.
      */
-    Written runTo(Scenario scenario, long seed, Path dir) throws InfrastructureException, IOException {
+    public Written runTo(Scenario scenario, long seed, Path dir) throws InfrastructureException, IOException {
         Files.createDirectories(dir);
         try (BufferedWriter events = Files.newBufferedWriter(dir.resolve("events.jsonl"), StandardCharsets.UTF_8);
                 StreamingAudit audit = new StreamingAudit(dir, livelockThreshold)) {
@@ -277,7 +277,7 @@ final class ScenarioRunner implements AutoCloseable {
     }
 
     /** A deterministic run audited as it streamed, nothing written: how many events, the report's header, whether it ended. */
-    record Audited(long events, AuditReport report, boolean complete) {}
+    public record Audited(long events, AuditReport report, boolean complete) {}
 
     /**
      * Runs {@code scenario} on the deterministic engine and audits it as it streams, keeping
@@ -285,7 +285,7 @@ final class ScenarioRunner implements AutoCloseable {
      * kind and their groups ({@link AuditReport#violationKinds}, {@link AuditReport#violationGroups}),
      * not the lists. For what runs many candidates and needs only their verdicts ({@code shrink}).
      */
-    Audited audited(Scenario scenario, Path scratch) throws IOException, InfrastructureException {
+    public Audited audited(Scenario scenario, Path scratch) throws IOException, InfrastructureException {
         if (engine != Engine.sim) {
             throw new IllegalStateException("audited runs are for the deterministic engine");
         }

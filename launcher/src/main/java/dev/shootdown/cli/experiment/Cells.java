@@ -1,5 +1,7 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.experiment;
 
+import dev.shootdown.cli.run.KernelCatalog;
+import dev.shootdown.cli.run.ScenarioRunner;
 import dev.shootdown.cli.report.AuditPrinter;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.shootdown.host.kafka.InfrastructureException;
@@ -25,7 +27,7 @@ import java.util.stream.Collectors;
  * with an engine of its own; on Kafka they run one after another on the one cluster. Results come
  * back in the order the cells were given, whatever order they finished in.
  */
-final class Cells {
+public final class Cells {
 
     private Cells() {}
 
@@ -36,13 +38,13 @@ final class Cells {
      * ({@code none} for none) and {@code faultsFile} is the file {@code run --faults} reads, null
      * for none. {@code dir} is where its files go, relative to the output directory.
      */
-    record Spec(String scenarioArg, String kernelArg, Scenario scenario, String faults, String faultsFile, long seed, String dir) {}
+    public record Spec(String scenarioArg, String kernelArg, Scenario scenario, String faults, String faultsFile, long seed, String dir) {}
 
     /**
      * How every cell runs: the same for all of them, and part of each cell's command; the kernel
      * variants the cells' policies name.
      */
-    record Settings(ScenarioRunner.Engine engine, long maxEvents, int livelockThreshold, long runTimeoutSeconds,
+    public record Settings(ScenarioRunner.Engine engine, long maxEvents, int livelockThreshold, long runTimeoutSeconds,
             String bootstrapServers, KernelCatalog kernels) {}
 
     /**
@@ -50,12 +52,12 @@ final class Cells {
      * report's ({@code clean} or {@code violations}), or {@code error} when the run itself failed,
      * with {@code error} saying why. {@code faults} is absent where no fault plan was chosen.
      */
-    record Result(String scenario, String arch, String policy, @JsonInclude(JsonInclude.Include.NON_NULL) String faults,
+    public record Result(String scenario, String arch, String policy, @JsonInclude(JsonInclude.Include.NON_NULL) String faults,
             String engine, long seed, String verdict, List<String> violations, long events, boolean complete, String error,
             String dir, String command) {
 
         /** What a table shows: clean, or the distinct violation kinds in alphabetical order. */
-        String summary() {
+        public String summary() {
             if (error != null) {
                 return "error";
             }
@@ -68,7 +70,7 @@ final class Cells {
      * Hears of each cell as it starts and ends, on the thread that runs it: with more than one job,
      * from several threads at once.
      */
-    interface Listener {
+    public interface Listener {
         void onStarted(int index, Spec cell);
 
         /** {@code failure} is what stopped the run when {@code result} is an error, else null. */
@@ -82,7 +84,7 @@ final class Cells {
      * cell whose model fails is an {@code error} result and the others go on; a failure of the
      * cluster or of writing the files stops them all.
      */
-    static List<Result> run(List<Spec> cells, Settings settings, ScenarioRunner kafka, int jobs, Path out, PrintWriter progress,
+    public static List<Result> run(List<Spec> cells, Settings settings, ScenarioRunner kafka, int jobs, Path out, PrintWriter progress,
             Listener listener) throws InfrastructureException, IOException {
         Result[] results = new Result[cells.size()];
         if (settings.engine() == ScenarioRunner.Engine.kafka || jobs <= 1) {
@@ -203,7 +205,7 @@ final class Cells {
      * narrows first (to {@link #MIN_COLUMN}, or its longest word, at least) and its cells wrap at
      * spaces onto more lines.
      */
-    static void printTable(List<List<String>> table, PrintWriter out) {
+    public static void printTable(List<List<String>> table, PrintWriter out) {
         int[] widths = new int[table.stream().mapToInt(List::size).max().orElse(0)];
         int[] narrowest = new int[widths.length]; // no word is cut: a column keeps its longest word's width
         for (List<String> line : table) {
@@ -278,7 +280,7 @@ final class Cells {
         return lines;
     }
 
-    static String label(Spec cell) {
+    public static String label(Spec cell) {
         Scenario s = cell.scenario();
         List<String> parts = new ArrayList<>(Arrays.asList(s.name(), s.arch(), s.policy()));
         if (cell.faults() != null) {

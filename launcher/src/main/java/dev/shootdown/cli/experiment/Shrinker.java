@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.cli.experiment;
 
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
@@ -21,25 +21,25 @@ import java.util.function.Predicate;
  * Candidates the oracle has already judged are not run again. Deterministic: the same case and
  * oracle give the same result.
  */
-final class Shrinker {
+public final class Shrinker {
 
     /** A scenario and the fault plan it runs with (kept apart from the scenario's own {@code faults}). */
-    record Case(Scenario scenario, FaultPlan plan) {
-        Case {
+    public record Case(Scenario scenario, FaultPlan plan) {
+        public Case {
             scenario = scenario.withFaults(FaultPlan.NONE);
         }
 
-        int steps() {
+        public int steps() {
             return scenario.tasks().stream().mapToInt(t -> t.program().size()).sum();
         }
 
-        int vmas() {
+        public int vmas() {
             return scenario.mms().stream().mapToInt(m -> m.vmas().size()).sum();
         }
     }
 
     /** Runs a candidate: true when it fails the way the original did. */
-    interface Oracle {
+    public interface Oracle {
         boolean failsTheSameWay(Case candidate);
     }
 
@@ -49,18 +49,18 @@ final class Shrinker {
     private int tries;
 
     /** {@code onTry} runs after each candidate the oracle judged (for a progress bar). */
-    Shrinker(Oracle oracle, Runnable onTry) {
+    public Shrinker(Oracle oracle, Runnable onTry) {
         this.oracle = oracle;
         this.onTry = onTry;
     }
 
     /** How many candidates the oracle ran. */
-    int tries() {
+    public int tries() {
         return tries;
     }
 
     /** The smallest case found from {@code failing}, which must fail the same way itself. */
-    Case shrink(Case failing) {
+    public Case shrink(Case failing) {
         Case c = failing;
         for (;;) {
             Case before = c;
@@ -290,7 +290,7 @@ final class Shrinker {
      * ddmin: a 1-minimal sublist of {@code items} (removing any one element no longer fails) that
      * still fails, trying the empty list first. Order is kept.
      */
-    static <T> List<T> ddmin(List<T> items, Predicate<List<T>> fails) {
+    public static <T> List<T> ddmin(List<T> items, Predicate<List<T>> fails) {
         if (items.isEmpty() || fails.test(List.of())) {
             return List.of();
         }
