@@ -157,3 +157,38 @@ static inline char *two_threads_bound(const char *name, struct reader *r, size_t
 	usleep(200000);
 	return buf;
 }
+
+/*
+ * tlbalone and tlbstraddle: this process pins itself to CPU 0 and executes itself again
+ * (argv[1] "pinned" the second time), so that exec makes its mm on CPU 0 and it is never loaded
+ * on another CPU; binds the test module's notifier; writes 8 pages mapped at `at` (NULL: where
+ * mmap puts them) and calls madvise(MADV_PAGEOUT) on them between "WHAT start 0x... len 0x..."
+ * and "WHAT returned RC".
+ */
+static inline int alone_pageout(const char *name, const char *what, void *at, int argc, char **argv)
+{
+	size_t len = 8 * PAGE;
+
+	prog = name;
+	if (argc < 2 || strcmp(argv[1], "pinned") != 0) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+		if (n < 0)
+			die("readlink /proc/self/exe");
+		self[n] = 0;
+		pin(0);
+		execl(self, argv[0], "pinned", (char *)NULL);
+		die("exec itself");
+	}
+	bind_stlb();
+	char *buf = map_anon(at, len);
+	touch(buf, len);
+	usleep(200000);
+
+	mark("%s start 0x%lx len 0x%lx", what, (unsigned long)buf, (unsigned long)len);
+	int ret = madvise(buf, len, MADV_PAGEOUT);
+	mark("%s returned %d", what, ret);
+	if (ret)
+		die("madvise(MADV_PAGEOUT)");
+	return 0;
+}

@@ -25,6 +25,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -34,13 +36,15 @@ import picocli.CommandLine.Spec;
 /**
  * {@code shootdown hold CAPTURE --kernel NAME}: the model held against a real kernel. Each
  * workload of {@code real-kernels/workloads.yaml} found in the capture is run as its scenario
- * under the variant, and the capture's shootdown and the model's are compared step by step
- * ({@link FlushSequence}).
+ * under the variant, placed where the kernel ran it ({@link Scenario#placed}), and the capture's
+ * shootdown and the model's are compared step by step ({@link FlushSequence}).
  */
 @Command(name = "hold", mixinStandardHelpOptions = true,
         description = {"Hold the model against a capture of a real kernel: each workload of the workloads file found in the"
-                + " capture runs as its scenario under --kernel, and the two shootdowns are compared step by step (hook calls,"
-                + " CPU flush completions, the first free). A mismatch prints both side by side.",
+                + " capture runs as its scenario under --kernel, where the kernel ran it (a marker's 0xADDR len 0xLEN moves"
+                + " the scenario's address space so that its system call starts at ADDR), and the two shootdowns are"
+                + " compared step by step (hook calls, CPU flush completions, the first free). A mismatch prints both side"
+                + " by side.",
                 "",
                 "Exit status: 0 every workload found matches; 1 a mismatch; 2 bad input."},
         exitCodeListHeading = "")
@@ -70,8 +74,12 @@ final class HoldCommand implements Callable<Integer> {
      */
     record Workload(String marker, String scenario, int shootdown, boolean freeAfterAnyFolio) {}
 
-    /** A workload compared: the capture's steps and the model's, or why it was not compared. */
-    record Held(Workload workload, List<String> real, List<String> model, String skipped) {
+    /**
+     * A workload compared: the capture's steps and the model's, or why it was not compared;
+     * {@code placedAt}, where the model's workload was moved to (the capture's address), or null
+     * when it ran where its scenario puts it.
+     */
+    record Held(Workload workload, List<String> real, List<String> model, String skipped, Long placedAt) {
         boolean same() {
             return skipped == null && real.equals(model);
         }
@@ -122,15 +130,47 @@ final class HoldCommand implements Callable<Integer> {
 
     private Held hold(Workload w, List<Envelope> real, String captureArch, KernelVariant variant, ScenarioRunner runner,
             boolean cpuFlushes) throws BadInputException, InfrastructureException {
-        Optional<Long> id = markedShootdown(real, w.marker());
-        if (id.isEmpty()) {
-            return new Held(w, List.of(), List.of(), "no `" + w.marker() + "` marker in the capture");
+        Optional<Marked> marked = markedShootdown(real, w.marker());
+        if (marked.isEmpty()) {
+            return new Held(w, List.of(), List.of(), "no `" + w.marker() + "` marker in the capture", null);
         }
-        String caller = caller(real, id.get());
+        long realId = marked.get().shootdown();
+        String caller = caller(real, realId);
         Scenario scenario = ScenarioArgs.scenario(resolveScenario(w.scenario()), new HashSet<>()).with(captureArch, variant.name());
         ScenarioRunner.Outcome run = runner.run(scenario);
+        long modelId = modelShootdown(run.log(), caller, w, variant);
+        // The workload's range is where the kernel's mmap put it; the model runs it there too, its
+        // address space moved as a whole, so a range that crosses a page table's span in the
+        // capture crosses it in the model (madvise_cold_or_pageout_pte_range walks, and reclaims,
+        // page table by page table).
+        Long placedAt = null;
+        Matcher range = MARKER_RANGE.matcher(marked.get().text());
+        if (range.find()) {
+            long at = Long.parseUnsignedLong(range.group(1), 16);
+            long len = Long.parseUnsignedLong(range.group(2), 16);
+            long[] model = rangeOf(run.log(), modelId);
+            long delta = at - model[1];
+            // only a system call's own range is placed (memory.reclaim's marker names the
+            // workload's memory, but its reclaim is of the cgroup's LRU: no range of its own)
+            if (model[2] - model[1] == len && delta != 0 && delta % dev.shootdown.event.Kernel.PAGE_SIZE == 0) {
+                run = runner.run(scenario.placed(model[0], delta));
+                modelId = modelShootdown(run.log(), caller, w, variant);
+                placedAt = at;
+            }
+        }
+        List<String> realSteps = FlushSequence.of(real, realId, cpuFlushes).orElseThrow();
+        List<String> modelSteps = FlushSequence.of(run.log(), modelId, cpuFlushes).orElseThrow();
+        if (w.freeAfterAnyFolio()) {
+            realSteps = FlushSequence.freeAfterAnyFolio(realSteps, FlushSequence.framesFreed(real, realId));
+            modelSteps = FlushSequence.freeAfterAnyFolio(modelSteps, FlushSequence.framesFreed(run.log(), modelId));
+        }
+        return new Held(w, realSteps, modelSteps, null, placedAt);
+    }
+
+    /** The model's shootdown the workload names: the n-th of its run whose caller is the capture's. */
+    private long modelShootdown(List<Envelope> log, String caller, Workload w, KernelVariant variant) throws BadInputException {
         List<Long> same = new ArrayList<>();
-        for (Envelope e : run.log()) {
+        for (Envelope e : log) {
             if (e.event() instanceof PageTableEvent.MmuGatherStarted g && g.caller().equals(caller)) {
                 same.add(g.shootdownId());
             } else if (e.event() instanceof PageTableEvent.TlbFlushStarted f && f.caller().equals(caller)) {
@@ -141,14 +181,20 @@ final class HoldCommand implements Callable<Integer> {
             throw new BadInputException(workloads + ": " + w.scenario() + " under " + variant.name() + " has " + same.size()
                     + " " + caller + " shootdown(s), not the " + w.shootdown() + " its workload `" + w.marker() + "` names");
         }
-        long modelId = same.get(w.shootdown() - 1);
-        List<String> realSteps = FlushSequence.of(real, id.get(), cpuFlushes).orElseThrow();
-        List<String> modelSteps = FlushSequence.of(run.log(), modelId, cpuFlushes).orElseThrow();
-        if (w.freeAfterAnyFolio()) {
-            realSteps = FlushSequence.freeAfterAnyFolio(realSteps, FlushSequence.framesFreed(real, id.get()));
-            modelSteps = FlushSequence.freeAfterAnyFolio(modelSteps, FlushSequence.framesFreed(run.log(), modelId));
+        return same.get(w.shootdown() - 1);
+    }
+
+    /** The mm, start and end of the range of the model's shootdown {@code id} (its system call's). */
+    private static long[] rangeOf(List<Envelope> log, long id) {
+        for (Envelope e : log) {
+            if (e.event() instanceof PageTableEvent.MmuGatherStarted g && g.shootdownId() == id) {
+                return new long[] {g.mm(), g.start(), g.end()};
+            }
+            if (e.event() instanceof PageTableEvent.TlbFlushStarted f && f.shootdownId() == id) {
+                return new long[] {f.mm(), f.start(), f.end()};
+            }
         }
-        return new Held(w, realSteps, modelSteps, null);
+        throw new IllegalStateException("no start of shootdown " + id);
     }
 
     /** A workload's scenario: a built-in's name, or a file beside the workloads file. */
@@ -161,21 +207,29 @@ final class HoldCommand implements Callable<Integer> {
         return scenario;
     }
 
+    /** A workload's range in its marker's text: {@code ... 0xADDR len 0xLEN}. */
+    static final Pattern MARKER_RANGE = Pattern.compile(" 0x([0-9a-fA-F]+) len 0x([0-9a-fA-F]+)$");
+
+    /** The shootdown a trace_marker opened, and the marker's text. */
+    record Marked(long shootdown, String text) {}
+
     /** The shootdown a trace_marker starting with {@code marker} opened: the next start on the marker's node. */
-    private static Optional<Long> markedShootdown(List<Envelope> log, String marker) {
+    private static Optional<Marked> markedShootdown(List<Envelope> log, String marker) {
         String node = null;
+        String text = null;
         for (Envelope e : log) {
             if (node == null) {
                 if (e.event() instanceof TraceEvent.TraceMarker m
                         && (m.text().equals(marker) || m.text().startsWith(marker + " 0x"))) {
                     node = e.node();
+                    text = m.text();
                 }
             } else if (e.node().equals(node)) {
                 if (e.event() instanceof PageTableEvent.MmuGatherStarted g) {
-                    return Optional.of(g.shootdownId());
+                    return Optional.of(new Marked(g.shootdownId(), text));
                 }
                 if (e.event() instanceof PageTableEvent.TlbFlushStarted f) {
-                    return Optional.of(f.shootdownId());
+                    return Optional.of(new Marked(f.shootdownId(), text));
                 }
                 if (e.event() instanceof TraceEvent.TraceMarker) {
                     return Optional.empty(); // the marker opened no shootdown
@@ -203,7 +257,8 @@ final class HoldCommand implements Callable<Integer> {
             out.printf("%n%s: not compared: %s%n", w.marker(), h.skipped());
             return;
         }
-        out.printf("%n%s (%s, its shootdown %d): %s%n", w.marker(), w.scenario(), w.shootdown(), h.same() ? "same" : "DIFFERENT");
+        out.printf("%n%s (%s, its shootdown %d%s): %s%n", w.marker(), w.scenario(), w.shootdown(),
+                h.placedAt() == null ? "" : String.format(", placed at 0x%x", h.placedAt()), h.same() ? "same" : "DIFFERENT");
         int width = Math.max("the kernel".length(), h.real().stream().mapToInt(String::length).max().orElse(0));
         out.printf("  %-" + width + "s   %s%n", "the kernel", "the model (" + kernel + ")");
         for (int i = 0; i < Math.max(h.real().size(), h.model().size()); i++) {

@@ -85,6 +85,28 @@ public record Scenario(
         return new Scenario(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, newEnd, memory, kswapd, faults);
     }
 
+    /**
+     * The same run with address space {@code mm} placed {@code delta} bytes away: its VMAs, the
+     * programs of its tasks and the DMA of the devices bound to it all move together, so what
+     * they are to one another is kept and what changes is where they fall in the page tables
+     * (which page table, PMD and PUD span a range starts in, ends in, crosses). What
+     * {@code shootdown hold} does to run a workload where a real kernel's mmap put it.
+     */
+    public Scenario placed(long mm, long delta) {
+        if (delta % Kernel.PAGE_SIZE != 0) {
+            throw new IllegalArgumentException("a scenario is placed by whole pages, not by " + delta + " bytes");
+        }
+        List<MmSpec> newMms = mms.stream().map(m -> m.mm() != mm ? m : new MmSpec(mm, m.vmas().stream()
+                .map(v -> new VmaSpec(v.start() + delta, v.pages(), v.writable(), v.populate(), v.wrprotect(), v.mlocked()))
+                .toList())).toList();
+        List<TaskSpec> newTasks = tasks.stream().map(t -> t.mm() != mm ? t
+                : new TaskSpec(t.pid(), mm, t.cpu(), t.program().stream().map(op -> op.movedBy(delta)).toList())).toList();
+        List<DeviceSpec> newDevices = devices.stream().map(d -> d.mm() != mm || d.dma() == null ? d
+                : new DeviceSpec(d.id(), d.iommu(), d.pasid(), mm, d.ats(), new DmaProgram(d.dma().start() + delta,
+                        d.dma().pages(), d.dma().accesses(), d.dma().periodNs()))).toList();
+        return new Scenario(name, arch, policy, cpus, iommus, newMms, newTasks, newDevices, timing, end, memory, kswapd, faults);
+    }
+
     /** For Jackson: an empty fault plan is left out of what is written. */
     static final class NoFaults {
         @Override

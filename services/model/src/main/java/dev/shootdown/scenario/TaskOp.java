@@ -17,6 +17,9 @@ import dev.shootdown.event.Access;
 })
 public sealed interface TaskOp {
 
+    /** The same step on addresses {@code delta} bytes away (a workload placed elsewhere, {@link Scenario#placed}). */
+    TaskOp movedBy(long delta);
+
     /**
      * Accesses {@code pages} pages from {@code start}, one per CPU step, {@code rounds} times over
      * (0 = until the task is killed or the run ends).
@@ -28,6 +31,11 @@ public sealed interface TaskOp {
                 throw new IllegalArgumentException("touch needs pages > 0 and rounds >= 0");
             }
         }
+
+        @Override
+        public Touch movedBy(long delta) {
+            return new Touch(start + delta, pages, access, rounds);
+        }
     }
 
     /** The munmap(2) system call on [start, start + pages * PAGE_SIZE). */
@@ -38,6 +46,11 @@ public sealed interface TaskOp {
                 throw new IllegalArgumentException("munmap needs pages > 0");
             }
         }
+
+        @Override
+        public Munmap movedBy(long delta) {
+            return new Munmap(start + delta, pages);
+        }
     }
 
     /** The mprotect(2) system call on [start, start + pages * PAGE_SIZE): read-only unless {@code writable}. */
@@ -47,6 +60,11 @@ public sealed interface TaskOp {
             if (pages <= 0) {
                 throw new IllegalArgumentException("mprotect needs pages > 0");
             }
+        }
+
+        @Override
+        public Mprotect movedBy(long delta) {
+            return new Mprotect(start + delta, pages, writable);
         }
     }
 
@@ -63,6 +81,11 @@ public sealed interface TaskOp {
             if (advice == null) {
                 throw new IllegalArgumentException("madvise needs an advice (pageout)");
             }
+        }
+
+        @Override
+        public Madvise movedBy(long delta) {
+            return new Madvise(start + delta, pages, advice);
         }
     }
 
@@ -101,6 +124,12 @@ public sealed interface TaskOp {
                         + " (SWAP_CLUSTER_MAX: the model runs one shrink_folio_list pass)");
             }
         }
+
+        /** The cgroup's LRU, not a range: the same wherever the workload's memory is. */
+        @Override
+        public MemoryReclaim movedBy(long delta) {
+            return this;
+        }
     }
 
     /** The task computes for {@code ns} without touching memory (it stays on its CPU, its mm loaded). */
@@ -110,6 +139,11 @@ public sealed interface TaskOp {
             if (ns <= 0) {
                 throw new IllegalArgumentException("compute needs ns > 0");
             }
+        }
+
+        @Override
+        public Compute movedBy(long delta) {
+            return this;
         }
     }
 }
