@@ -79,6 +79,15 @@ public final class Shootdown implements Runnable {
                 }
                 return EXIT_INFRASTRUCTURE;
             }
+            if (ex instanceof java.io.IOException || ex instanceof java.io.UncheckedIOException) {
+                // a file the command could not read or write (a full disk, a directory it may not write): not a bug
+                Throwable io = ex instanceof java.io.UncheckedIOException u ? u.getCause() : ex;
+                err.println("shootdown: I/O error: " + OneLine.of(io.getMessage() != null ? io.getMessage() : String.valueOf(io)));
+                if (verbose) {
+                    ex.printStackTrace(err);
+                }
+                return EXIT_INFRASTRUCTURE;
+            }
             err.println("shootdown: internal error: " + OneLine.of(String.valueOf(ex)));
             if (verbose) {
                 ex.printStackTrace(err);

@@ -114,14 +114,37 @@ public final class Cells {
             if (e.getCause() instanceof IOException io) {
                 throw io;
             }
+            if (e.getCause() instanceof java.io.UncheckedIOException io) {
+                throw io.getCause();
+            }
             if (e.getCause() instanceof InfrastructureException ie) {
                 throw ie;
             }
-            throw new IllegalStateException("a cell's thread failed", e.getCause());
+            throw new IllegalStateException("a cell's thread failed: " + e.getCause(), e.getCause());
         } finally {
             pool.shutdownNow();
         }
         return List.of(results);
+    }
+
+    /** The I/O failure among {@code e}'s causes and suppressed exceptions, if one is there. */
+    private static IOException ioFailureIn(Throwable e) {
+        java.util.Set<Throwable> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        java.util.ArrayDeque<Throwable> todo = new java.util.ArrayDeque<>(List.of(e));
+        while (!todo.isEmpty()) {
+            Throwable t = todo.poll();
+            if (!seen.add(t)) {
+                continue;
+            }
+            if (t instanceof IOException io) {
+                return io;
+            }
+            if (t.getCause() != null) {
+                todo.add(t.getCause());
+            }
+            todo.addAll(List.of(t.getSuppressed()));
+        }
+        return null;
     }
 
     private static Result runOne(int index, Spec cell, Settings settings, ScenarioRunner kafka, Path out, PrintWriter progress,
@@ -150,6 +173,10 @@ public final class Cells {
         } catch (UncheckedIOException e) {
             throw e.getCause();
         } catch (RuntimeException e) {
+            IOException io = ioFailureIn(e);
+            if (io != null) {
+                throw io; // the machine's, not the model's: every other cell would meet it too
+            }
             // a fault of the model in this cell; the other cells still say something
             failure = e;
             result = result(cell, settings, "error", List.of(), 0, false, e.toString());

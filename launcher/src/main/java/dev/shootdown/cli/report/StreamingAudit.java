@@ -89,7 +89,7 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
 
     @Override
     public void onViolation(Violation v) {
-        spool(violationsOut, v);
+        spool(violationsOut, violationSpool, v);
         violations++;
         kinds.merge(v.kind(), 1L, Long::sum);
         if (firstViolations.size() < Math.max(PRINTED_VIOLATIONS, HtmlReport.MAX_VIOLATION_ROWS)) {
@@ -100,7 +100,7 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
 
     @Override
     public void onShootdown(ShootdownSummary s) {
-        spool(shootdownsOut, s);
+        spool(shootdownsOut, shootdownSpool, s);
         shootdowns++;
         if (!worthPrinting.test(s)) {
             capture.skip(s.id());
@@ -112,12 +112,12 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
         capture.onShootdown(s);
     }
 
-    private void spool(Writer out, Object value) {
+    private void spool(Writer out, Path file, Object value) {
         try {
             out.write(compact.writeValueAsString(value));
             out.write('\n');
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the report spool in " + dir, e);
+            throw new UncheckedIOException(IoFailure.named(file, "write", e));
         }
     }
 
@@ -127,15 +127,32 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
      */
     public Result finish(List<String> problems) throws IOException {
         AuditReport report = auditor.finish().withLogProblems(problems);
-        violationsOut.close();
-        shootdownsOut.close();
-        writeJson(report);
+        closeSpool(violationsOut, violationSpool);
+        closeSpool(shootdownsOut, shootdownSpool);
+        Path json = dir.resolve("report.json");
+        try {
+            writeJson(report);
+        } catch (IOException e) {
+            throw IoFailure.named(json, "write", e);
+        }
         List<Violation> rows = firstViolations.subList(0, Math.min(HtmlReport.MAX_VIOLATION_ROWS, firstViolations.size()));
-        Files.writeString(dir.resolve("report.html"),
-                HtmlReport.render(new HtmlReport.Page(report, violations, kinds, rows, shootdowns, capture.finish())),
-                StandardCharsets.UTF_8);
+        Path html = dir.resolve("report.html");
+        try {
+            Files.writeString(html, HtmlReport.render(new HtmlReport.Page(report, violations, kinds, rows, shootdowns,
+                    capture.finish())), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw IoFailure.named(html, "write", e);
+        }
         return new Result(report, violations, shootdowns,
                 firstViolations.subList(0, Math.min(PRINTED_VIOLATIONS, firstViolations.size())), List.copyOf(firstShootdowns));
+    }
+
+    private static void closeSpool(Writer out, Path file) throws IOException {
+        try {
+            out.close();
+        } catch (IOException e) {
+            throw IoFailure.named(file, "write", e);
+        }
     }
 
     /** report.json as {@code run} writes it (indented), with the two lists read back from the spools. */

@@ -1,5 +1,6 @@
 package dev.shootdown.cli.run;
 
+import dev.shootdown.cli.report.IoFailure;
 import dev.shootdown.cli.report.StreamingAudit;
 import dev.shootdown.cli.report.HtmlReport;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -230,7 +231,8 @@ public final class ScenarioRunner implements AutoCloseable {
      */
     public Written runTo(Scenario scenario, long seed, Path dir) throws InfrastructureException, IOException {
         Files.createDirectories(dir);
-        try (BufferedWriter events = Files.newBufferedWriter(dir.resolve("events.jsonl"), StandardCharsets.UTF_8);
+        Path eventsFile = dir.resolve("events.jsonl");
+        try (BufferedWriter events = Files.newBufferedWriter(eventsFile, StandardCharsets.UTF_8);
                 StreamingAudit audit = new StreamingAudit(dir, livelockThreshold)) {
             long[] written = {0};
             java.util.function.BiConsumer<String, Envelope> sink = (line, e) -> {
@@ -238,7 +240,7 @@ public final class ScenarioRunner implements AutoCloseable {
                     events.write(line);
                     events.write('\n');
                 } catch (IOException x) {
-                    throw new java.io.UncheckedIOException(dir.resolve("events.jsonl") + ": cannot write", x);
+                    throw new java.io.UncheckedIOException(IoFailure.named(eventsFile, "write", x));
                 }
                 written[0]++;
                 audit.accept(e);
@@ -269,7 +271,11 @@ public final class ScenarioRunner implements AutoCloseable {
                 }
                 complete = !result.stalled();
             }
-            events.flush();
+            try {
+                events.flush();
+            } catch (IOException x) {
+                throw IoFailure.named(eventsFile, "write", x);
+            }
             return new Written(runId, written[0], audit.finish(List.of()), complete);
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
