@@ -112,8 +112,31 @@ public final class TimelineCapture {
                 looked = true;
             }
             if (at != null) {
-                violating.computeIfAbsent(shootdown, k -> new ArrayList<>()).add(new Violating(at, v));
+                keepEarliest(violating.computeIfAbsent(shootdown, k -> new ArrayList<>()), new Violating(at, v));
             }
+        }
+    }
+
+    /**
+     * Adds {@code v} to a shootdown's violating accesses, of which a timeline draws only the
+     * {@link HtmlReport#MAX_VIOLATION_MARKS} earliest (by time, then as they came): those are
+     * kept, in the order they came, and no more. A device that goes on writing a freed frame for
+     * the rest of the run is one violation per write, all of the same shootdown.
+     */
+    static void keepEarliest(List<Violating> kept, Violating v) {
+        if (kept.size() < HtmlReport.MAX_VIOLATION_MARKS) {
+            kept.add(v);
+            return;
+        }
+        int latest = 0;
+        for (int i = 1; i < kept.size(); i++) {
+            if (kept.get(i).at().timeNs() >= kept.get(latest).at().timeNs()) {
+                latest = i; // the last of the latest: what a stable sort by time puts at the end
+            }
+        }
+        if (v.at().timeNs() < kept.get(latest).at().timeNs()) {
+            kept.remove(latest);
+            kept.add(v);
         }
     }
 
@@ -156,6 +179,7 @@ public final class TimelineCapture {
 
     /** Envelopes held now (for tests: bounded by what is in flight). */
     int held() {
-        return steps.values().stream().mapToInt(List::size).sum() + (int) Math.min(accepted, RECENT);
+        return steps.values().stream().mapToInt(List::size).sum() + (int) Math.min(accepted, RECENT)
+                + violating.values().stream().mapToInt(List::size).sum();
     }
 }
