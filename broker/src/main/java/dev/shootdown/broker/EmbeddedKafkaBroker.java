@@ -1,18 +1,10 @@
 package dev.shootdown.broker;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
@@ -32,7 +24,6 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.common.Node;
-import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.common.utils.Utils;
 import org.apache.logging.log4j.LogManager;
@@ -95,10 +86,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private static final int START_ATTEMPTS = 3;
 
     /** The file that formatting writes into a log directory. */
-    private static final String META_PROPERTIES = "meta.properties";
+    static final String META_PROPERTIES = "meta.properties";
 
     /** Through log4j-api, which Kafka itself uses too; route it to SLF4J with log4j-to-slf4j. */
-    private static final Logger LOG = LogManager.getLogger(EmbeddedKafkaBroker.class);
+    static final Logger LOG = LogManager.getLogger(EmbeddedKafkaBroker.class);
 
     private KafkaRaftServer server;
     private final Properties settings;
@@ -140,7 +131,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         keepTheJvm();
         long startNanos = System.nanoTime();
         boolean ownsLogDir = logDirOrNull == null;
-        Path dir = prepareLogDir(logDirOrNull);
+        Path dir = KafkaLogDir.prepare(logDirOrNull);
         try {
             if (port != 0) {
                 requirePortFree(port);
@@ -151,7 +142,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 int controllerPort = freePort(brokerPort);
                 Properties settings = settings(dir, brokerPort, controllerPort);
                 KafkaConfig config = kafkaConfig(settings);
-                boolean formatted = formatIfNeeded(settings, dir);
+                boolean formatted = KafkaLogDir.formatIfNeeded(settings, dir);
                 try {
                     KafkaRaftServer server = launch(config, HOST + ":" + brokerPort);
                     LOG.info("Kafka broker ready at {}:{} (controller port {}, log dir {}{}) in {} ms",
@@ -288,47 +279,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Steps of start()
 
-    private static Path prepareLogDir(Path logDirOrNull) throws BrokerStartException {
-        Path dir = logDirOrNull == null ? null : logDirOrNull.toAbsolutePath().normalize();
-        try {
-            if (dir == null) {
-                return Files.createTempDirectory("shootdown-kafka-").toAbsolutePath();
-            }
-            Files.createDirectories(dir);
-        } catch (IOException | RuntimeException e) {
-            throw new BrokerStartException("cannot create log directory "
-                    + (dir == null ? "(temporary)" : dir) + ": " + oneLine(e), e);
-        }
-        refuseALockedDirectory(dir);
-        return dir;
-    }
-
-    /**
-     * A directory a running broker holds is refused before Kafka touches it. Kafka's own check
-     * (LogManager locking {@code .lock}) comes only after its raft manager has opened the metadata
-     * log in the same directory, which can leave the running broker with a failed log directory,
-     * and Kafka then halts the JVM. The lock is Kafka's: a {@link FileChannel#tryLock} on
-     * {@code .lock}, held by a broker in this JVM (an overlapping lock) or in another process.
-     */
-    private static void refuseALockedDirectory(Path dir) throws BrokerStartException {
-        Path lockFile = dir.resolve(".lock");
-        if (!Files.exists(lockFile)) {
-            return;
-        }
-        String inUse = "log directory " + dir + " is in use by another Kafka broker (" + lockFile + " is locked)";
-        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
-            FileLock lock = channel.tryLock();
-            if (lock == null) {
-                throw new BrokerStartException(inUse, null);
-            }
-            lock.release();
-        } catch (OverlappingFileLockException e) {
-            throw new BrokerStartException(inUse, e);
-        } catch (IOException e) {
-            throw new BrokerStartException("cannot check the lock of log directory " + dir + ": " + oneLine(e), e);
-        }
-    }
-
     /**
      * The broker's whole configuration. Every key is checked against Kafka's own list, because
      * Kafka only logs an unknown (for instance misspelt) key and then ignores it.
@@ -387,52 +337,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new BrokerStartException("invalid broker configuration: " + oneLine(e), e);
         }
-    }
-
-    /**
-     * Formats {@code dir} for these settings with a new random cluster id, exactly as
-     * {@code kafka-storage.sh format --config FILE --cluster-id ID} does (through
-     * {@link StorageTool#execute}, the non-exiting part of its {@code main}), unless the directory
-     * already holds {@code meta.properties}: formatting again would give it a new cluster id, which
-     * Kafka then refuses to start with. The tool's output is kept out of stdout.
-     *
-     * @return whether the directory was formatted now
-     */
-    private static boolean formatIfNeeded(Properties settings, Path dir) throws BrokerStartException {
-        if (Files.exists(dir.resolve(META_PROPERTIES))) {
-            return false;
-        }
-        String failure = "formatting log directory " + dir + " failed: ";
-        Path configFile;
-        try {
-            configFile = Files.createTempFile("shootdown-kafka-format-", ".properties");
-        } catch (IOException e) {
-            throw new BrokerStartException(failure + "cannot create its configuration file: " + oneLine(e), e);
-        }
-        ByteArrayOutputStream output = new ByteArrayOutputStream();
-        try {
-            try (OutputStream out = Files.newOutputStream(configFile)) {
-                settings.store(out, "kafka-storage format, written by " + EmbeddedKafkaBroker.class.getName());
-            }
-            int status;
-            try (PrintStream toolOutput = new PrintStream(output, true, StandardCharsets.UTF_8)) {
-                status = StorageTool.execute(new String[] {
-                    "format", "--config", configFile.toString(), "--cluster-id", Uuid.randomUuid().toString()
-                }, toolOutput);
-            }
-            if (status != 0) {
-                throw new BrokerStartException(failure + "kafka-storage format ended with status " + status
-                        + ": " + oneLine(output.toString(StandardCharsets.UTF_8)));
-            }
-        } catch (BrokerStartException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new BrokerStartException(failure + oneLine(e), e);
-        } finally {
-            deleteQuietly(configFile);
-        }
-        LOG.debug("Formatted {}: {}", dir, output.toString(StandardCharsets.UTF_8).strip());
-        return true;
     }
 
     /** Starts the server and waits until it answers; shuts it down again if either fails. */
@@ -541,7 +445,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
     }
 
-    private static void deleteQuietly(Path dir) {
+    static void deleteQuietly(Path dir) {
         try {
             Utils.delete(dir.toFile());
         } catch (IOException | RuntimeException e) {
@@ -550,12 +454,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     /** The exception's type and message on one line. */
-    private static String oneLine(Throwable t) {
+    static String oneLine(Throwable t) {
         String message = t.getMessage();
         return oneLine(t.getClass().getSimpleName() + (message == null || message.isBlank() ? "" : ": " + message));
     }
 
-    private static String oneLine(String text) {
+    static String oneLine(String text) {
         return text.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 

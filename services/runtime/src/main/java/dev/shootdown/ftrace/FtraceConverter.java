@@ -1,7 +1,11 @@
 package dev.shootdown.ftrace;
 
+import dev.shootdown.ftrace.ImportState.Cpu;
+import dev.shootdown.ftrace.ImportState.FlushCall;
+import dev.shootdown.ftrace.ImportState.Op;
+import dev.shootdown.ftrace.ImportState.PendingHook;
+import dev.shootdown.ftrace.ImportState.Round;
 import dev.shootdown.event.ControlEvent;
-import dev.shootdown.event.Directed;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.InShootdown;
@@ -12,7 +16,6 @@ import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.TraceEvent;
-import dev.shootdown.event.VectorClock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -35,8 +38,7 @@ final class FtraceConverter {
 
     private final FtraceImport.Capture capture;
     private final Consumer<Envelope> out;
-    private final String runId;
-    private final Map<String, Node> nodes = new HashMap<>();
+    private final ImportedLog log;
     private final Map<Integer, Cpu> cpus = new TreeMap<>();
     /** The shootdown each task is in (a task's kernel code runs one at a time), by pid; idle tasks by -1 - cpu. */
     private final Map<Integer, Op> ops = new LinkedHashMap<>();
@@ -62,7 +64,7 @@ final class FtraceConverter {
     FtraceConverter(FtraceImport.Capture capture, Consumer<Envelope> out) {
         this.capture = capture;
         this.out = out;
-        this.runId = FtraceImport.runId(capture.file());
+        this.log = new ImportedLog(FtraceImport.runId(capture.file()), out);
     }
 
     List<String> warningList() {
@@ -107,9 +109,8 @@ final class FtraceConverter {
                         + " has no `" + op.word + " returned` marker before the capture ends");
             }
         }
-        List<Envelope> last = new ArrayList<>();
-        nodes.values().forEach(n -> last.add(n.last));
-        long endNs = nodes.values().stream().mapToLong(n -> n.last.timeNs()).max().orElse(firstNs);
+        List<Envelope> last = log.lastOfEachNode();
+        long endNs = last.stream().mapToLong(Envelope::timeNs).max().orElse(firstNs);
         emit("control", endNs, null, last, new ControlEvent.RunCompleted("the capture ended"));
     }
 
@@ -145,7 +146,7 @@ final class FtraceConverter {
         if (c.waiting != null && !partOfWait(c, l)) {
             endWait(c);
         }
-        String[] callback = callback(l);
+        String[] callback = l.callback();
         if (callback == null) {
             endHook(c, l.timeNs());
         }
@@ -193,20 +194,6 @@ final class FtraceConverter {
         }
     }
 
-    /** The notifier callback a line shows, {node, hook}, or null. */
-    private static String[] callback(FtraceLine l) {
-        if (l.function() != null) {
-            return FtraceImport.CALLBACKS.get(l.function());
-        }
-        if (l.body().startsWith("stlb invalidate_range")) {
-            return new String[] {FtraceImport.STLB, "invalidate_range"};
-        }
-        if (l.body().startsWith("stlb arch_invalidate_secondary_tlbs")) {
-            return new String[] {FtraceImport.STLB, "arch_invalidate_secondary_tlbs"};
-        }
-        return null;
-    }
-
     private void onMarker(Cpu c, FtraceLine l) {
         String text = l.body().strip();
         Matcher start = FtraceImport.START.matcher(text);
@@ -232,9 +219,9 @@ final class FtraceConverter {
                 to = flush.number("end", -1);
             }
             FtraceLine withMm = aheadInOp(l, x -> x.args().containsKey("mm") && (x.function() != null
-                    || callback(x) != null));
+                    || x.callback() != null));
             long mm = withMm != null ? mm(withMm, "mm") : pidMm.getOrDefault(l.pid(), 0L);
-            Op op = new Op(nextShootdown++, word, true, mm, from, to, l.pid(), l.number());
+            Op op = new Op(currentTask, nextShootdown++, word, true, mm, from, to, l.pid(), l.number());
             c.op = op;
             switch (word) {
                 case "munmap", "mprotect" -> emitCpu(c, l.timeNs(), null,
@@ -297,7 +284,7 @@ final class FtraceConverter {
         Op op = c.op;
         if (op == null || !op.marked && (op.flushed || mm != 0 && op.mm != mm)) {
             closeUnmarked(c);
-            op = new Op(nextShootdown++, function, false, mm, start, end, l.pid(), l.number());
+            op = new Op(currentTask, nextShootdown++, function, false, mm, start, end, l.pid(), l.number());
             c.op = op;
             emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushStarted(op.id, function, c.node, l.task(), l.pid(),
                     pidMm.getOrDefault(l.pid(), -1L), mm, start, end, null));
@@ -349,7 +336,7 @@ final class FtraceConverter {
             }
             if (x.cpu() == l.cpu()) {
                 boolean sameRound = x.inHardirq()
-                        || x.event().equals("tlb_flush") && (remoteSend(x) || afterLocal)
+                        || x.event().equals("tlb_flush") && (x.isRemoteSend() || afterLocal)
                         || "flush_tlb_func".equals(x.function()) && !local;
                 if (!sameRound) {
                     postWait = i;
@@ -368,14 +355,14 @@ final class FtraceConverter {
         for (Map.Entry<Integer, FtraceLine> h : handlers.entrySet()) {
             Cpu target = cpu(h.getKey());
             r.requests.put(h.getKey(), emitCpu(c, l.timeNs(), null,
-                    new IpiEvent.FlushTlb(target.node, f.mm, f.start, f.end, -1, -1, true, f.freedTables, f.shootdown)));
+                    new IpiEvent.FlushTlb(target.node, f.mm(), f.start(), f.end(), -1, -1, true, f.freedTables(), f.shootdown())));
             claimed.put(h.getValue().number(), r);
         }
-        if (mask != -1 && f.freedTables) {
+        if (mask != -1 && f.freedTables()) {
             for (int cpu = 0; cpu < 64; cpu++) {
                 if ((mask >>> cpu & 1) == 1 && cpu != l.cpu() && !handlers.containsKey(cpu)) {
-                    emitCpu(c, l.timeNs(), null, new IpiEvent.FlushTlb(cpu(cpu).node, f.mm, f.start, f.end, -1, -1, true,
-                            f.freedTables, f.shootdown));
+                    emitCpu(c, l.timeNs(), null, new IpiEvent.FlushTlb(cpu(cpu).node, f.mm(), f.start(), f.end(), -1, -1, true,
+                            f.freedTables(), f.shootdown()));
                     warn(capture.file() + ":" + l.number() + ": no flush_tlb_func on cpu" + cpu + " answers this IPI"
                             + " before " + c.node + " stops waiting");
                 }
@@ -383,7 +370,7 @@ final class FtraceConverter {
         }
         if (local) {
             r.local = emitCpu(c, l.timeNs(), null,
-                    new IpiEvent.FlushTlb(c.node, f.mm, f.start, f.end, -1, -1, false, f.freedTables, f.shootdown));
+                    new IpiEvent.FlushTlb(c.node, f.mm(), f.start(), f.end(), -1, -1, false, f.freedTables(), f.shootdown()));
         }
         c.waiting = r;
     }
@@ -403,9 +390,9 @@ final class FtraceConverter {
         FtraceLine said = window.nextOn(l.cpu());
         FlushKind kind = FlushKind.NONE;
         long doneNs = l.timeNs();
-        if (said != null && said.event().equals("tlb_flush") && !remoteSend(said) && said.inHardirq() == l.inHardirq()) {
+        if (said != null && said.event().equals("tlb_flush") && !said.isRemoteSend() && said.inHardirq() == l.inHardirq()) {
             consumed.add(said.number());
-            kind = kind(said);
+            kind = said.flushKind();
             doneNs = said.timeNs();
         }
         Round r = claimed.remove(l.number());
@@ -417,19 +404,19 @@ final class FtraceConverter {
                 return;
             }
             Envelope request = r.requests.get(l.cpu());
-            r.acks.add(emitCpu(c, doneNs, request, new IpiEvent.TlbFlushed(r.initiator, c.node, r.flush.mm, r.flush.start,
-                    r.flush.end, kind, -1, -1, r.flush.shootdown)));
+            r.acks.add(emitCpu(c, doneNs, request, new IpiEvent.TlbFlushed(r.initiator, c.node, r.flush.mm(), r.flush.start(),
+                    r.flush.end(), kind, -1, -1, r.flush.shootdown())));
         } else if (c.waiting != null && c.waiting.local != null && !c.waiting.localDone) {
             Round own = c.waiting;
             own.localDone = true;
-            emitCpu(c, doneNs, own.local, new IpiEvent.TlbFlushed(c.node, c.node, own.flush.mm, own.flush.start, own.flush.end,
-                    kind, -1, -1, own.flush.shootdown));
+            emitCpu(c, doneNs, own.local, new IpiEvent.TlbFlushed(c.node, c.node, own.flush.mm(), own.flush.start(), own.flush.end(),
+                    kind, -1, -1, own.flush.shootdown()));
         } else if (c.flush != null) {
             FlushCall f = c.flush;
             Envelope request = emitCpu(c, l.timeNs(), null,
-                    new IpiEvent.FlushTlb(c.node, f.mm, f.start, f.end, -1, -1, false, f.freedTables, f.shootdown));
-            emitCpu(c, doneNs, request, new IpiEvent.TlbFlushed(c.node, c.node, f.mm, f.start, f.end, kind, -1, -1,
-                    f.shootdown));
+                    new IpiEvent.FlushTlb(c.node, f.mm(), f.start(), f.end(), -1, -1, false, f.freedTables(), f.shootdown()));
+            emitCpu(c, doneNs, request, new IpiEvent.TlbFlushed(c.node, c.node, f.mm(), f.start(), f.end(), kind, -1, -1,
+                    f.shootdown()));
             c.flush = null;
         } else {
             ignored.merge("flush_tlb_func (no flush call traced before it)", 1L, Long::sum);
@@ -520,7 +507,7 @@ final class FtraceConverter {
         if (l.inHardirq() || consumed.contains(l.number())) {
             return true;
         }
-        if (l.event().equals("tlb_flush") && remoteSend(l)) {
+        if (l.event().equals("tlb_flush") && l.isRemoteSend()) {
             return true;
         }
         return "flush_tlb_func".equals(l.function()) && c.waiting.local != null && !c.waiting.localDone;
@@ -536,7 +523,7 @@ final class FtraceConverter {
 
     private Op ensureOp(Cpu c, FtraceLine l, String caller, long mm, long start, long end) {
         if (c.op == null) {
-            Op op = new Op(nextShootdown++, caller, false, mm, start, end, l.pid(), l.number());
+            Op op = new Op(currentTask, nextShootdown++, caller, false, mm, start, end, l.pid(), l.number());
             c.op = op;
             emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushStarted(op.id, caller, c.node, l.task(), l.pid(),
                     pidMm.getOrDefault(l.pid(), -1L), mm, start, end, null));
@@ -580,20 +567,7 @@ final class FtraceConverter {
         return id;
     }
 
-    private static boolean remoteSend(FtraceLine l) {
-        return l.event().equals("tlb_flush") && l.body().contains("reason:remote ipi send");
-    }
 
-    private static FlushKind kind(FtraceLine tlbFlush) {
-        Matcher m = FtraceImport.TLB_FLUSH.matcher(tlbFlush.body().strip());
-        if (!m.matches()) {
-            throw new IllegalArgumentException("tlb_flush without `pages:N reason:...`: `" + tlbFlush.body() + "`");
-        }
-        if (m.group(2).startsWith("flush on task switch")) {
-            return FlushKind.LAZY;
-        }
-        return Long.parseLong(m.group(1)) == -1 ? FlushKind.FULL : FlushKind.PARTIAL;
-    }
 
     private void warn(String warning) {
         warningCount++;
@@ -620,118 +594,6 @@ final class FtraceConverter {
     }
 
     Envelope emit(String node, long timeNs, Envelope cause, List<Envelope> merge, Event event) {
-        Node n = nodes.computeIfAbsent(node, k -> new Node());
-        long seq = ++n.seq;
-        VectorClock clock = n.clock;
-        if (cause != null) {
-            clock = clock.merge(cause.clock());
-        }
-        for (Envelope m : merge) {
-            clock = clock.merge(m.clock());
-        }
-        clock = clock.with(node, seq);
-        SortedMap<String, Long> links = new TreeMap<>();
-        if (event instanceof Directed d && !d.target().equals(node)) {
-            links.put(d.target(), n.sentOn.merge(d.target(), 1L, Long::sum));
-        }
-        Envelope e = new Envelope(runId, node, seq, Envelope.SCHEMA_VERSION, timeNs, clock,
-                cause == null ? null : cause.id(), links, event);
-        n.clock = clock;
-        n.last = e;
-        out.accept(e);
-        return e;
-    }
-
-    private static final class Node {
-        long seq;
-        VectorClock clock = VectorClock.EMPTY;
-        Envelope last;
-        final Map<String, Long> sentOn = new HashMap<>();
-    }
-
-    /** What one CPU is in the middle of. */
-    private static final class Cpu {
-        final String node;
-        /** The shootdown of the task whose line is being handled. */
-        Op op;
-        Integer lastTask;
-        FlushCall flush;
-        Round waiting;
-        PendingHook hook;
-        final List<Envelope> mergeNext = new ArrayList<>();
-        long lastNs;
-
-        Cpu(String node) {
-            this.node = node;
-        }
-    }
-
-    /** A shootdown being imported. */
-    private final class Op {
-        final long id;
-        final String word;
-        final boolean marked;
-        final long mm;
-        final long start;
-        final long end;
-        final int pid;
-        final long line;
-        boolean flushed;
-        int frees;
-        /** When its CPU last did something for it: an unmarked shootdown finishes then. */
-        long lastNs;
-        /** The CPU it last ran on. */
-        Cpu cpu;
-        /** The task it runs in (the key of {@code ops}: the pid, or -1-cpu for an idle task). */
-        int task;
-
-        Op(long id, String word, boolean marked, long mm, long start, long end, int pid, long line) {
-            this.task = currentTask; // the task whose line starts it
-            this.id = id;
-            this.word = word;
-            this.marked = marked;
-            this.mm = mm;
-            this.start = start;
-            this.end = end;
-            this.pid = pid;
-            this.line = line;
-        }
-    }
-
-    private record FlushCall(long shootdown, long mm, long start, long end, boolean freedTables) {}
-
-    /** One native_flush_tlb_multi: its requests by target CPU, and the handlers' acknowledgements. */
-    private static final class Round {
-        final FlushCall flush;
-        final String initiator;
-        final Map<Integer, Envelope> requests = new LinkedHashMap<>();
-        final List<Envelope> acks = new ArrayList<>();
-        Envelope local;
-        boolean localDone;
-
-        Round(FlushCall flush, String initiator) {
-            this.flush = flush;
-            this.initiator = initiator;
-        }
-    }
-
-    /** A hook call whose notifier callbacks may follow on its CPU. */
-    private static final class PendingHook {
-        final Envelope call;
-        final long shootdown;
-        final long mm;
-        final long start;
-        final long end;
-        int callbacks;
-        /** The secondary TLBs whose callback ran for it. */
-        final Set<String> calledBack = new HashSet<>();
-
-        PendingHook(Envelope call, long shootdown, long mm, long start, long end) {
-            this.call = call;
-            this.shootdown = shootdown;
-            this.mm = mm;
-            this.start = start;
-            this.end = end;
-        }
+        return log.emit(node, timeNs, cause, merge, event);
     }
 }

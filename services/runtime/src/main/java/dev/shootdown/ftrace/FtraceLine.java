@@ -1,5 +1,6 @@
 package dev.shootdown.ftrace;
 
+import dev.shootdown.event.IpiEvent.FlushKind;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -113,5 +114,37 @@ public record FtraceLine(long number, String task, int pid, int cpu, String flag
 
     private static String abbreviate(String s) {
         return s.length() <= 80 ? s : s.substring(0, 77) + "...";
+    }
+
+    /** For a notifier callback's line (probed function or trace_printk), the secondary TLB and hook; else null. */
+    String[] callback() {
+        if (function() != null) {
+            return FtraceImport.CALLBACKS.get(function());
+        }
+        if (body().startsWith("stlb invalidate_range")) {
+            return new String[] {FtraceImport.STLB, "invalidate_range"};
+        }
+        if (body().startsWith("stlb arch_invalidate_secondary_tlbs")) {
+            return new String[] {FtraceImport.STLB, "arch_invalidate_secondary_tlbs"};
+        }
+        return null;
+    }
+
+    /** Whether this tlb:tlb_flush line is the sender's side of a flush IPI ({@code reason:remote ipi send}). */
+    boolean isRemoteSend() {
+        return event().equals("tlb_flush") && body().contains("reason:remote ipi send");
+    }
+
+    /** What a tlb:tlb_flush line flushed: a task switch's (lazy), everything (pages:-1), or a range. */
+    FlushKind flushKind() {
+        Matcher m = FtraceImport.TLB_FLUSH.matcher(body().strip());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("tlb_flush without `pages:N reason:...`: `" + body() + "`");
+        }
+        if (m.group(2).startsWith("flush on task switch")) {
+            return FlushKind.LAZY;
+        }
+        return Long.parseLong(m.group(1)) == -1 ? FlushKind.FULL
+                : FlushKind.PARTIAL;
     }
 }
