@@ -3,7 +3,9 @@ package dev.shootdown.cli;
 import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.core.OneLine;
 import dev.shootdown.host.kafka.InfrastructureException;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.util.Arrays;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -79,9 +81,9 @@ public final class Shootdown implements Runnable {
                 }
                 return EXIT_INFRASTRUCTURE;
             }
-            if (ex instanceof java.io.IOException || ex instanceof java.io.UncheckedIOException) {
+            if (ex instanceof IOException || ex instanceof UncheckedIOException) {
                 // a file the command could not read or write (a full disk, a directory it may not write): not a bug
-                Throwable io = ex instanceof java.io.UncheckedIOException u ? u.getCause() : ex;
+                Throwable io = ex instanceof UncheckedIOException u ? u.getCause() : ex;
                 err.println("shootdown: I/O error: " + OneLine.of(io.getMessage() != null ? io.getMessage() : String.valueOf(io)));
                 if (verbose) {
                     ex.printStackTrace(err);

@@ -11,9 +11,13 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -114,7 +118,7 @@ public final class Cells {
             if (e.getCause() instanceof IOException io) {
                 throw io;
             }
-            if (e.getCause() instanceof java.io.UncheckedIOException io) {
+            if (e.getCause() instanceof UncheckedIOException io) {
                 throw io.getCause();
             }
             if (e.getCause() instanceof InfrastructureException ie) {
@@ -129,8 +133,8 @@ public final class Cells {
 
     /** The I/O failure among {@code e}'s causes and suppressed exceptions, if one is there. */
     private static IOException ioFailureIn(Throwable e) {
-        java.util.Set<Throwable> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        java.util.ArrayDeque<Throwable> todo = new java.util.ArrayDeque<>(List.of(e));
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        ArrayDeque<Throwable> todo = new ArrayDeque<>(List.of(e));
         while (!todo.isEmpty()) {
             Throwable t = todo.poll();
             if (!seen.add(t)) {
