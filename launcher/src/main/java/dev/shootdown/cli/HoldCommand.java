@@ -9,6 +9,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.shootdown.audit.FlushSequence;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
+import dev.shootdown.event.Kernel;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.TraceEvent;
 import dev.shootdown.ftrace.FtraceFile;
@@ -135,7 +136,7 @@ final class HoldCommand implements Callable<Integer> {
             return new Held(w, List.of(), List.of(), "no `" + w.marker() + "` marker in the capture", null);
         }
         long realId = marked.get().shootdown();
-        String caller = caller(real, realId);
+        String caller = started(real, realId).caller();
         Scenario scenario = ScenarioArgs.scenario(resolveScenario(w.scenario()), new HashSet<>()).with(captureArch, variant.name());
         ScenarioRunner.Outcome run = runner.run(scenario);
         long modelId = modelShootdown(run.log(), caller, w, variant);
@@ -148,12 +149,12 @@ final class HoldCommand implements Callable<Integer> {
         if (range.find()) {
             long at = Long.parseUnsignedLong(range.group(1), 16);
             long len = Long.parseUnsignedLong(range.group(2), 16);
-            long[] model = rangeOf(run.log(), modelId);
-            long delta = at - model[1];
+            Started model = started(run.log(), modelId);
+            long delta = at - model.start();
             // only a system call's own range is placed (memory.reclaim's marker names the
             // workload's memory, but its reclaim is of the cgroup's LRU: no range of its own)
-            if (model[2] - model[1] == len && delta != 0 && delta % dev.shootdown.event.Kernel.PAGE_SIZE == 0) {
-                run = runner.run(scenario.placed(model[0], delta));
+            if (model.end() - model.start() == len && delta != 0 && delta % Kernel.PAGE_SIZE == 0) {
+                run = runner.run(scenario.placed(model.mm(), delta));
                 modelId = modelShootdown(run.log(), caller, w, variant);
                 placedAt = at;
             }
@@ -182,19 +183,6 @@ final class HoldCommand implements Callable<Integer> {
                     + " " + caller + " shootdown(s), not the " + w.shootdown() + " its workload `" + w.marker() + "` names");
         }
         return same.get(w.shootdown() - 1);
-    }
-
-    /** The mm, start and end of the range of the model's shootdown {@code id} (its system call's). */
-    private static long[] rangeOf(List<Envelope> log, long id) {
-        for (Envelope e : log) {
-            if (e.event() instanceof PageTableEvent.MmuGatherStarted g && g.shootdownId() == id) {
-                return new long[] {g.mm(), g.start(), g.end()};
-            }
-            if (e.event() instanceof PageTableEvent.TlbFlushStarted f && f.shootdownId() == id) {
-                return new long[] {f.mm(), f.start(), f.end()};
-            }
-        }
-        throw new IllegalStateException("no start of shootdown " + id);
     }
 
     /** A workload's scenario: a built-in's name, or a file beside the workloads file. */
@@ -239,13 +227,16 @@ final class HoldCommand implements Callable<Integer> {
         return Optional.empty();
     }
 
-    private static String caller(List<Envelope> log, long id) {
+    /** How shootdown {@code id} of {@code log} started: its caller, mm and range. */
+    record Started(String caller, long mm, long start, long end) {}
+
+    private static Started started(List<Envelope> log, long id) {
         for (Envelope e : log) {
             if (e.event() instanceof PageTableEvent.MmuGatherStarted g && g.shootdownId() == id) {
-                return g.caller();
+                return new Started(g.caller(), g.mm(), g.start(), g.end());
             }
             if (e.event() instanceof PageTableEvent.TlbFlushStarted f && f.shootdownId() == id) {
-                return f.caller();
+                return new Started(f.caller(), f.mm(), f.start(), f.end());
             }
         }
         throw new IllegalStateException("no start of shootdown " + id);
