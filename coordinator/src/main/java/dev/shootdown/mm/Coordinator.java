@@ -7,6 +7,7 @@ import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
+import dev.shootdown.event.EventType;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.InShootdown;
 import dev.shootdown.event.IpiEvent;
@@ -156,55 +157,106 @@ public final class Coordinator implements NodeStateMachine {
             return Decision.NONE;
         }
         Decider d = new Decider(this, nowNs);
-        if (input instanceof ControlEvent.RunStarted started) {
-            evolve(started);
-            boot(d, started.scenario());
-            if (s.scenario.end().afterNs() > 0) {
-                d.timer(END_TIMER, s.scenario.end().afterNs());
+        if (input.type() != EventType.RUN_STARTED) {
+            if (s.lifecycle != Lifecycle.RUNNING) {
+                return Decision.NONE;
             }
-        } else if (s.lifecycle != Lifecycle.RUNNING) {
-            return Decision.NONE;
-        } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(END_TIMER)) {
-            completeRun(d, "the observation window of " + s.scenario.end().afterNs() + " ns closed");
-            return d.decision();
-        } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(WATCHDOG_TIMER)) {
-            watchdogArmedNs = -1;
-            if (watchdog(d, nowNs)) {
+            boolean windowClosed = s.scenario.end().afterNs() > 0 && nowNs >= s.scenario.end().afterNs();
+            if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(END_TIMER)) {
+                completeRun(d, "the observation window of " + s.scenario.end().afterNs() + " ns closed");
+                return d.decision();
+            } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(WATCHDOG_TIMER)) {
+                watchdogArmedNs = -1;
+                if (watchdog(d, nowNs)) {
+                    return d.decision();
+                }
+            } else if (windowClosed) {
+                completeRun(d, "the observation window of " + s.scenario.end().afterNs() + " ns closed");
                 return d.decision();
             }
-        } else if (s.scenario.end().afterNs() > 0 && nowNs >= s.scenario.end().afterNs()) {
-            completeRun(d, "the observation window of " + s.scenario.end().afterNs() + " ns closed");
-            return d.decision();
-        } else if (input instanceof WalkEvent.PageWalkRequested walk) {
-            k.memory.servePageWalk(d, walk);
-        } else if (input instanceof FaultEvent.PageFaultRaised fault) {
-            evolve(fault);
-            k.memory.handleMmFault(d, MmState.waiterKey(fault), false);
-        } else if (input instanceof FaultEvent.DeviceFaultRaised fault) {
-            evolve(fault);
-            k.memory.handleMmFault(d, MmState.waiterKey(fault), false);
-        } else if (input instanceof SyscallEvent.Munmap munmap) {
-            k.mmap.doVmiMunmap(d, munmap);
-        } else if (input instanceof SyscallEvent.Mprotect mprotect) {
-            k.mprotect.doMprotect(d, mprotect);
-        } else if (input instanceof SyscallEvent.Madvise madvise) {
-            k.madvise.doMadvise(d, madvise);
-        } else if (input instanceof SyscallEvent.MemoryReclaim write) {
-            evolve(write);
-            k.memcontrol.memoryReclaim(d, write);
-        } else if (input instanceof SyscallEvent.TaskExited exited) {
-            evolve(exited); // do_exit: the task is gone; its mm lives on while other users hold it
-        } else if (input instanceof IpiEvent.TlbFlushed ack) {
-            evolve(ack);
-            k.advance(d, s.shootdowns.get(ack.shootdownId()));
-            k.ioPgfault.maybeRunQueued(d); // the ack may have ended a csd_lock_wait that kept every CPU busy
-        } else if (input instanceof IpiEvent.TlbiCompleted ack) {
-            evolve(ack);
-            k.advance(d, s.shootdowns.get(ack.shootdownId()));
-        } else if (input instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated done) {
-            evolve(done);
-            k.advance(d, s.shootdowns.get(done.shootdownId()));
         }
+        boolean handled = switch (input.type()) {
+            case RUN_STARTED -> {
+                ControlEvent.RunStarted started = (ControlEvent.RunStarted) input;
+                evolve(started);
+                boot(d, started.scenario());
+                if (s.scenario.end().afterNs() > 0) {
+                    d.timer(END_TIMER, s.scenario.end().afterNs());
+                }
+                yield true;
+            }
+            case TIMER_FIRED -> true; // the end timer and the watchdog, above
+            case PAGE_WALK_REQUESTED -> {
+                k.memory.servePageWalk(d, (WalkEvent.PageWalkRequested) input);
+                yield true;
+            }
+            case PAGE_FAULT_RAISED -> {
+                FaultEvent.PageFaultRaised fault = (FaultEvent.PageFaultRaised) input;
+                evolve(fault);
+                k.memory.handleMmFault(d, MmState.waiterKey(fault), false);
+                yield true;
+            }
+            case DEVICE_FAULT_RAISED -> {
+                FaultEvent.DeviceFaultRaised fault = (FaultEvent.DeviceFaultRaised) input;
+                evolve(fault);
+                k.memory.handleMmFault(d, MmState.waiterKey(fault), false);
+                yield true;
+            }
+            case MUNMAP -> {
+                k.mmap.doVmiMunmap(d, (SyscallEvent.Munmap) input);
+                yield true;
+            }
+            case MPROTECT -> {
+                k.mprotect.doMprotect(d, (SyscallEvent.Mprotect) input);
+                yield true;
+            }
+            case MADVISE -> {
+                k.madvise.doMadvise(d, (SyscallEvent.Madvise) input);
+                yield true;
+            }
+            case MEMORY_RECLAIM -> {
+                SyscallEvent.MemoryReclaim write = (SyscallEvent.MemoryReclaim) input;
+                evolve(write);
+                k.memcontrol.memoryReclaim(d, write);
+                yield true;
+            }
+            case TASK_EXITED -> {
+                evolve(input); // do_exit: the task is gone; its mm lives on while other users hold it
+                yield true;
+            }
+            case TLB_FLUSHED -> {
+                IpiEvent.TlbFlushed ack = (IpiEvent.TlbFlushed) input;
+                evolve(ack);
+                k.advance(d, s.shootdowns.get(ack.shootdownId()));
+                k.ioPgfault.maybeRunQueued(d); // the ack may have ended a csd_lock_wait that kept every CPU busy
+                yield true;
+            }
+            case TLBI_COMPLETED -> {
+                IpiEvent.TlbiCompleted ack = (IpiEvent.TlbiCompleted) input;
+                evolve(ack);
+                k.advance(d, s.shootdowns.get(ack.shootdownId()));
+                yield true;
+            }
+            case SECONDARY_TLBS_INVALIDATED -> {
+                SecondaryTlbEvent.SecondaryTlbsInvalidated done = (SecondaryTlbEvent.SecondaryTlbsInvalidated) input;
+                evolve(done);
+                k.advance(d, s.shootdowns.get(done.shootdownId()));
+                yield true;
+            }
+            // not the mm's input: the coordinator's own events and facts
+            case TASK_SCHEDULED, FLUSH_TLB, TLBI, SVA_BOUND, SVA_UNBOUND, SECONDARY_TLB_HOOK_CALLED,
+                    INVALIDATE_SECONDARY_TLBS, CMDQ_ISSUED, IOTLB_INVALIDATED, ATC_INVALIDATED,
+                    PAGE_WALK_COMPLETED, PAGE_FAULT_HANDLED, PAGE_RESPONSE_SENT, KERNEL_OOPS, STALL_DETECTED,
+                    MUNMAP_RETURNED, MPROTECT_RETURNED, MADVISE_RETURNED, MEMORY_RECLAIM_RETURNED, MM_CREATED,
+                    VMA_MAPPED, VMA_UNMAPPED, VMA_PROTECTION_CHANGED, FRAME_ALLOCATED, PTE_SET, PTE_CLEARED,
+                    PTE_YOUNG_CLEARED, RECLAIM_PAGES_CALLED, MMU_GATHER_STARTED, MMU_GATHER_FINISHED,
+                    MM_TLB_GEN_INCREMENTED, FRAME_FREED, PTE_PROTECTION_CHANGED, TLB_FLUSH_STARTED,
+                    TLB_FLUSH_FINISHED, TLB_BATCH_ADD_PENDING, TLB_BATCH_FLUSH_STARTED,
+                    TLB_BATCHED_PENDING_FLUSHED, MEMORY_PRESSURE, TLB_FLUSH_CALLED, PAGE_TABLE_FREED,
+                    MM_SWITCHED, TASK_STARTED, TASK_COMPUTED, TLB_FILLED, MEMORY_ACCESSED, PASID_BOUND,
+                    IOTLB_FILLED, ATC_FILLED, DMA_COMPLETED, DMA_ABORTED, TRACE_MARKER, RUN_COMPLETED,
+                    TRACE_IMPORTED, NODE_QUIESCED, FAULT_INJECTED -> false;
+        };
         maybeCompleteRun(d);
         armWatchdog(d);
         return d.decision();

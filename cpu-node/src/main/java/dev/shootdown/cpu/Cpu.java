@@ -136,30 +136,62 @@ public final class Cpu implements NodeStateMachine {
             return Decision.NONE;
         }
         Decider d = new Decider(this);
-        if (input instanceof ControlEvent.RunStarted started) {
-            evolve(started);
-        } else if (input instanceof ControlEvent.RunCompleted) {
-            d.cancelTimer(STEP_TIMER);
-            d.emit(new ControlEvent.NodeQuiesced(NodeIds.CONTROL, nodeId));
-        } else if (input instanceof IpiEvent.TaskScheduled scheduled) {
-            onTaskScheduled(d, scheduled, nowNs);
-        } else if (input instanceof IpiEvent.FlushTlb flush) {
-            onFlushTlb(d, flush, nowNs);
-        } else if (input instanceof IpiEvent.Tlbi tlbi) {
-            onTlbi(d, tlbi);
-        } else if (input instanceof ControlEvent.TimerFired timer && timer.timer().equals(STEP_TIMER)) {
-            if (task != null && task.wait == Wait.READY) {
-                step(d, nowNs);
+        boolean handled = switch (input.type()) {
+            case RUN_STARTED -> {
+                evolve(input);
+                yield true;
             }
-        } else if (input instanceof WalkEvent.PageWalkCompleted walk) {
-            onPageWalkCompleted(d, walk, nowNs);
-        } else if (input instanceof FaultEvent.PageFaultHandled handled) {
-            onPageFaultHandled(d, handled, nowNs);
-        } else if ((input instanceof SyscallEvent.MunmapReturned || input instanceof SyscallEvent.MprotectReturned
-                || input instanceof SyscallEvent.MadviseReturned || input instanceof SyscallEvent.MemoryReclaimReturned)
-                && task != null && task.wait == Wait.SYSCALL) {
-            step(d, nowNs);
-        }
+            case RUN_COMPLETED -> {
+                d.cancelTimer(STEP_TIMER);
+                d.emit(new ControlEvent.NodeQuiesced(NodeIds.CONTROL, nodeId));
+                yield true;
+            }
+            case TASK_SCHEDULED -> {
+                onTaskScheduled(d, (IpiEvent.TaskScheduled) input, nowNs);
+                yield true;
+            }
+            case FLUSH_TLB -> {
+                onFlushTlb(d, (IpiEvent.FlushTlb) input, nowNs);
+                yield true;
+            }
+            case TLBI -> {
+                onTlbi(d, (IpiEvent.Tlbi) input);
+                yield true;
+            }
+            case TIMER_FIRED -> {
+                if (((ControlEvent.TimerFired) input).timer().equals(STEP_TIMER) && task != null && task.wait == Wait.READY) {
+                    step(d, nowNs);
+                }
+                yield true;
+            }
+            case PAGE_WALK_COMPLETED -> {
+                onPageWalkCompleted(d, (WalkEvent.PageWalkCompleted) input, nowNs);
+                yield true;
+            }
+            case PAGE_FAULT_HANDLED -> {
+                onPageFaultHandled(d, (FaultEvent.PageFaultHandled) input, nowNs);
+                yield true;
+            }
+            case MUNMAP_RETURNED, MPROTECT_RETURNED, MADVISE_RETURNED, MEMORY_RECLAIM_RETURNED -> {
+                if (task != null && task.wait == Wait.SYSCALL) {
+                    step(d, nowNs);
+                }
+                yield true;
+            }
+            // not a CPU's input: other nodes' requests and facts
+            case TLB_FLUSHED, TLBI_COMPLETED, SVA_BOUND, SVA_UNBOUND, SECONDARY_TLB_HOOK_CALLED,
+                    INVALIDATE_SECONDARY_TLBS, CMDQ_ISSUED, IOTLB_INVALIDATED, ATC_INVALIDATED,
+                    SECONDARY_TLBS_INVALIDATED, PAGE_WALK_REQUESTED, PAGE_FAULT_RAISED, DEVICE_FAULT_RAISED,
+                    PAGE_RESPONSE_SENT, KERNEL_OOPS, STALL_DETECTED, MUNMAP, TASK_EXITED, MPROTECT, MADVISE,
+                    MEMORY_RECLAIM, MM_CREATED, VMA_MAPPED, VMA_UNMAPPED, VMA_PROTECTION_CHANGED,
+                    FRAME_ALLOCATED, PTE_SET, PTE_CLEARED, PTE_YOUNG_CLEARED, RECLAIM_PAGES_CALLED,
+                    MMU_GATHER_STARTED, MMU_GATHER_FINISHED, MM_TLB_GEN_INCREMENTED, FRAME_FREED,
+                    PTE_PROTECTION_CHANGED, TLB_FLUSH_STARTED, TLB_FLUSH_FINISHED, TLB_BATCH_ADD_PENDING,
+                    TLB_BATCH_FLUSH_STARTED, TLB_BATCHED_PENDING_FLUSHED, MEMORY_PRESSURE, TLB_FLUSH_CALLED,
+                    PAGE_TABLE_FREED, MM_SWITCHED, TASK_STARTED, TASK_COMPUTED, TLB_FILLED, MEMORY_ACCESSED,
+                    PASID_BOUND, IOTLB_FILLED, ATC_FILLED, DMA_COMPLETED, DMA_ABORTED, TRACE_MARKER,
+                    TRACE_IMPORTED, NODE_QUIESCED, FAULT_INJECTED -> false;
+        };
         return d.decision();
     }
 
@@ -318,64 +350,108 @@ public final class Cpu implements NodeStateMachine {
 
     @Override
     public void evolve(Event own) {
-        if (own instanceof ControlEvent.RunStarted started) {
-            lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
-            cpuStepNs = started.scenario().timing().cpuStepNs();
-            faults = started.scenario().faults().matcherFor(nodeId, started.seed());
-        } else if (own instanceof ControlEvent.NodeQuiesced) {
-            lifecycle = lifecycle.transitionTo(Lifecycle.QUIESCED, nodeId);
-        } else if (own instanceof TraceEvent.MmSwitched s) {
-            long prevGen = ctxTlbGen.getOrDefault(s.mm(), 0L);
-            if (s.mm() != INIT_MM && prevGen < s.localTlbGen()) {
-                // switch_mm_irqs_off: a stale context generation means a full flush on load.
-                entries(s.mm()).clear();
+        boolean applied = switch (own.type()) {
+            case RUN_STARTED -> {
+                ControlEvent.RunStarted started = (ControlEvent.RunStarted) own;
+                lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
+                cpuStepNs = started.scenario().timing().cpuStepNs();
+                faults = started.scenario().faults().matcherFor(nodeId, started.seed());
+                yield true;
             }
-            loadedMm = s.mm();
-            lazy = false;
-            if (s.mm() != INIT_MM) {
-                ctxTlbGen.put(s.mm(), s.localTlbGen());
+            case NODE_QUIESCED -> {
+                lifecycle = lifecycle.transitionTo(Lifecycle.QUIESCED, nodeId);
+                yield true;
             }
-        } else if (own instanceof TraceEvent.TaskStarted s) {
-            task = new Task(s.pid(), s.mm(), s.program());
-        } else if (own instanceof TraceEvent.TlbFilled f) {
-            entries(f.mm()).put(f.va(), new TlbEntry(f.frame(), f.frameEpoch(), f.writable()));
-        } else if (own instanceof TraceEvent.MemoryAccessed) {
-            task.wait = Wait.READY;
-            task.iteration++;
-            if (task.op() instanceof TaskOp.Touch touch && touch.rounds() > 0
-                    && task.iteration >= (long) touch.pages() * touch.rounds()) {
+            case MM_SWITCHED -> {
+                TraceEvent.MmSwitched s = (TraceEvent.MmSwitched) own;
+                long prevGen = ctxTlbGen.getOrDefault(s.mm(), 0L);
+                if (s.mm() != INIT_MM && prevGen < s.localTlbGen()) {
+                    // switch_mm_irqs_off: a stale context generation means a full flush on load.
+                    entries(s.mm()).clear();
+                }
+                loadedMm = s.mm();
+                lazy = false;
+                if (s.mm() != INIT_MM) {
+                    ctxTlbGen.put(s.mm(), s.localTlbGen());
+                }
+                yield true;
+            }
+            case TASK_STARTED -> {
+                TraceEvent.TaskStarted s = (TraceEvent.TaskStarted) own;
+                task = new Task(s.pid(), s.mm(), s.program());
+                yield true;
+            }
+            case TLB_FILLED -> {
+                TraceEvent.TlbFilled f = (TraceEvent.TlbFilled) own;
+                entries(f.mm()).put(f.va(), new TlbEntry(f.frame(), f.frameEpoch(), f.writable()));
+                yield true;
+            }
+            case MEMORY_ACCESSED -> {
+                task.wait = Wait.READY;
+                task.iteration++;
+                if (task.op() instanceof TaskOp.Touch touch && touch.rounds() > 0
+                        && task.iteration >= (long) touch.pages() * touch.rounds()) {
+                    task.pc++;
+                    task.iteration = 0;
+                }
+                yield true;
+            }
+            case PAGE_WALK_REQUESTED -> {
+                task.wait = Wait.WALK;
+                yield true;
+            }
+            case PAGE_FAULT_RAISED -> {
+                task.wait = Wait.FAULT;
+                yield true;
+            }
+            case MUNMAP, MPROTECT, MADVISE, MEMORY_RECLAIM -> {
+                task.wait = Wait.SYSCALL;
                 task.pc++;
                 task.iteration = 0;
+                yield true;
             }
-        } else if (own instanceof WalkEvent.PageWalkRequested) {
-            task.wait = Wait.WALK;
-        } else if (own instanceof FaultEvent.PageFaultRaised) {
-            task.wait = Wait.FAULT;
-        } else if (own instanceof SyscallEvent.Munmap || own instanceof SyscallEvent.Mprotect
-                || own instanceof SyscallEvent.Madvise || own instanceof SyscallEvent.MemoryReclaim) {
-            task.wait = Wait.SYSCALL;
-            task.pc++;
-            task.iteration = 0;
-        } else if (own instanceof SyscallEvent.TaskExited) {
-            task = null;
-            lazy = true; // enter_lazy_tlb: the idle task keeps the exited task's mm loaded
-        } else if (own instanceof IpiEvent.TlbFlushed f) {
-            if (f.kind() == FlushKind.PARTIAL) {
-                entries(f.mm()).keySet().removeIf(va -> Kernel.covers(f.start(), f.end(), va));
-            } else if (f.kind() == FlushKind.FULL) {
-                entries(f.mm()).clear();
+            case TASK_EXITED -> {
+                task = null;
+                lazy = true; // enter_lazy_tlb: the idle task keeps the exited task's mm loaded
+                yield true;
             }
-            if (f.kind() == FlushKind.PARTIAL || f.kind() == FlushKind.FULL) {
-                ctxTlbGen.put(f.mm(), f.localTlbGen());
+            case TLB_FLUSHED -> {
+                IpiEvent.TlbFlushed f = (IpiEvent.TlbFlushed) own;
+                if (f.kind() == FlushKind.PARTIAL) {
+                    entries(f.mm()).keySet().removeIf(va -> Kernel.covers(f.start(), f.end(), va));
+                } else if (f.kind() == FlushKind.FULL) {
+                    entries(f.mm()).clear();
+                }
+                if (f.kind() == FlushKind.PARTIAL || f.kind() == FlushKind.FULL) {
+                    ctxTlbGen.put(f.mm(), f.localTlbGen());
+                }
+                yield true;
             }
-        } else if (own instanceof TraceEvent.TaskComputed) {
-            task.pc++;
-            task.iteration = 0;
-        } else if (own instanceof IpiEvent.TlbiCompleted t) {
-            entries(t.mm()).keySet().removeIf(va -> Kernel.covers(t.start(), t.end(), va));
-        } else if (own instanceof InjectionEvent.FaultInjected) {
-            // a lost IPI changes nothing here: that is the fault
-        } else {
+            case TASK_COMPUTED -> {
+                task.pc++;
+                task.iteration = 0;
+                yield true;
+            }
+            case TLBI_COMPLETED -> {
+                IpiEvent.TlbiCompleted t = (IpiEvent.TlbiCompleted) own;
+                entries(t.mm()).keySet().removeIf(va -> Kernel.covers(t.start(), t.end(), va));
+                yield true;
+            }
+            case FAULT_INJECTED -> true; // a lost IPI changes nothing here: that is the fault
+            // never a CPU's own event
+            case TASK_SCHEDULED, FLUSH_TLB, TLBI, SVA_BOUND, SVA_UNBOUND, SECONDARY_TLB_HOOK_CALLED,
+                    INVALIDATE_SECONDARY_TLBS, CMDQ_ISSUED, IOTLB_INVALIDATED, ATC_INVALIDATED,
+                    SECONDARY_TLBS_INVALIDATED, PAGE_WALK_COMPLETED, PAGE_FAULT_HANDLED, DEVICE_FAULT_RAISED,
+                    PAGE_RESPONSE_SENT, KERNEL_OOPS, STALL_DETECTED, MUNMAP_RETURNED, MPROTECT_RETURNED,
+                    MADVISE_RETURNED, MEMORY_RECLAIM_RETURNED, MM_CREATED, VMA_MAPPED, VMA_UNMAPPED,
+                    VMA_PROTECTION_CHANGED, FRAME_ALLOCATED, PTE_SET, PTE_CLEARED, PTE_YOUNG_CLEARED,
+                    RECLAIM_PAGES_CALLED, MMU_GATHER_STARTED, MMU_GATHER_FINISHED, MM_TLB_GEN_INCREMENTED,
+                    FRAME_FREED, PTE_PROTECTION_CHANGED, TLB_FLUSH_STARTED, TLB_FLUSH_FINISHED,
+                    TLB_BATCH_ADD_PENDING, TLB_BATCH_FLUSH_STARTED, TLB_BATCHED_PENDING_FLUSHED,
+                    MEMORY_PRESSURE, TLB_FLUSH_CALLED, PAGE_TABLE_FREED, PASID_BOUND, IOTLB_FILLED, ATC_FILLED,
+                    DMA_COMPLETED, DMA_ABORTED, TRACE_MARKER, RUN_COMPLETED, TRACE_IMPORTED, TIMER_FIRED -> false;
+        };
+        if (!applied) {
             throw new IllegalStateException(nodeId + ": cannot apply " + own.getClass().getSimpleName());
         }
     }

@@ -178,28 +178,63 @@ public final class Iommu implements NodeStateMachine {
             return Decision.NONE;
         }
         Decider d = new Decider(this);
-        if (input instanceof ControlEvent.RunStarted started) {
-            evolve(started);
-        } else if (input instanceof ControlEvent.RunCompleted) {
-            for (String device : devices.keySet()) {
-                d.cancelTimer(DMA_TIMER_PREFIX + device);
+        boolean handled = switch (input.type()) {
+            case RUN_STARTED -> {
+                ControlEvent.RunStarted started = (ControlEvent.RunStarted) input;
+                evolve(started);
+                yield true;
             }
-            d.emit(new ControlEvent.NodeQuiesced(NodeIds.CONTROL, nodeId));
-        } else if (input instanceof SecondaryTlbEvent.SvaBound bound) {
-            d.emit(new TraceEvent.PasidBound(nodeId, bound.device(), bound.pasid(), bound.mm(), bound.ats()));
-            DmaProgram dma = dmaPrograms.get(bound.device());
-            if (dma != null) {
-                d.timer(DMA_TIMER_PREFIX + bound.device(), nowNs + dma.periodNs());
+            case RUN_COMPLETED -> {
+                for (String device : devices.keySet()) {
+                    d.cancelTimer(DMA_TIMER_PREFIX + device);
+                }
+                d.emit(new ControlEvent.NodeQuiesced(NodeIds.CONTROL, nodeId));
+                yield true;
             }
-        } else if (input instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs request) {
-            armSmmuMmArchInvalidateSecondaryTlbs(d, request, nowNs);
-        } else if (input instanceof ControlEvent.TimerFired timer) {
-            onTimer(d, timer.timer(), nowNs);
-        } else if (input instanceof WalkEvent.PageWalkCompleted walk) {
-            onPageWalkCompleted(d, walk, nowNs);
-        } else if (input instanceof FaultEvent.PageResponseSent response) {
-            onPageResponse(d, response, nowNs);
-        }
+            case SVA_BOUND -> {
+                SecondaryTlbEvent.SvaBound bound = (SecondaryTlbEvent.SvaBound) input;
+                d.emit(new TraceEvent.PasidBound(nodeId, bound.device(), bound.pasid(), bound.mm(), bound.ats()));
+                DmaProgram dma = dmaPrograms.get(bound.device());
+                if (dma != null) {
+                    d.timer(DMA_TIMER_PREFIX + bound.device(), nowNs + dma.periodNs());
+                }
+                yield true;
+            }
+            case INVALIDATE_SECONDARY_TLBS -> {
+                SecondaryTlbEvent.InvalidateSecondaryTlbs request = (SecondaryTlbEvent.InvalidateSecondaryTlbs) input;
+                armSmmuMmArchInvalidateSecondaryTlbs(d, request, nowNs);
+                yield true;
+            }
+            case TIMER_FIRED -> {
+                ControlEvent.TimerFired timer = (ControlEvent.TimerFired) input;
+                onTimer(d, timer.timer(), nowNs);
+                yield true;
+            }
+            case PAGE_WALK_COMPLETED -> {
+                WalkEvent.PageWalkCompleted walk = (WalkEvent.PageWalkCompleted) input;
+                onPageWalkCompleted(d, walk, nowNs);
+                yield true;
+            }
+            case PAGE_RESPONSE_SENT -> {
+                FaultEvent.PageResponseSent response = (FaultEvent.PageResponseSent) input;
+                onPageResponse(d, response, nowNs);
+                yield true;
+            }
+            // not an IOMMU's input: other nodes' requests and facts
+            case TASK_SCHEDULED, FLUSH_TLB, TLB_FLUSHED, TLBI, TLBI_COMPLETED, SVA_UNBOUND,
+                    SECONDARY_TLB_HOOK_CALLED, CMDQ_ISSUED, IOTLB_INVALIDATED, ATC_INVALIDATED,
+                    SECONDARY_TLBS_INVALIDATED, PAGE_WALK_REQUESTED, PAGE_FAULT_RAISED, PAGE_FAULT_HANDLED,
+                    DEVICE_FAULT_RAISED, KERNEL_OOPS, STALL_DETECTED, MUNMAP, MUNMAP_RETURNED, TASK_EXITED,
+                    MPROTECT, MPROTECT_RETURNED, MADVISE, MADVISE_RETURNED, MEMORY_RECLAIM,
+                    MEMORY_RECLAIM_RETURNED, MM_CREATED, VMA_MAPPED, VMA_UNMAPPED, VMA_PROTECTION_CHANGED,
+                    FRAME_ALLOCATED, PTE_SET, PTE_CLEARED, PTE_YOUNG_CLEARED, RECLAIM_PAGES_CALLED,
+                    MMU_GATHER_STARTED, MMU_GATHER_FINISHED, MM_TLB_GEN_INCREMENTED, FRAME_FREED,
+                    PTE_PROTECTION_CHANGED, TLB_FLUSH_STARTED, TLB_FLUSH_FINISHED, TLB_BATCH_ADD_PENDING,
+                    TLB_BATCH_FLUSH_STARTED, TLB_BATCHED_PENDING_FLUSHED, MEMORY_PRESSURE, TLB_FLUSH_CALLED,
+                    PAGE_TABLE_FREED, MM_SWITCHED, TASK_STARTED, TASK_COMPUTED, TLB_FILLED, MEMORY_ACCESSED,
+                    PASID_BOUND, IOTLB_FILLED, ATC_FILLED, DMA_COMPLETED, DMA_ABORTED, TRACE_MARKER,
+                    TRACE_IMPORTED, NODE_QUIESCED, FAULT_INJECTED -> false;
+        };
         return d.decision();
     }
 
@@ -486,56 +521,112 @@ public final class Iommu implements NodeStateMachine {
 
     @Override
     public void evolve(Event own) {
-        if (own instanceof ControlEvent.RunStarted started) {
-            lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
-            cmdqSyncNs = started.scenario().timing().cmdqSyncNs();
-            arm64 = "arm64".equals(started.scenario().arch());
-            faults = started.scenario().faults().matcherFor(nodeId, started.seed());
-            for (var spec : started.scenario().devices()) {
-                if (NodeIds.iommu(spec.iommu()).equals(nodeId)) {
-                    dmaPrograms.put(spec.id(), spec.dma());
+        boolean applied = switch (own.type()) {
+            case RUN_STARTED -> {
+                ControlEvent.RunStarted started = (ControlEvent.RunStarted) own;
+                lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
+                cmdqSyncNs = started.scenario().timing().cmdqSyncNs();
+                arm64 = "arm64".equals(started.scenario().arch());
+                faults = started.scenario().faults().matcherFor(nodeId, started.seed());
+                for (var spec : started.scenario().devices()) {
+                    if (NodeIds.iommu(spec.iommu()).equals(nodeId)) {
+                        dmaPrograms.put(spec.id(), spec.dma());
+                    }
                 }
+                yield true;
             }
-        } else if (own instanceof ControlEvent.NodeQuiesced) {
-            lifecycle = lifecycle.transitionTo(Lifecycle.QUIESCED, nodeId);
-        } else if (own instanceof TraceEvent.PasidBound b) {
-            devices.put(b.device(), new Device(b.device(), b.pasid(), b.mm(), b.ats(), dmaPrograms.get(b.device())));
-        } else if (own instanceof TraceEvent.IotlbFilled f) {
-            iotlb(f.pasid()).put(f.va(), new Entry(f.frame(), f.frameEpoch(), f.writable()));
-        } else if (own instanceof TraceEvent.AtcFilled f) {
-            devices.get(f.device()).atc.put(f.va(), new Entry(f.frame(), f.frameEpoch(), f.writable()));
-        } else if (own instanceof TraceEvent.DmaCompleted c) {
-            Device dev = devices.get(c.device());
-            dev.wait = DeviceWait.READY;
-            dev.cursor++;
-        } else if (own instanceof TraceEvent.DmaAborted a) {
-            Device dev = devices.get(a.device());
-            dev.wait = DeviceWait.READY;
-            dev.cursor++;
-        } else if (own instanceof WalkEvent.PageWalkRequested w) {
-            devices.get(w.stream()).wait = DeviceWait.WALK;
-        } else if (own instanceof FaultEvent.DeviceFaultRaised f) {
-            devices.get(f.device()).wait = DeviceWait.PRI;
-        } else if (own instanceof SecondaryTlbEvent.CommandsIssued c) {
-            String key = invalidationKey(c.shootdownId(), c.pasid());
-            Invalidation inv = invalidations.get(key);
-            boolean tlbi = c.commands().get(0).startsWith("TLBI");
-            if (inv == null) {
-                inv = new Invalidation(c.shootdownId(), c.mm(), c.pasid(), c.start(), c.end());
-                inv.phase = tlbi ? InvalPhase.IOTLB_SYNC : InvalPhase.ATC_FIRST;
-                invalidations.put(key, inv);
-            } else {
-                inv.phase = tlbi ? InvalPhase.IOTLB_LAST : InvalPhase.ATC_SYNC;
+            case NODE_QUIESCED -> {
+                lifecycle = lifecycle.transitionTo(Lifecycle.QUIESCED, nodeId);
+                yield true;
             }
-        } else if (own instanceof SecondaryTlbEvent.IotlbInvalidated i) {
-            iotlb(i.pasid()).keySet().removeIf(va -> Kernel.covers(i.start(), i.end(), va));
-        } else if (own instanceof SecondaryTlbEvent.AtcInvalidated a) {
-            devices.get(a.device()).atc.keySet().removeIf(va -> Kernel.covers(a.start(), a.end(), va));
-        } else if (own instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated s) {
-            invalidations.remove(invalidationKey(s.shootdownId(), s.pasid()));
-        } else if (own instanceof InjectionEvent.FaultInjected f) {
-            evolveFault(f);
-        } else {
+            case PASID_BOUND -> {
+                TraceEvent.PasidBound b = (TraceEvent.PasidBound) own;
+                devices.put(b.device(), new Device(b.device(), b.pasid(), b.mm(), b.ats(), dmaPrograms.get(b.device())));
+                yield true;
+            }
+            case IOTLB_FILLED -> {
+                TraceEvent.IotlbFilled f = (TraceEvent.IotlbFilled) own;
+                iotlb(f.pasid()).put(f.va(), new Entry(f.frame(), f.frameEpoch(), f.writable()));
+                yield true;
+            }
+            case ATC_FILLED -> {
+                TraceEvent.AtcFilled f = (TraceEvent.AtcFilled) own;
+                devices.get(f.device()).atc.put(f.va(), new Entry(f.frame(), f.frameEpoch(), f.writable()));
+                yield true;
+            }
+            case DMA_COMPLETED -> {
+                TraceEvent.DmaCompleted c = (TraceEvent.DmaCompleted) own;
+                Device dev = devices.get(c.device());
+                dev.wait = DeviceWait.READY;
+                dev.cursor++;
+                yield true;
+            }
+            case DMA_ABORTED -> {
+                TraceEvent.DmaAborted a = (TraceEvent.DmaAborted) own;
+                Device dev = devices.get(a.device());
+                dev.wait = DeviceWait.READY;
+                dev.cursor++;
+                yield true;
+            }
+            case PAGE_WALK_REQUESTED -> {
+                WalkEvent.PageWalkRequested w = (WalkEvent.PageWalkRequested) own;
+                devices.get(w.stream()).wait = DeviceWait.WALK;
+                yield true;
+            }
+            case DEVICE_FAULT_RAISED -> {
+                FaultEvent.DeviceFaultRaised f = (FaultEvent.DeviceFaultRaised) own;
+                devices.get(f.device()).wait = DeviceWait.PRI;
+                yield true;
+            }
+            case CMDQ_ISSUED -> {
+                SecondaryTlbEvent.CommandsIssued c = (SecondaryTlbEvent.CommandsIssued) own;
+                String key = invalidationKey(c.shootdownId(), c.pasid());
+                Invalidation inv = invalidations.get(key);
+                boolean tlbi = c.commands().get(0).startsWith("TLBI");
+                if (inv == null) {
+                    inv = new Invalidation(c.shootdownId(), c.mm(), c.pasid(), c.start(), c.end());
+                    inv.phase = tlbi ? InvalPhase.IOTLB_SYNC : InvalPhase.ATC_FIRST;
+                    invalidations.put(key, inv);
+                } else {
+                    inv.phase = tlbi ? InvalPhase.IOTLB_LAST : InvalPhase.ATC_SYNC;
+                }
+                yield true;
+            }
+            case IOTLB_INVALIDATED -> {
+                SecondaryTlbEvent.IotlbInvalidated i = (SecondaryTlbEvent.IotlbInvalidated) own;
+                iotlb(i.pasid()).keySet().removeIf(va -> Kernel.covers(i.start(), i.end(), va));
+                yield true;
+            }
+            case ATC_INVALIDATED -> {
+                SecondaryTlbEvent.AtcInvalidated a = (SecondaryTlbEvent.AtcInvalidated) own;
+                devices.get(a.device()).atc.keySet().removeIf(va -> Kernel.covers(a.start(), a.end(), va));
+                yield true;
+            }
+            case SECONDARY_TLBS_INVALIDATED -> {
+                SecondaryTlbEvent.SecondaryTlbsInvalidated s = (SecondaryTlbEvent.SecondaryTlbsInvalidated) own;
+                invalidations.remove(invalidationKey(s.shootdownId(), s.pasid()));
+                yield true;
+            }
+            case FAULT_INJECTED -> {
+                InjectionEvent.FaultInjected f = (InjectionEvent.FaultInjected) own;
+                evolveFault(f);
+                yield true;
+            }
+            // never an IOMMU's own event, nor an input it keeps
+            case TASK_SCHEDULED, FLUSH_TLB, TLB_FLUSHED, TLBI, TLBI_COMPLETED, SVA_BOUND, SVA_UNBOUND,
+                    SECONDARY_TLB_HOOK_CALLED, INVALIDATE_SECONDARY_TLBS, PAGE_WALK_COMPLETED,
+                    PAGE_FAULT_RAISED, PAGE_FAULT_HANDLED, PAGE_RESPONSE_SENT, KERNEL_OOPS, STALL_DETECTED,
+                    MUNMAP, MUNMAP_RETURNED, TASK_EXITED, MPROTECT, MPROTECT_RETURNED, MADVISE,
+                    MADVISE_RETURNED, MEMORY_RECLAIM, MEMORY_RECLAIM_RETURNED, MM_CREATED, VMA_MAPPED,
+                    VMA_UNMAPPED, VMA_PROTECTION_CHANGED, FRAME_ALLOCATED, PTE_SET, PTE_CLEARED,
+                    PTE_YOUNG_CLEARED, RECLAIM_PAGES_CALLED, MMU_GATHER_STARTED, MMU_GATHER_FINISHED,
+                    MM_TLB_GEN_INCREMENTED, FRAME_FREED, PTE_PROTECTION_CHANGED, TLB_FLUSH_STARTED,
+                    TLB_FLUSH_FINISHED, TLB_BATCH_ADD_PENDING, TLB_BATCH_FLUSH_STARTED,
+                    TLB_BATCHED_PENDING_FLUSHED, MEMORY_PRESSURE, TLB_FLUSH_CALLED, PAGE_TABLE_FREED,
+                    MM_SWITCHED, TASK_STARTED, TASK_COMPUTED, TLB_FILLED, MEMORY_ACCESSED, TRACE_MARKER,
+                    RUN_COMPLETED, TRACE_IMPORTED, TIMER_FIRED -> false;
+        };
+        if (!applied) {
             throw new IllegalStateException(nodeId + ": cannot apply " + own.getClass().getSimpleName());
         }
     }

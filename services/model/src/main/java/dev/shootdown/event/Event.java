@@ -87,4 +87,9 @@ public sealed interface Event
 
     /** The family, hence the topic, this event travels on. */
     Family family();
+
+    /** This event's type: what a dispatch {@code switch}es on (see {@link EventType}). */
+    default EventType type() {
+        return EventType.of(this);
+    }
 }

@@ -116,7 +116,7 @@ public record FaultSpec(
         String sender = link == null ? null : link.substring(0, link.indexOf('>'));
         return (sender == null || in.node().equals(sender))
                 && (topic == null || in.event().family().topicSuffix().equals(topic))
-                && (event == null || event.equals(dev.shootdown.event.EventTypes.name(in.event())));
+                && (event == null || event.equals(in.event().type().typeName()));
     }
 
     /** Whether the model fault may hit {@code nodeId} at {@code nowNs} (node and time filters only). */

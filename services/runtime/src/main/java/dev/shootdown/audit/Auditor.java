@@ -27,35 +27,11 @@ import java.util.TreeMap;
 /**
  * Judges a run from its log alone. Feed it every envelope in causal order ({@code CausalOrder});
  * it mirrors every CPU TLB, IOTLB and ATC from their fill and invalidation events, and checks,
- * with happens-before taken from the vector clocks:
- *
- * <ul>
- *   <li><b>use after free</b>: no access through a translation to a frame allocation that was
- *       freed before it, or concurrently with it;
- *   <li><b>coverage at the free</b>: every cache that held a translation to a frame dropped it,
- *       by an invalidation that happened before the frame was freed (CPUs that no longer have
- *       the mm loaded flush when they switch back, so they are exempt here);
- *   <li><b>secondary coverage</b>: every PTE change of a shootdown (cleared, made read-only, or
- *       made writable with a flush, as arm64 does) in an mm with secondary TLBs is covered, for
- *       each of them, by a completed invalidation after the PTE write and before the frame is
- *       freed and the operation returns or the flush finishes;
- *   <li><b>stale translation use</b>: no access through a translation cached before a PTE change
- *       whose operation was done before the access and that forbids it;
- *   <li><b>right mm</b>: the secondary-TLB hook names an mm whose PTEs its shootdown changed; a
- *       simulated oops (the NULL mm) is a violation;
- *   <li><b>fault progress</b>: K SUCCESS page responses in a row for the same device, PASID,
- *       address and access, while the mirrored PTE already allowed it, are a livelock;
- *   <li><b>ATC after IOTLB</b> ({@code atc-before-iotlb}): an ATC_INV is issued only after the
- *       IOTLB invalidation of the same shootdown and PASID was issued and synced, in an earlier
- *       step of the IOMMU (arm-smmu-v3.c: arm_smmu_atc_inv_domain after the TLBI's CMD_SYNC);
- *   <li><b>CPU coverage at the end</b>: a CPU that was delivered a flush IPI of a shootdown that
- *       never completed, never acknowledged it and still holds a translation of a page that
- *       shootdown changed is a {@code missing-cpu-invalidation} (a lost IPI).
- *   <li><b>flush progress</b> ({@code non-responsive-csd-lock}): a CPU that was delivered a flush
- *       IPI of a shootdown that never completed and never acknowledged it leaves the initiator
- *       spinning in csd_lock_wait for ever (kernel/smp.c), whether or not it still holds a stale
- *       entry: the shootdown hangs, its frames are never freed.
- * </ul>
+ * with happens-before taken from the vector clocks, that no access uses a freed frame or a
+ * translation its shootdown should have removed, that every cache is covered at the free and
+ * every secondary TLB before the operation returns, that the hook names the right mm, that faults
+ * and flushes make progress, and that an ATC is invalidated after its IOTLB (docs/audit.md lists
+ * the rules; each check's class says what it holds and why).
  *
  * <p>A secondary completion counts as coverage only if its IOMMU's IOTLB invalidation of the same
  * shootdown and PASID was seen before it: an IOMMU that dropped its TLBI still completes the
@@ -80,7 +56,9 @@ import java.util.TreeMap;
  * and the shootdowns in flight ({@link Shootdowns}) up to date from each envelope, and hands it to
  * the checks, one class per invariant ({@link UseAfterFree}, {@link CoverageAtFree},
  * {@link SecondaryCoverage}, {@link StaleTranslationUse}, {@link RightMm}, {@link FaultProgress},
- * {@link AtcAfterIotlb}, {@link FlushProgress}), which report to {@link Verdicts}.
+ * {@link AtcAfterIotlb}, {@link FlushProgress}), which report to {@link Verdicts}. It switches
+ * over every {@link dev.shootdown.event.EventType}: an event type added to the model does not
+ * compile until the auditor says what it does with it.
  */
 public final class Auditor {
 
@@ -105,29 +83,13 @@ public final class Auditor {
         }
     }
 
-    /** The default sink: everything in memory, for {@link #finish()}'s report. */
-    private static final class Collecting implements Sink {
-        final List<Violation> violations = new ArrayList<>();
-        final List<ShootdownSummary> shootdowns = new ArrayList<>();
-
-        @Override
-        public void onViolation(Violation violation) {
-            violations.add(violation);
-        }
-
-        @Override
-        public void onShootdown(ShootdownSummary shootdown) {
-            shootdowns.add(shootdown);
-        }
-    }
-
     /** The report lists at most this many injected faults; {@link AuditReport#faultsInjected} counts them all. */
     static final int LISTED_FAULTS = 1000;
 
     /** Summaries wait at most this many for an earlier shootdown to finish, so they come out in id order. */
     static final int SUMMARY_REORDER_LIMIT = 1024;
 
-    private final Collecting collected;
+    private final CollectingSink collected;
     private final int faultLivelockThreshold;
     private final Verdicts verdicts;
     private final Mirrors mirrors;
@@ -184,7 +146,7 @@ public final class Auditor {
         if (faultLivelockThreshold < 1) {
             throw new IllegalArgumentException("the fault-livelock threshold must be at least 1, was " + faultLivelockThreshold);
         }
-        this.collected = sink == null ? new Collecting() : null;
+        this.collected = sink == null ? new CollectingSink() : null;
         Sink to = sink == null ? collected : sink;
         this.faultLivelockThreshold = faultLivelockThreshold;
         this.verdicts = new Verdicts(to);
@@ -255,161 +217,262 @@ public final class Auditor {
         lastTimeNs = Math.max(lastTimeNs, e.timeNs());
         mirrors.lastOfNode.put(e.node(), e);
         Event ev = e.event();
-        if (ev instanceof ControlEvent.RunStarted s) {
-            run = s.runId();
-            seed = s.seed();
-            scenario = s.scenario();
-        } else if (ev instanceof ControlEvent.TraceImported t) {
-            imported = t;
-            shootdowns.imported = true;
-        } else if (ev instanceof SecondaryTlbEvent.SvaUnbound u) {
-            mirrors.unbound(u);
-        } else if (ev instanceof ControlEvent.RunCompleted c) {
-            complete = true;
-            ended = c.reason();
-        } else if (ev instanceof TraceEvent.MmSwitched s) {
-            mirrors.mmSwitched(s.cpu(), s.mm());
-        } else if (ev instanceof SyscallEvent.TaskExited x) {
-            mirrors.taskExited(x.cpu());
-        } else if (ev instanceof TraceEvent.TlbFilled f) {
-            mirrors.fill(Mirrors.cpuHolder(f.cpu(), f.mm()), f.mm(), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
-        } else if (ev instanceof TraceEvent.IotlbFilled f) {
-            mirrors.fill(Mirrors.iotlbHolder(e.node(), f.pasid()), mirrors.mmOfPasid(e.node(), f.pasid()), f.va(),
-                    new FrameKey(f.frame(), f.frameEpoch()), e);
-        } else if (ev instanceof TraceEvent.AtcFilled f) {
-            mirrors.fill(Mirrors.atcHolder(e.node(), f.device()), mirrors.mmOfPasid(e.node(), f.pasid()), f.va(),
-                    new FrameKey(f.frame(), f.frameEpoch()), e);
-        } else if (ev instanceof TraceEvent.MemoryAccessed a) {
-            cpuAccesses++;
-            useAfterFree.access(e, a.cpu(), a.mm(), a.va(), new FrameKey(a.frame(), a.frameEpoch()), Mirrors.cpuHolder(a.cpu(), a.mm()),
-                    a.access(), a.tlbHit());
-        } else if (ev instanceof TraceEvent.DmaCompleted a) {
-            dmaAccesses++;
-            String holder = a.source() == TraceEvent.TranslationSource.ATC ? Mirrors.atcHolder(e.node(), a.device())
-                    : Mirrors.iotlbHolder(e.node(), a.pasid());
-            useAfterFree.access(e, a.device(), mirrors.mmOfPasid(e.node(), a.pasid()), a.va(), new FrameKey(a.frame(), a.frameEpoch()),
-                    holder, a.access(), a.source() != TraceEvent.TranslationSource.WALK);
-        } else if (ev instanceof FaultEvent.DeviceFaultRaised f) {
-            deviceFaults++;
-            faultProgress.faulted(e, f);
-        } else if (ev instanceof FaultEvent.PageResponseSent r) {
-            faultProgress.pageResponse(e, r);
-        } else if (ev instanceof FaultEvent.KernelOops o) {
-            rightMm.oops(e, o);
-            // The oops killed the context that ran the shootdown: it never finishes, and nothing more comes of it.
-            sd(o.shootdownId()).ifPresent(this::letGo);
-        } else if (ev instanceof FaultEvent.StallDetected) {
-            flushProgress.stallDetected(e);
-        } else if (ev instanceof IpiEvent.TlbFlushed f) {
-            onTlbFlushed(e, f);
-        } else if (ev instanceof IpiEvent.FlushTlb f) {
-            sd(f.shootdownId()).ifPresent(sd -> {
-                sd.flushIssued.put(f.target(), e);
+        boolean handled = switch (ev.type()) {
+            case RUN_STARTED -> {
+                ControlEvent.RunStarted s = (ControlEvent.RunStarted) ev;
+                run = s.runId();
+                seed = s.seed();
+                scenario = s.scenario();
+                yield true;
+            }
+            case TRACE_IMPORTED -> {
+                ControlEvent.TraceImported t = (ControlEvent.TraceImported) ev;
+                imported = t;
+                shootdowns.imported = true;
+                yield true;
+            }
+            case SVA_UNBOUND -> {
+                SecondaryTlbEvent.SvaUnbound u = (SecondaryTlbEvent.SvaUnbound) ev;
+                mirrors.unbound(u);
+                yield true;
+            }
+            case RUN_COMPLETED -> {
+                ControlEvent.RunCompleted c = (ControlEvent.RunCompleted) ev;
+                complete = true;
+                ended = c.reason();
+                yield true;
+            }
+            case MM_SWITCHED -> {
+                TraceEvent.MmSwitched s = (TraceEvent.MmSwitched) ev;
+                mirrors.mmSwitched(s.cpu(), s.mm());
+                yield true;
+            }
+            case TASK_EXITED -> {
+                SyscallEvent.TaskExited x = (SyscallEvent.TaskExited) ev;
+                mirrors.taskExited(x.cpu());
+                yield true;
+            }
+            case TLB_FILLED -> {
+                TraceEvent.TlbFilled f = (TraceEvent.TlbFilled) ev;
+                mirrors.fill(Mirrors.cpuHolder(f.cpu(), f.mm()), f.mm(), f.va(), new FrameKey(f.frame(), f.frameEpoch()), e);
+                yield true;
+            }
+            case IOTLB_FILLED -> {
+                TraceEvent.IotlbFilled f = (TraceEvent.IotlbFilled) ev;
+                mirrors.fill(Mirrors.iotlbHolder(e.node(), f.pasid()), mirrors.mmOfPasid(e.node(), f.pasid()), f.va(),
+                        new FrameKey(f.frame(), f.frameEpoch()), e);
+                yield true;
+            }
+            case ATC_FILLED -> {
+                TraceEvent.AtcFilled f = (TraceEvent.AtcFilled) ev;
+                mirrors.fill(Mirrors.atcHolder(e.node(), f.device()), mirrors.mmOfPasid(e.node(), f.pasid()), f.va(),
+                        new FrameKey(f.frame(), f.frameEpoch()), e);
+                yield true;
+            }
+            case MEMORY_ACCESSED -> {
+                TraceEvent.MemoryAccessed a = (TraceEvent.MemoryAccessed) ev;
+                cpuAccesses++;
+                useAfterFree.access(e, a.cpu(), a.mm(), a.va(), new FrameKey(a.frame(), a.frameEpoch()), Mirrors.cpuHolder(a.cpu(), a.mm()),
+                        a.access(), a.tlbHit());
+                yield true;
+            }
+            case DMA_COMPLETED -> {
+                TraceEvent.DmaCompleted a = (TraceEvent.DmaCompleted) ev;
+                dmaAccesses++;
+                String holder = a.source() == TraceEvent.TranslationSource.ATC ? Mirrors.atcHolder(e.node(), a.device())
+                        : Mirrors.iotlbHolder(e.node(), a.pasid());
+                useAfterFree.access(e, a.device(), mirrors.mmOfPasid(e.node(), a.pasid()), a.va(), new FrameKey(a.frame(), a.frameEpoch()),
+                        holder, a.access(), a.source() != TraceEvent.TranslationSource.WALK);
+                yield true;
+            }
+            case DEVICE_FAULT_RAISED -> {
+                FaultEvent.DeviceFaultRaised f = (FaultEvent.DeviceFaultRaised) ev;
+                deviceFaults++;
+                faultProgress.faulted(e, f);
+                yield true;
+            }
+            case PAGE_RESPONSE_SENT -> {
+                FaultEvent.PageResponseSent r = (FaultEvent.PageResponseSent) ev;
+                faultProgress.pageResponse(e, r);
+                yield true;
+            }
+            case KERNEL_OOPS -> {
+                FaultEvent.KernelOops o = (FaultEvent.KernelOops) ev;
+                rightMm.oops(e, o);
+                // The oops killed the context that ran the shootdown: it never finishes, and nothing more comes of it.
+                sd(o.shootdownId()).ifPresent(this::letGo);
+                yield true;
+            }
+            case STALL_DETECTED -> {
+                flushProgress.stallDetected(e);
+                yield true;
+            }
+            case TLB_FLUSHED -> {
+                IpiEvent.TlbFlushed f = (IpiEvent.TlbFlushed) ev;
+                onTlbFlushed(e, f);
+                yield true;
+            }
+            case FLUSH_TLB -> {
+                IpiEvent.FlushTlb f = (IpiEvent.FlushTlb) ev;
+                sd(f.shootdownId()).ifPresent(sd -> sd.flushRequested(f.target(), e, imported != null));
+                yield true;
+            }
+            case TLBI -> {
+                IpiEvent.Tlbi t = (IpiEvent.Tlbi) ev;
+                sd(t.shootdownId()).ifPresent(sd -> sd.flushIssued.put(t.target(), e));
+                yield true;
+            }
+            case TLBI_COMPLETED -> {
+                IpiEvent.TlbiCompleted t = (IpiEvent.TlbiCompleted) ev;
+                // arm64: the broadcast TLBI dropped the CPU's entries of the mm in the range, whatever it has loaded.
+                // A CPU flush completion of its shootdown; a reclaim batch has one per page, the last one counts.
+                mirrors.drop(Mirrors.cpuHolder(t.cpu(), t.mm()), t.start(), t.end(), e);
+                sd(t.shootdownId()).ifPresent(sd -> sd.flushDone.put(t.cpu(), e));
+                yield true;
+            }
+            case SECONDARY_TLB_HOOK_CALLED -> {
+                SecondaryTlbEvent.SecondaryTlbHookCalled h = (SecondaryTlbEvent.SecondaryTlbHookCalled) ev;
+                LiveShootdown sd = sd(h.shootdownId()).orElse(null);
+                if (sd != null) {
+                    sd.hookCalls.add(e);
+                }
+                rightMm.hookCalled(e, h, sd);
+                yield true;
+            }
+            case SVA_BOUND -> {
+                SecondaryTlbEvent.SvaBound b = (SecondaryTlbEvent.SvaBound) ev;
+                mirrors.bound(b);
+                yield true;
+            }
+            case INVALIDATE_SECONDARY_TLBS -> {
+                SecondaryTlbEvent.InvalidateSecondaryTlbs r = (SecondaryTlbEvent.InvalidateSecondaryTlbs) ev;
+                if (r.end() == Kernel.TLB_FLUSH_ALL) {
+                    wholeMmSecondaryInvalidations++;
+                }
+                sd(r.shootdownId()).ifPresent(sd -> sd.secondaryRequested(r.target(), e));
+                yield true;
+            }
+            case IOTLB_INVALIDATED -> {
+                SecondaryTlbEvent.IotlbInvalidated i = (SecondaryTlbEvent.IotlbInvalidated) ev;
+                mirrors.drop(Mirrors.iotlbHolder(e.node(), i.pasid()), i.start(), i.end(), e);
+                sd(i.shootdownId()).ifPresent(sd -> sd.iotlbInvalidated(e, i.pasid()));
+                yield true;
+            }
+            case ATC_INVALIDATED -> {
+                SecondaryTlbEvent.AtcInvalidated a = (SecondaryTlbEvent.AtcInvalidated) ev;
+                mirrors.drop(Mirrors.atcHolder(e.node(), a.device()), a.start(), a.end(), e);
+                sd(a.shootdownId()).ifPresent(sd -> sd.atcInvalidated(e));
+                yield true;
+            }
+            case CMDQ_ISSUED -> {
+                SecondaryTlbEvent.CommandsIssued c = (SecondaryTlbEvent.CommandsIssued) ev;
+                sd(c.shootdownId()).ifPresent(sd -> atcAfterIotlb.commandsIssued(sd, e, c));
+                yield true;
+            }
+            case SECONDARY_TLBS_INVALIDATED -> {
+                SecondaryTlbEvent.SecondaryTlbsInvalidated done = (SecondaryTlbEvent.SecondaryTlbsInvalidated) ev;
+                Optional<LiveShootdown> of = sd(done.shootdownId());
+                secondaryCoverage.completed(e, done, of);
+                of.ifPresent(sd -> sd.secondaryCompleted(done.iommu(), e, imported != null));
+                yield true;
+            }
+            case FAULT_INJECTED -> {
+                InjectionEvent.FaultInjected f = (InjectionEvent.FaultInjected) ev;
+                injectedFaults.injected(e, f);
+                yield true;
+            }
+            case MMU_GATHER_STARTED -> {
+                PageTableEvent.MmuGatherStarted g = (PageTableEvent.MmuGatherStarted) ev;
+                LiveShootdown sd = shootdowns.start(e);
                 if (imported != null) {
-                    sd.flushRequests.add(e);
+                    sd.boundAtStart = mirrors.boundTo(g.mm());
                 }
-            });
-        } else if (ev instanceof IpiEvent.Tlbi t) {
-            sd(t.shootdownId()).ifPresent(sd -> sd.flushIssued.put(t.target(), e));
-        } else if (ev instanceof IpiEvent.TlbiCompleted t) {
-            // arm64: the broadcast TLBI dropped the CPU's entries of the mm in the range, whatever it has loaded.
-            // A CPU flush completion of its shootdown; a reclaim batch has one per page, the last one counts.
-            mirrors.drop(Mirrors.cpuHolder(t.cpu(), t.mm()), t.start(), t.end(), e);
-            sd(t.shootdownId()).ifPresent(sd -> sd.flushDone.put(t.cpu(), e));
-        } else if (ev instanceof SecondaryTlbEvent.SecondaryTlbHookCalled h) {
-            LiveShootdown sd = sd(h.shootdownId()).orElse(null);
-            if (sd != null) {
-                sd.hookCalls.add(e);
+                yield true;
             }
-            rightMm.hookCalled(e, h, sd);
-        } else if (ev instanceof SecondaryTlbEvent.SvaBound b) {
-            mirrors.bound(b);
-        } else if (ev instanceof SecondaryTlbEvent.InvalidateSecondaryTlbs r) {
-            if (r.end() == Kernel.TLB_FLUSH_ALL) {
-                wholeMmSecondaryInvalidations++;
-            }
-            sd(r.shootdownId()).ifPresent(sd -> {
-                // A shootdown can ask one IOMMU more than once (6.5's per-page invalidate_range): its row is the last
-                // request's, so the earlier request's completions go with it.
-                sd.secondaryIssued.put(r.target(), e);
-                sd.iotlbDone.remove(r.target());
-                sd.atcDone.remove(r.target());
-            });
-        } else if (ev instanceof SecondaryTlbEvent.IotlbInvalidated i) {
-            mirrors.drop(Mirrors.iotlbHolder(e.node(), i.pasid()), i.start(), i.end(), e);
-            sd(i.shootdownId()).ifPresent(sd -> {
-                if (sd.answeredBy(e)) {
-                    sd.iotlbDone.put(e.node(), e.timeNs());
-                }
-                sd.iotlbInvalidated.put(e.node() + " " + i.pasid(), e);
-            });
-        } else if (ev instanceof SecondaryTlbEvent.AtcInvalidated a) {
-            mirrors.drop(Mirrors.atcHolder(e.node(), a.device()), a.start(), a.end(), e);
-            sd(a.shootdownId()).ifPresent(sd -> {
-                if (sd.answeredBy(e)) {
-                    sd.atcDone.put(e.node(), e.timeNs());
-                }
-            });
-        } else if (ev instanceof SecondaryTlbEvent.CommandsIssued c) {
-            sd(c.shootdownId()).ifPresent(sd -> atcAfterIotlb.commandsIssued(sd, e, c));
-        } else if (ev instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated done) {
-            Optional<LiveShootdown> of = sd(done.shootdownId());
-            secondaryCoverage.completed(e, done, of);
-            of.ifPresent(sd -> {
-                sd.secondaryDone.put(done.iommu(), e);
+            case TLB_FLUSH_STARTED -> {
+                PageTableEvent.TlbFlushStarted f = (PageTableEvent.TlbFlushStarted) ev;
+                LiveShootdown sd = shootdowns.start(e);
                 if (imported != null) {
-                    sd.secondaryAll.add(e);
+                    sd.boundAtStart = mirrors.boundTo(f.mm());
                 }
-            });
-        } else if (ev instanceof InjectionEvent.FaultInjected f) {
-            injectedFaults.injected(e, f);
-        } else if (ev instanceof PageTableEvent.MmuGatherStarted g) {
-            LiveShootdown sd = shootdowns.start(e);
-            if (imported != null) {
-                sd.boundAtStart = mirrors.boundTo(g.mm());
+                yield true;
             }
-        } else if (ev instanceof PageTableEvent.TlbFlushStarted f) {
-            LiveShootdown sd = shootdowns.start(e);
-            if (imported != null) {
-                sd.boundAtStart = mirrors.boundTo(f.mm());
-            }
-        } else if (ev instanceof PageTableEvent.TlbFlushCalled f && imported != null) {
-            sd(f.shootdownId()).ifPresent(sd -> {
-                sd.flushCalls.add(e);
-                sd.boundAtCall.put(e.id(), mirrors.boundTo(f.mm()));
-            });
-        } else if (ev instanceof PageTableEvent.PteSet p) {
-            mirrors.ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
-        } else if (ev instanceof PageTableEvent.PteCleared p) {
-            mirrors.ptes.put(PteKey.of(p.mm(), p.va()), new Pte(false, p.frame(), p.frameEpoch(), false, e));
-            sd(p.shootdownId()).ifPresent(sd -> {
-                stale.pteChanged(PteKey.of(p.mm(), p.va()), e, sd, false);
-                sd.pteChanges.add(e);
-                sd.ptesCleared++;
-            });
-        } else if (ev instanceof PageTableEvent.PteProtectionChanged p) {
-            mirrors.ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
-            sd(p.shootdownId()).ifPresent(sd -> {
-                if (!p.writable()) {
-                    stale.pteChanged(PteKey.of(p.mm(), p.va()), e, sd, true);
+            case TLB_FLUSH_CALLED -> {
+                PageTableEvent.TlbFlushCalled f = (PageTableEvent.TlbFlushCalled) ev;
+                if (imported != null) {
+                    sd(f.shootdownId()).ifPresent(sd -> sd.flushCalled(e, mirrors.boundTo(f.mm())));
                 }
-                sd.pteChanges.add(e);
-                sd.ptesProtectionChanged++;
-            });
-        } else if (ev instanceof PageTableEvent.FrameFreed f) {
-            framesFreed++;
-            onFrameFreed(e, f);
-        } else if (ev instanceof PageTableEvent.MmuGatherFinished f) {
-            onFinished(e, f.shootdownId());
-        } else if (ev instanceof PageTableEvent.TlbFlushFinished f) {
-            onFinished(e, f.shootdownId());
-        } else if (ev instanceof SyscallEvent.MunmapReturned r) {
-            onReturned(e, r.pid(), r.mm(), r.start(), r.end(), false);
-        } else if (ev instanceof SyscallEvent.MprotectReturned r) {
-            onReturned(e, r.pid(), r.mm(), r.start(), r.end(), true);
-        } else if (ev instanceof WalkEvent.PageWalkCompleted w && w.present()) {
-            mirrors.walkSent(e, w);
-        }
+                yield true;
+            }
+            case PTE_SET -> {
+                PageTableEvent.PteSet p = (PageTableEvent.PteSet) ev;
+                mirrors.ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
+                yield true;
+            }
+            case PTE_CLEARED -> {
+                PageTableEvent.PteCleared p = (PageTableEvent.PteCleared) ev;
+                mirrors.ptes.put(PteKey.of(p.mm(), p.va()), new Pte(false, p.frame(), p.frameEpoch(), false, e));
+                sd(p.shootdownId()).ifPresent(sd -> {
+                    stale.pteChanged(PteKey.of(p.mm(), p.va()), e, sd, false);
+                    sd.pteChanges.add(e);
+                    sd.ptesCleared++;
+                });
+                yield true;
+            }
+            case PTE_PROTECTION_CHANGED -> {
+                PageTableEvent.PteProtectionChanged p = (PageTableEvent.PteProtectionChanged) ev;
+                mirrors.ptes.put(PteKey.of(p.mm(), p.va()), new Pte(true, p.frame(), p.frameEpoch(), p.writable(), e));
+                sd(p.shootdownId()).ifPresent(sd -> {
+                    if (!p.writable()) {
+                        stale.pteChanged(PteKey.of(p.mm(), p.va()), e, sd, true);
+                    }
+                    sd.pteChanges.add(e);
+                    sd.ptesProtectionChanged++;
+                });
+                yield true;
+            }
+            case FRAME_FREED -> {
+                PageTableEvent.FrameFreed f = (PageTableEvent.FrameFreed) ev;
+                framesFreed++;
+                onFrameFreed(e, f);
+                yield true;
+            }
+            case MMU_GATHER_FINISHED -> {
+                PageTableEvent.MmuGatherFinished f = (PageTableEvent.MmuGatherFinished) ev;
+                onFinished(e, f.shootdownId());
+                yield true;
+            }
+            case TLB_FLUSH_FINISHED -> {
+                PageTableEvent.TlbFlushFinished f = (PageTableEvent.TlbFlushFinished) ev;
+                onFinished(e, f.shootdownId());
+                yield true;
+            }
+            case MUNMAP_RETURNED -> {
+                SyscallEvent.MunmapReturned r = (SyscallEvent.MunmapReturned) ev;
+                onReturned(e, r.pid(), r.mm(), r.start(), r.end(), false);
+                yield true;
+            }
+            case MPROTECT_RETURNED -> {
+                SyscallEvent.MprotectReturned r = (SyscallEvent.MprotectReturned) ev;
+                onReturned(e, r.pid(), r.mm(), r.start(), r.end(), true);
+                yield true;
+            }
+            case PAGE_WALK_COMPLETED -> {
+                WalkEvent.PageWalkCompleted w = (WalkEvent.PageWalkCompleted) ev;
+                if (w.present()) {
+                    mirrors.walkSent(e, w);
+                }
+                yield true;
+            }
+            // nothing to check in these: the checks read their effects (PTE changes, fills, accesses) instead
+            case TASK_SCHEDULED, PAGE_WALK_REQUESTED, PAGE_FAULT_RAISED, PAGE_FAULT_HANDLED, MUNMAP, MPROTECT,
+                    MADVISE, MADVISE_RETURNED, MEMORY_RECLAIM, MEMORY_RECLAIM_RETURNED, MM_CREATED, VMA_MAPPED,
+                    VMA_UNMAPPED, VMA_PROTECTION_CHANGED, FRAME_ALLOCATED, PTE_YOUNG_CLEARED,
+                    RECLAIM_PAGES_CALLED, MM_TLB_GEN_INCREMENTED, TLB_BATCH_ADD_PENDING,
+                    TLB_BATCH_FLUSH_STARTED, TLB_BATCHED_PENDING_FLUSHED, MEMORY_PRESSURE, PAGE_TABLE_FREED,
+                    TASK_STARTED, TASK_COMPUTED, PASID_BOUND, DMA_ABORTED, TRACE_MARKER, NODE_QUIESCED,
+                    TIMER_FIRED -> false;
+        };
     }
 
     private void onTlbFlushed(Envelope e, IpiEvent.TlbFlushed f) {

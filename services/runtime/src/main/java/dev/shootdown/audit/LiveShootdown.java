@@ -62,6 +62,54 @@ final class LiveShootdown {
     final Map<String, List<String>> boundAtCall = new HashMap<>();
     List<String> boundAtStart = List.of();
 
+    /** A CPU was asked to flush (an IPI's flush_tlb_func, or an arm64 TLBI to it). */
+    void flushRequested(String cpu, Envelope request, boolean imported) {
+        flushIssued.put(cpu, request);
+        if (imported) {
+            flushRequests.add(request);
+        }
+    }
+
+    /**
+     * An IOMMU was asked to invalidate. A shootdown can ask one IOMMU more than once (6.5's
+     * per-page invalidate_range): its row is the last request's, so the earlier request's
+     * completions go with it.
+     */
+    void secondaryRequested(String iommu, Envelope request) {
+        secondaryIssued.put(iommu, request);
+        iotlbDone.remove(iommu);
+        atcDone.remove(iommu);
+    }
+
+    /** An IOMMU's IOTLB dropped this shootdown's range for {@code pasid}. */
+    void iotlbInvalidated(Envelope invalidated, int pasid) {
+        if (answeredBy(invalidated)) {
+            iotlbDone.put(invalidated.node(), invalidated.timeNs());
+        }
+        iotlbInvalidated.put(invalidated.node() + " " + pasid, invalidated);
+    }
+
+    /** A device's ATC dropped this shootdown's range. */
+    void atcInvalidated(Envelope invalidated) {
+        if (answeredBy(invalidated)) {
+            atcDone.put(invalidated.node(), invalidated.timeNs());
+        }
+    }
+
+    /** An IOMMU completed this shootdown's secondary invalidation. */
+    void secondaryCompleted(String iommu, Envelope done, boolean imported) {
+        secondaryDone.put(iommu, done);
+        if (imported) {
+            secondaryAll.add(done);
+        }
+    }
+
+    /** An imported trace's flush call, with the secondary TLBs bound to its mm when it was made. */
+    void flushCalled(Envelope call, List<String> bound) {
+        flushCalls.add(call);
+        boundAtCall.put(call.id(), bound);
+    }
+
     LiveShootdown(Envelope started) {
         this.started = started;
         if (started.event() instanceof PageTableEvent.MmuGatherStarted g) {

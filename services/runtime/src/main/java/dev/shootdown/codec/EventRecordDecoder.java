@@ -1,10 +1,10 @@
 package dev.shootdown.codec;
 
-import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.shootdown.event.Event;
+import dev.shootdown.event.EventType;
 import java.io.IOException;
 import java.lang.annotation.Annotation;
 import java.lang.invoke.MethodHandle;
@@ -169,14 +169,13 @@ final class EventRecordDecoder {
         }
     }
 
-    /** A shape per event type whose components all have a kind; read from {@link Event}'s subtype list. */
+    /** A shape per event type whose components all have a kind. */
     private static Map<String, RecordShape> shapes() {
         Map<String, RecordShape> shapes = new HashMap<>();
-        for (JsonSubTypes.Type type : Event.class.getAnnotation(JsonSubTypes.class).value()) {
-            Class<?> c = type.value();
-            RecordShape shape = shape(c);
+        for (EventType type : EventType.values()) {
+            RecordShape shape = shape(type.eventClass());
             if (shape != null) {
-                shapes.put(type.name(), shape);
+                shapes.put(type.typeName(), shape);
             }
         }
         return Map.copyOf(shapes);

@@ -3,7 +3,6 @@ package dev.shootdown.host;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.Family;
-import dev.shootdown.event.EventTypes;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.NodeIds;
 import java.util.EnumMap;
@@ -123,7 +122,7 @@ public final class LatencyModel {
     public void checkLink(Envelope message, String target, long latencyNs) {
         long min = lookaheadNs(message.node(), target);
         if (latencyNs < min) {
-            throw new IllegalStateException(message.id() + " (" + EventTypes.name(message.event()) + ") reaches " + target
+            throw new IllegalStateException(message.id() + " (" + message.event().type().typeName() + ") reaches " + target
                     + " " + latencyNs + " ns after it was sent, but the latency model says nothing from " + message.node()
                     + " reaches it in under " + (min == Long.MAX_VALUE ? "ever" : min + " ns"));
         }

@@ -7,7 +7,6 @@ import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
-import dev.shootdown.event.EventTypes;
 import dev.shootdown.event.Routing;
 import dev.shootdown.event.VectorClock;
 import dev.shootdown.fault.FaultKind;
@@ -251,7 +250,7 @@ public final class NodeDriver {
         if (!bugs.armed()) {
             return;
         }
-        String type = EventTypes.name(input);
+        String type = input.type().typeName();
         FaultSpec bug = bugs.maybeInject(FaultKind.NODE_BUG, localNowNs, f -> f.event() == null || f.event().equals(type));
         if (bug != null) {
             throw new IllegalStateException("node-bug (fault " + bugs.indexOf(bug) + " of the plan) on " + type + " at "

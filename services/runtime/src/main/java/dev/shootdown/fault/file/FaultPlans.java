@@ -1,7 +1,6 @@
 package dev.shootdown.fault.file;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,7 +10,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
-import dev.shootdown.event.Event;
+import dev.shootdown.event.EventType;
 import dev.shootdown.event.Family;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
@@ -278,10 +277,9 @@ public final class FaultPlans {
         return v.asText();
     }
 
-    /** The stable type names of the event model, from Event's @JsonSubTypes. */
+    /** The stable type names of the event model. */
     static Set<String> eventTypes() {
-        return Arrays.stream(Event.class.getAnnotation(JsonSubTypes.class).value()).map(JsonSubTypes.Type::name)
-                .collect(Collectors.toCollection(TreeSet::new));
+        return Arrays.stream(EventType.values()).map(EventType::typeName).collect(Collectors.toCollection(TreeSet::new));
     }
 
     private static ObjectMapper mapperFor(Path file) throws FaultPlanException {
