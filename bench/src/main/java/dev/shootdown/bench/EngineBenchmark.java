@@ -5,6 +5,7 @@ import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.lang.management.ManagementFactory;
@@ -38,7 +39,7 @@ final class EngineBenchmark {
     record Cell(String scenario, String arch, String policy) {
         Scenario build() {
             return Scenarios.builtIn(scenario).orElseThrow(() -> new IllegalArgumentException("no scenario " + scenario))
-                    .with(arch, policy);
+                    .with(Arch.of(arch), policy);
         }
 
         @Override

@@ -5,6 +5,7 @@ import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFileException;
@@ -24,11 +25,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.zip.GZIPOutputStream;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * Generates the log of a real simulated run, of any length, without holding it in memory: the
@@ -178,7 +179,7 @@ public final class GenerateLog implements Callable<Integer> {
                 throw new CommandLine.ParameterException(cl, e.getMessage());
             }
         }
-        s = s.with(arch == null ? s.arch() : choice(cl, "--arch", arch, Scenario.ARCHES),
+        s = s.with(arch == null ? s.arch() : Arch.of(choice(cl, "--arch", arch, Scenario.ARCHES)),
                 policy == null ? s.policy() : choice(cl, "--policy", policy, Scenario.POLICIES));
         if (keepWindow) {
             return s;

@@ -9,6 +9,7 @@ import dev.shootdown.event.Kernel;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.TaskOp;
@@ -129,7 +130,7 @@ final class ScaleBenchmark {
             devices.add(new Scenario.DeviceSpec("dev" + i, i, 1, 1, true,
                     new Scenario.DmaProgram(BUFFER, 4, Access.READ, DMA_PERIOD_NS)));
         }
-        return new Scenario("scale", "x86", "linux-6.6", c.cpus(), c.iommus(), mms, tasks, devices,
+        return new Scenario("scale", Arch.X86, "linux-6.6", c.cpus(), c.iommus(), mms, tasks, devices,
                 new Scenario.Timing(500, 800), new Scenario.EndCondition(0, windowNs), Scenario.Memory.UNLIMITED, null);
     }
 

@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
@@ -180,7 +181,7 @@ final class Arm64Tlbflush extends ArchTlb {
         MmState s = k.state;
         long id = s.nextShootdownId;
         Memory.Context ctx = k.memory.faultContext(s.pendingFaults.get(key));
-        d.emit(new PageTableEvent.TlbFlushStarted(id, "ptep_set_access_flags", ctx.cpu(), ctx.comm(), ctx.pid(), ctx.currentMm(),
+        d.emit(new PageTableEvent.TlbFlushStarted(id, Callers.PTEP_SET_ACCESS_FLAGS, ctx.cpu(), ctx.comm(), ctx.pid(), ctx.currentMm(),
                 mmId, va, va + Kernel.PAGE_SIZE, key));
         d.emit(new PageTableEvent.PteProtectionChanged(mmId, va, pte.frame(), pte.frameEpoch(), true, "ptep_set_access_flags",
                 id));

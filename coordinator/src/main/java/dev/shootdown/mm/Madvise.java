@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SyscallEvent;
 import java.util.ArrayList;
@@ -34,7 +35,7 @@ final class Madvise {
             throw new IllegalStateException("coordinator: madvise " + m.advice() + " is not modelled (only MADV_PAGEOUT)");
         }
         long id = k.state.nextShootdownId;
-        d.emit(new PageTableEvent.TlbFlushStarted(id, MmState.MADVISE_PAGEOUT, m.cpu(), "task" + m.pid(), m.pid(), m.mm(),
+        d.emit(new PageTableEvent.TlbFlushStarted(id, Callers.MADVISE_PAGEOUT, m.cpu(), "task" + m.pid(), m.pid(), m.mm(),
                 m.mm(), m.start(), m.end(), ""));
         k.advance(d, k.state.shootdowns.get(id));
     }

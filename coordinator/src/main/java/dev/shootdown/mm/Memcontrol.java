@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SyscallEvent;
@@ -43,7 +44,7 @@ final class Memcontrol {
     /** memory_reclaim: try_to_free_mem_cgroup_pages in the writer's context. */
     void memoryReclaim(Decider d, SyscallEvent.MemoryReclaim w) {
         long id = k.state.nextShootdownId;
-        d.emit(new PageTableEvent.TlbFlushStarted(id, MmState.MEMORY_RECLAIM, w.cpu(), "task" + w.pid(), w.pid(), w.mm(),
+        d.emit(new PageTableEvent.TlbFlushStarted(id, Callers.MEMORY_RECLAIM, w.cpu(), "task" + w.pid(), w.pid(), w.mm(),
                 0, 0, Kernel.TLB_FLUSH_ALL, ""));
         k.advance(d, k.state.shootdowns.get(id));
     }

@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Lifecycle;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
@@ -12,6 +13,7 @@ import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -45,10 +47,6 @@ final class MmState {
     /** The callers of arch_tlbbatch_flush (mm/rmap.c): the end of a reclaim pass, and before a dirty folio's pageout. */
     static final String TRY_TO_UNMAP_FLUSH = "try_to_unmap_flush";
     static final String TRY_TO_UNMAP_FLUSH_DIRTY = "try_to_unmap_flush_dirty";
-    /** madvise(MADV_PAGEOUT) as a shootdown's caller (mm/madvise.c madvise_pageout). */
-    static final String MADVISE_PAGEOUT = "madvise_pageout";
-    /** A write to a memory cgroup's memory.reclaim as a shootdown's caller (mm/memcontrol.c memory_reclaim). */
-    static final String MEMORY_RECLAIM = "memory_reclaim";
 
     private final KernelVariant.Catalog catalog;
     Lifecycle lifecycle = Lifecycle.CREATED;
@@ -133,7 +131,7 @@ final class MmState {
                 ControlEvent.RunStarted started = (ControlEvent.RunStarted) event;
                 lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, NodeIds.COORDINATOR);
                 scenario = started.scenario();
-                arm64 = "arm64".equals(scenario.arch());
+                arm64 = scenario.arch() == Arch.ARM64;
                 kernel = started.kernel() != null ? started.kernel() : catalog.builtIn(scenario.policy());
                 yield true;
             }
@@ -222,11 +220,11 @@ final class MmState {
             }
             case TLB_FLUSH_STARTED -> {
                 PageTableEvent.TlbFlushStarted t = (PageTableEvent.TlbFlushStarted) event;
-                Shootdown.Kind kind = t.caller().equals("ptep_set_access_flags") ? Shootdown.Kind.FLUSH_PAGE
-                        : t.caller().equals(MADVISE_PAGEOUT) ? Shootdown.Kind.PAGEOUT : Shootdown.Kind.RECLAIM;
+                Shootdown.Kind kind = t.caller().equals(Callers.PTEP_SET_ACCESS_FLAGS) ? Shootdown.Kind.FLUSH_PAGE
+                        : t.caller().equals(Callers.MADVISE_PAGEOUT) ? Shootdown.Kind.PAGEOUT : Shootdown.Kind.RECLAIM;
                 Shootdown sd = new Shootdown(t.shootdownId(), kind, t.caller(), t.cpu(), t.comm(), t.pid(),
                         t.currentMm(), t.mm(), t.start(), t.end(), t.waiter());
-                if (t.caller().equals(MEMORY_RECLAIM)) {
+                if (t.caller().equals(Callers.MEMORY_RECLAIM)) {
                     sd.pagesAsked = memoryReclaims.remove(t.cpu());
                 }
                 shootdowns.put(t.shootdownId(), sd);

@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.kernel.Site;
@@ -22,7 +23,7 @@ final class Mmap {
 
     void doVmiMunmap(Decider d, SyscallEvent.Munmap m) {
         long id = k.state.nextShootdownId;
-        d.emit(new PageTableEvent.MmuGatherStarted(id, m.mm(), m.start(), m.end(), "munmap", m.cpu(), m.pid()));
+        d.emit(new PageTableEvent.MmuGatherStarted(id, m.mm(), m.start(), m.end(), Callers.MUNMAP, m.cpu(), m.pid()));
         d.emit(new PageTableEvent.VmaUnmapped(m.mm(), m.start(), m.end()));
         k.advance(d, k.state.shootdowns.get(id));
     }

@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.kernel.Site;
@@ -32,7 +33,7 @@ final class MmuGather {
                 return true;
             }
         }
-        return sd.caller.equals("mprotect") ? k.mprotect.step(d, sd) : k.mmap.step(d, sd);
+        return sd.caller.equals(Callers.MPROTECT) ? k.mprotect.step(d, sd) : k.mmap.step(d, sd);
     }
 
     /** The rest of tlb_flush_mmu_tlbonly once tlb_flush returned: the variant's hook over tlb->start, tlb->end. */
@@ -74,7 +75,7 @@ final class MmuGather {
         for (Shootdown.Frame f : List.copyOf(sd.gathered)) {
             d.emit(new PageTableEvent.FrameFreed(f.frame(), f.epoch(), sd.id));
         }
-        if (sd.caller.equals("mprotect")) {
+        if (sd.caller.equals(Callers.MPROTECT)) {
             d.emit(new SyscallEvent.MprotectReturned(sd.cpu, sd.pid, sd.mm, sd.start, sd.end, 0));
         } else {
             d.emit(new SyscallEvent.MunmapReturned(sd.cpu, sd.pid, sd.mm, sd.start, sd.end, 0));

@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.kernel.Site;
@@ -27,7 +28,7 @@ final class Mprotect {
      */
     void doMprotect(Decider d, SyscallEvent.Mprotect m) {
         long id = k.state.nextShootdownId;
-        d.emit(new PageTableEvent.MmuGatherStarted(id, m.mm(), m.start(), m.end(), "mprotect", m.cpu(), m.pid()));
+        d.emit(new PageTableEvent.MmuGatherStarted(id, m.mm(), m.start(), m.end(), Callers.MPROTECT, m.cpu(), m.pid()));
         d.emit(new PageTableEvent.VmaProtectionChanged(m.mm(), m.start(), m.end(), m.writable()));
         k.advance(d, k.state.shootdowns.get(id));
     }

@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
@@ -36,12 +37,12 @@ final class PageAlloc {
         String kswapdCpu = s.scenario.kswapd() == null ? null : k.smp.schedulableCpu(NodeIds.cpu(s.scenario.kswapd().cpu()));
         if (free <= mem.low() && kswapdCpu != null && !s.kswapdDead && !k.vmscan.kswapdRunning() && !s.lru.isEmpty()) {
             d.emit(new PageTableEvent.MemoryPressure(free, "wakeup_kswapd", key));
-            k.vmscan.startReclaim(d, "kswapd", kswapdCpu, MmState.KSWAPD_COMM, -1, 0, "");
+            k.vmscan.startReclaim(d, Callers.KSWAPD, kswapdCpu, MmState.KSWAPD_COMM, -1, 0, "");
         }
         if (!afterReclaim && free <= mem.min() && !s.lru.isEmpty()) {
             d.emit(new PageTableEvent.MemoryPressure(free, "__alloc_pages_direct_reclaim", key));
             Memory.Context ctx = k.memory.faultContext(s.pendingFaults.get(key));
-            k.vmscan.startReclaim(d, "direct-reclaim", ctx.cpu(), ctx.comm(), ctx.pid(), ctx.currentMm(), key);
+            k.vmscan.startReclaim(d, Callers.DIRECT_RECLAIM, ctx.cpu(), ctx.comm(), ctx.pid(), ctx.currentMm(), key);
             return false;
         }
         if (free <= 0) {

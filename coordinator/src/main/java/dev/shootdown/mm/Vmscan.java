@@ -1,6 +1,7 @@
 package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.PageTableEvent;
 import java.util.Map;
@@ -124,7 +125,7 @@ final class Vmscan {
             k.memory.handleMmFault(d, sd.waiter, true);
         } else if (sd.comm.equals(MmState.KSWAPD_COMM) && sd.ptesChanged > 0 && s.freeCount() < s.scenario.memory().high()
                 && !s.lru.isEmpty()) {
-            startReclaim(d, "kswapd", sd.cpu, MmState.KSWAPD_COMM, -1, 0, "");
+            startReclaim(d, Callers.KSWAPD, sd.cpu, MmState.KSWAPD_COMM, -1, 0, "");
         }
     }
 }

@@ -1,21 +1,15 @@
 package dev.shootdown.mm;
 
-import dev.shootdown.kernel.file.KernelFiles;
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
-import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.FaultEvent.FaultResult;
-import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
@@ -25,13 +19,19 @@ import dev.shootdown.event.WalkEvent;
 import dev.shootdown.kernel.Hook;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.kernel.Rules;
+import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.TestRuns;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Pure tests of where each kernel variant ({@link KernelVariant}) and architecture calls the
@@ -126,7 +126,7 @@ class CoordinatorKernelVariantTest {
      * {@code memory}; reclaim isolates 2 folios per pass.
      */
     private static Scenario oneMmReclaim(String policy, Scenario.Memory memory, Scenario.Kswapd kswapd) {
-        return new Scenario("reclaim-test", "x86", policy, 2, 1,
+        return new Scenario("reclaim-test", Arch.X86, policy, 2, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 2, true, true),
                         new Scenario.VmaSpec(HEAP, 4, true, false)))),
                 List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(HEAP, Access.WRITE)),
@@ -360,7 +360,7 @@ class CoordinatorKernelVariantTest {
 
     /** mm 1's buffer (bound to the device) is the LRU's oldest; task 200 of mm 2 on cpu1 reclaims. */
     private static Scenario crossMmReclaim(String policy) {
-        return new Scenario("cross-mm-test", "x86", policy, 2, 1,
+        return new Scenario("cross-mm-test", Arch.X86, policy, 2, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 2, true, true))),
                         new Scenario.MmSpec(MM2, List.of(new Scenario.VmaSpec(HEAP, 4, true, false)))),
                 List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(BUF, Access.READ)),
@@ -444,7 +444,7 @@ class CoordinatorKernelVariantTest {
 
     @Test
     void givenX86Linux65_whenMunmap_thenRangeEndCallsInvalidateRangeBeforeAnyCpuFlush() {
-        boot(Scenarios.munmapDma().with("x86", "linux-6.5"));
+        boot(Scenarios.munmapDma().with(Arch.X86, "linux-6.5"));
         now += 20_000;
 
         Decision d = on(munmap(CPU0, PID0, BUF, DMA_END));
@@ -469,7 +469,7 @@ class CoordinatorKernelVariantTest {
      */
     @Test
     void givenX86Linux65MunmapInTheRangeEndHook_whenItReturns_thenTheCpuFlushThenTlbonlysInvalidateRangeThenTheFree() {
-        boot(Scenarios.munmapDma().with("x86", "linux-6.5"));
+        boot(Scenarios.munmapDma().with(Arch.X86, "linux-6.5"));
         on(munmap(CPU0, PID0, BUF, DMA_END));
 
         now += 2_000;
@@ -497,7 +497,7 @@ class CoordinatorKernelVariantTest {
 
     /** arm64: 3 CPUs, but only cpu0 ever ran mm 1; a 4-page buffer bound to the device. */
     private static Scenario arm64ThreeCpus(String policy, boolean wrprotect) {
-        return new Scenario("arm64-test", "arm64", policy, 3, 1,
+        return new Scenario("arm64-test", Arch.ARM64, policy, 3, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 4, true, true, wrprotect)))),
                 List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(BUF, Access.READ))),
                 List.of(device(MM, false, BUF, 4)),
@@ -709,7 +709,7 @@ class CoordinatorKernelVariantTest {
 
     @Test
     void givenX86_whenADeviceWritesAWriteProtectedPte_thenThePteIsUpgradedWithoutAFlushAndAnsweredInTheSameDecision() {
-        boot(arm64ThreeCpus("linux-6.6", true).with("x86", "linux-6.6"));
+        boot(arm64ThreeCpus("linux-6.6", true).with(Arch.X86, "linux-6.6"));
 
         Decision d = on(deviceFault(BUF + 2 * PAGE, Access.WRITE));
 
@@ -725,7 +725,7 @@ class CoordinatorKernelVariantTest {
     @Test
     void givenX86Linux66_whenMprotectReadOnly_thenWritablePtesAreWriteProtectedFlushedAndTheHookRunsBeforeItReturns() {
         // Pages 0-1 writable; pages 2-3 are present but already read-only (write-protected in a writable VMA).
-        Scenario s = new Scenario("mprotect-test", "x86", "linux-6.6", 2, 1,
+        Scenario s = new Scenario("mprotect-test", Arch.X86, "linux-6.6", 2, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 2, true, true),
                         new Scenario.VmaSpec(BUF + 2 * PAGE, 2, true, true, true)))),
                 List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(BUF, Access.WRITE)),
@@ -999,7 +999,7 @@ class CoordinatorKernelVariantTest {
     @Test
     void givenNoFreeFrameAndNothingToReclaim_whenACpuFaults_thenTheTaskIsOomKilledNotSegfaulted() {
         // One frame, mapped by the buffer; the buffer's munmap holds it gathered (not free, not on the LRU).
-        Scenario s = new Scenario("oom-test", "x86", "linux-6.6", 1, 0,
+        Scenario s = new Scenario("oom-test", Arch.X86, "linux-6.6", 1, 0,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 1, true, true),
                         new Scenario.VmaSpec(HEAP, 2, true, false)))),
                 List.of(new Scenario.TaskSpec(PID0, MM, 0, touch(HEAP, Access.WRITE))),

@@ -1,9 +1,5 @@
 package dev.shootdown.mm;
 
-import dev.shootdown.kernel.file.KernelFiles;
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
@@ -12,10 +8,14 @@ import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
+import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Regressions found while writing {@link CoordinatorTest}: the end condition and per-PASID completions. */
 class CoordinatorRegressionTest {
@@ -26,7 +26,7 @@ class CoordinatorRegressionTest {
     void givenTwoMunmaps_whenDeviceFaultsPrecedeOnlyTheFirstReturn_thenTheRunDoesNotCompleteAfterTheLast() {
         Coordinator c = new Coordinator(KernelFiles.catalog());
         long now = 0;
-        Scenario s = new Scenario("two-munmaps", "x86", "linux-6.6", 2, 1,
+        Scenario s = new Scenario("two-munmaps", Arch.X86, "linux-6.6", 2, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 2, true, true)))),
                 List.of(new Scenario.TaskSpec(100, 1, 0, List.of(new TaskOp.Munmap(BUF, 1))),
                         new Scenario.TaskSpec(101, 1, 1, List.of(new TaskOp.Munmap(BUF + PAGE, 1)))),
@@ -59,7 +59,7 @@ class CoordinatorRegressionTest {
     void givenTwoDevicesOfTheMmBehindOneIommuWithTheirOwnPasids_whenOnlyOneInvalidationCompleted_thenNoFrameIsFreed() {
         Coordinator c = new Coordinator(KernelFiles.catalog());
         long now = 0;
-        Scenario s = new Scenario("two-pasids", "x86", "linux-6.6", 1, 1,
+        Scenario s = new Scenario("two-pasids", Arch.X86, "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 1, true, true)))),
                 List.of(new Scenario.TaskSpec(100, 1, 0, List.of(new TaskOp.Munmap(BUF, 1)))),
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, true, new Scenario.DmaProgram(BUF, 1, Access.WRITE, 1_000)),

@@ -1,34 +1,34 @@
 package dev.shootdown.mm;
 
-import dev.shootdown.kernel.file.KernelFiles;
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
-import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.FaultEvent.FaultResult;
 import dev.shootdown.event.FaultEvent.PageResponseCode;
-import dev.shootdown.event.IpiEvent;
+import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.TestRuns;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Pure tests of the kernel's mm: boot, page walks, handle_mm_fault for CPUs and devices, and
@@ -90,7 +90,7 @@ class CoordinatorTest {
 
     /** A one-CPU machine: mm 1 with the given VMAs, task 100 on cpu0 and an optional device. */
     private static Scenario oneCpu(List<Scenario.VmaSpec> vmas, List<Scenario.DeviceSpec> devices, int deviceFaults) {
-        return new Scenario("coordinator-test", "x86", "linux-6.6", 1, devices.isEmpty() ? 0 : 1,
+        return new Scenario("coordinator-test", Arch.X86, "linux-6.6", 1, devices.isEmpty() ? 0 : 1,
                 List.of(new Scenario.MmSpec(MM, vmas)),
                 List.of(new Scenario.TaskSpec(PID0, MM, 0, List.of(new TaskOp.Munmap(BUF, 1)))),
                 devices, new Scenario.Timing(500, 800), new Scenario.EndCondition(deviceFaults));

@@ -1,7 +1,5 @@
 package dev.shootdown.mm;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
@@ -14,6 +12,7 @@ import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
 import java.util.ArrayDeque;
@@ -21,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Each architecture's flush order under each kernel variant, the events in the kernel's order:
@@ -164,7 +164,7 @@ class FlushOrderTest {
         if (!alone) {
             vmas.add(new Scenario.VmaSpec(NEIGHBOUR, 1, true, true));
         }
-        return new Scenario("flush-order", arch, policy, 2, 1, List.of(new Scenario.MmSpec(MM, vmas)),
+        return new Scenario("flush-order", Arch.of(arch), policy, 2, 1, List.of(new Scenario.MmSpec(MM, vmas)),
                 List.of(new Scenario.TaskSpec(100, MM, 0, List.of(new TaskOp.Munmap(BUF, pages))),
                         new Scenario.TaskSpec(101, MM, 1, List.of(new TaskOp.Touch(BUF, 1, Access.READ, 0)))),
                 List.of(device(BUF, pages)), new Scenario.Timing(500, 800), new Scenario.EndCondition(0));
@@ -302,7 +302,7 @@ class FlushOrderTest {
         if (otherCpu) {
             tasks.add(new Scenario.TaskSpec(101, MM, 1, List.of(new TaskOp.Touch(BUF, 1, Access.READ, 0))));
         }
-        Scenario s = new Scenario("reclaim-order", arch, policy, 2, 1,
+        Scenario s = new Scenario("reclaim-order", Arch.of(arch), policy, 2, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 2, true, true),
                         new Scenario.VmaSpec(heap, 2, true, false)))),
                 tasks, List.of(device(BUF, 2)), new Scenario.Timing(500, 800), new Scenario.EndCondition(0),
@@ -420,7 +420,7 @@ class FlushOrderTest {
     @Test
     void givenADeferredReclaimOfTheMm_whenItIsUnmappedTwice_thenOnlyTheFirstZapFlushesTheWholeMmFirst() {
         long heap = BUF + 0x40000000L;
-        Scenario s = new Scenario("pending", "x86", "linux-6.6", 2, 1,
+        Scenario s = new Scenario("pending", Arch.X86, "linux-6.6", 2, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 4, true, true),
                         new Scenario.VmaSpec(heap, 2, true, false)))),
                 List.of(new Scenario.TaskSpec(100, MM, 0, List.of()), new Scenario.TaskSpec(101, MM, 1, List.of())),

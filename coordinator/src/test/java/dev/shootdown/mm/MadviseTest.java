@@ -1,8 +1,5 @@
 package dev.shootdown.mm;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.Event;
@@ -12,6 +9,7 @@ import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
 import dev.shootdown.testing.TestRuns;
@@ -19,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Pure tests of madvise(MADV_PAGEOUT) ({@link Madvise}: mm/madvise.c madvise_pageout and
@@ -63,7 +63,7 @@ class MadviseTest {
         if (secondThread) {
             tasks.add(new Scenario.TaskSpec(101, MM, 1, List.of(new TaskOp.Compute(1_000_000))));
         }
-        return new Scenario("madvise-test", "x86", kernel, 2, 1, List.of(new Scenario.MmSpec(MM, specs)), tasks,
+        return new Scenario("madvise-test", Arch.X86, kernel, 2, 1, List.of(new Scenario.MmSpec(MM, specs)), tasks,
                 List.of(new Scenario.DeviceSpec("dev0", 0, PASID, MM, true,
                         new Scenario.DmaProgram(0x7f1000000000L, 1, Access.READ, 1_000))),
                 new Scenario.Timing(500, 800), new Scenario.EndCondition(0), null, null);

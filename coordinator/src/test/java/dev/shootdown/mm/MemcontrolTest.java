@@ -1,8 +1,5 @@
 package dev.shootdown.mm;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.Event;
@@ -12,6 +9,7 @@ import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
 import dev.shootdown.testing.TestRuns;
@@ -19,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Pure tests of a write to memory.reclaim ({@link Memcontrol}: mm/memcontrol.c memory_reclaim,
@@ -56,7 +56,7 @@ class MemcontrolTest {
                 new Scenario.VmaSpec(LOCKED, 1, true, true, false, true));
         List<Scenario.TaskSpec> tasks = List.of(new Scenario.TaskSpec(100, MM, 0, List.of(new TaskOp.Compute(1_000_000))),
                 new Scenario.TaskSpec(101, MM, 1, List.of(new TaskOp.Compute(1_000_000))));
-        return new Scenario("memcontrol-test", "x86", kernel, 2, 1, List.of(new Scenario.MmSpec(MM, vmas)), tasks,
+        return new Scenario("memcontrol-test", Arch.X86, kernel, 2, 1, List.of(new Scenario.MmSpec(MM, vmas)), tasks,
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, MM, true, new Scenario.DmaProgram(LOCKED, 1, Access.READ, 1_000))),
                 new Scenario.Timing(500, 800), new Scenario.EndCondition(0), null, null);
     }

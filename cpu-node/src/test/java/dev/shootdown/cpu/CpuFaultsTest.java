@@ -1,8 +1,5 @@
 package dev.shootdown.cpu;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.InjectionEvent;
@@ -12,9 +9,12 @@ import dev.shootdown.event.TraceEvent;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** A lost IPI, as the CPU state machine experiences it: flush_tlb_func never runs and nothing is acknowledged. */
 class CpuFaultsTest {
@@ -25,7 +25,7 @@ class CpuFaultsTest {
     private final Cpu cpu = new Cpu("cpu1");
 
     private void given(FaultPlan plan) {
-        Scenario s = new Scenario("cpu-faults", "x86", "linux-6.6", 2, 0,
+        Scenario s = new Scenario("cpu-faults", Arch.X86, "linux-6.6", 2, 0,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 4, true, true)))), List.of(), List.of(),
                 new Scenario.Timing(100, 800), new Scenario.EndCondition(1)).withFaults(plan);
         cpu.onEvent(TestRuns.runStarted("r", 1, s), 0);

@@ -1,28 +1,28 @@
 package dev.shootdown.cpu;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
-import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Pure tests of the CPU under the kernel model's newer inputs: arch_tlbbatch_flush's mm-less
@@ -55,7 +55,7 @@ class CpuKernelModelTest {
     // ---------------------------------------------------------------- helpers
 
     private static Scenario scenario(String arch) {
-        return new Scenario("cpu-test", arch, "linux-6.6", 1, 0,
+        return new Scenario("cpu-test", Arch.of(arch), "linux-6.6", 1, 0,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 4, true, true)))),
                 List.of(), List.of(), new Scenario.Timing(STEP_NS, 800), new Scenario.EndCondition(1));
     }

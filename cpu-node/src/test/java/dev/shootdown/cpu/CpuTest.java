@@ -1,10 +1,5 @@
 package dev.shootdown.cpu;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.TimerRequest;
@@ -13,19 +8,24 @@ import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
-import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.host.NodeDriver;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Pure tests of the x86 CPU state machine (arch/x86/mm/tlb.c: flush_tlb_func, switch_mm_irqs_off)
@@ -55,7 +55,7 @@ class CpuTest {
     // ---------------------------------------------------------------- helpers
 
     private static Scenario scenario() {
-        return new Scenario("cpu-test", "x86", "linux-6.6", 1, 0,
+        return new Scenario("cpu-test", Arch.X86, "linux-6.6", 1, 0,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 4, true, true)))),
                 List.of(), List.of(), new Scenario.Timing(STEP_NS, 800), new Scenario.EndCondition(1));
     }

@@ -13,12 +13,13 @@ import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SecondaryTlbEvent;
-import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.TraceEvent.TranslationSource;
+import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultMatcher;
 import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario.DmaProgram;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -526,7 +527,7 @@ public final class Iommu implements NodeStateMachine {
                 ControlEvent.RunStarted started = (ControlEvent.RunStarted) own;
                 lifecycle = lifecycle.transitionTo(Lifecycle.RUNNING, nodeId);
                 cmdqSyncNs = started.scenario().timing().cmdqSyncNs();
-                arm64 = "arm64".equals(started.scenario().arch());
+                arm64 = started.scenario().arch() == Arch.ARM64;
                 faults = started.scenario().faults().matcherFor(nodeId, started.seed());
                 for (var spec : started.scenario().devices()) {
                     if (NodeIds.iommu(spec.iommu()).equals(nodeId)) {

@@ -1,25 +1,25 @@
 package dev.shootdown.iommu;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
-import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.FaultEvent.PageResponseCode;
+import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SecondaryTlbEvent;
-import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.TraceEvent.TranslationSource;
+import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Pure tests of which TLB rules the IOMMU follows per architecture (an arm64 SMMU keeps a cached
@@ -53,7 +53,7 @@ class IommuArchRulesTest {
 
     /** dev0 (no ATS) reads then writes each of {@code pages} pages: a read-modify-write DMA. */
     private void givenReadModifyWriteDevice(String arch, int pages) {
-        Scenario s = new Scenario("iommu-arch-test", arch, "linux-6.6", 1, 1,
+        Scenario s = new Scenario("iommu-arch-test", Arch.of(arch), "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, pages, true, true, true)))),
                 List.of(),
                 List.of(new Scenario.DeviceSpec(DEV, 0, PASID, MM, false,

@@ -1,9 +1,5 @@
 package dev.shootdown.iommu;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
@@ -18,9 +14,13 @@ import dev.shootdown.event.WalkEvent;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The IOMMU's model faults, as pure state-machine steps: given a plan, when the event it hits arrives, then what the hardware does. */
 class IommuFaultsTest {
@@ -50,7 +50,7 @@ class IommuFaultsTest {
 
     /** dev0 (with an ATC) bound under the plan, with 2 pages cached in its IOTLB and ATC. */
     private void given(FaultSpec... faults) {
-        Scenario s = new Scenario("iommu-faults", "x86", "linux-6.6", 1, 1,
+        Scenario s = new Scenario("iommu-faults", Arch.X86, "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 16, true, true)))), List.of(),
                 List.of(new Scenario.DeviceSpec(DEV, 0, PASID, MM, true, new Scenario.DmaProgram(BUF, 2, Access.WRITE, PERIOD_NS))),
                 new Scenario.Timing(500, SYNC_NS), new Scenario.EndCondition(1)).withFaults(FaultPlan.of(faults));

@@ -1,27 +1,27 @@
 package dev.shootdown.iommu;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.shootdown.core.Decision;
+import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
-import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.TraceEvent.TranslationSource;
+import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
-import dev.shootdown.core.TimerRequest;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Regressions found while writing {@link IommuTest}: walk attribution and per-PASID invalidations. */
 class IommuRegressionTest {
     static final long BUF = 0x7f0000000000L;
 
     static Scenario scenario(List<Scenario.DeviceSpec> devices) {
-        return new Scenario("p", "x86", "linux-6.6", 1, 1,
+        return new Scenario("p", Arch.X86, "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 16, true, true)))),
                 List.of(), devices, new Scenario.Timing(500, 800), new Scenario.EndCondition(1));
     }
@@ -70,7 +70,7 @@ class IommuRegressionTest {
     void givenTwoPasidsOfOneMm_whenOneShootdownInvalidatesBoth_thenBothIotlbsAreInvalidated() {
         Iommu iommu = new Iommu("iommu0");
         long now = 0;
-        iommu.onEvent(TestRuns.runStarted("r", 1, new Scenario("p", "x86", "linux-6.6", 1, 1,
+        iommu.onEvent(TestRuns.runStarted("r", 1, new Scenario("p", Arch.X86, "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 1, true, true)))), List.of(),
                 List.of(new Scenario.DeviceSpec("dev0", 0, 1, 1, false, new Scenario.DmaProgram(BUF, 1, Access.READ, 1_000)),
                         new Scenario.DeviceSpec("dev1", 0, 2, 1, false, new Scenario.DmaProgram(BUF, 1, Access.READ, 1_000))),

@@ -1,26 +1,26 @@
 package dev.shootdown.iommu;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
-import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.FaultEvent.PageResponseCode;
+import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SecondaryTlbEvent;
-import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.TraceEvent.TranslationSource;
+import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Pure tests of the SMMUv3-like IOMMU: IOTLB and ATC fills, the command queue of
@@ -55,7 +55,7 @@ class IommuTest {
     // ---------------------------------------------------------------- helpers
 
     private static Scenario scenario(List<Scenario.DeviceSpec> devices) {
-        return new Scenario("iommu-test", "x86", "linux-6.6", 1, 1,
+        return new Scenario("iommu-test", Arch.X86, "linux-6.6", 1, 1,
                 List.of(new Scenario.MmSpec(MM, List.of(new Scenario.VmaSpec(BUF, 16, true, true)))),
                 List.of(), devices, new Scenario.Timing(500, SYNC_NS), new Scenario.EndCondition(1));
     }

@@ -1,14 +1,14 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.experiment.Cells;
-import dev.shootdown.cli.run.BadInputException;
-import dev.shootdown.cli.run.KernelCatalog;
-import dev.shootdown.cli.run.ScenarioRunner;
-import dev.shootdown.cli.report.ReportFile;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
+import dev.shootdown.cli.experiment.Cells;
+import dev.shootdown.cli.report.ReportFile;
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.KernelCatalog;
+import dev.shootdown.cli.run.ScenarioRunner;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
@@ -18,6 +18,7 @@ import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.kernel.file.KernelFileWriter;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -145,7 +146,7 @@ final class CompareCommand implements Callable<Integer> {
             variants.add(v);
         }
         Scenario base = ScenarioArgs.scenario(scenarioArg, new HashSet<>(kernels.fileNames()));
-        String onArch = arch == null ? base.arch() : ScenarioArgs.choice("--arch", arch, Scenario.ARCHES);
+        Arch onArch = arch == null ? base.arch() : Arch.of(ScenarioArgs.choice("--arch", arch, Scenario.ARCHES));
         if (out != null) {
             RunCommand.createOutputDirectory(out);
         }
@@ -167,7 +168,7 @@ final class CompareCommand implements Callable<Integer> {
                     throw new IllegalStateException(e.getMessage(), e);
                 }
             }
-            c = compare(base.name(), onArch, variants, outcomes, dirs);
+            c = compare(base.name(), onArch.label(), variants, outcomes, dirs);
         } finally {
             if (out == null) {
                 ShrinkCommand.deleteTree(runs);

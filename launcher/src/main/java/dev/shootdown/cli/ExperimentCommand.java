@@ -1,15 +1,16 @@
 package dev.shootdown.cli;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.cli.experiment.Cells;
 import dev.shootdown.cli.experiment.ExperimentSpec;
 import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.cli.run.KernelCatalog;
 import dev.shootdown.cli.run.ScenarioRunner;
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonUnwrapped;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.scenario.Arch;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -201,7 +202,7 @@ final class ExperimentCommand implements Callable<Integer> {
                         String policy = column.getKey();
                         for (long seed : experiment.seeds()) {
                             String dir = String.join("/", s.scenario().name(), arch, faults.label(), policy, "seed-" + seed);
-                            cells.add(new Cells.Spec(s.arg(), column.getValue(), s.scenario().with(arch, policy).withFaults(faults.plan()),
+                            cells.add(new Cells.Spec(s.arg(), column.getValue(), s.scenario().with(Arch.of(arch), policy).withFaults(faults.plan()),
                                     faults.label(), faults.file(), seed, dir));
                         }
                     }

@@ -1,12 +1,12 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.BadInputException;
-import dev.shootdown.cli.run.KernelCatalog;
-import dev.shootdown.cli.run.ScenarioRunner;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.shootdown.audit.FlushSequence;
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.KernelCatalog;
+import dev.shootdown.cli.run.ScenarioRunner;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Kernel;
@@ -16,6 +16,7 @@ import dev.shootdown.ftrace.FtraceFile;
 import dev.shootdown.ftrace.FtraceImport;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -101,7 +102,7 @@ final class HoldCommand implements Callable<Integer> {
         List<Envelope> real = new ArrayList<>();
         ControlEvent.TraceImported imported;
         try {
-            imported = FtraceImport.convert(new FtraceFile(capture), variant.name(), arch, real::add);
+            imported = FtraceImport.convert(new FtraceFile(capture), variant.name(), arch == null ? null : Arch.of(ScenarioArgs.choice("--arch", arch, Scenario.ARCHES)), real::add);
         } catch (IllegalArgumentException e) {
             throw new BadInputException(e.getMessage(), e);
         }
@@ -129,7 +130,7 @@ final class HoldCommand implements Callable<Integer> {
         return differ == 0 ? Shootdown.EXIT_CLEAN : Shootdown.EXIT_VIOLATIONS;
     }
 
-    private Held hold(Workload w, List<Envelope> real, String captureArch, KernelVariant variant, ScenarioRunner runner,
+    private Held hold(Workload w, List<Envelope> real, Arch captureArch, KernelVariant variant, ScenarioRunner runner,
             boolean cpuFlushes) throws BadInputException, InfrastructureException {
         Optional<Marked> marked = markedShootdown(real, w.marker());
         if (marked.isEmpty()) {

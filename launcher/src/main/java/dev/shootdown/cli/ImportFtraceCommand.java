@@ -1,13 +1,15 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.BadInputException;
-import dev.shootdown.cli.report.StreamingAudit;
 import dev.shootdown.cli.report.AuditPrinter;
+import dev.shootdown.cli.report.StreamingAudit;
+import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.codec.EventCodec;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.ftrace.FtraceFile;
 import dev.shootdown.ftrace.FtraceImport;
+import dev.shootdown.scenario.Arch;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -37,7 +39,7 @@ import picocli.CommandLine.Spec;
 final class ImportFtraceCommand implements Callable<Integer> {
 
     /** The callers of the shootdowns a workload brackets with trace_marker lines. */
-    private static final Set<String> MARKED = Set.of("munmap", "mprotect", "madvise_pageout");
+    private static final Set<String> MARKED = Set.of(Callers.MUNMAP, Callers.MPROTECT, Callers.MADVISE_PAGEOUT);
 
     @Spec
     CommandSpec spec;
@@ -82,7 +84,7 @@ final class ImportFtraceCommand implements Callable<Integer> {
                         // boot's and the shell's own flushes
                         s -> !s.order().equals("no-secondary-tlb") || MARKED.contains(s.caller()))) {
             try {
-                imported = FtraceImport.convert(capture, name, arch, (Envelope e) -> {
+                imported = FtraceImport.convert(capture, name, arch == null ? null : Arch.of(arch), (Envelope e) -> {
                     try {
                         w.write(EventCodec.encode(e));
                         w.write('\n');

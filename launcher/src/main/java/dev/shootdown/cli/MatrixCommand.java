@@ -1,12 +1,13 @@
 package dev.shootdown.cli;
 
+import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.cli.experiment.Cells;
 import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.cli.run.KernelCatalog;
 import dev.shootdown.cli.run.ScenarioRunner;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.kafka.InfrastructureException;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.io.IOException;
@@ -113,7 +114,7 @@ final class MatrixCommand implements Callable<Integer> {
         for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
             for (String arch : archList) {
                 for (String policy : policyList) {
-                    Scenario s = entry.getValue().with(arch, policy);
+                    Scenario s = entry.getValue().with(Arch.of(arch), policy);
                     specs.add(new Cells.Spec(entry.getKey(), columns.get(policy), s, faultsFile, faultsFile, options.seed,
                             s.name() + "/" + arch + "/" + policy));
                 }

@@ -4,6 +4,7 @@ import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.cli.run.KernelCatalog;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.kernel.file.KernelFiles;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import java.util.HashSet;
 import picocli.CommandLine.Option;
@@ -51,7 +52,7 @@ final class ScenarioOptions {
             throw new BadInputException("--scenario " + scenarioName + ": its policy " + name + " is not a built-in kernel variant ("
                     + String.join(", ", KernelFiles.BUILT_INS) + "); give the variant's file with --kernel FILE");
         }
-        return scenario.with(arch == null ? scenario.arch() : ScenarioArgs.choice("--arch", arch, Scenario.ARCHES), name);
+        return scenario.with(arch == null ? scenario.arch() : Arch.of(ScenarioArgs.choice("--arch", arch, Scenario.ARCHES)), name);
     }
 
     /** The --kernel argument as given (a built-in's name or a file), or the scenario's policy: what a command to rerun names. */

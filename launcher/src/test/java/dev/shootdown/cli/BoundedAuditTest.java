@@ -1,17 +1,14 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
+import dev.shootdown.cli.run.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFiles;
@@ -22,6 +19,9 @@ import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The auditor's memory is bounded by the live simulated state, not by the length of the log: on
@@ -100,7 +100,7 @@ class BoundedAuditTest {
 
     /** The built-in scenario with every task touching its memory forever and no end window. */
     private List<Envelope> steadyRun(String name, String policy) throws Exception {
-        Scenario builtIn = Scenarios.builtIn(name).orElseThrow().with("x86", policy);
+        Scenario builtIn = Scenarios.builtIn(name).orElseThrow().with(Arch.X86, policy);
         String yaml = ScenarioFiles.toYaml(builtIn);
         String steady = yaml.replace("rounds: 1\n", "rounds: 0\n").replaceAll("afterNs: \\d+", "afterNs: 1000000000");
         assertNotEquals(yaml, steady);

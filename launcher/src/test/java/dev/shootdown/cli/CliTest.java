@@ -1,11 +1,7 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.experiment.Cells;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.shootdown.cli.experiment.Cells;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
@@ -21,6 +17,9 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The command line as a user meets it: exit codes, one-line errors, the files a run writes. */
 class CliTest {
@@ -211,7 +210,7 @@ class CliTest {
             String name = Scenarios.names().get(i);
             Scenario s = Scenarios.builtIn(name).orElseThrow();
             String[] columns = lines.get(i).trim().split("\\s+", 4);
-            assertEquals(List.of(name, s.arch(), s.policy()), List.of(columns).subList(0, 3), lines.get(i));
+            assertEquals(List.of(name, s.arch().label(), s.policy()), List.of(columns).subList(0, 3), lines.get(i));
             assertTrue(columns.length == 4 && columns[3].length() > 20, "a description: " + lines.get(i));
         }
         assertOneLineBadInput(shootdown("scenarios", "--export", "nope"), "--export: unknown scenario 'nope'");

@@ -1,15 +1,12 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.shootdown.cli.run.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.io.IOException;
@@ -17,10 +14,10 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,6 +33,9 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The multi-process deployment without Docker: {@code shootdown cluster up} starts a broker and
@@ -211,7 +211,7 @@ class ClusterIT {
 
         // The kill changed nothing: the log is the deterministic engine's for the same run id and seed, event for
         // event (none lost, none taken twice), so the verdict is the undisturbed run's.
-        Scenario scenario = Scenarios.builtIn("kswapd-reclaim").orElseThrow().with("x86", "series-v2");
+        Scenario scenario = Scenarios.builtIn("kswapd-reclaim").orElseThrow().with(Arch.X86, "series-v2");
         List<String> expected = new SimEngine(runId, 1, scenario, Machine.kernel(scenario), Machine.stateMachines(scenario), LatencyModel.defaults())
                 .run(1_000_000).log().stream().map(EventCodec::encode).sorted().toList();
         List<String> actual = Files.readAllLines(out.resolve("events.jsonl")).stream().sorted().toList();

@@ -3,12 +3,6 @@ package dev.shootdown.cli;
 import dev.shootdown.cli.experiment.ExperimentSpec;
 import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.cli.run.ScenarioRunner;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFiles;
 import java.nio.file.Files;
@@ -20,9 +14,20 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Experiment specs: what a good one means, and the one line each kind of mistake gets. */
 class ExperimentSpecTest {
+
+    /** The kinds the audit can report, as the error names them. */
+    private static final String KINDS = "use-after-free, race-with-free, missing-cpu-invalidation, missing-secondary-invalidation, "
+            + "stale-translation-use, wrong-mm-invalidation, kernel-oops, fault-livelock, atc-before-iotlb, "
+            + "non-responsive-csd-lock, stall";
+
 
     @TempDir
     Path dir;
@@ -111,7 +116,9 @@ class ExperimentSpecTest {
                 Arguments.of("scenarios: [munmap-dma]\nexpect:\n  - {scenario: kswapd-reclaim, violations: []}\n",
                         "spec.yaml:3:6: expect[0].scenario: expected one of this experiment's scenario (munmap-dma), got 'kswapd-reclaim'"),
                 Arguments.of("scenarios: [munmap-dma]\nexpect:\n  - {violations: [Use After Free]}\n", "spec.yaml:3:19: "
-                        + "expect[0].violations[0]: expected a violation kind such as use-after-free, got 'Use After Free'"),
+                        + "expect[0].violations[0]: expected a violation kind (" + KINDS + "), got 'Use After Free'"),
+                Arguments.of("scenarios: [munmap-dma]\nexpect:\n  - {includes: [use-after-fre]}\n", "spec.yaml:3:17: "
+                        + "expect[0].includes[0]: expected a violation kind (" + KINDS + "), got 'use-after-fre'"),
                 Arguments.of("scenarios: [munmap-dma]\nexpect:\n  - {violations: []}\n  - {policy: linux-6.6, violations: []}\n",
                         "spec.yaml:4:5: expect[1]: expected an entry that applies to some cell, but every cell it selects is taken by "
                                 + "an earlier entry"),

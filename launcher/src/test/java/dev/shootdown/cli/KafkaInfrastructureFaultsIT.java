@@ -1,15 +1,11 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.broker.EmbeddedKafkaBroker;
+import dev.shootdown.cli.run.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.InShootdown;
@@ -24,6 +20,7 @@ import dev.shootdown.host.kafka.KafkaRunner;
 import dev.shootdown.host.kafka.NodeHost;
 import dev.shootdown.host.kafka.RecordedEvent;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.time.Duration;
@@ -37,6 +34,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Infrastructure faults change nothing in the simulated machine. Each of the seed's three outcomes
@@ -59,7 +59,7 @@ class KafkaInfrastructureFaultsIT {
     @CsvSource({"kswapd-reclaim, x86, series-v2", "direct-reclaim-cross-mm, x86, series-v2",
         "smmu-permission-upgrade, arm64, linux-6.5"})
     void killingEveryKindOfNodeManyTimesChangesNothing(String name, String arch, String policy) throws Exception {
-        Scenario scenario = Scenarios.builtIn(name).orElseThrow().with(arch, policy);
+        Scenario scenario = Scenarios.builtIn(name).orElseThrow().with(Arch.of(arch), policy);
         String runId = "kills-" + name + "-" + Long.toHexString(System.nanoTime());
         long seed = 7;
         List<Envelope> reference = reference(runId, seed, scenario);
@@ -128,7 +128,7 @@ class KafkaInfrastructureFaultsIT {
 
     @Test
     void restartingTheBrokerTwiceMidRunChangesNothing() throws Exception {
-        Scenario scenario = Scenarios.builtIn("kswapd-reclaim").orElseThrow().with("x86", "series-v2");
+        Scenario scenario = Scenarios.builtIn("kswapd-reclaim").orElseThrow().with(Arch.X86, "series-v2");
         String runId = "broker-restart-" + Long.toHexString(System.nanoTime());
         List<Envelope> reference = reference(runId, 7, scenario);
         List<FaultSpec> plan = List.of(

@@ -1,11 +1,8 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
+import dev.shootdown.cli.run.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
@@ -13,6 +10,7 @@ import dev.shootdown.host.kafka.KafkaHostConfig;
 import dev.shootdown.host.kafka.KafkaRunner;
 import dev.shootdown.host.kafka.NodeHost;
 import dev.shootdown.host.kafka.RecordedEvent;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.time.Duration;
@@ -25,6 +23,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The seed's table on the Kafka host: every service a verticle on a real (embedded KRaft) broker,
@@ -50,7 +50,7 @@ class KafkaKernelModelIT {
     @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("seedTable")
     void theSeedTableHoldsOnKafka(String scenario, String arch, String policy) throws Exception {
-        Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(arch, policy);
+        Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(Arch.of(arch), policy);
         String runId = scenario + "-" + arch + "-" + policy + "-it-" + Long.toHexString(System.nanoTime());
         KafkaHostConfig config = KafkaHostConfig.defaults(BROKER.bootstrapServers());
         ErrorLog errors = new ErrorLog();

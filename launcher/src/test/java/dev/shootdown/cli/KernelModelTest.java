@@ -1,16 +1,11 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.experiment.ExperimentSpec;
-import dev.shootdown.cli.run.BadInputException;
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
-
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.Violation;
+import dev.shootdown.cli.experiment.ExperimentSpec;
+import dev.shootdown.cli.run.BadInputException;
+import dev.shootdown.cli.run.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
@@ -22,6 +17,7 @@ import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.log.CausalOrder;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.util.ArrayList;
@@ -34,6 +30,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The seed's three outcomes, and the absence of any other, come out of the modelled kernel steps
@@ -103,7 +103,7 @@ class KernelModelTest {
     }
 
     static List<Envelope> run(String scenario, String arch, String policy, long seed) {
-        Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(arch, policy);
+        Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(Arch.of(arch), policy);
         SimEngine.Result r = new SimEngine(scenario + "-" + arch + "-" + policy + "-s" + seed, seed, s, Machine.kernel(s), Machine.stateMachines(s),
                 LatencyModel.defaults()).run(1_000_000);
         assertTrue(r.quiesced(), "every node quiesced: shootdown run --engine sim --scenario " + scenario + " --arch " + arch

@@ -1,14 +1,9 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.Violation;
+import dev.shootdown.cli.run.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.FaultEvent;
@@ -25,6 +20,7 @@ import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.replay.Replayer;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.log.CausalOrder;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFiles;
@@ -34,6 +30,10 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Each model fault of a fault plan, end to end on the deterministic engine: what the kernel then
@@ -192,7 +192,7 @@ class ModelFaultsTest {
     @Test
     void aFaultThatNeverMatchesIsSaidSoAndOneThatDidIsNot() {
         // arm64 sends no flush IPIs (broadcast TLBIs): a lost IPI has nothing to hit.
-        Run arm64 = run(Scenarios.munmapDma().with("arm64", "linux-6.6")
+        Run arm64 = run(Scenarios.munmapDma().with(Arch.ARM64, "linux-6.6")
                 .withFaults(FaultPlan.of(FaultSpec.of(FaultKind.LOST_IPI, "cpu1"),
                         FaultSpec.of(FaultKind.LATE_CMD_SYNC, "iommu0").withNth(1).withModelParameters(1_000L, null, null))), 1);
         assertEquals(List.of("faults[0] lost-ipi on cpu1: never matched anything in this run"), arm64.report().faultsNeverMatched());

@@ -1,10 +1,6 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.cli.run.Machine;
-import dev.shootdown.kernel.file.KernelFiles;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.cpu.Cpu;
 import dev.shootdown.event.Envelope;
@@ -13,8 +9,10 @@ import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.NodeDriver;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.iommu.Iommu;
+import dev.shootdown.kernel.file.KernelFiles;
 import dev.shootdown.log.CausalOrder;
 import dev.shootdown.mm.Coordinator;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.util.ArrayList;
@@ -24,6 +22,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A node's state rebuilt from the log: restarted anywhere in a run, it carries on as if nothing
@@ -103,7 +103,7 @@ class RecoveryTest {
     @ParameterizedTest(name = "{0} {1} {2}, restarts {3}")
     @MethodSource("seedTableRestarts")
     void aRestartedNodeGivesTheSameVerdicts(String scenario, String arch, String policy, List<SimEngine.Restart> restarts) {
-        Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(arch, policy);
+        Scenario s = Scenarios.builtIn(scenario).orElseThrow().with(Arch.of(arch), policy);
         SimEngine.Result result = new SimEngine(scenario + "-restarts", 7, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
                 .withRestarts(restarts, RecoveryTest::fresh)
                 .run(1_000_000);

@@ -1,11 +1,6 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.cli.run.Machine;
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
@@ -15,8 +10,10 @@ import dev.shootdown.host.NodeDriver;
 import dev.shootdown.host.RoundClock;
 import dev.shootdown.host.ScheduledNode;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.testing.TestRuns;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +23,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The Kafka host's round protocol without Kafka: each node's {@link ScheduledNode} runs to its
@@ -57,7 +57,7 @@ class RoundProtocolTest {
     @ParameterizedTest(name = "{0} {1} {2} seed {3}")
     @MethodSource("cells")
     void roundsGiveTheDeterministicEnginesLog(String name, String arch, String policy, long seed) {
-        Scenario s = Scenarios.builtIn(name).orElseThrow().with(arch, policy);
+        Scenario s = Scenarios.builtIn(name).orElseThrow().with(Arch.of(arch), policy);
         String runId = name + "-rounds-s" + seed;
         Rounds rounds = run(runId, seed, s, 0);
         SimEngine.Result sim = new SimEngine(runId, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults()).run(2_000_000);
@@ -75,7 +75,7 @@ class RoundProtocolTest {
     @ParameterizedTest(name = "{0} {1} {2} seed {3}")
     @MethodSource("cells")
     void aWindowTooLongIsRefusedNotTaken(String name, String arch, String policy, long seed) {
-        Scenario s = Scenarios.builtIn(name).orElseThrow().with(arch, policy);
+        Scenario s = Scenarios.builtIn(name).orElseThrow().with(Arch.of(arch), policy);
         assertTrue(refusedOrSame(name, seed, s) != null);
     }
 
@@ -84,7 +84,7 @@ class RoundProtocolTest {
     void aWindowTooLongIsRefusedOnMostCells() {
         long refused = cells().filter(a -> {
             Object[] c = a.get();
-            Scenario s = Scenarios.builtIn((String) c[0]).orElseThrow().with((String) c[1], (String) c[2]);
+            Scenario s = Scenarios.builtIn((String) c[0]).orElseThrow().with(Arch.of((String) c[1]), (String) c[2]);
             return refusedOrSame((String) c[0], (Long) c[3], s);
         }).count();
         assertTrue(refused * 2 > cells().count(), refused + " of " + cells().count() + " cells refused a window 1 us too long");

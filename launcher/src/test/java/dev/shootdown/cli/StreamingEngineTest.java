@@ -1,14 +1,11 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.log.CausalOrder;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.util.ArrayList;
@@ -16,6 +13,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The deterministic engine streaming its log to a sink instead of keeping it. */
 class StreamingEngineTest {
@@ -47,7 +47,7 @@ class StreamingEngineTest {
                 Scenarios.mprotectDowngrade(), Scenarios.smmuPermissionUpgrade())) {
             for (String arch : List.of("x86", "arm64")) {
                 for (String kernel : List.of("linux-6.6", "series-v2", "linux-6.1", "linux-6.12")) {
-                    Scenario s = base.with(arch, kernel);
+                    Scenario s = base.with(Arch.of(arch), kernel);
                     for (long seed = 1; seed <= 2; seed++) {
                         List<Envelope> sorted = CausalOrder.sort(engine(s, seed).run(1_000_000).log(), e -> e);
                         List<Envelope> streamed = new ArrayList<>();
@@ -65,8 +65,8 @@ class StreamingEngineTest {
 
     @Test
     void theCanonicalMergeOfPerNodeStreamsIsTheWholeLogsSortedOrder() {
-        for (Scenario s : List.of(Scenarios.kswapdReclaim().with("x86", "series-v2"), Scenarios.directReclaimCrossMm(),
-                Scenarios.smmuPermissionUpgrade().with("arm64", "linux-6.5"))) {
+        for (Scenario s : List.of(Scenarios.kswapdReclaim().with(Arch.X86, "series-v2"), Scenarios.directReclaimCrossMm(),
+                Scenarios.smmuPermissionUpgrade().with(Arch.ARM64, "linux-6.5"))) {
             List<Envelope> log = engine(s, 7).run(1_000_000).log();
             Map<String, List<Envelope>> byNode = new java.util.TreeMap<>();
             for (Envelope e : log) {
@@ -126,7 +126,7 @@ class StreamingEngineTest {
     void aStreamedRunThatRebuildsNodesReadsItsHistoryBackAndPublishesTheKeptLog(@org.junit.jupiter.api.io.TempDir
             java.nio.file.Path dir) throws Exception {
         List<SimEngine.Restart> restarts = List.of(new SimEngine.Restart("iommu0", 150), new SimEngine.Restart("cpu0", 400));
-        for (Scenario s : List.of(Scenarios.munmapDma(), Scenarios.kswapdReclaim().with("x86", "series-v2"))) {
+        for (Scenario s : List.of(Scenarios.munmapDma(), Scenarios.kswapdReclaim().with(Arch.X86, "series-v2"))) {
             SimEngine.Result kept = engine(s, 5).withFaults(plan(), Machine::fresh).withRestarts(restarts, Machine::fresh)
                     .run(1_000_000);
             List<Envelope> streamed = new ArrayList<>();

@@ -10,6 +10,7 @@ import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import java.util.ArrayList;
@@ -39,7 +40,7 @@ final class RecordedRun {
      * recording the steps of {@code nodes}.
      */
     RecordedRun(String scenarioName, String arch, String policy, long seed, List<String> nodes) {
-        this.scenario = Scenarios.builtIn(scenarioName).orElseThrow().with(arch, policy);
+        this.scenario = Scenarios.builtIn(scenarioName).orElseThrow().with(Arch.of(arch), policy);
         this.runId = scenarioName + "-jmh-s" + seed;
         Map<String, List<Map.Entry<Event, Long>>> calls = new java.util.HashMap<>();
         List<NodeStateMachine> machines = new ArrayList<>();

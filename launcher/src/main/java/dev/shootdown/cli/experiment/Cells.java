@@ -1,9 +1,9 @@
 package dev.shootdown.cli.experiment;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.cli.run.KernelCatalog;
 import dev.shootdown.cli.run.ScenarioRunner;
-import dev.shootdown.cli.report.AuditPrinter;
-import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.scenario.Scenario;
 import java.io.IOException;
@@ -200,14 +200,14 @@ public final class Cells {
     private static Result result(Spec cell, Settings settings, String verdict, List<String> kinds, long events, boolean complete,
             String error) {
         Scenario s = cell.scenario();
-        return new Result(s.name(), s.arch(), s.policy(), cell.faults(),
+        return new Result(s.name(), s.arch().label(), s.policy(), cell.faults(),
                 settings.engine().name(), cell.seed(), verdict, kinds, events, complete, error, cell.dir(), command(cell, settings));
     }
 
     /** The {@code shootdown run} command line that runs {@code cell} on its own. */
     static String command(Spec cell, Settings settings) {
         Scenario s = cell.scenario();
-        List<String> args = new ArrayList<>(List.of("shootdown", "run", "--scenario", cell.scenarioArg(), "--arch", s.arch(),
+        List<String> args = new ArrayList<>(List.of("shootdown", "run", "--scenario", cell.scenarioArg(), "--arch", s.arch().label(),
                 "--kernel", cell.kernelArg()));
         if (cell.faultsFile() != null) {
             args.addAll(List.of("--faults", cell.faultsFile()));
@@ -313,7 +313,7 @@ public final class Cells {
 
     public static String label(Spec cell) {
         Scenario s = cell.scenario();
-        List<String> parts = new ArrayList<>(Arrays.asList(s.name(), s.arch(), s.policy()));
+        List<String> parts = new ArrayList<>(Arrays.asList(s.name(), s.arch().label(), s.policy()));
         if (cell.faults() != null) {
             parts.add("faults " + cell.faults());
         }

@@ -1,8 +1,9 @@
 package dev.shootdown.cli.experiment;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.shootdown.audit.ViolationKind;
 import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.cli.run.ScenarioRunner;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.file.FaultPlanException;
 import dev.shootdown.fault.file.FaultPlans;
@@ -58,7 +59,6 @@ public record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engin
     private static final List<String> FIELDS = List.of("archs", "engine", "expect", "faults", "livelockThreshold", "maxEvents",
             "name", "policies", "scenarios", "seeds");
     private static final List<String> SELECTORS = List.of("arch", "faults", "policy", "scenario");
-    private static final Pattern KIND = Pattern.compile("[a-z0-9]+(-[a-z0-9]+)*");
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
     /** A scenario of the spec, and how a command line names it: a built-in's name or the file's path. */
@@ -357,8 +357,9 @@ public record ExperimentSpec(Path file, String name, ScenarioRunner.Engine engin
             List<String> kinds = new ArrayList<>();
             for (int i = 0; i < list(node, at, "violation kinds").size(); i++) {
                 String kind = text(node.get(i), at + "[" + i + "]");
-                if (!KIND.matcher(kind).matches()) {
-                    throw doc.error(at + "[" + i + "]", "expected a violation kind such as use-after-free, got '" + kind + "'", null);
+                if (ViolationKind.named(kind) == null) {
+                    throw doc.error(at + "[" + i + "]", "expected a violation kind (" + ViolationKind.labels() + "), got '" + kind + "'",
+                            null);
                 }
                 kinds.add(kind);
             }

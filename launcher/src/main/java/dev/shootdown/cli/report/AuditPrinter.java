@@ -9,6 +9,7 @@ import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
 import dev.shootdown.audit.ViolationGroup;
 import dev.shootdown.codec.EventCodec;
+import dev.shootdown.event.Callers;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -253,7 +254,7 @@ public final class AuditPrinter {
             rows.sort(Comparator.comparing(Row::timeNs, Comparator.nullsLast(Comparator.naturalOrder())));
         }
         rows.forEach(row -> wrap(out, row.text(), "                           "));
-        if (s.returnedNs() != null || s.caller().equals("munmap") || s.caller().equals("mprotect")) {
+        if (s.returnedNs() != null || s.caller().equals(Callers.MUNMAP) || s.caller().equals(Callers.MPROTECT)) {
             out.printf("  %-22s %s%n", s.caller() + " returned", at(s.returnedNs()));
         }
         out.printf("  %-22s %s%n", "finished", at(s.finishedNs()));

@@ -1,21 +1,21 @@
 package dev.shootdown.cli.run;
 
-import dev.shootdown.cli.report.IoFailure;
-import dev.shootdown.cli.report.StreamingAudit;
-import dev.shootdown.cli.report.HtmlReport;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.broker.BrokerStartException;
 import dev.shootdown.broker.EmbeddedKafkaBroker;
+import dev.shootdown.cli.report.HtmlReport;
+import dev.shootdown.cli.report.IoFailure;
+import dev.shootdown.cli.report.StreamingAudit;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
-import dev.shootdown.host.ErrorLog;
-import dev.shootdown.host.NodeFailedException;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
+import dev.shootdown.host.NodeFailedException;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.host.kafka.KafkaHostConfig;
 import dev.shootdown.host.kafka.KafkaRunner;
@@ -208,7 +208,7 @@ public final class ScenarioRunner implements AutoCloseable {
 
     /** A Kafka run's id: the scenario, arch and policy, the wall-clock time and a few random hex digits. */
     private static String kafkaRunId(Scenario scenario) {
-        return String.join("-", scenario.name(), scenario.arch(), scenario.policy(),
+        return String.join("-", scenario.name(), scenario.arch().label(), scenario.policy(),
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")),
                 Long.toHexString(System.nanoTime() & 0xffff));
     }

@@ -1,6 +1,7 @@
 package dev.shootdown.event;
 
 import dev.shootdown.kernel.KernelVariant;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import java.util.Collections;
 import java.util.List;
@@ -33,7 +34,7 @@ public sealed interface ControlEvent extends Event {
      * {@code ignoredLines} counts the lines it did not use, by event, and {@code warnings} what
      * the importer could not pair or place.
      */
-    record TraceImported(String format, String file, String sha256, long lines, String arch, int cpus, List<MmAddress> mms,
+    record TraceImported(String format, String file, String sha256, long lines, Arch arch, int cpus, List<MmAddress> mms,
             List<String> notTraced, SortedMap<String, Long> ignoredLines, List<String> warnings) implements ControlEvent {
         public TraceImported {
             mms = List.copyOf(mms);

@@ -20,7 +20,7 @@ import java.util.List;
  */
 public record Scenario(
         String name,
-        String arch,
+        Arch arch,
         String policy,
         int cpus,
         int iommus,
@@ -34,7 +34,7 @@ public record Scenario(
         @JsonInclude(value = JsonInclude.Include.CUSTOM, valueFilter = NoFaults.class) FaultPlan faults) {
 
     /** The architectures the model knows (--arch). */
-    public static final List<String> ARCHES = List.of("x86", "arm64");
+    public static final List<String> ARCHES = Arch.labels();
     /**
      * The built-in kernel variants (--policy, --kernel NAME): the files of the repository's
      * kernels/ folder (KernelFiles.BUILT_INS, which a test holds equal). A scenario's policy
@@ -59,19 +59,19 @@ public record Scenario(
     }
 
     /** A scenario without faults. */
-    public Scenario(String name, String arch, String policy, int cpus, int iommus, List<MmSpec> mms, List<TaskSpec> tasks,
+    public Scenario(String name, Arch arch, String policy, int cpus, int iommus, List<MmSpec> mms, List<TaskSpec> tasks,
             List<DeviceSpec> devices, Timing timing, EndCondition end, Memory memory, Kswapd kswapd) {
         this(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, end, memory, kswapd, FaultPlan.NONE);
     }
 
     /** A scenario with unlimited memory and no kswapd. */
-    public Scenario(String name, String arch, String policy, int cpus, int iommus, List<MmSpec> mms, List<TaskSpec> tasks,
+    public Scenario(String name, Arch arch, String policy, int cpus, int iommus, List<MmSpec> mms, List<TaskSpec> tasks,
             List<DeviceSpec> devices, Timing timing, EndCondition end) {
         this(name, arch, policy, cpus, iommus, mms, tasks, devices, timing, end, Memory.UNLIMITED, null, FaultPlan.NONE);
     }
 
     /** The same machine and workload under another architecture and kernel variant. */
-    public Scenario with(String newArch, String newPolicy) {
+    public Scenario with(Arch newArch, String newPolicy) {
         return new Scenario(name, newArch, newPolicy, cpus, iommus, mms, tasks, devices, timing, end, memory, kswapd, faults);
     }
 

@@ -65,7 +65,7 @@ public final class Scenarios {
         int pages = 16;
         return new Scenario(
                 "munmap-dma",
-                "x86",
+                Arch.X86,
                 "linux-6.6",
                 2,
                 1,
@@ -93,7 +93,7 @@ public final class Scenarios {
         int pages = 4;
         return new Scenario(
                 "smmu-permission-upgrade",
-                "arm64",
+                Arch.ARM64,
                 "linux-6.6",
                 1,
                 1,
@@ -119,7 +119,7 @@ public final class Scenarios {
         int heapPages = 64;
         return new Scenario(
                 "kswapd-reclaim",
-                "x86",
+                Arch.X86,
                 "linux-6.6",
                 3,
                 1,
@@ -150,7 +150,7 @@ public final class Scenarios {
         int heapPages = 32;
         return new Scenario(
                 "direct-reclaim-cross-mm",
-                "x86",
+                Arch.X86,
                 "linux-6.6",
                 2,
                 1,
@@ -182,7 +182,7 @@ public final class Scenarios {
         int pages = 8;
         return new Scenario(
                 "mprotect-downgrade",
-                "x86",
+                Arch.X86,
                 "linux-6.6",
                 2,
                 1,

@@ -15,7 +15,7 @@ class ScenarioPlacedTest {
     static final long DELTA = 0x29b000L; // to 6 pages below a 2 MiB boundary
 
     static Scenario twoMms() {
-        return new Scenario("placed", "x86", "linux-6.12", 2, 1,
+        return new Scenario("placed", Arch.X86, "linux-6.12", 2, 1,
                 List.of(new Scenario.MmSpec(1, List.of(new Scenario.VmaSpec(BUF, 8, true, true),
                                 new Scenario.VmaSpec(0x7f7bf6000000L, 1, true, true, false, true))),
                         new Scenario.MmSpec(2, List.of(new Scenario.VmaSpec(BUF, 8, true, true)))),

@@ -49,7 +49,7 @@ final class AtcAfterIotlb {
             chain.add(f.id());
         }
         chain.add(e.id());
-        verdicts.violateOncePerShootdown("atc-before-iotlb", e.node(), c.mm(), Kernel.hex(c.start()), chain, e.node() + " issued ATC_INV for pasid "
+        verdicts.violateOncePerShootdown(ViolationKind.ATC_BEFORE_IOTLB, e.node(), c.mm(), Kernel.hex(c.start()), chain, e.node() + " issued ATC_INV for pasid "
                 + c.pasid() + " of shootdown " + sd.id + " (" + e.id() + ") " + (tlbi == null
                         ? "before any IOTLB invalidation of it"
                         : "before the IOTLB invalidation " + tlbi.id() + " had completed")

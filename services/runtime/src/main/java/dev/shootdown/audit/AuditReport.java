@@ -112,7 +112,7 @@ public record AuditReport(
      * @param wholeMmSecondaryInvalidations                 InvalidateSecondaryTlbs with end -1UL (the
      *                                                      whole address space)
      * @param framesReclaimed                               frames freed by reclaim passes (kswapd,
-     *                                                      direct reclaim)
+     *                                                      direct reclaim, MADV_PAGEOUT, memory.reclaim)
      * @param wholeMmSecondaryInvalidationsPerReclaimedPage the first divided by the second; 0 when
      *                                                      nothing was reclaimed
      */

@@ -3,13 +3,14 @@ package dev.shootdown.audit;
 import dev.shootdown.audit.Mirrors.FrameKey;
 import dev.shootdown.audit.Mirrors.Pte;
 import dev.shootdown.audit.Mirrors.PteKey;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.InjectionEvent;
-import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
@@ -506,7 +507,7 @@ public final class Auditor {
     /** munmap or mprotect returned: the oldest unreturned shootdown of that call is done. */
     private void onReturned(Envelope e, int pid, long mm, long start, long end, boolean mprotect) {
         for (LiveShootdown sd : shootdowns.live()) {
-            if (sd.returned == null && sd.gather() && sd.caller.equals("mprotect") == mprotect && sd.mm == mm
+            if (sd.returned == null && sd.gather() && sd.caller.equals(Callers.MPROTECT) == mprotect && sd.mm == mm
                     && sd.pid == pid && sd.start == start && sd.end == end) {
                 sd.returned = e;
                 secondaryCoverage.deadline(sd, e);
@@ -547,7 +548,7 @@ public final class Auditor {
             stale.finish();
             shootdowns.finish();
             String name = scenario == null ? "?" : scenario.name();
-            String arch = scenario == null ? "?" : scenario.arch();
+            String arch = scenario == null ? "?" : scenario.arch().label();
             String policy = scenario == null ? "?" : scenario.policy();
             ViolationGroups groups = verdicts.groups;
             report = new AuditReport(run, name, arch, policy, seed, verdicts.count() == 0 ? "clean" : "violations", complete,

@@ -40,7 +40,7 @@ final class CoverageAtFree {
             if (cpu && h.drop == null && !mirrors.cpuStillUses(holder)) {
                 continue; // not loaded or lazy: switch_mm flushes before the next user access
             }
-            String kind = cpu ? "missing-cpu-invalidation" : "missing-secondary-invalidation";
+            ViolationKind kind = cpu ? ViolationKind.MISSING_CPU_INVALIDATION : ViolationKind.MISSING_SECONDARY_INVALIDATION;
             String node = holder.substring(0, holder.indexOf(' '));
             String va = Kernel.hex(h.va);
             if (verdicts.wasReportedAtEnd(f.shootdownId(), kind, node, h.mm, va)) {

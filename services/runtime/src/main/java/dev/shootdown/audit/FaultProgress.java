@@ -78,7 +78,7 @@ final class FaultProgress {
         }
         if (++streak.count == threshold) {
             String access = fault.access().name().toLowerCase(Locale.ROOT);
-            verdicts.violate(0, "fault-livelock", r.target(), fault.mm(), Kernel.hex(r.va()),
+            verdicts.violate(0, ViolationKind.FAULT_LIVELOCK, r.target(), fault.mm(), Kernel.hex(r.va()),
                     List.of(streak.firstFault.id(), pte.last().id(), e.id()),
                     r.device() + " pasid " + r.pasid() + " faulted on a " + access + " of " + Kernel.hex(r.va()) + " in mm "
                             + fault.mm() + " and was answered SUCCESS " + streak.count + " times in a row while the PTE"

@@ -73,7 +73,7 @@ final class FlushProgress {
                     List<String> chain = new ArrayList<>(List.of(held.fill().id(), change.id(), issued.getValue().id()));
                     List<Envelope> lost = sd.faultsOn(cpu);
                     lost.forEach(f -> chain.add(f.id()));
-                    verdicts.violateOncePerShootdown("missing-cpu-invalidation", cpu, mm, Kernel.hex(va), chain, cpu + " still holds the translation of "
+                    verdicts.violateOncePerShootdown(ViolationKind.MISSING_CPU_INVALIDATION, cpu, mm, Kernel.hex(va), chain, cpu + " still holds the translation of "
                             + Kernel.hex(va) + " in mm " + mm + " (filled by " + held.fill().id() + ") after the PTE was "
                             + LiveShootdown.changed(change) + " (" + change.id() + "): the flush " + issued.getValue().id() + " of shootdown "
                             + sd.id + " (" + sd.caller + ") reached it but flush_tlb_func never ran"
@@ -104,7 +104,7 @@ final class FlushProgress {
         }
         String reached = lost.isEmpty() ? " (" + cpu + " went on: " + last.id() + ")" : " (the IPI was lost: " + lost.get(0).id() + ")";
         String frames = sd.ptesCleared + sd.ptesProtectionChanged + " PTEs changed, " + sd.frees.size() + " frames freed";
-        verdicts.violateOncePerShootdown("non-responsive-csd-lock", cpu, ipi.mm(), Kernel.hex(ipi.start()), chain, "shootdown " + sd.id + " ("
+        verdicts.violateOncePerShootdown(ViolationKind.NON_RESPONSIVE_CSD_LOCK, cpu, ipi.mm(), Kernel.hex(ipi.start()), chain, "shootdown " + sd.id + " ("
                 + sd.caller + ": " + sd.context() + " on " + sd.cpu + ") never completed: its flush IPI " + issued.id()
                 + " reached " + cpu + reached + " but flush_tlb_func never ran there, so " + sd.cpu
                 + " was still spinning in csd_lock_wait with preemption disabled when the run ended, "
@@ -132,7 +132,7 @@ final class FlushProgress {
                 sd.faultsOn(st.cpu()).forEach(f -> chain.add(f.id()));
             }
             chain.add(e.id());
-            verdicts.violateOncePerShootdown("stall", st.cpu(), mm, va, chain, String.format(Locale.ROOT,
+            verdicts.violateOncePerShootdown(ViolationKind.STALL, st.cpu(), mm, va, chain, String.format(Locale.ROOT,
                     "shootdown %d (%s on %s, in %s) made no progress from %.3f us for the stall window of %.3f us: %s waits "
                             + "for %s; the kernel's watchdog (%s) reports it and nothing it waits for ever answers (%s)",
                     st.shootdownId(), sd == null ? "?" : sd.caller, st.cpu(), st.comm(), st.sinceNs() / 1000.0,

@@ -1,5 +1,6 @@
 package dev.shootdown.audit;
 
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.PageTableEvent;
 import java.util.ArrayList;
@@ -139,7 +140,7 @@ final class LiveShootdown {
     }
 
     boolean reclaim() {
-        return !gather() && (caller.equals("kswapd") || caller.equals("direct-reclaim") || caller.equals("madvise_pageout"));
+        return !gather() && Callers.reclaims(caller);
     }
 
     /** Its system call's return, or else its finish, if it happened before {@code e}; else null. */

@@ -52,7 +52,7 @@ final class RightMm {
         String mms = changed.stream().map(String::valueOf).reduce((a, b) -> a + ", " + b).orElseThrow();
         String who = sd.currentMm == h.mm() ? " (current->mm)" : "";
         String what = sd.reclaim() ? "the batch" : "shootdown " + sd.id + " (" + sd.caller + ")";
-        verdicts.violateOncePerShootdown("wrong-mm-invalidation", h.cpu(), h.mm(), Kernel.hex(LiveShootdown.pteVa(first)),
+        verdicts.violateOncePerShootdown(ViolationKind.WRONG_MM_INVALIDATION, h.cpu(), h.mm(), Kernel.hex(LiveShootdown.pteVa(first)),
                 List.of(first.id(), call.id()), h.caller() + " called " + h.hook() + " for mm " + h.mm() + who + " but " + what
                         + " changed PTEs of mm " + mms + " only (" + first.id() + "): the secondary TLBs of mm " + mms
                         + " are not invalidated by it",
@@ -70,7 +70,7 @@ final class RightMm {
             cause = "; " + h.caller() + " called " + h.hook() + " with a NULL mm (" + hook.id() + ")";
         }
         chain.add(e.id());
-        verdicts.violate(o.shootdownId(), "kernel-oops", o.cpu(), 0, Kernel.hex(o.address()), chain, "oops in " + o.function()
+        verdicts.violate(o.shootdownId(), ViolationKind.KERNEL_OOPS, o.cpu(), 0, Kernel.hex(o.address()), chain, "oops in " + o.function()
                 + " called from " + o.caller() + " on " + o.cpu() + " in " + o.comm() + " (pid " + o.pid() + "): " + o.message()
                 + cause);
     }

@@ -1,5 +1,6 @@
 package dev.shootdown.audit;
 
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.Kernel;
@@ -62,7 +63,7 @@ final class SecondaryCoverage {
 
     /** An imported trace has no PTE changes: what it can be held to instead ({@link TraceCoverage}). */
     private void checkTraceCoverage(LiveShootdown sd, Envelope deadline) {
-        var view = new TraceCoverage.Shootdown(sd.id, sd.caller, sd.gather() || sd.caller.equals("madvise_pageout"), sd.mm,
+        var view = new TraceCoverage.Shootdown(sd.id, sd.caller, sd.gather() || sd.caller.equals(Callers.MADVISE_PAGEOUT), sd.mm,
                 sd.start, sd.end, sd.flushCalls, sd.flushRequests, sd.flushAcks, sd.hookCalls, sd.secondaryAll, sd.frees,
                 sd.boundAtCall, sd.boundAtStart);
         for (TraceCoverage.Finding f : TraceCoverage.check(view, deadline)) {
@@ -142,8 +143,8 @@ final class SecondaryCoverage {
                         chain.add(free.id());
                     }
                     chain.add(deadline.id());
-                    verdicts.reportedAtEnd(sd.id, "missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va));
-                    verdicts.violateOncePerShootdown("missing-secondary-invalidation", sub.target(), mm, Kernel.hex(va), chain,
+                    verdicts.reportedAtEnd(sd.id, ViolationKind.MISSING_SECONDARY_INVALIDATION, sub.target(), mm, Kernel.hex(va));
+                    verdicts.violateOncePerShootdown(ViolationKind.MISSING_SECONDARY_INVALIDATION, sub.target(), mm, Kernel.hex(va), chain,
                             "PTE of " + Kernel.hex(va) + " in mm " + mm + " was " + LiveShootdown.changed(change) + " (" + change.id()
                                     + ") but no invalidation of " + sub.target() + " pasid " + sub.pasid()
                                     + " covering it completed before " + (free == null ? "" : "the frame was freed and ")

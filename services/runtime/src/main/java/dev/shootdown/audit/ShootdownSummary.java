@@ -9,8 +9,8 @@ import java.util.List;
  * nanoseconds; a null time means the step never happened.
  *
  * @param mm                    the mm it flushes; 0 for a reclaim batch, which spans mms
- * @param caller                the operation: "munmap", "mprotect", "ptep_set_access_flags",
- *                              "kswapd", "direct-reclaim"
+ * @param caller                what started it ({@link dev.shootdown.event.Callers}: munmap,
+ *                              mprotect, ptep_set_access_flags, kswapd, ...)
  * @param ptesCleared           PTEs it cleared (ptep_get_and_clear)
  * @param ptesProtectionChanged PTEs whose protection it changed
  * @param pteChangeNs           the first PTE change

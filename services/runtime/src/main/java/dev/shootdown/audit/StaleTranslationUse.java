@@ -117,7 +117,7 @@ final class StaleTranslationUse {
                     + "'s translation filled by " + cached.fill().id() + " before the PTE was "
                     + LiveShootdown.changed(g.change()) + " (" + g.change().id() + ", shootdown " + g.sd().id + ", "
                     + g.sd().caller + ") and after " + ended + " (" + done.id() + "): that translation should have been invalidated";
-            Violation v = verdicts.found(g.sd().id, "stale-translation-use", e.node(), mm, Kernel.hex(va), chain, explanation);
+            Violation v = verdicts.found(g.sd().id, ViolationKind.STALE_TRANSLATION_USE, e.node(), mm, Kernel.hex(va), chain, explanation);
             if (v != null) {
                 pending.put(e.id(), v); // settled when the access can no longer be a use after free
             }

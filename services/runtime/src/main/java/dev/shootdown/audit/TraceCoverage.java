@@ -32,7 +32,7 @@ import java.util.Set;
 final class TraceCoverage {
 
     /** A violation found, as the auditor reports it. */
-    record Finding(String kind, String node, long mm, String va, List<String> chain, String explanation) {}
+    record Finding(ViolationKind kind, String node, long mm, String va, List<String> chain, String explanation) {}
 
     /** One shootdown's imported events. */
     record Shootdown(long id, String caller, boolean marked, long mm, long start, long end, List<Envelope> flushCalls,
@@ -58,12 +58,12 @@ final class TraceCoverage {
             var ipi = (IpiEvent.FlushTlb) request.event();
             Envelope ack = sd.flushAcks().stream().filter(a -> request.id().equals(a.cause())).findFirst().orElse(null);
             if (ack == null) {
-                found.add(new Finding("missing-cpu-invalidation", ipi.target(), ipi.mm(), Kernel.hex(ipi.start()),
+                found.add(new Finding(ViolationKind.MISSING_CPU_INVALIDATION, ipi.target(), ipi.mm(), Kernel.hex(ipi.start()),
                         List.of(request.id(), deadline.id()), ipi.target() + " was sent a flush (" + request.id()
                                 + ") and no flush_tlb_func on it answered in the capture"));
             } else if (lateForFree(request, ack, firstFree) || !ack.happenedBefore(deadline)) {
                 Envelope missed = lateForFree(request, ack, firstFree) ? firstFree : deadline;
-                found.add(new Finding("missing-cpu-invalidation", ipi.target(), ipi.mm(), Kernel.hex(ipi.start()),
+                found.add(new Finding(ViolationKind.MISSING_CPU_INVALIDATION, ipi.target(), ipi.mm(), Kernel.hex(ipi.start()),
                         List.of(request.id(), ack.id(), missed.id()), "flush_tlb_func on " + ipi.target() + " (" + ack.id()
                                 + ") is not ordered before " + (missed == firstFree ? "the first free (" : "the end (")
                                 + missed.id() + ")"));
@@ -109,7 +109,7 @@ final class TraceCoverage {
                     if (done.isEmpty() && free != null) {
                         List<String> chain = new ArrayList<>(List.of(free.id()));
                         chain.add(deadline.id());
-                        found.add(new Finding("missing-secondary-invalidation", secondary, need.mm(), Kernel.hex(sd.start()),
+                        found.add(new Finding(ViolationKind.MISSING_SECONDARY_INVALIDATION, secondary, need.mm(), Kernel.hex(sd.start()),
                                 chain, "no invalidation of " + secondary + " for mm " + need.mm() + " completed " + byFree
                                         + ", though " + sd.caller() + " freed frames"));
                     }
@@ -122,7 +122,7 @@ final class TraceCoverage {
                         chain.add(free.id());
                     }
                     chain.add(deadline.id());
-                    found.add(new Finding("missing-secondary-invalidation", secondary, need.mm(), Kernel.hex(hole), chain,
+                    found.add(new Finding(ViolationKind.MISSING_SECONDARY_INVALIDATION, secondary, need.mm(), Kernel.hex(hole), chain,
                             "no invalidation of " + secondary + " covering " + Kernel.hex(hole) + " of mm " + need.mm()
                                     + " (flushed as [" + Kernel.hex(need.start()) + ", " + Kernel.hex(need.end())
                                     + ")) completed " + byFree));
@@ -132,7 +132,7 @@ final class TraceCoverage {
         for (Envelope call : sd.hookCalls()) {
             var h = (SecondaryTlbEvent.SecondaryTlbHookCalled) call.event();
             if (h.mm() != 0 && sd.mm() != 0 && h.mm() != sd.mm() && !flushedMms.contains(h.mm())) {
-                found.add(new Finding("wrong-mm-invalidation", h.cpu(), h.mm(), Kernel.hex(h.start()), List.of(call.id()),
+                found.add(new Finding(ViolationKind.WRONG_MM_INVALIDATION, h.cpu(), h.mm(), Kernel.hex(h.start()), List.of(call.id()),
                         h.hook() + " was called for mm " + h.mm() + " in shootdown " + sd.id() + " (" + sd.caller()
                                 + "), which flushed mm " + sd.mm()));
             }

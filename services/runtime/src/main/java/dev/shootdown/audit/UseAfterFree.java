@@ -44,7 +44,7 @@ final class UseAfterFree {
             }
         } else {
             // Nothing should reach an allocation that was let go; if something does, it is a use after free all the same.
-            verdicts.violate(shootdownOf(letGo), "use-after-free", e.node(), mm, Kernel.hex(va), List.of(letGo.id(), e.id()), who
+            verdicts.violate(shootdownOf(letGo), ViolationKind.USE_AFTER_FREE, e.node(), mm, Kernel.hex(va), List.of(letGo.id(), e.id()), who
                     + " accessed frame " + Kernel.hex(frame.frame()) + " of allocation " + frame.epoch() + " through " + holder
                     + ", which no cache held any more, after the frame was freed (by " + letGo.id()
                     + (((PageTableEvent.FrameFreed) letGo.event()).epoch() == frame.epoch() ? "" : " or earlier") + ")");
@@ -62,7 +62,7 @@ final class UseAfterFree {
             chain.add(free.id());
             chain.add(e.id());
             if (e.timeNs() > free.timeNs()) {
-                verdicts.violate(shootdownOf(free), "use-after-free", e.node(), mm, Kernel.hex(va), chain, who
+                verdicts.violate(shootdownOf(free), ViolationKind.USE_AFTER_FREE, e.node(), mm, Kernel.hex(va), chain, who
                         + " accessed freed frame " + Kernel.hex(frame.frame()) + " at " + us(e.timeNs())
                         + " through a stale translation in " + holder + ", after the frame was freed by " + free.id() + " at "
                         + us(free.timeNs()));
@@ -81,7 +81,7 @@ final class UseAfterFree {
             } else {
                 if (a.timeNs() > free.timeNs()) {
                     stale.withdraw(a); // the same access, now known to be a use after free
-                    verdicts.violate(f.shootdownId(), "use-after-free", a.node(), access.getValue().mm(),
+                    verdicts.violate(f.shootdownId(), ViolationKind.USE_AFTER_FREE, a.node(), access.getValue().mm(),
                             Kernel.hex(access.getValue().va()), List.of(a.id(), free.id()), "access " + a.id() + " through "
                                     + access.getKey() + " reached frame " + Kernel.hex(f.frame()) + " at " + us(a.timeNs())
                                     + ", after its free " + free.id() + " at " + us(free.timeNs()) + ", and is not ordered before it");
@@ -100,7 +100,7 @@ final class UseAfterFree {
      * invalidated before the free, which a use after free can follow.
      */
     private void raceWithFree(Envelope access, Envelope free, long mm, long va, long frame, String holder, List<String> chain) {
-        verdicts.violate(shootdownOf(free), "race-with-free", access.node(), mm, Kernel.hex(va), chain, "access " + access.id()
+        verdicts.violate(shootdownOf(free), ViolationKind.RACE_WITH_FREE, access.node(), mm, Kernel.hex(va), chain, "access " + access.id()
                 + " to frame " + Kernel.hex(frame) + " at " + us(access.timeNs()) + " through " + holder
                 + " is not ordered before the free " + free.id() + " at " + us(free.timeNs())
                 + ": it came first in simulated time, but nothing made the free wait"

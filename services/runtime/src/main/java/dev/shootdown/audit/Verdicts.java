@@ -41,7 +41,7 @@ final class Verdicts {
      * Reports a violation of {@code shootdown} (0: of none) unless the same one (kind, node,
      * chain) was; returns it, or null if it was.
      */
-    Violation violate(long shootdown, String kind, String node, long mm, String va, List<String> chain, String explanation) {
+    Violation violate(long shootdown, ViolationKind kind, String node, long mm, String va, List<String> chain, String explanation) {
         Violation v = found(shootdown, kind, node, mm, va, chain, explanation);
         if (v != null) {
             emit(v);
@@ -54,11 +54,11 @@ final class Verdicts {
      * envelope being handled, so only the ones found for it need remembering. Not yet reported:
      * {@link #emit} does that.
      */
-    Violation found(long shootdown, String kind, String node, long mm, String va, List<String> chain, String explanation) {
+    Violation found(long shootdown, ViolationKind kind, String node, long mm, String va, List<String> chain, String explanation) {
         if (!reported.add(kind + "|" + node + "|" + chain)) {
             return null;
         }
-        return new Violation(kind, node, mm, va, chain, explanation, shootdown);
+        return new Violation(kind.label(), node, mm, va, chain, explanation, shootdown);
     }
 
     void emit(Violation v) {
@@ -68,7 +68,7 @@ final class Verdicts {
     }
 
     /** A violation reported at most once per (kind, node, mm, va) of a live shootdown. */
-    void violateOncePerShootdown(String kind, String node, long mm, String va, List<String> chain, String explanation,
+    void violateOncePerShootdown(ViolationKind kind, String node, long mm, String va, List<String> chain, String explanation,
             long shootdown) {
         if (reportedPerShootdown.computeIfAbsent(shootdown, k -> new HashSet<>()).add(key(kind, node, mm, va))) {
             violate(shootdown, kind, node, mm, va, chain, explanation);
@@ -76,17 +76,17 @@ final class Verdicts {
     }
 
     /** Notes that {@code shootdown} (live) was reported for (kind, node, mm, va), as {@link #violateOncePerShootdown} does. */
-    void reportedFor(long shootdown, String kind, String node, long mm, String va) {
+    void reportedFor(long shootdown, ViolationKind kind, String node, long mm, String va) {
         reportedPerShootdown.computeIfAbsent(shootdown, k -> new HashSet<>()).add(key(kind, node, mm, va));
     }
 
     /** Notes a finding of {@code shootdown}'s return or finish, which the frees after it do not report again. */
-    void reportedAtEnd(long shootdown, String kind, String node, long mm, String va) {
+    void reportedAtEnd(long shootdown, ViolationKind kind, String node, long mm, String va) {
         reportedAtEnd.computeIfAbsent(shootdown, k -> new HashSet<>()).add(key(kind, node, mm, va));
     }
 
     /** Whether {@code shootdown}'s return or finish reported (kind, node, mm, va). */
-    boolean wasReportedAtEnd(long shootdown, String kind, String node, long mm, String va) {
+    boolean wasReportedAtEnd(long shootdown, ViolationKind kind, String node, long mm, String va) {
         return reportedAtEnd.getOrDefault(shootdown, Set.of()).contains(key(kind, node, mm, va));
     }
 
@@ -96,7 +96,7 @@ final class Verdicts {
         reportedAtEnd.remove(shootdown);
     }
 
-    private static String key(String kind, String node, long mm, String va) {
+    private static String key(ViolationKind kind, String node, long mm, String va) {
         return kind + "|" + node + "|" + mm + "|" + va;
     }
 }

@@ -1,21 +1,22 @@
 package dev.shootdown.ftrace;
 
-import dev.shootdown.ftrace.ImportState.Cpu;
-import dev.shootdown.ftrace.ImportState.FlushCall;
-import dev.shootdown.ftrace.ImportState.Op;
-import dev.shootdown.ftrace.ImportState.PendingHook;
-import dev.shootdown.ftrace.ImportState.Round;
+import dev.shootdown.event.Callers;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.InShootdown;
-import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
 import dev.shootdown.event.TraceEvent;
+import dev.shootdown.ftrace.ImportState.Cpu;
+import dev.shootdown.ftrace.ImportState.FlushCall;
+import dev.shootdown.ftrace.ImportState.Op;
+import dev.shootdown.ftrace.ImportState.PendingHook;
+import dev.shootdown.ftrace.ImportState.Round;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -227,9 +228,9 @@ final class FtraceConverter {
                 case "munmap", "mprotect" -> emitCpu(c, l.timeNs(), null,
                         new PageTableEvent.MmuGatherStarted(op.id, mm, from, to, word, c.node, l.pid()));
                 case "memory_reclaim" -> emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushStarted(op.id,
-                        "memory_reclaim", c.node, l.task(), l.pid(), pidMm.getOrDefault(l.pid(), mm), 0, 0,
+                        Callers.MEMORY_RECLAIM, c.node, l.task(), l.pid(), pidMm.getOrDefault(l.pid(), mm), 0, 0,
                         Kernel.TLB_FLUSH_ALL, null)); // the cgroup's LRU: whatever mm its folios are mapped in
-                default -> emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushStarted(op.id, "madvise_pageout",
+                default -> emitCpu(c, l.timeNs(), null, new PageTableEvent.TlbFlushStarted(op.id, Callers.MADVISE_PAGEOUT,
                         c.node, l.task(), l.pid(), mm, mm, from, to, null));
             }
         } else if (ret.matches()) {

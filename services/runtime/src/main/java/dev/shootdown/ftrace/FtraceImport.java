@@ -2,6 +2,7 @@ package dev.shootdown.ftrace;
 
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -109,10 +110,10 @@ public final class FtraceImport {
      * @throws IllegalArgumentException naming the file and line, for a line that is not ftrace
      *                                  or an argument that is not what its probe should print
      */
-    public static ControlEvent.TraceImported convert(Capture capture, String kernel, String arch, Consumer<Envelope> out) {
+    public static ControlEvent.TraceImported convert(Capture capture, String kernel, Arch arch, Consumer<Envelope> out) {
         FtraceConverter first = new FtraceConverter(capture, env -> {});
         first.run();
-        String foundArch = arch != null ? arch : first.x86 ? "x86" : null;
+        Arch foundArch = arch != null ? arch : first.x86 ? Arch.X86 : null;
         if (foundArch == null) {
             throw new IllegalArgumentException(capture.file() + ": no x86 flush function (flush_tlb_mm_range,"
                     + " native_flush_tlb_multi, flush_tlb_func, arch_tlbbatch_flush) is probed in it: say which"
@@ -120,7 +121,7 @@ public final class FtraceImport {
         }
         List<String> notTraced = new ArrayList<>(NOT_TRACED);
         if (!first.x86) {
-            notTraced.add(0, "CPU flushes: " + ("arm64".equals(foundArch)
+            notTraced.add(0, "CPU flushes: " + (foundArch == Arch.ARM64
                     ? "arm64 issues its TLBIs inline (arch/arm64/include/asm/tlbflush.h), no function to probe"
                     : "no flush function of this architecture was probed"));
         }

@@ -10,6 +10,7 @@ import dev.shootdown.event.IpiEvent.FlushKind;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.SecondaryTlbEvent;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -106,5 +107,24 @@ class ShootdownsTest {
         assertEquals(1, report.stats().framesReclaimed());
         assertEquals(1.0, report.stats().wholeMmSecondaryInvalidationsPerReclaimedPage());
         assertEquals(Auditor.DEFAULT_FAULT_LIVELOCK_THRESHOLD, report.faultLivelockThreshold());
+    }
+
+    @Test
+    void everyReclaimPathsFreedFramesCountAsReclaimedAndAMunmapsDoNot() {
+        // shrink_folio_list (mm/vmscan.c) frees the folios of kswapd, direct reclaim, MADV_PAGEOUT
+        // and a write to memory.reclaim alike
+        for (String caller : List.of("kswapd", "direct-reclaim", "madvise_pageout", "memory_reclaim")) {
+            Reclaim r = new Reclaim(caller, 0);
+            Envelope done = r.hook("arch_tlbbatch_add_pending", 1, 0, Kernel.TLB_FLUSH_ALL, r.clear);
+            r.freeAndFinish(done, r.tlbi(done));
+            assertEquals(1, r.audit().stats().framesReclaimed(), caller);
+        }
+        Run run = new Run();
+        Envelope request = run.b.emit("coordinator", 80,
+                new SecondaryTlbEvent.InvalidateSecondaryTlbs("iommu0", 1, 1, VA, END, 1), run.clear);
+        Envelope ack = run.b.emit("cpu0", 450, new IpiEvent.TlbFlushed("coordinator", "cpu0", 1, VA, END, FlushKind.PARTIAL, 1, 1, 1),
+                run.flush, run.secondary(request));
+        run.free(ack);
+        assertEquals(0, run.audit().stats().framesReclaimed());
     }
 }

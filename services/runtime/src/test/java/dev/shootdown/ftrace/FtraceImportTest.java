@@ -1,9 +1,5 @@
 package dev.shootdown.ftrace;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.ShootdownSummary;
@@ -14,6 +10,7 @@ import dev.shootdown.event.Envelope;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
+import dev.shootdown.scenario.Arch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +20,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The captures of real kernels in real-kernels/captures, imported and audited: the seed's story
@@ -107,14 +107,14 @@ class FtraceImportTest {
         }
     }
 
-    static Imported importAndAudit(FtraceImport.Capture capture, String arch) {
+    static Imported importAndAudit(FtraceImport.Capture capture, Arch arch) {
         List<Envelope> log = new ArrayList<>();
         ControlEvent.TraceImported imported = FtraceImport.convert(capture, "test-kernel", arch, log::add);
         return new Imported(log, Auditor.audit(log), imported);
     }
 
     static Imported importAndAudit(String file) throws IOException {
-        return importAndAudit(Text.of(file), file.contains("arm64") ? "arm64" : null);
+        return importAndAudit(Text.of(file), file.contains("arm64") ? Arch.ARM64 : null);
     }
 
     // ------------------------------------------------------------------ the three captures
@@ -224,7 +224,7 @@ class FtraceImportTest {
         // 6.1 on arm64 flushes at tlb_end_vma: tlb_flush_mmu_tlbonly's invalidate_range (probed, with its
         // callback), then range_end's own ->invalidate_range, whose callback alone shows it (the hook is
         // not probed there). A hook calls each notifier once: two callbacks are two calls.
-        Imported i = importAndAudit(Text.of("linux-6.1.0-57-arm64.harness.trace"), "arm64");
+        Imported i = importAndAudit(Text.of("linux-6.1.0-57-arm64.harness.trace"), Arch.ARM64);
         ShootdownSummary munmap = i.report().shootdowns().stream().filter(s -> s.caller().equals("munmap")
                 && i.shootdownHasMarker(s.id(), "munmap start 0x")).findFirst().orElseThrow();
 

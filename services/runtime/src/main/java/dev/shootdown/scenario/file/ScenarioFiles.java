@@ -38,6 +38,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import com.fasterxml.jackson.dataformat.yaml.snakeyaml.error.MarkedYAMLException;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
 import java.io.IOException;
@@ -254,6 +255,10 @@ public final class ScenarioFiles {
 
     /** What the Scenario constructor would reject with no field named: say which field it is. */
     private static void checkBeforeBinding(JsonNode root, LocatedDocument doc) throws ScenarioFileException {
+        JsonNode arch = root.path("arch");
+        if (!arch.isMissingNode() && Arch.named(arch.asText()) == null) {
+            throw doc.error("arch", "expected one of " + String.join(", ", Arch.labels()) + ", got '" + arch.asText() + "'", null);
+        }
         JsonNode cpus = root.path("cpus");
         if (cpus.isIntegralNumber() && cpus.asLong() < 1) {
             throw doc.error("cpus", "expected a number of CPUs >= 1, got " + cpus.asText(), null);
@@ -352,9 +357,6 @@ public final class ScenarioFiles {
         if (!NAME.matcher(s.name()).matches()) {
             throw doc.error("name", "expected letters, digits, '.', '_' or '-' (it names the run, its Kafka topics and "
                     + "its output directory), got '" + s.name() + "'", null);
-        }
-        if (!Scenario.ARCHES.contains(s.arch())) {
-            throw doc.error("arch", "expected one of " + String.join(", ", Scenario.ARCHES) + ", got '" + s.arch() + "'", null);
         }
         if (!Scenario.KERNELS.contains(s.policy()) && !kernels.contains(s.policy())) {
             throw doc.error("policy", "expected a built-in kernel (" + String.join(", ", Scenario.KERNELS)

@@ -1,10 +1,5 @@
 package dev.shootdown.fault.file;
 
-import dev.shootdown.testing.TestRuns;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
@@ -12,14 +7,19 @@ import dev.shootdown.event.VectorClock;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
+import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.testing.TestRuns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Fault plan files: every kind reads, a one-line error for each kind of mistake, and the plan inside a scenario. */
 class FaultPlansTest {
@@ -210,6 +210,6 @@ class FaultPlansTest {
                 null, null, TestRuns.runStarted("r", 1, plain.withFaults(FaultPlan.NONE)))));
         assertEquals(FaultPlan.NONE, ((ControlEvent.RunStarted) EventCodec.decode(plainLine).event()).scenario().faults(),
                 "a log from before plans reads with no faults");
-        assertEquals(plan, faulted.with("arm64", "linux-6.5").faults(), "--arch and --policy keep the plan");
+        assertEquals(plan, faulted.with(Arch.ARM64, "linux-6.5").faults(), "--arch and --policy keep the plan");
     }
 }
