@@ -11,7 +11,6 @@ import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.PageTableEvent;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.SyscallEvent;
-import dev.shootdown.event.WalkEvent;
 import dev.shootdown.kernel.KernelVariant;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;

@@ -24,6 +24,7 @@ import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.NodeFixture;
 import dev.shootdown.testing.TestRuns;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +40,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * munmap, the write-protect reuse fault, mprotect, the end window and recovery from the log.
  * Given/when/then, manual clock: {@code now} is advanced by hand.
  */
-class CoordinatorKernelVariantTest {
+class CoordinatorKernelVariantTest extends NodeFixture<Coordinator> {
 
     private static final String COORD = NodeIds.COORDINATOR;
     private static final String CPU0 = "cpu0";
@@ -62,36 +63,32 @@ class CoordinatorKernelVariantTest {
     private static final String HOOK_66 = "arch_invalidate_secondary_tlbs";
     private static final String HOOK_65 = "invalidate_range";
 
-
     private Coordinator coordinator;
-    private long now;
     /** What the coordinator was given and decided: the log a recovery replays. */
     private final RecordedSteps log = new RecordedSteps();
 
     @BeforeEach
     void setUp() {
-        coordinator = new Coordinator(KernelFiles.catalog());
-        now = 0;
+        coordinator = given(new Coordinator(KernelFiles.catalog()));
         log.clear();
     }
 
     // ---------------------------------------------------------------- helpers
 
-    /** The coordinator's decision for {@code input}, logged whole; returned with its kernel steps only ({@link KernelSteps}). */
-    private Decision on(Event input) {
-        return KernelSteps.of(log.on(coordinator, input, now));
+    /** The coordinator's decision, logged whole: the log a recovery replays. */
+    @Override
+    protected Decision decide(Event input) {
+        return log.on(node, input, now);
+    }
+
+    /** Compared by its kernel steps only ({@link KernelSteps}). */
+    @Override
+    protected Decision view(Decision decision) {
+        return KernelSteps.of(decision);
     }
 
     private Decision boot(Scenario scenario) {
         return on(TestRuns.runStarted("r", 7, scenario));
-    }
-
-    private static Decision events(Event... events) {
-        return new Decision(List.of(events), List.of());
-    }
-
-    private static Decision events(List<Event> events) {
-        return new Decision(events, List.of());
     }
 
     /** Every event the coordinator emitted so far, in order. */

@@ -2,7 +2,6 @@ package dev.shootdown.mm;
 
 import dev.shootdown.core.Decision;
 import dev.shootdown.event.Access;
-import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;

@@ -21,6 +21,7 @@ import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.NodeFixture;
 import dev.shootdown.testing.TestRuns;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * munmap through x86 flush_tlb_mm_range as merged in Linux 6.6 (IPIs and their acks, then the
  * secondary-TLB hook, then the free). Given/when/then, manual clock: {@code now} is advanced by hand.
  */
-class CoordinatorTest {
+class CoordinatorTest extends NodeFixture<Coordinator> {
 
     private static final String COORD = NodeIds.COORDINATOR;
     private static final String CPU0 = "cpu0";
@@ -55,27 +56,18 @@ class CoordinatorTest {
     private static final long SD = 1;
 
     private Coordinator coordinator;
-    private long now;
 
     @BeforeEach
     void setUp() {
-        coordinator = new Coordinator(KernelFiles.catalog());
-        now = 0;
+        coordinator = given(new Coordinator(KernelFiles.catalog()));
     }
 
     // ---------------------------------------------------------------- helpers
 
-    /** The coordinator's decision for {@code input}, its kernel steps only ({@link KernelSteps}). */
-    private Decision on(Event input) {
-        return KernelSteps.of(coordinator.onEvent(input, now));
-    }
-
-    private static Decision events(Event... events) {
-        return new Decision(List.of(events), List.of());
-    }
-
-    private static Decision events(List<Event> events) {
-        return new Decision(events, List.of());
+    /** Its kernel steps only ({@link KernelSteps}). */
+    @Override
+    protected Decision view(Decision decision) {
+        return KernelSteps.of(decision);
     }
 
     /** x86 flush_tlb_mm_range calling the 6.6 hook for the munmap's mm on the initiating CPU. */

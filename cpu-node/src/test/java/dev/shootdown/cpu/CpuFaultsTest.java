@@ -1,7 +1,6 @@
 package dev.shootdown.cpu;
 
 import dev.shootdown.core.Decision;
-import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;

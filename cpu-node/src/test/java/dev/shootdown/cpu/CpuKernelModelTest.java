@@ -3,8 +3,6 @@ package dev.shootdown.cpu;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
-import dev.shootdown.event.ControlEvent;
-import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
 import dev.shootdown.event.IpiEvent;
@@ -16,6 +14,7 @@ import dev.shootdown.event.WalkEvent;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.NodeFixture;
 import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * flush, arm64 broadcast TLBIs, the mprotect step and a task killed in a fault. Given/when/then,
  * manual clock: {@code now} is advanced by hand.
  */
-class CpuKernelModelTest {
+class CpuKernelModelTest extends NodeFixture<Cpu> {
 
     private static final String CPU = "cpu0";
     private static final String COORD = NodeIds.COORDINATOR;
@@ -44,12 +43,10 @@ class CpuKernelModelTest {
     private static final long INVALID_GEN = -1;
 
     private Cpu cpu;
-    private long now;
 
     @BeforeEach
     void setUp() {
-        cpu = new Cpu(CPU);
-        now = 0;
+        cpu = given(new Cpu(CPU));
     }
 
     // ---------------------------------------------------------------- helpers
@@ -60,16 +57,8 @@ class CpuKernelModelTest {
                 List.of(), List.of(), new Scenario.Timing(STEP_NS, 800), new Scenario.EndCondition(1));
     }
 
-    private Decision on(Event input) {
-        return cpu.onEvent(input, now);
-    }
-
     private Decision step() {
-        return on(new ControlEvent.TimerFired(Cpu.STEP_TIMER, now));
-    }
-
-    private static Decision events(Event... events) {
-        return new Decision(List.of(events), List.of());
+        return fire(Cpu.STEP_TIMER);
     }
 
     private void givenRunningTask(String arch, long mmTlbGen, List<TaskOp> program) {

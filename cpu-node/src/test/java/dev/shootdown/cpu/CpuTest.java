@@ -19,6 +19,7 @@ import dev.shootdown.host.NodeDriver;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.testing.NodeFixture;
 import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Pure tests of the x86 CPU state machine (arch/x86/mm/tlb.c: flush_tlb_func, switch_mm_irqs_off)
  * and of the user task it runs. Given/when/then, manual clock: {@code now} is advanced by hand.
  */
-class CpuTest {
+class CpuTest extends NodeFixture<Cpu> {
 
     private static final String CPU = "cpu0";
     private static final String COORD = NodeIds.COORDINATOR;
@@ -44,12 +45,10 @@ class CpuTest {
     private static final long FRAME0 = 0x1000;
 
     private Cpu cpu;
-    private long now;
 
     @BeforeEach
     void setUp() {
-        cpu = new Cpu(CPU);
-        now = 0;
+        cpu = given(new Cpu(CPU));
     }
 
     // ---------------------------------------------------------------- helpers
@@ -60,20 +59,12 @@ class CpuTest {
                 List.of(), List.of(), new Scenario.Timing(STEP_NS, 800), new Scenario.EndCondition(1));
     }
 
-    private Decision on(Event input) {
-        return cpu.onEvent(input, now);
-    }
-
     private Decision step() {
-        return on(new ControlEvent.TimerFired(Cpu.STEP_TIMER, now));
-    }
-
-    private static Decision events(Event... events) {
-        return new Decision(List.of(events), List.of());
+        return fire(Cpu.STEP_TIMER);
     }
 
     private Decision eventsAndStep(long stepAtNs, Event... events) {
-        return new Decision(List.of(events), List.of(new TimerRequest(Cpu.STEP_TIMER, stepAtNs)));
+        return eventsAndTimer(Cpu.STEP_TIMER, stepAtNs, events);
     }
 
     private static WalkEvent.PageWalkCompleted present(long va, long frame, boolean writable) {

@@ -1,7 +1,6 @@
 package dev.shootdown.iommu;
 
 import dev.shootdown.core.Decision;
-import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
@@ -15,6 +14,7 @@ import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.NodeFixture;
 import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * read-only entry and faults on it until invalidated; x86 rules walk again) and of read-modify-write
  * DMA programs. Given/when/then, manual clock: {@code now} is advanced by hand.
  */
-class IommuArchRulesTest {
+class IommuArchRulesTest extends NodeFixture<Iommu> {
 
     private static final String IOMMU = "iommu0";
     private static final String COORD = NodeIds.COORDINATOR;
@@ -41,12 +41,10 @@ class IommuArchRulesTest {
     private static final String DMA_TIMER = Iommu.DMA_TIMER_PREFIX + DEV;
 
     private Iommu iommu;
-    private long now;
 
     @BeforeEach
     void setUp() {
-        iommu = new Iommu(IOMMU);
-        now = 0;
+        iommu = given(new Iommu(IOMMU));
     }
 
     // ---------------------------------------------------------------- helpers
@@ -63,20 +61,12 @@ class IommuArchRulesTest {
         on(new SecondaryTlbEvent.SvaBound(IOMMU, DEV, PASID, MM, false));
     }
 
-    private Decision on(Event input) {
-        return iommu.onEvent(input, now);
-    }
-
     private Decision fire() {
-        return on(new ControlEvent.TimerFired(DMA_TIMER, now));
-    }
-
-    private static Decision events(Event... events) {
-        return new Decision(List.of(events), List.of());
+        return fire(DMA_TIMER);
     }
 
     private Decision eventsAndNextDma(Event... events) {
-        return new Decision(List.of(events), List.of(new TimerRequest(DMA_TIMER, now + PERIOD_NS)));
+        return eventsAndTimer(DMA_TIMER, now + PERIOD_NS, events);
     }
 
     private static WalkEvent.PageWalkRequested walk(long va, Access access) {

@@ -3,8 +3,6 @@ package dev.shootdown.iommu;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
-import dev.shootdown.event.ControlEvent;
-import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.Kernel;
@@ -16,6 +14,7 @@ import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.NodeFixture;
 import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -23,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The IOMMU's model faults, as pure state-machine steps: given a plan, when the event it hits arrives, then what the hardware does. */
-class IommuFaultsTest {
+class IommuFaultsTest extends NodeFixture<Iommu> {
 
     private static final String IOMMU = "iommu0";
     private static final String DEV = "dev0";
@@ -37,16 +36,7 @@ class IommuFaultsTest {
     private static final String CMDQ = Iommu.CMDQ_TIMER_PREFIX + Iommu.invalidationKey(5, PASID);
     private static final String DMA = Iommu.DMA_TIMER_PREFIX + DEV;
 
-    private final Iommu iommu = new Iommu(IOMMU);
-    private long now;
-
-    private Decision on(Event input) {
-        return iommu.onEvent(input, now);
-    }
-
-    private Decision fire(String timer) {
-        return on(new ControlEvent.TimerFired(timer, now));
-    }
+    private final Iommu iommu = given(new Iommu(IOMMU));
 
     /** dev0 (with an ATC) bound under the plan, with 2 pages cached in its IOTLB and ATC. */
     private void given(FaultSpec... faults) {

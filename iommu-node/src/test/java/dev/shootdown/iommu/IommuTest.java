@@ -5,7 +5,6 @@ import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
-import dev.shootdown.event.Event;
 import dev.shootdown.event.FaultEvent.PageResponseCode;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.Kernel;
@@ -16,6 +15,7 @@ import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.testing.NodeFixture;
 import dev.shootdown.testing.TestRuns;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * arm_smmu_mm_arch_invalidate_secondary_tlbs (TLBI, CMD_SYNC, then ATC_INV, CMD_SYNC) and PRI.
  * Given/when/then, manual clock: {@code now} is advanced by hand.
  */
-class IommuTest {
+class IommuTest extends NodeFixture<Iommu> {
 
     private static final String IOMMU = "iommu0";
     private static final String COORD = NodeIds.COORDINATOR;
@@ -44,12 +44,10 @@ class IommuTest {
     private static final String DMA_TIMER1 = Iommu.DMA_TIMER_PREFIX + DEV1;
 
     private Iommu iommu;
-    private long now;
 
     @BeforeEach
     void setUp() {
-        iommu = new Iommu(IOMMU);
-        now = 0;
+        iommu = given(new Iommu(IOMMU));
     }
 
     // ---------------------------------------------------------------- helpers
@@ -62,22 +60,6 @@ class IommuTest {
 
     private static Scenario.DeviceSpec device(String id, boolean ats, int pages, Access access) {
         return new Scenario.DeviceSpec(id, 0, PASID, MM, ats, new Scenario.DmaProgram(BUF, pages, access, PERIOD_NS));
-    }
-
-    private Decision on(Event input) {
-        return iommu.onEvent(input, now);
-    }
-
-    private Decision fire(String timer) {
-        return on(new ControlEvent.TimerFired(timer, now));
-    }
-
-    private static Decision events(Event... events) {
-        return new Decision(List.of(events), List.of());
-    }
-
-    private static Decision eventsAndTimer(String timer, long atNs, Event... events) {
-        return new Decision(List.of(events), List.of(new TimerRequest(timer, atNs)));
     }
 
     /** RunStarted and SvaBound for dev0; its first DMA is due at {@code now + PERIOD_NS}. */

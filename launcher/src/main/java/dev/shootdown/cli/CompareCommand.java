@@ -3,7 +3,6 @@ package dev.shootdown.cli;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.ShootdownSummary;
-import dev.shootdown.audit.Violation;
 import dev.shootdown.cli.experiment.Cells;
 import dev.shootdown.cli.report.ReportFile;
 import dev.shootdown.cli.run.BadInputException;

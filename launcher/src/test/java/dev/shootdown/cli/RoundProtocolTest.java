@@ -2,7 +2,6 @@ package dev.shootdown.cli;
 
 import dev.shootdown.cli.run.Machine;
 import dev.shootdown.codec.EventCodec;
-import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.LatencyModel;
@@ -24,7 +23,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
