@@ -1,6 +1,6 @@
 package dev.shootdown.bench;
 
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.kafka.KafkaHostConfig;

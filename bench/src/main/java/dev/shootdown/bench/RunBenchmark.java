@@ -1,7 +1,7 @@
 package dev.shootdown.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;

@@ -1,7 +1,7 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.cli.run.BadInputException;
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.kafka.ClusterNode;
 import dev.shootdown.host.kafka.InfrastructureException;

@@ -1,7 +1,7 @@
 package dev.shootdown.cli;
 
 import dev.shootdown.cli.run.BadInputException;
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.cli.report.StreamingAudit;
 import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.audit.Auditor;

@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.shootdown.event.Envelope;
 import dev.shootdown.codec.EventCodec;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.simulation.RunInvariants;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

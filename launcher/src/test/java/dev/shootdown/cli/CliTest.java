@@ -6,6 +6,7 @@ import dev.shootdown.codec.EventCodec;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFiles;
+import dev.shootdown.simulation.RunInvariants;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;

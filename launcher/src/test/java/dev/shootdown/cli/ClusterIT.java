@@ -2,7 +2,7 @@ package dev.shootdown.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;

@@ -2,7 +2,7 @@ package dev.shootdown.cli;
 
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;

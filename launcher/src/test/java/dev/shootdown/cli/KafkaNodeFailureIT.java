@@ -1,6 +1,6 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

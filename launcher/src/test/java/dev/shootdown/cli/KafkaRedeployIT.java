@@ -1,9 +1,5 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
@@ -14,6 +10,8 @@ import dev.shootdown.host.kafka.NodeVerticle;
 import dev.shootdown.host.kafka.RecordedEvent;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.simulation.Machine;
+import dev.shootdown.simulation.RunInvariants;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -21,6 +19,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A node's verticle undeployed in the middle of a Kafka run and replaced by a new one, which

@@ -1,17 +1,15 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.ControlEvent;
-import dev.shootdown.host.LatencyModel;
-import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Family;
+import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.kafka.RunTopics;
+import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.simulation.Machine;
+import dev.shootdown.simulation.RunInvariants;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,6 +23,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** munmap-dma through the Kafka host on a real (embedded KRaft) broker. */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)

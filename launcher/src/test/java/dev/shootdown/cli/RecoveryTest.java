@@ -1,6 +1,5 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.Machine;
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.cpu.Cpu;
 import dev.shootdown.event.Envelope;
@@ -15,6 +14,8 @@ import dev.shootdown.mm.Coordinator;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.simulation.Machine;
+import dev.shootdown.simulation.RunInvariants;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;

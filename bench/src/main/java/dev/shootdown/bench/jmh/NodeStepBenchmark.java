@@ -1,6 +1,6 @@
 package dev.shootdown.bench.jmh;
 
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.NodeDriver;

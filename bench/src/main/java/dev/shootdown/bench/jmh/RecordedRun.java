@@ -1,6 +1,6 @@
 package dev.shootdown.bench.jmh;
 
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.NodeStateMachine;

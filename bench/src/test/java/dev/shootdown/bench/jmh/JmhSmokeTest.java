@@ -3,7 +3,7 @@ package dev.shootdown.bench.jmh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shootdown.cli.run.Machine;
+import dev.shootdown.simulation.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.NodeDriver;
 import java.util.ArrayList;

@@ -25,6 +25,7 @@ import dev.shootdown.host.kafka.RunLogReader;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.log.CausalOrder;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.simulation.Machine;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -1,6 +1,5 @@
-package dev.shootdown.cli;
+package dev.shootdown.simulation;
 
-import dev.shootdown.cli.run.Machine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,17 +22,17 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Seeds are drawn from a fixed generator and named in each case's display name, so a failure
  * prints the seed that reproduces it ({@code shootdown run --engine sim --seed N}).
  */
-class DeterministicEngineTest {
+public class DeterministicEngineTest {
 
-    static LongStream seeds(int count) {
+    public static LongStream seeds(int count) {
         return new SplittableRandom(0x5eed).longs(count, 0, Long.MAX_VALUE / 2);
     }
 
-    static LongStream manySeeds() {
+    public static LongStream manySeeds() {
         return LongStream.concat(LongStream.rangeClosed(0, 9), seeds(190));
     }
 
-    static LongStream someSeeds() {
+    public static LongStream someSeeds() {
         return seeds(40);
     }
 

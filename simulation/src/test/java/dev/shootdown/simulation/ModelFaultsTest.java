@@ -1,9 +1,8 @@
-package dev.shootdown.cli;
+package dev.shootdown.simulation;
 
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.Violation;
-import dev.shootdown.cli.run.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.FaultEvent;

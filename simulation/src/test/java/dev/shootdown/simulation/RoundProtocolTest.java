@@ -1,6 +1,5 @@
-package dev.shootdown.cli;
+package dev.shootdown.simulation;
 
-import dev.shootdown.cli.run.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.NodeIds;

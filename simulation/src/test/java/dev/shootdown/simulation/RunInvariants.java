@@ -1,4 +1,4 @@
-package dev.shootdown.cli;
+package dev.shootdown.simulation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,11 +22,11 @@ import java.util.List;
  * independently of the auditor (which these tests also run, so a wrong auditor cannot hide a
  * wrong model, nor the other way round).
  */
-final class RunInvariants {
+public final class RunInvariants {
 
     private RunInvariants() {}
 
-    static List<Envelope> decode(List<String> lines) throws LogFormatException {
+    public static List<Envelope> decode(List<String> lines) throws LogFormatException {
         List<Envelope> log = new ArrayList<>();
         for (String line : lines) {
             log.add(EventCodec.decode(line));
@@ -34,7 +34,7 @@ final class RunInvariants {
         return log;
     }
 
-    static void assertMunmapDmaCorrect(List<Envelope> log) {
+    public static void assertMunmapDmaCorrect(List<Envelope> log) {
         List<Envelope> cpuAcks = of(log, IpiEvent.TlbFlushed.class);
         List<Envelope> secondaryDone = of(log, SecondaryTlbEvent.SecondaryTlbsInvalidated.class);
         List<Envelope> frees = of(log, PageTableEvent.FrameFreed.class);
@@ -76,7 +76,7 @@ final class RunInvariants {
     }
 
     /** The auditor finds the run clean, with the 6.6 order: secondary invalidation after the CPU flushes. */
-    static void assertAuditClean(List<Envelope> log) {
+    public static void assertAuditClean(List<Envelope> log) {
         dev.shootdown.audit.AuditReport report = dev.shootdown.audit.Auditor.audit(log);
         assertEquals("clean", report.verdict(), () -> report.violations().toString());
         assertEquals("secondary-after-cpu", report.shootdowns().get(0).order());
@@ -88,7 +88,7 @@ final class RunInvariants {
                 va);
     }
 
-    static List<Envelope> of(List<Envelope> log, Class<?> type) {
+    public static List<Envelope> of(List<Envelope> log, Class<?> type) {
         return log.stream().filter(e -> type.isInstance(e.event())).toList();
     }
 }

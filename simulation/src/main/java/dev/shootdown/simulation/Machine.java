@@ -1,4 +1,4 @@
-package dev.shootdown.cli.run;
+package dev.shootdown.simulation;
 
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.cpu.Cpu;
@@ -14,8 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Builds a scenario's nodes: state machines for the deterministic engine, verticles for Kafka.
- * Public for the bench module: its log generator and its pipeline benchmark.
+ * Builds a scenario's nodes: state machines for the deterministic engine and the replayer,
+ * verticles for Kafka. The one place the three node modules meet the hosts: the launcher, the
+ * bench and the simulation's tests take their nodes from here.
  */
 public final class Machine {
 

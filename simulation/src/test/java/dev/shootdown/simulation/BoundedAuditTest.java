@@ -1,10 +1,9 @@
-package dev.shootdown.cli;
+package dev.shootdown.simulation;
 
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.ShootdownSummary;
 import dev.shootdown.audit.Violation;
-import dev.shootdown.cli.run.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
