@@ -15,9 +15,6 @@ final class AuditOptions {
             description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
     int livelockThreshold;
 
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
-
     /** K, checked. */
     int livelockThreshold() throws BadInputException {
         return checkedThreshold(livelockThreshold);

@@ -44,9 +44,6 @@ final class ClusterCommand implements Runnable {
         @Option(names = "--dir", defaultValue = "shootdown-cluster", paramLabel = "DIR",
                 description = "The cluster's directory: its state file, the processes' logs, the broker's data. Default: ${DEFAULT-VALUE}")
         Path dir;
-
-        @Option(names = "--verbose", description = "Show stack traces of failures.")
-        boolean verbose;
     }
 
     /** One process of the cluster, as {@code cluster.json} records it. */
@@ -220,8 +217,8 @@ final class ClusterCommand implements Runnable {
         }
     }
 
-    @Command(name = "status", mixinStandardHelpOptions = true, description = "Say which of the cluster's processes are alive.")
-    static final class Status implements Callable<Integer> {
+    /** A subcommand on a running cluster: its directory, the state {@code up} wrote there, and where to print. */
+    abstract static class OnCluster implements Callable<Integer> {
 
         @Spec
         CommandSpec spec;
@@ -230,10 +227,18 @@ final class ClusterCommand implements Runnable {
         ClusterDir cluster;
 
         @Override
-        public Integer call() throws Exception {
-            Path dir = cluster.dir;
-            State state = read(dir);
-            PrintWriter out = spec.commandLine().getOut();
+        public final Integer call() throws Exception {
+            return call(cluster.dir, read(cluster.dir), spec.commandLine().getOut());
+        }
+
+        abstract Integer call(Path dir, State state, PrintWriter out) throws Exception;
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true, description = "Say which of the cluster's processes are alive.")
+    static final class Status extends OnCluster {
+
+        @Override
+        Integer call(Path dir, State state, PrintWriter out) throws Exception {
             out.println("bootstrap " + state.bootstrapServers());
             int dead = 0;
             for (Member m : state.processes()) {
@@ -289,13 +294,7 @@ final class ClusterCommand implements Runnable {
 
     @Command(name = "restart", mixinStandardHelpOptions = true,
             description = "Start a node of the cluster again, as a new process (after it died or was killed); it rejoins the runs in progress.")
-    static final class Restart implements Callable<Integer> {
-
-        @Spec
-        CommandSpec spec;
-
-        @picocli.CommandLine.Mixin
-        ClusterDir cluster;
+    static final class Restart extends OnCluster {
 
         @picocli.CommandLine.Parameters(index = "0", paramLabel = "NODE", description = "The node: coordinator, cpu1, iommu0...")
         String node;
@@ -306,9 +305,7 @@ final class ClusterCommand implements Runnable {
 
 
         @Override
-        public Integer call() throws Exception {
-            Path dir = cluster.dir;
-            State state = read(dir);
+        Integer call(Path dir, State state, PrintWriter out) throws Exception {
             List<Member> members = new ArrayList<>(state.processes());
             int at = -1;
             for (int i = 0; i < members.size(); i++) {
@@ -331,27 +328,18 @@ final class ClusterCommand implements Runnable {
             Up.awaitLine(restarted, p, ": ready on ", Duration.ofSeconds(startTimeoutSeconds), before);
             members.set(at, restarted);
             JSON.writeValue(dir.resolve(STATE_FILE).toFile(), new State(state.bootstrapServers(), members));
-            spec.commandLine().getOut().println(node + " restarted: pid " + p.pid() + ", log " + old.log());
-            spec.commandLine().getOut().flush();
+            out.println(node + " restarted: pid " + p.pid() + ", log " + old.log());
+            out.flush();
             return Shootdown.EXIT_CLEAN;
         }
     }
 
     @Command(name = "down", mixinStandardHelpOptions = true,
             description = "Stop the cluster's processes: the nodes first (they leave their runs cleanly), then the broker.")
-    static final class Down implements Callable<Integer> {
-
-        @Spec
-        CommandSpec spec;
-
-        @picocli.CommandLine.Mixin
-        ClusterDir cluster;
+    static final class Down extends OnCluster {
 
         @Override
-        public Integer call() throws Exception {
-            Path dir = cluster.dir;
-            State state = read(dir);
-            PrintWriter out = spec.commandLine().getOut();
+        Integer call(Path dir, State state, PrintWriter out) throws Exception {
             List<Member> reversed = new ArrayList<>(state.processes());
             java.util.Collections.reverse(reversed);
             int stopped = 0;

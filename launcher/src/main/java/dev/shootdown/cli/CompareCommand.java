@@ -120,9 +120,6 @@ final class CompareCommand implements Callable<Integer> {
             description = "Report a device livelock after K faults on one address. Default: ${DEFAULT-VALUE}")
     int livelockThreshold;
 
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
-
     @Override
     public Integer call() throws BadInputException, IOException {
         if (kernelArgs.size() < 2) {

@@ -12,6 +12,7 @@ import dev.shootdown.scenario.Scenario;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options of how scenarios run and are audited, shared by {@code run} and {@code matrix} (a picocli mixin). */
@@ -24,9 +25,8 @@ final class EngineOptions {
             description = "Use this Kafka cluster instead of starting an embedded broker.")
     String bootstrapServers;
 
-    @Option(names = "--kafka-config", paramLabel = "FILE",
-            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
-    Path kafkaConfig;
+    @Mixin
+    KafkaConfigOption kafkaConfig;
 
     @Option(names = "--nodes", defaultValue = "in-process", paramLabel = "WHERE",
             description = "in-process (this command runs every node) or cluster (the nodes are `shootdown node` processes "
@@ -53,9 +53,6 @@ final class EngineOptions {
                     + "watchdog), with what is stuck. Default: the scenario's end.stallWindowNs, or 1000 times its longest "
                     + "step (cpuStepNs, cmdqSyncNs).")
     Long stallWindowNs;
-
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
 
     @Option(names = "--faults", paramLabel = "FILE",
             description = "Inject the faults of this fault plan (.yaml, .yml or .json) into every run.")
@@ -128,7 +125,7 @@ final class EngineOptions {
         if (nodes.equals("cluster") && (engine != ScenarioRunner.Engine.kafka || bootstrapServers == null)) {
             throw new BadInputException("--nodes cluster needs --engine kafka and the cluster's --bootstrap-servers");
         }
-        if (kafkaConfig != null && engine != ScenarioRunner.Engine.kafka) {
+        if (kafkaConfig.file != null && engine != ScenarioRunner.Engine.kafka) {
             throw new BadInputException("--kafka-config applies to --engine kafka only");
         }
         if (runTimeoutSeconds <= 0) {
@@ -150,6 +147,6 @@ final class EngineOptions {
                 ? ScenarioRunner.sim(seed, maxEvents, livelockThreshold, progress)
                 : ScenarioRunner.kafka(bootstrapServers, brokerDir, seed, Duration.ofSeconds(runTimeoutSeconds),
                         livelockThreshold, progress, nodes.equals("cluster"), KafkaConfigFile.config(
-                                bootstrapServers == null ? "embedded" : bootstrapServers, kafkaConfig).clientProperties());
+                                bootstrapServers == null ? "embedded" : bootstrapServers, kafkaConfig.file).clientProperties());
     }
 }

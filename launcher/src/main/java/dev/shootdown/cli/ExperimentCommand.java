@@ -97,9 +97,6 @@ final class ExperimentCommand implements Callable<Integer> {
                     + "spec's policies; repeatable. Expectations without a policy apply to it too.")
     List<String> kernelArgs = new ArrayList<>();
 
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
-
     @Override
     public Integer call() throws BadInputException, InfrastructureException, IOException {
         if (jobs < 1) {
@@ -146,7 +143,7 @@ final class ExperimentCommand implements Callable<Integer> {
                     synchronized (stderr) {
                         if (failure != null) {
                             stderr.println("shootdown: " + Cells.label(cell) + " seed " + cell.seed() + ": error: " + failure);
-                            if (verbose) {
+                            if (Shootdown.verbose(spec)) {
                                 failure.printStackTrace(stderr);
                             }
                             stderr.flush();

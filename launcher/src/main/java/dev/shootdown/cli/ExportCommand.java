@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 import java.util.zip.GZIPOutputStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -30,15 +31,11 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The cluster that holds it.")
     String bootstrapServers;
 
-    @Option(names = "--kafka-config", paramLabel = "FILE",
-            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
-    Path kafkaConfig;
+    @Mixin
+    KafkaConfigOption kafkaConfig;
 
     @Option(names = "--out", paramLabel = "FILE", description = "Where to write it. Default: RUN.jsonl")
     Path out;
-
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
 
     @Override
     public Integer call() throws Exception {
@@ -56,7 +53,7 @@ final class ExportCommand implements Callable<Integer> {
         Path spool = Files.createTempDirectory(parent, ".spool-");
         try (OutputStream os = gzip ? new GZIPOutputStream(Files.newOutputStream(file)) : Files.newOutputStream(file);
                 BufferedWriter w = new BufferedWriter(new OutputStreamWriter(os, StandardCharsets.UTF_8))) {
-            events = new ClusterRuns(bootstrapServers, kafkaConfig).stream(run, spool, (line, envelope) -> {
+            events = new ClusterRuns(bootstrapServers, kafkaConfig.file).stream(run, spool, (line, envelope) -> {
                 w.write(line);
                 w.write('\n');
             });

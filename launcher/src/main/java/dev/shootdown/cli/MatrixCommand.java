@@ -137,7 +137,7 @@ final class MatrixCommand implements Callable<Integer> {
                         progress.println(label(index, cell) + ": " + result.summary() + " (" + result.events() + " events)");
                     } else {
                         progress.println(label(index, cell) + ": error: " + failure);
-                        if (options.verbose) {
+                        if (Shootdown.verbose(spec)) {
                             failure.printStackTrace(progress);
                         }
                     }

@@ -19,6 +19,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -50,16 +51,12 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
     String bootstrapServers;
 
-    @Option(names = "--kafka-config", paramLabel = "FILE",
-            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
-    Path kafkaConfig;
+    @Mixin
+    KafkaConfigOption kafkaConfig;
 
     @Option(names = "--http", defaultValue = "127.0.0.1:0", paramLabel = "HOST:PORT",
             description = "Where /health and /metrics are served (port 0: a free one, printed when ready). Default: ${DEFAULT-VALUE}")
     String http;
-
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
 
     /** The node id this command runs: {@code coordinator}, {@code cpuN}, {@code iommuN}; auto asks the cluster. */
     String nodeId() throws BadInputException, InfrastructureException {
@@ -70,7 +67,7 @@ final class NodeCommand implements Callable<Integer> {
             return NodeIds.COORDINATOR;
         }
         if (index.equals("auto")) {
-            return kind.name() + ClusterNode.freeIndex(KafkaConfigFile.config(bootstrapServers, kafkaConfig), kind.name());
+            return kind.name() + ClusterNode.freeIndex(KafkaConfigFile.config(bootstrapServers, kafkaConfig.file), kind.name());
         }
         int n;
         try {
@@ -99,7 +96,7 @@ final class NodeCommand implements Callable<Integer> {
         String httpHost = http.substring(0, Math.max(0, colon));
         ClusterNode[] self = new ClusterNode[1];
         NodeMetrics metrics = new NodeMetrics(() -> self[0].health());
-        ClusterNode node = new ClusterNode(nodeId, KafkaConfigFile.config(bootstrapServers, kafkaConfig),
+        ClusterNode node = new ClusterNode(nodeId, KafkaConfigFile.config(bootstrapServers, kafkaConfig.file),
                 host -> Machine.verticle(host, nodeId), line -> {
                     synchronized (out) {
                         out.println(LocalTime.now().format(time) + " " + nodeId + ": " + line);

@@ -49,9 +49,8 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The cluster that holds --run.")
     String bootstrapServers;
 
-    @Option(names = "--kafka-config", paramLabel = "FILE",
-            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
-    Path kafkaConfig;
+    @Mixin
+    KafkaConfigOption kafkaConfig;
 
     @Option(names = "--out", defaultValue = "shootdown-out", paramLabel = "DIR",
             description = "Where report.json goes. Default: ${DEFAULT-VALUE}")
@@ -132,7 +131,7 @@ final class ReplayCommand implements Callable<Integer> {
                 } else {
                     Path spool = Files.createTempDirectory(out, ".spool-");
                     try {
-                        new ClusterRuns(bootstrapServers, kafkaConfig).stream(source.run, spool, (line, e) -> feed.accept(e));
+                        new ClusterRuns(bootstrapServers, kafkaConfig.file).stream(source.run, spool, (line, e) -> feed.accept(e));
                     } finally {
                         Files.deleteIfExists(spool);
                     }

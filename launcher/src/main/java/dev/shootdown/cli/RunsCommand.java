@@ -13,6 +13,7 @@ import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -27,16 +28,12 @@ final class RunsCommand implements Callable<Integer> {
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The cluster.")
     String bootstrapServers;
 
-    @Option(names = "--kafka-config", paramLabel = "FILE",
-            description = "Kafka client settings (security.protocol, sasl.*, ssl.*...) as a properties file.")
-    Path kafkaConfig;
-
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
+    @Mixin
+    KafkaConfigOption kafkaConfig;
 
     @Override
     public Integer call() throws Exception {
-        ClusterRuns cluster = new ClusterRuns(bootstrapServers, kafkaConfig);
+        ClusterRuns cluster = new ClusterRuns(bootstrapServers, kafkaConfig.file);
         PrintWriter stdout = spec.commandLine().getOut();
         List<String> ids = cluster.ids();
         if (ids.isEmpty()) {

@@ -33,6 +33,15 @@ public final class Shootdown implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Every command's: declared once here, inherited by each subcommand. */
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Show stack traces of failures.")
+    boolean verbose;
+
+    /** Whether the command line of {@code spec}'s command asked for stack traces ({@code --verbose}). */
+    static boolean verbose(CommandLine.Model.CommandSpec spec) {
+        return ((Shootdown) spec.root().userObject()).verbose;
+    }
+
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());

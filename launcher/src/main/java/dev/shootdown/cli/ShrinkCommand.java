@@ -79,9 +79,6 @@ final class ShrinkCommand implements Callable<Integer> {
             description = "Show a progress bar on stderr. Default: only when stderr is a terminal.")
     Boolean progress;
 
-    @Option(names = "--verbose", description = "Show stack traces of failures.")
-    boolean verbose;
-
     /** The kernel variants of this command: the built-ins, and the --kernel file. */
     private final KernelCatalog kernels = new KernelCatalog();
 
