@@ -1,6 +1,5 @@
 package dev.shootdown.bench;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
@@ -8,6 +7,7 @@ import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.simulation.Machine;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,5 @@
 package dev.shootdown.bench;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.LatencyModel;
@@ -10,6 +9,7 @@ import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFileException;
 import dev.shootdown.scenario.file.ScenarioFiles;
+import dev.shootdown.simulation.Machine;
 import java.io.BufferedWriter;
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -25,11 +25,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.zip.GZIPOutputStream;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /**
  * Generates the log of a real simulated run, of any length, without holding it in memory: the

@@ -1,6 +1,5 @@
 package dev.shootdown.bench;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.kafka.KafkaHostConfig;
@@ -9,6 +8,7 @@ import dev.shootdown.host.kafka.NodeHost;
 import dev.shootdown.host.kafka.NodeObserver;
 import dev.shootdown.host.kafka.RecordedEvent;
 import dev.shootdown.scenario.Scenario;
+import dev.shootdown.simulation.Machine;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;

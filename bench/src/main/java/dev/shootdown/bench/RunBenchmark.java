@@ -1,12 +1,12 @@
 package dev.shootdown.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.file.ScenarioFiles;
+import dev.shootdown.simulation.Machine;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,6 +1,5 @@
 package dev.shootdown.bench;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.InShootdown;
@@ -13,6 +12,7 @@ import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.TaskOp;
+import dev.shootdown.simulation.Machine;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;

@@ -1,10 +1,10 @@
 package dev.shootdown.bench;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.scenario.file.ScenarioFileException;
 import dev.shootdown.scenario.file.ScenarioFiles;
+import dev.shootdown.simulation.Machine;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -13,8 +13,8 @@ import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SecondaryTlbEvent;
-import dev.shootdown.event.TraceEvent.TranslationSource;
 import dev.shootdown.event.TraceEvent;
+import dev.shootdown.event.TraceEvent.TranslationSource;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultMatcher;
@@ -59,60 +59,7 @@ public final class Iommu implements NodeStateMachine {
 
     static final String DMA_TIMER_PREFIX = "dma:";
     static final String CMDQ_TIMER_PREFIX = "cmdq:";
-
-    private enum DeviceWait { READY, WALK, PRI }
-
     static final String RETRY_TIMER_PREFIX = "retry:";
-
-    private enum InvalPhase { IOTLB_SYNC, ATC_SYNC, ATC_FIRST, IOTLB_LAST }
-
-    private record Entry(long frame, long frameEpoch, boolean writable) {
-        boolean allows(Access access) {
-            return writable || !access.isWrite();
-        }
-    }
-
-    private static final class Device {
-        final String id;
-        final int pasid;
-        final long mm;
-        final boolean ats;
-        final DmaProgram dma;
-        final TreeMap<Long, Entry> atc = new TreeMap<>();
-        long cursor;
-        DeviceWait wait = DeviceWait.READY;
-
-        Device(String id, int pasid, long mm, boolean ats, DmaProgram dma) {
-            this.id = id;
-            this.pasid = pasid;
-            this.mm = mm;
-            this.ats = ats;
-            this.dma = dma;
-        }
-
-        long nextVa() {
-            return dma.va(cursor);
-        }
-    }
-
-    private static final class Invalidation {
-        final long shootdownId;
-        final long mm;
-        final int pasid;
-        final long start;
-        final long end;
-        InvalPhase phase = InvalPhase.IOTLB_SYNC;
-        /** The fault dropped-iotlb-invalidation hit its TLBI: the IOTLB keeps its entries. */
-        boolean tlbiDropped;
-
-        Invalidation(long shootdownId, long mm, int pasid, long start, long end) {
-            this.shootdownId = shootdownId;
-            this.mm = mm;
-            this.pasid = pasid;
-            this.start = start;
-            this.end = end;
-        }
-    }
 
     private final String nodeId;
     private Lifecycle lifecycle = Lifecycle.CREATED;
@@ -162,7 +109,7 @@ public final class Iommu implements NodeStateMachine {
             return timers;
         }
         for (Device dev : devices.values()) {
-            if (dev.wait == DeviceWait.READY) {
+            if (dev.wait == Device.Wait.READY) {
                 timers.add(new TimerRequest(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs()));
             }
         }
@@ -242,14 +189,14 @@ public final class Iommu implements NodeStateMachine {
     private void onTimer(Decider d, String timer, long nowNs) {
         if (timer.startsWith(DMA_TIMER_PREFIX)) {
             Device dev = devices.get(timer.substring(DMA_TIMER_PREFIX.length()));
-            if (dev != null && dev.wait == DeviceWait.READY) {
+            if (dev != null && dev.wait == Device.Wait.READY) {
                 dmaAccess(d, dev, nowNs);
             }
         } else if (timer.startsWith(CMDQ_TIMER_PREFIX)) {
             onCmdSyncCompleted(d, timer.substring(CMDQ_TIMER_PREFIX.length()), nowNs);
         } else if (timer.startsWith(RETRY_TIMER_PREFIX)) {
             Device dev = devices.get(timer.substring(RETRY_TIMER_PREFIX.length()));
-            if (dev != null && dev.wait == DeviceWait.PRI) {
+            if (dev != null && dev.wait == Device.Wait.PRI) {
                 dmaAccess(d, dev, nowNs); // the fast device's retry, its page request still unanswered
             }
         }
@@ -289,7 +236,7 @@ public final class Iommu implements NodeStateMachine {
 
     private void onPageWalkCompleted(Decider d, WalkEvent.PageWalkCompleted walk, long nowNs) {
         Device dev = devices.get(walk.stream());
-        if (dev == null || dev.wait != DeviceWait.WALK || dev.nextVa() != walk.va()) {
+        if (dev == null || dev.wait != Device.Wait.WALK || dev.nextVa() != walk.va()) {
             return;
         }
         Access access = dev.dma.access(dev.cursor);
@@ -325,7 +272,7 @@ public final class Iommu implements NodeStateMachine {
      * </ul>
      */
     private void raiseDeviceFault(Decider d, Device dev, long va, Access access, long nowNs) {
-        int queued = (int) devices.values().stream().filter(other -> other != dev && other.wait == DeviceWait.PRI).count();
+        int queued = (int) devices.values().stream().filter(other -> other != dev && other.wait == Device.Wait.PRI).count();
         FaultSpec overflow = faults.maybeInject(FaultKind.PRQ_OVERFLOW, nowNs, spec -> queued >= spec.depth());
         if (overflow != null) {
             d.emit(injected(FaultKind.PRQ_OVERFLOW, overflow, dev.id, "the page request of " + dev.id + " pasid " + dev.pasid
@@ -351,7 +298,7 @@ public final class Iommu implements NodeStateMachine {
 
     private void onPageResponse(Decider d, FaultEvent.PageResponseSent response, long nowNs) {
         Device dev = devices.get(response.device());
-        if (dev == null || dev.wait != DeviceWait.PRI || dev.nextVa() != response.va()) {
+        if (dev == null || dev.wait != Device.Wait.PRI || dev.nextVa() != response.va()) {
             return;
         }
         if (faults.armed()) {
@@ -516,7 +463,7 @@ public final class Iommu implements NodeStateMachine {
             String[] words = f.target().split(" "); // "shootdown S pasid P"
             invalidations.get(invalidationKey(Long.parseLong(words[1]), Integer.parseInt(words[3]))).tlbiDropped = true;
         } else if (f.fault().equals(FaultKind.PRQ_OVERFLOW.kebab())) {
-            devices.get(f.target()).wait = DeviceWait.READY; // the hardware's own response: the device will retry
+            devices.get(f.target()).wait = Device.Wait.READY; // the hardware's own response: the device will retry
         }
     }
 
@@ -558,25 +505,25 @@ public final class Iommu implements NodeStateMachine {
             case DMA_COMPLETED -> {
                 TraceEvent.DmaCompleted c = (TraceEvent.DmaCompleted) own;
                 Device dev = devices.get(c.device());
-                dev.wait = DeviceWait.READY;
+                dev.wait = Device.Wait.READY;
                 dev.cursor++;
                 yield true;
             }
             case DMA_ABORTED -> {
                 TraceEvent.DmaAborted a = (TraceEvent.DmaAborted) own;
                 Device dev = devices.get(a.device());
-                dev.wait = DeviceWait.READY;
+                dev.wait = Device.Wait.READY;
                 dev.cursor++;
                 yield true;
             }
             case PAGE_WALK_REQUESTED -> {
                 WalkEvent.PageWalkRequested w = (WalkEvent.PageWalkRequested) own;
-                devices.get(w.stream()).wait = DeviceWait.WALK;
+                devices.get(w.stream()).wait = Device.Wait.WALK;
                 yield true;
             }
             case DEVICE_FAULT_RAISED -> {
                 FaultEvent.DeviceFaultRaised f = (FaultEvent.DeviceFaultRaised) own;
-                devices.get(f.device()).wait = DeviceWait.PRI;
+                devices.get(f.device()).wait = Device.Wait.PRI;
                 yield true;
             }
             case CMDQ_ISSUED -> {
@@ -586,10 +533,10 @@ public final class Iommu implements NodeStateMachine {
                 boolean tlbi = c.commands().get(0).startsWith("TLBI");
                 if (inv == null) {
                     inv = new Invalidation(c.shootdownId(), c.mm(), c.pasid(), c.start(), c.end());
-                    inv.phase = tlbi ? InvalPhase.IOTLB_SYNC : InvalPhase.ATC_FIRST;
+                    inv.phase = tlbi ? Invalidation.Phase.IOTLB_SYNC : Invalidation.Phase.ATC_FIRST;
                     invalidations.put(key, inv);
                 } else {
-                    inv.phase = tlbi ? InvalPhase.IOTLB_LAST : InvalPhase.ATC_SYNC;
+                    inv.phase = tlbi ? Invalidation.Phase.IOTLB_LAST : Invalidation.Phase.ATC_SYNC;
                 }
                 yield true;
             }

@@ -1,8 +1,8 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.BadInputException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.kafka.InfrastructureException;
 import java.io.IOException;

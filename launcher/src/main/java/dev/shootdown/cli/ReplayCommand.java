@@ -1,16 +1,16 @@
 package dev.shootdown.cli;
 
-import dev.shootdown.cli.run.BadInputException;
-import dev.shootdown.simulation.Machine;
-import dev.shootdown.cli.report.StreamingAudit;
-import dev.shootdown.cli.report.AuditPrinter;
 import dev.shootdown.audit.Auditor;
+import dev.shootdown.cli.report.AuditPrinter;
+import dev.shootdown.cli.report.StreamingAudit;
+import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.replay.Replayer;
 import dev.shootdown.log.LogStream;
-import java.nio.file.Files;
+import dev.shootdown.simulation.Machine;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

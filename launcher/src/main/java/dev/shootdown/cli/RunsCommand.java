@@ -5,15 +5,15 @@ import dev.shootdown.audit.Auditor;
 import dev.shootdown.audit.Violation;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.kafka.RecordedEvent;
-import java.nio.file.Path;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 

@@ -1,11 +1,11 @@
 package dev.shootdown.cli;
 
+import dev.shootdown.audit.AuditReport;
+import dev.shootdown.audit.ViolationGroup;
 import dev.shootdown.cli.experiment.Shrinker;
 import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.cli.run.KernelCatalog;
 import dev.shootdown.cli.run.ScenarioRunner;
-import dev.shootdown.audit.AuditReport;
-import dev.shootdown.audit.ViolationGroup;
 import dev.shootdown.fault.FaultPlan;
 import dev.shootdown.fault.FaultSpec;
 import dev.shootdown.fault.file.FaultPlanException;

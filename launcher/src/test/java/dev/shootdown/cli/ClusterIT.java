@@ -2,13 +2,13 @@ package dev.shootdown.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.host.LatencyModel;
 import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.simulation.Machine;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -2,7 +2,6 @@ package dev.shootdown.cli;
 
 import dev.shootdown.audit.AuditReport;
 import dev.shootdown.audit.Auditor;
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.ErrorLog;
 import dev.shootdown.host.LatencyModel;
@@ -13,6 +12,7 @@ import dev.shootdown.host.kafka.RecordedEvent;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.simulation.Machine;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,9 +1,9 @@
 package dev.shootdown.bench.jmh;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.NodeDriver;
+import dev.shootdown.simulation.Machine;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

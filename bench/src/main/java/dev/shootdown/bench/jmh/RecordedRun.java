@@ -1,6 +1,5 @@
 package dev.shootdown.bench.jmh;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.NodeStateMachine;
@@ -13,6 +12,7 @@ import dev.shootdown.host.sim.SimEngine;
 import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.simulation.Machine;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;

@@ -3,9 +3,9 @@ package dev.shootdown.bench.jmh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shootdown.simulation.Machine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.host.NodeDriver;
+import dev.shootdown.simulation.Machine;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
