@@ -34,6 +34,8 @@ class ComposeIT {
     @Test
     void munmapDmaRunsCleanOnTheComposedServices() throws Exception {
         Assumptions.assumeTrue(ComposeConsistencyTest.dockerComposeAvailable(), "no `docker compose` CLI here");
+        // the broker's image, and the base images of docker/Dockerfile's two stages
+        DockerImages.assumeAvailable("apache/kafka:4.1.0", "maven:3.9-eclipse-temurin-17", "eclipse-temurin:17-jre");
         // A random project name, so a user's own `shootdown` project is left alone; SCENARIO and
         // POLICY set here, so the host's environment does not choose them.
         ComposeContainer compose = new ComposeContainer(ComposeConsistencyTest.COMPOSE_FILE.toFile())

@@ -11,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.testcontainers.junit.jupiter.Container;
 import org.testcontainers.junit.jupiter.Testcontainers;
 import org.testcontainers.kafka.KafkaContainer;
 
@@ -23,13 +22,20 @@ import org.testcontainers.kafka.KafkaContainer;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class KafkaContainerIT {
 
-    @Container
-    static final KafkaContainer KAFKA = new KafkaContainer("apache/kafka:4.1.0");
+    private static final String IMAGE = "apache/kafka:4.1.0";
 
     @Test
     void munmapDmaOnADockerBroker(@TempDir Path dir) throws Exception {
+        DockerImages.assumeAvailable(IMAGE);
+        try (KafkaContainer kafka = new KafkaContainer(IMAGE)) {
+            kafka.start();
+            munmapDmaOn(kafka.getBootstrapServers(), dir);
+        }
+    }
+
+    private static void munmapDmaOn(String bootstrapServers, Path dir) throws Exception {
         CliTest.Outcome o = CliTest.shootdown("run", "--scenario", "munmap-dma", "--bootstrap-servers",
-                KAFKA.getBootstrapServers(), "--out", dir.toString());
+                bootstrapServers, "--out", dir.toString());
         assertEquals(Shootdown.EXIT_CLEAN, o.status(), o.out() + o.err());
         JsonNode report = EventCodec.mapper().readTree(dir.resolve("report.json").toFile());
         assertEquals("secondary-after-cpu", report.get("shootdowns").get(0).get("order").asText());
