@@ -31,4 +31,10 @@ final class Device {
     long nextVa() {
         return dma.va(cursor);
     }
+
+    /** Its access completed or was aborted: on to the next address of its program. */
+    void accessDone() {
+        wait = Wait.READY;
+        cursor++;
+    }
 }

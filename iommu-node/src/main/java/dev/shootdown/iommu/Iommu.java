@@ -503,17 +503,11 @@ public final class Iommu implements NodeStateMachine {
                 yield true;
             }
             case DMA_COMPLETED -> {
-                TraceEvent.DmaCompleted c = (TraceEvent.DmaCompleted) own;
-                Device dev = devices.get(c.device());
-                dev.wait = Device.Wait.READY;
-                dev.cursor++;
+                devices.get(((TraceEvent.DmaCompleted) own).device()).accessDone();
                 yield true;
             }
             case DMA_ABORTED -> {
-                TraceEvent.DmaAborted a = (TraceEvent.DmaAborted) own;
-                Device dev = devices.get(a.device());
-                dev.wait = Device.Wait.READY;
-                dev.cursor++;
+                devices.get(((TraceEvent.DmaAborted) own).device()).accessDone();
                 yield true;
             }
             case PAGE_WALK_REQUESTED -> {
