@@ -3,13 +3,17 @@ package dev.shootdown.cli;
 import dev.shootdown.cli.run.BadInputException;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.host.kafka.ClusterNode;
+import dev.shootdown.host.kafka.IndexClaim;
 import dev.shootdown.host.kafka.InfrastructureException;
 import dev.shootdown.simulation.Machine;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.LocalTime;
 import java.time.format.DateTimeFormatter;
@@ -44,9 +48,14 @@ final class NodeCommand implements Callable<Integer> {
     Kind kind;
 
     @Option(names = "--index", defaultValue = "0", paramLabel = "N|auto",
-            description = "Which CPU or IOMMU: cpu0, cpu1...; auto: the lowest one no live node holds (for scaled replicas). "
+            description = "Which CPU or IOMMU: cpu0, cpu1...; auto: the lowest one no live node holds and no other replica claimed first (for scaled replicas). "
                     + "Default: ${DEFAULT-VALUE}")
     String index;
+
+    @Option(names = "--index-file", paramLabel = "FILE",
+            description = "With --index auto: where the node writes the id it claimed; started again with the file there (the "
+                    + "same container after a crash), it claims that id again.")
+    Path indexFile;
 
     @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
     String bootstrapServers;
@@ -58,8 +67,14 @@ final class NodeCommand implements Callable<Integer> {
             description = "Where /health and /metrics are served (port 0: a free one, printed when ready). Default: ${DEFAULT-VALUE}")
     String http;
 
-    /** The node id this command runs: {@code coordinator}, {@code cpuN}, {@code iommuN}; auto asks the cluster. */
-    String nodeId() throws BadInputException, InfrastructureException {
+    /**
+     * The node id this command runs as the process {@code instance}: {@code coordinator}, {@code cpuN}, {@code iommuN};
+     * auto claims one on the cluster ({@link IndexClaim}), the one in {@code --index-file} first.
+     */
+    String nodeId(String instance) throws BadInputException, InfrastructureException {
+        if (indexFile != null && !index.equals("auto")) {
+            throw new BadInputException("--index-file goes with --index auto only");
+        }
         if (kind == Kind.coordinator) {
             if (!index.equals("0")) {
                 throw new BadInputException("there is one coordinator: --index does not apply to it");
@@ -67,7 +82,13 @@ final class NodeCommand implements Callable<Integer> {
             return NodeIds.COORDINATOR;
         }
         if (index.equals("auto")) {
-            return kind.name() + ClusterNode.freeIndex(KafkaConfigFile.config(bootstrapServers, kafkaConfig.file), kind.name());
+            IndexClaim.Previous previous = indexFile == null ? null : previous(indexFile);
+            String won = IndexClaim.claim(KafkaConfigFile.config(bootstrapServers, kafkaConfig.file), kind.name(), instance,
+                    previous);
+            if (indexFile != null) {
+                write(indexFile, new IndexClaim.Previous(won, instance));
+            }
+            return won;
         }
         int n;
         try {
@@ -81,9 +102,41 @@ final class NodeCommand implements Callable<Integer> {
         return kind.name() + n;
     }
 
+    /** What {@code file} says this node's previous process ran as, or null where there is no file yet. */
+    private static IndexClaim.Previous previous(Path file) throws BadInputException {
+        if (!Files.exists(file)) {
+            return null;
+        }
+        try {
+            IndexClaim.Previous p = HEALTH_JSON.readValue(file.toFile(), IndexClaim.Previous.class);
+            if (p.node() == null || p.instance() == null) {
+                throw new BadInputException("--index-file " + file + ": expected {\"node\": ..., \"instance\": ...} as a node "
+                        + "writes it, without " + (p.node() == null ? "node" : "instance"));
+            }
+            return p;
+        } catch (IOException e) {
+            throw new BadInputException("--index-file " + file + ": expected {\"node\": ..., \"instance\": ...} as a node "
+                    + "writes it: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    /** Writes {@code claimed} to {@code file}, whole or not at all. */
+    private static void write(Path file, IndexClaim.Previous claimed) throws BadInputException {
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Path tmp = Files.createTempFile(parent, ".index", ".tmp");
+            HEALTH_JSON.writeValue(tmp.toFile(), claimed);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new BadInputException("--index-file " + file + ": cannot write it (" + e.getMessage() + ")");
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
-        String nodeId = nodeId();
+        String instance = ClusterNode.newInstance();
+        String nodeId = nodeId(instance);
         PrintWriter out = spec.commandLine().getOut();
         DateTimeFormatter time = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
         int colon = http.lastIndexOf(':');
@@ -96,7 +149,7 @@ final class NodeCommand implements Callable<Integer> {
         String httpHost = http.substring(0, Math.max(0, colon));
         ClusterNode[] self = new ClusterNode[1];
         NodeMetrics metrics = new NodeMetrics(() -> self[0].health());
-        ClusterNode node = new ClusterNode(nodeId, KafkaConfigFile.config(bootstrapServers, kafkaConfig.file),
+        ClusterNode node = new ClusterNode(nodeId, instance, KafkaConfigFile.config(bootstrapServers, kafkaConfig.file),
                 host -> Machine.verticle(host, nodeId), line -> {
                     synchronized (out) {
                         out.println(LocalTime.now().format(time) + " " + nodeId + ": " + line);

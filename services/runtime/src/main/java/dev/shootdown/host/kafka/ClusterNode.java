@@ -73,7 +73,7 @@ public final class ClusterNode implements AutoCloseable {
     private volatile boolean ready;
     private final NodeObserver observer;
     private final String instance;
-    private final long startedAtMs = System.currentTimeMillis();
+    private final long startedAtMs;
     /** Other nodes, by id: their latest heartbeat, and whether they were reported dead. */
     private final Map<String, Peer> peers = new java.util.TreeMap<>();
     private long nextHeartbeatMs;
@@ -102,61 +102,38 @@ public final class ClusterNode implements AutoCloseable {
     /** As above, with every verticle reporting its inputs and outputs to {@code observer}. */
     public ClusterNode(String nodeId, KafkaHostConfig config, Function<NodeHost, NodeVerticle> factory, Consumer<String> log,
             NodeObserver observer) {
+        this(nodeId, newInstance(), config, factory, log, observer);
+    }
+
+    /**
+     * As above, as the process {@code instance} (from {@link #newInstance()}, made before the node id was
+     * claimed with it: {@link IndexClaim}).
+     */
+    public ClusterNode(String nodeId, String instance, KafkaHostConfig config, Function<NodeHost, NodeVerticle> factory,
+            Consumer<String> log, NodeObserver observer) {
         this.nodeId = nodeId;
         this.config = config;
         this.factory = factory;
         this.log = log;
         this.observer = observer;
+        this.instance = instance;
+        this.startedAtMs = startedAt(instance);
+    }
+
+    /** This process, as its heartbeats name it: host, pid and start time (now). */
+    public static String newInstance() {
         String host;
         try {
             host = java.net.InetAddress.getLocalHost().getHostName();
         } catch (java.io.IOException unknown) {
             host = "localhost";
         }
-        this.instance = host + "/pid " + ProcessHandle.current().pid() + "/started " + java.time.Instant.ofEpochMilli(startedAtMs);
+        return host + "/pid " + ProcessHandle.current().pid() + "/started " + java.time.Instant.ofEpochMilli(System.currentTimeMillis());
     }
 
-    /**
-     * The lowest index of {@code kind} ({@code cpu}, {@code iommu}) that no live node holds, by the
-     * heartbeats of the last seconds: for replicas that cannot be told their index (compose's
-     * {@code --scale}). Two replicas that pick the same index at once find out from each other's
-     * heartbeats, and the later one gives way (its process exits; a restart picks again).
-     */
-    public static int freeIndex(KafkaHostConfig config, String kind) throws InfrastructureException {
-        java.util.Set<Integer> taken = new java.util.TreeSet<>();
-        try (Admin admin = Admin.create(config.baseProperties());
-                KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-claim-" + kind))) {
-            RunTopics.checkReachable(admin, config);
-            ClusterTopics.create(admin, config);
-            TopicPartition tp = new TopicPartition(ClusterTopics.PRESENCE, 0);
-            consumer.assign(List.of(tp));
-            long now = System.currentTimeMillis();
-            var from = consumer.offsetsForTimes(Map.of(tp, now - 2 * ClusterTopics.PEER_DEAD_MS), config.requestTimeout()).get(tp);
-            if (from == null) {
-                consumer.seekToEnd(List.of(tp));
-            } else {
-                consumer.seek(tp, from.offset());
-            }
-            long until = now + 2 * ClusterTopics.HEARTBEAT_MS + 200;
-            while (System.currentTimeMillis() < until) {
-                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
-                    try {
-                        if (ClusterTopics.decode(r.value(), ClusterTopics.Presence.class) instanceof ClusterTopics.NodeHeartbeat h
-                                && h.node().matches(java.util.regex.Pattern.quote(kind) + "\\d+")
-                                && System.currentTimeMillis() - h.atMs() < ClusterTopics.PEER_DEAD_MS) {
-                            taken.add(Integer.parseInt(h.node().substring(kind.length())));
-                        }
-                    } catch (com.fasterxml.jackson.core.JsonProcessingException | NumberFormatException ignored) {
-                        // not a heartbeat of this kind
-                    }
-                }
-            }
-        }
-        int index = 0;
-        while (taken.contains(index)) {
-            index++;
-        }
-        return index;
+    /** This process, as its heartbeats name it. */
+    public String instance() {
+        return instance;
     }
 
     /** This node's health now. */

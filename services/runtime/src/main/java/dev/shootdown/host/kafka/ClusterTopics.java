@@ -14,7 +14,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 /**
  * The two topics a cluster of {@code shootdown node} processes shares besides the runs' own:
  * {@value #RUNS}, where a run controller announces a run and the nodes it needs before the run
- * starts, and {@value #PRESENCE}, where nodes say they joined a run. They coordinate the hosts;
+ * starts, and {@value #PRESENCE}, where nodes claim their ids, say they are alive and say they
+ * joined a run. They coordinate the hosts;
  * they are not part of any run's log, so replay and audit never read them.
  */
 public final class ClusterTopics {
@@ -35,8 +36,16 @@ public final class ClusterTopics {
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeJoined.class, name = "node-joined"),
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeHeartbeat.class, name = "node-heartbeat"),
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeFailed.class, name = "node-failed"),
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = NodeClaim.class, name = "node-claim"),
     })
-    public sealed interface Presence permits NodeJoined, NodeHeartbeat, NodeFailed {}
+    public sealed interface Presence permits NodeJoined, NodeHeartbeat, NodeFailed, NodeClaim {}
+
+    /**
+     * A process about to run as {@code node} ({@code instance}: host, pid and start time, as in its
+     * heartbeats), said at {@code atMs}: of two claims of the same id, the earlier in the topic wins
+     * ({@link IndexClaim}).
+     */
+    public record NodeClaim(String node, String instance, long atMs) implements Presence {}
 
     /**
      * A node's state machine threw in {@code run} ({@code error}: what, in one line): the node
