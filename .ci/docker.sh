@@ -1,8 +1,8 @@
 # Sourced by .ci/run: a Docker engine and Compose v2 for ComposeIT and KafkaContainerIT, on a
 # Debian bookworm machine with no registry of container images.
 #
-#   docker_up     installs Debian's docker.io, Compose v2 (trixie's docker-compose: bookworm has
-#                 only Compose v1) and debootstrap where missing; starts dockerd (vfs storage,
+#   docker_up     installs a Docker engine and Compose v2 from Debian trixie (bookworm has only
+#                 Compose v1) and debootstrap where missing; starts dockerd (vfs storage,
 #                 logging to $DOCKERD_LOG) unless an engine answers; builds the local stand-ins
 #                 for the public base images (docker/stand-ins/build, cached in
 #                 ~/.cache/shootdown/images); exports what Testcontainers needs without a registry.
@@ -15,12 +15,14 @@ docker_install() {
 	export DEBIAN_FRONTEND=noninteractive
 	local trixie=/etc/apt/sources.list.d/shootdown-ci-trixie.list pin=/etc/apt/preferences.d/shootdown-ci-trixie
 	if ! command -v dockerd > /dev/null 2>&1 || ! docker compose version > /dev/null 2>&1; then
-		echo "ci: installing a Docker engine and Compose v2 (Debian's docker.io, trixie's docker-compose)"
-		# trixie's packages, for these two only: pinned below bookworm's, so nothing else moves.
+		echo "ci: installing a Docker engine and Compose v2 (trixie's docker.io, docker-cli and docker-compose)"
+		# trixie's packages: these three by name (pkg/trixie), and what apt takes from trixie for them (containerd); pinned
+		# below bookworm's, so nothing else moves. (-t trixie would take trixie's libc6 too; checked in a
+		# bookworm container: this way libc6 stays 2.36.)
 		echo "deb http://deb.debian.org/debian trixie main" > "$trixie"
 		printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > "$pin"
 		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends -t trixie docker.io docker-compose
+		apt-get install -y -qq --no-install-recommends docker.io/trixie docker-cli/trixie docker-compose/trixie
 		rm -f "$trixie" "$pin"
 		apt-get update -qq
 	fi
