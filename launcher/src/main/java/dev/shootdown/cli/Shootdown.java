@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
         description = "Simulates Linux TLB shootdowns with secondary TLBs (IOMMU IOTLB, device ATC) "
                 + "across services that talk through Kafka, and audits the recorded log.",
         subcommands = {RunCommand.class, MatrixCommand.class, CompareCommand.class, ExperimentCommand.class, ShrinkCommand.class,
-                ScenariosCommand.class, KernelsCommand.class, AuditCommand.class, ImportFtraceCommand.class, HoldCommand.class, ReplayCommand.class, ExportCommand.class, RunsCommand.class, NodeCommand.class, ClusterCommand.class, InstallCommand.class,
+                ScenariosCommand.class, KernelsCommand.class, AuditCommand.class, ImportFtraceCommand.class, HoldCommand.class, ReplayCommand.class, TraceCommand.class, ExportCommand.class, RunsCommand.class, NodeCommand.class, ClusterCommand.class, InstallCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Shootdown implements Runnable {
 
