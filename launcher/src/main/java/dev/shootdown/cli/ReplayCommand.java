@@ -32,19 +32,11 @@ import picocli.CommandLine.Spec;
                 + "report the first divergence, audit it and write DIR/report.json.")
 final class ReplayCommand implements Callable<Integer> {
 
-    static final class Source {
-        @Option(names = "--log", required = true, paramLabel = "FILE", description = "An exported log (events.jsonl, or .gz).")
-        Path log;
-
-        @Option(names = "--run", required = true, paramLabel = "ID", description = "A run on the Kafka cluster at --bootstrap-servers.")
-        String run;
-    }
-
     @Spec
     CommandSpec spec;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Source source;
+    LogSource source;
 
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The cluster that holds --run.")
     String bootstrapServers;
@@ -77,12 +69,7 @@ final class ReplayCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int livelockThreshold = audit.livelockThreshold();
-        if (source.run != null && bootstrapServers == null) {
-            throw new BadInputException("--run needs --bootstrap-servers: the cluster that holds the run");
-        }
-        if (source.log != null && bootstrapServers != null) {
-            throw new BadInputException("--bootstrap-servers applies to --run only");
-        }
+        source.check(bootstrapServers);
         output.validate();
         PrintWriter terminal = spec.commandLine().getOut();
         PrintWriter stdout = output.narration(terminal);

@@ -36,19 +36,11 @@ import picocli.CommandLine.Spec;
                 + "step, fields; addresses in hex), filtered, around one event, or the chain that led to one (--why).")
 final class TraceCommand implements Callable<Integer> {
 
-    static final class Source {
-        @Option(names = "--log", required = true, paramLabel = "FILE", description = "An exported log (events.jsonl, or .gz).")
-        Path log;
-
-        @Option(names = "--run", required = true, paramLabel = "ID", description = "A run on the Kafka cluster at --bootstrap-servers.")
-        String run;
-    }
-
     @Spec
     CommandSpec spec;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Source source;
+    LogSource source;
 
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The cluster that holds --run.")
     String bootstrapServers;
@@ -93,12 +85,7 @@ final class TraceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (source.run != null && bootstrapServers == null) {
-            throw new BadInputException("--run needs --bootstrap-servers: the cluster that holds the run");
-        }
-        if (source.log != null && bootstrapServers != null) {
-            throw new BadInputException("--bootstrap-servers applies to --run only");
-        }
+        source.check(bootstrapServers);
         if (around != null && why != null) {
             throw new BadInputException("--around and --why: one or the other");
         }
