@@ -26,7 +26,7 @@ import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -53,8 +53,9 @@ class ComposeIT {
     @TempDir
     static Path dir;
 
-    @BeforeAll
-    static void dockerAndImages() {
+    /** Before each test, not once for the class: a skipped class would be reported as no tests at all. */
+    @BeforeEach
+    void dockerAndImages() {
         DockerImages.assumeCompose();
         // the broker's image, and the base images of docker/Dockerfile's two stages
         DockerImages.assumeAvailable("apache/kafka:4.1.0", "maven:3.9-eclipse-temurin-17", "eclipse-temurin:17-jre");
