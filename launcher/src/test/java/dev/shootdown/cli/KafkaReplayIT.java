@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shootdown.codec.EventCodec;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -70,6 +71,17 @@ class KafkaReplayIT {
         assertEquals(Shootdown.EXIT_CLEAN, exportGz.status(), exportGz.err());
         assertEquals(Shootdown.EXIT_CLEAN, replayGz.status(), replayGz.err());
         assertEquals(Files.readString(dir.resolve("run/report.json")), Files.readString(dir.resolve("gz/report.json")));
+        // The same run from the broker as a chrome trace: the same file as from its exported log.
+        CliTest.Outcome chrome = CliTest.shootdown("export", "--run", runId, "--bootstrap-servers", BROKER.bootstrapServers(),
+                "--format", "chrome-trace", "--out", dir.resolve("from-kafka.trace.json").toString());
+        CliTest.Outcome chromeLog = CliTest.shootdown("export", "--log", dir.resolve("exported.jsonl").toString(), "--format",
+                "chrome-trace", "--out", dir.resolve("from-log.trace.json").toString());
+        assertEquals(Shootdown.EXIT_CLEAN, chrome.status(), chrome.err());
+        assertEquals(Shootdown.EXIT_CLEAN, chromeLog.status(), chromeLog.err());
+        assertEquals(Files.readString(dir.resolve("from-log.trace.json")), Files.readString(dir.resolve("from-kafka.trace.json")));
+        try (var left = Files.list(dir)) {
+            assertEquals(List.of(), left.filter(p -> p.getFileName().toString().startsWith(".spool-")).toList(), "no spool left");
+        }
         assertEquals(Shootdown.EXIT_BAD_INPUT, unknown.status());
         assertEquals(1, unknown.err().lines().count(), unknown.err());
         assertTrue(unknown.err().contains("--run no-such-run: no such run on " + BROKER.bootstrapServers()), unknown.err());
