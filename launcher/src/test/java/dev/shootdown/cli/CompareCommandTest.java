@@ -132,13 +132,13 @@ class CompareCommandTest {
 
     @Test
     void thePageShowsAColumnPerKernelTheRulesThatDifferAndLinksToEachReport() throws Exception {
-        HtmlReportBrowserTest.chromium();
+        Browser.chromium();
         Path out = dir.resolve("out");
         CliTest.Outcome o = CliTest.shootdown("compare", "--scenario", "kswapd-reclaim", "--kernel", "linux-6.6", "--kernel",
                 "series-v2", "--kernel", "linux-6.5", "--out", out.toString());
         assertEquals(Shootdown.EXIT_CLEAN, o.status(), o.out() + o.err());
 
-        String dom = HtmlReportBrowserTest.chromium(dir, out.resolve("compare.html"), "--dump-dom");
+        String dom = Browser.chromium(dir, out.resolve("compare.html"), "--dump-dom");
 
         Matcher summary = Pattern.compile("<table id=\"summary\">.*?</table>", Pattern.DOTALL).matcher(dom);
         assertTrue(summary.find(), "the summary table in the DOM");

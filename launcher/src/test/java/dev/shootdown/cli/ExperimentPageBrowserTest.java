@@ -28,7 +28,7 @@ class ExperimentPageBrowserTest {
 
     @Test
     void theBrowserShowsTheTableTheLinksAndTheCommands(@TempDir Path dir) throws Exception {
-        HtmlReportBrowserTest.chromium();
+        Browser.chromium();
         Path spec = Files.writeString(dir.resolve("page.yaml"), String.join("\n",
                 "scenarios: [kswapd-reclaim, direct-reclaim-cross-mm]",
                 "archs: [x86]",
@@ -41,7 +41,7 @@ class ExperimentPageBrowserTest {
         CliTest.Outcome o = CliTest.shootdown("experiment", spec.toString(), "--no-progress", "--out", out.toString());
         assertEquals(Shootdown.EXIT_VIOLATIONS, o.status(), o.out() + o.err());
 
-        String dom = HtmlReportBrowserTest.chromium(dir, out.resolve("experiment.html"), "--dump-dom");
+        String dom = Browser.chromium(dir, out.resolve("experiment.html"), "--dump-dom");
 
         Matcher table = Pattern.compile("<table id=\"experiment\">.*?</table>", Pattern.DOTALL).matcher(dom);
         assertTrue(table.find(), "the table in the DOM");

@@ -51,6 +51,7 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
     private final ObjectWriter compact = EventCodec.mapper().writer();
     private final Auditor auditor;
     private final TimelineCapture capture = new TimelineCapture();
+    private final Overview overview = new Overview();
     private final Map<String, Long> kinds = new TreeMap<>();
     private final List<Violation> firstViolations = new ArrayList<>();
     private final List<ShootdownSummary> firstShootdowns = new ArrayList<>();
@@ -95,6 +96,7 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
         if (firstViolations.size() < Math.max(PRINTED_VIOLATIONS, HtmlReport.MAX_VIOLATION_ROWS)) {
             firstViolations.add(v);
         }
+        overview.onViolation(v, w -> HtmlReport.accessOf(w, capture::recent));
         capture.onViolation(v);
     }
 
@@ -102,6 +104,7 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
     public void onShootdown(ShootdownSummary s) {
         spool(shootdownsOut, shootdownSpool, s);
         shootdowns++;
+        overview.onShootdown(s);
         if (!worthPrinting.test(s)) {
             capture.skip(s.id());
             return;
@@ -139,7 +142,7 @@ public final class StreamingAudit implements Auditor.Sink, AutoCloseable {
         Path html = dir.resolve("report.html");
         try {
             Files.writeString(html, HtmlReport.render(new HtmlReport.Page(report, violations, kinds, rows, shootdowns,
-                    capture.finish())), StandardCharsets.UTF_8);
+                    capture.finish(), overview)), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw IoFailure.named(html, "write", e);
         }

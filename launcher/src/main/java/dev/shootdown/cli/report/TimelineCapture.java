@@ -74,6 +74,19 @@ public final class TimelineCapture {
         }
     }
 
+    /** The envelope {@code id} among the last {@link #RECENT} accepted, or null. */
+    Envelope recent(String id) {
+        Id wanted = Id.of(id);
+        long first = Math.max(0, accepted - RECENT);
+        for (long i = accepted - 1; i >= first; i--) {
+            Envelope e = recent[(int) (i % RECENT)];
+            if (wanted.is(e)) {
+                return e;
+            }
+        }
+        return null;
+    }
+
     void onViolation(Violation v) {
         List<Id> ids = v.events().stream().map(Id::of).toList();
         // The chain's steps among the shootdowns held, and its envelopes among the recent ones.
@@ -119,20 +132,26 @@ public final class TimelineCapture {
 
     /**
      * Adds {@code v} to a shootdown's violating accesses, of which a timeline draws only the
-     * {@link HtmlReport#MAX_VIOLATION_MARKS} earliest (by time, then as they came): those are
-     * kept, in the order they came, and no more. A device that goes on writing a freed frame for
-     * the rest of the run is one violation per write, all of the same shootdown.
+     * {@link HtmlReport#MAX_VIOLATION_MARKS} earliest of each kind (by time, then as they came):
+     * those are kept, in the order they came, and no more. A device that goes on writing a freed
+     * frame for the rest of the run is one violation per write, all of the same shootdown.
      */
     static void keepEarliest(List<Violating> kept, Violating v) {
-        if (kept.size() < HtmlReport.MAX_VIOLATION_MARKS) {
-            kept.add(v);
-            return;
-        }
-        int latest = 0;
-        for (int i = 1; i < kept.size(); i++) {
-            if (kept.get(i).at().timeNs() >= kept.get(latest).at().timeNs()) {
+        String kind = v.violation().kind();
+        int same = 0;
+        int latest = -1;
+        for (int i = 0; i < kept.size(); i++) {
+            if (!kept.get(i).violation().kind().equals(kind)) {
+                continue;
+            }
+            same++;
+            if (latest < 0 || kept.get(i).at().timeNs() >= kept.get(latest).at().timeNs()) {
                 latest = i; // the last of the latest: what a stable sort by time puts at the end
             }
+        }
+        if (same < HtmlReport.MAX_VIOLATION_MARKS) {
+            kept.add(v);
+            return;
         }
         if (v.at().timeNs() < kept.get(latest).at().timeNs()) {
             kept.remove(latest);
