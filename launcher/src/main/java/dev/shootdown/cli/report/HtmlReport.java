@@ -25,12 +25,12 @@ import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
- * {@code report.html}: one self-contained page (inline CSS and SVG, no script, nothing fetched)
- * for a person to read: the verdict, the violations with their event chains, the run's
- * statistics, and a swimlane timeline per shootdown. Lanes are the coordinator (the kernel's mm),
- * each CPU and each IOMMU, and the nodes that made a stale access; the PTE change, the IPIs or
- * TLBIs and their acks, the secondary-TLB hook calls, the IOTLB and ATC invalidations, the free,
- * the return and any violating access are drawn on one simulated-time axis.
+ * {@code report.html}: one self-contained page (inline style, data and script; nothing fetched)
+ * for a person to read: the verdict, the whole run on one zoomable time axis ({@link Overview}),
+ * a swimlane timeline per shootdown on one shared scale, the violations grouped by cause with
+ * their event chains, and the run's statistics. Lanes are the coordinator (the kernel's mm), each
+ * CPU and each IOMMU, and the nodes that made a stale access; {@link ReportScript} says which
+ * steps are drawn and draws them in the browser.
  */
 public final class HtmlReport {
 
