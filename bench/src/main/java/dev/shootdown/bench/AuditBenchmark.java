@@ -154,11 +154,11 @@ public final class AuditBenchmark implements Callable<Integer> {
         throw new IllegalStateException("the audit printed no count: " + stdout);
     }
 
-    private interface Work {
+    interface Work {
         long run() throws Exception;
     }
 
-    private static Phase measure(String name, Work work) throws Exception {
+    static Phase measure(String name, Work work) throws Exception {
         System.gc();
         HeapSampler sampler = new HeapSampler();
         sampler.start();

@@ -49,7 +49,10 @@ public final class Suite implements Callable<Integer> {
     static final String RUN_END = "<!-- suite:run:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "engine", "audit", "run", "scale");
+    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "engine", "audit", "trace", "run", "scale");
+    /** The trace and export rows' own section (goal 7), so that --only trace keeps the others. */
+    static final String TRACE_BEGIN = "<!-- suite:trace:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String TRACE_END = "<!-- suite:trace:end -->";
 
     @Spec
     CommandSpec spec;
@@ -199,6 +202,13 @@ public final class Suite implements Callable<Integer> {
             rows.add(auditRow(n, stderr));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
+        if (selected.contains("trace")) {
+            progress(stderr, "trace: shootdown trace and export --format chrome-trace of a " + n + "-event log");
+            for (Row row : TraceBenchmark.measure(auditLog(n, stderr), work)) {
+                rows.add(row);
+                progress(stderr, "  " + line(row));
+            }
+        }
         if (selected.contains("run")) {
             long window = runWindowNs != null ? runWindowNs : quick ? 20_000_000L : 1_050_000_000L;
             progress(stderr, "run: shootdown run of " + auditScenario + ", " + window + " ns simulated, in -Xmx"
@@ -257,7 +267,11 @@ public final class Suite implements Callable<Integer> {
         }
         String latencyText = "";
         String runText = "";
+        List<Row> traceRows = new ArrayList<>();
         for (Row r : rows) {
+            if (r.goal() == 7) {
+                traceRows.add(r);
+            }
             if (r.goal() == 2) {
                 latencyText = table(List.of(r));
             }
@@ -275,11 +289,14 @@ public final class Suite implements Callable<Integer> {
             // The main table is written when this run measured more than the scale sweeps; the
             // sweeps' points and plot go to a section of their own, so that --only scale keeps the table.
             // Likewise the latency row has its own section, so that --only latency keeps the others.
-            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2 && r.goal() != 6)) {
+            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2 && r.goal() != 6 && r.goal() != 7)) {
                 write(out, section(table, command(), started, ended), BEGIN, END);
             }
             if (!latencyText.isEmpty()) {
                 write(out, section(latencyText, command(), started, ended, LATENCY_BEGIN, LATENCY_END), LATENCY_BEGIN, LATENCY_END);
+            }
+            if (!traceRows.isEmpty()) {
+                write(out, section(table(traceRows), command(), started, ended, TRACE_BEGIN, TRACE_END), TRACE_BEGIN, TRACE_END);
             }
             if (!runText.isEmpty()) {
                 write(out, section(runText, command(), started, ended, RUN_BEGIN, RUN_END), RUN_BEGIN, RUN_END);
@@ -334,7 +351,8 @@ public final class Suite implements Callable<Integer> {
         return parsed;
     }
 
-    private Row auditRow(long events, PrintWriter stderr) throws Exception {
+    /** The audit's (and the trace's) log of {@code events} events, generated once into {@link #work} and reused. */
+    private Path auditLog(long events, PrintWriter stderr) throws Exception {
         Files.createDirectories(work);
         // gzip keeps a 10M-event log at ~230 MB instead of 3.6 GB; both phases read it through the same gunzip.
         String stem = Path.of(auditScenario).getFileName().toString().replaceFirst("\\.(yaml|yml|json)$", "");
@@ -350,6 +368,12 @@ public final class Suite implements Callable<Integer> {
             }
             Files.move(partial, log);
         }
+        return log;
+    }
+
+    private Row auditRow(long events, PrintWriter stderr) throws Exception {
+        String stem = Path.of(auditScenario).getFileName().toString().replaceFirst("\\.(yaml|yml|json)$", "");
+        Path log = auditLog(events, stderr);
         AuditBenchmark.Result r = AuditBenchmark.measure(log, work.resolve("audit-report"));
         if (r.audit().events() == 0) {
             throw new IllegalStateException("the audit failed (exit " + r.status() + "): " + r.auditErr());
