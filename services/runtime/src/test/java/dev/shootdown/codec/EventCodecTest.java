@@ -9,11 +9,6 @@ import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Event;
 import dev.shootdown.event.SecondaryTlbEvent;
 import dev.shootdown.event.VectorClock;
-import dev.shootdown.scenario.Scenario;
-import dev.shootdown.scenario.Scenarios;
-import dev.shootdown.scenario.TaskOp;
-import java.lang.reflect.ParameterizedType;
-import java.lang.reflect.RecordComponent;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -39,7 +34,7 @@ class EventCodecTest {
     void everyEventTypeDecodesTheFastWayToWhatDataBindingGives() throws Exception {
         Set<String> general = new TreeSet<>();
         for (JsonSubTypes.Type t : Event.class.getAnnotation(JsonSubTypes.class).value()) {
-            Envelope envelope = envelope((Event) sample(t.value()));
+            Envelope envelope = envelope((Event) EventSamples.sample(t.value()));
             String line = EventCodec.encode(envelope);
             Envelope fast = EventCodec.decodeCanonical(line);
             assertEquals(envelope, EventCodec.decodeGeneral(line), t.name());
@@ -123,41 +118,5 @@ class EventCodecTest {
         return new Envelope("r1", "cpu0", 3, Envelope.SCHEMA_VERSION, 1234,
                 new VectorClock(new TreeMap<>(Map.of("cpu0", 3L, "coordinator", 9L))), "coordinator#9",
                 new TreeMap<>(Map.of("coordinator", 2L)), event);
-    }
-
-    /** A value of every type the event model uses (as EventModelTest builds them), two list elements each. */
-    private static Object sample(Class<?> type) throws Exception {
-        if (type == String.class) {
-            return "cpu1";
-        } else if (type == long.class || type == Long.class) {
-            return 0x7f0000001000L;
-        } else if (type == int.class || type == Integer.class) {
-            return 7;
-        } else if (type == boolean.class) {
-            return true;
-        } else if (type == java.util.SortedMap.class) {
-            return new java.util.TreeMap<>(java.util.Map.of("tlb_flush", 3L, "tuf (try_to_unmap_flush)", 1L));
-        } else if (type.isEnum()) {
-            Object[] constants = type.getEnumConstants();
-            return constants[constants.length - 1];
-        } else if (type == Scenario.class) {
-            return Scenarios.munmapDma();
-        } else if (type.isRecord()) {
-            RecordComponent[] components = type.getRecordComponents();
-            Object[] args = new Object[components.length];
-            Class<?>[] types = new Class<?>[components.length];
-            for (int i = 0; i < components.length; i++) {
-                types[i] = components[i].getType();
-                if (types[i] == List.class) {
-                    Class<?> element = (Class<?>) ((ParameterizedType) components[i].getGenericType()).getActualTypeArguments()[0];
-                    args[i] = element == TaskOp.class ? List.of(new TaskOp.Munmap(0x1000, 2))
-                            : element == String.class ? List.of("TLBI_NH_VA", "CMD_SYNC") : List.of(sample(element), sample(element));
-                } else {
-                    args[i] = sample(types[i]);
-                }
-            }
-            return type.getDeclaredConstructor(types).newInstance(args);
-        }
-        throw new AssertionError("no sample for " + type + "; extend sample()");
     }
 }
