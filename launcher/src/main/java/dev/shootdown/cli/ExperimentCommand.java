@@ -68,7 +68,8 @@ final class ExperimentCommand implements Callable<Integer> {
     Path specFile;
 
     @Option(names = "--jobs", paramLabel = "N",
-            description = "Runs at a time on the deterministic engine (a Kafka experiment runs one at a time). "
+            description = "Runs at a time: on the deterministic engine each with an engine of its own, on Kafka each with its own "
+                    + "topics and nodes on the one cluster (a run whose fault plan restarts the broker runs alone). "
                     + "Default: the number of processors (${DEFAULT-VALUE}).")
     int jobs = Runtime.getRuntime().availableProcessors();
 
@@ -172,7 +173,7 @@ final class ExperimentCommand implements Callable<Integer> {
                 experiment.maxEvents(), experiment.livelockThreshold(), runs.size(), checked, unmet, failed, runs);
         print(summary, stdout);
         stderr.printf(Locale.ROOT, "%d runs in %.1f s, %d at a time%n", runs.size(), (System.nanoTime() - startNs) / 1e9,
-                experiment.engine() == ScenarioRunner.Engine.kafka ? 1 : Math.min(jobs, runs.size()));
+                Math.min(jobs, runs.size()));
         stderr.flush();
         if (out != null) {
             Path json = out.resolve("experiment.json");

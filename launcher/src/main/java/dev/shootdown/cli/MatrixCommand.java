@@ -63,6 +63,12 @@ final class MatrixCommand implements Callable<Integer> {
             description = "sim (deterministic, virtual time) or kafka (one cluster for every cell). Default: ${DEFAULT-VALUE}")
     ScenarioRunner.Engine engine;
 
+    @Option(names = "--jobs", paramLabel = "N",
+            description = "Cells at a time: on the deterministic engine each with an engine of its own, on Kafka each with its own "
+                    + "topics and nodes on the one cluster (a cell whose fault plan restarts the broker runs alone). "
+                    + "Default: the number of processors (${DEFAULT-VALUE}).")
+    int jobs = Runtime.getRuntime().availableProcessors();
+
     @Option(names = "--out", paramLabel = "DIR",
             description = "Write DIR/matrix.json and each cell's events.jsonl and report.json in DIR/SCENARIO/ARCH/POLICY/.")
     Path out;
@@ -97,6 +103,9 @@ final class MatrixCommand implements Callable<Integer> {
         List<String> archList = choices("--arch", arches, Scenario.ARCHES);
         List<String> policyList = List.copyOf(columns.keySet());
         options.validate(engine);
+        if (jobs < 1) {
+            throw new BadInputException("--jobs must be at least 1, was " + jobs);
+        }
         for (Map.Entry<String, Scenario> entry : scenarios.entrySet()) {
             entry.setValue(options.withFaults(entry.getValue())); // every cell gets the plan, checked before anything runs
         }
@@ -124,7 +133,7 @@ final class MatrixCommand implements Callable<Integer> {
                 options.bootstrapServers, kernels);
         List<Cells.Result> cells;
         try (ScenarioRunner runner = options.runner(engine, progress)) {
-            cells = Cells.run(specs, settings, runner, 1, out, progress, new Cells.Listener() {
+            cells = Cells.run(specs, settings, runner, jobs, out, progress, new Cells.Listener() {
                 @Override
                 public void onStarted(int index, Cells.Spec cell) {
                     progress.println(label(index, cell) + " ...");

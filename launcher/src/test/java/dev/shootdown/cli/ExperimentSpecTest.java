@@ -160,6 +160,9 @@ class ExperimentSpecTest {
         CliTest.Outcome jobs = CliTest.shootdown("experiment", spec.toString(), "--jobs", "0");
         assertEquals(Shootdown.EXIT_BAD_INPUT, jobs.status());
         assertTrue(jobs.err().contains("--jobs must be at least 1, was 0"), jobs.err());
+        CliTest.Outcome matrixJobs = CliTest.shootdown("matrix", "--scenario", "munmap-dma", "--jobs", "0");
+        assertEquals(Shootdown.EXIT_BAD_INPUT, matrixJobs.status());
+        assertEquals("shootdown: --jobs must be at least 1, was 0\n", matrixJobs.err());
         CliTest.Outcome kafka = CliTest.shootdown("experiment", spec.toString(), "--bootstrap-servers", "h:1");
         assertEquals(Shootdown.EXIT_BAD_INPUT, kafka.status());
         assertTrue(kafka.err().contains("apply to a spec with engine: kafka only"), kafka.err());

@@ -27,9 +27,9 @@ import java.util.stream.Collectors;
 /**
  * The cells of {@code matrix} and {@code experiment}: each one scenario under one architecture,
  * kernel variant, fault plan and seed, run and audited on its own, with the {@code shootdown run}
- * command that reruns it. On the deterministic engine cells run on a fixed pool of threads, each
- * with an engine of its own; on Kafka they run one after another on the one cluster. Results come
- * back in the order the cells were given, whatever order they finished in.
+ * command that reruns it. Cells run on a fixed pool of threads: on the deterministic engine each
+ * with an engine of its own, on Kafka each with its own topics and nodes on the one cluster. Results
+ * come back in the order the cells were given, whatever order they finished in.
  */
 public final class Cells {
 
@@ -83,15 +83,18 @@ public final class Cells {
 
     /**
      * Runs {@code cells}, writing each cell's events.jsonl, report.json and report.html under
-     * {@code out} (unless it is null) as it ends. On the deterministic engine {@code jobs} cells
-     * run at a time; on Kafka ({@code kafka} is the runner holding the cluster) one at a time. A
-     * cell whose model fails is an {@code error} result and the others go on; a failure of the
-     * cluster or of writing the files stops them all.
+     * {@code out} (unless it is null) as it ends. Up to {@code jobs} cells run at a time: on the
+     * deterministic engine each with an engine of its own; on Kafka ({@code kafka} is the runner
+     * holding the cluster) each with its own topics and nodes on the one cluster, except that a
+     * cell whose fault plan restarts the broker runs alone, and that the nodes of {@code shootdown
+     * node} processes take one run at a time. A cell whose model fails is an {@code error} result
+     * and the others go on; a failure of the cluster or of writing the files stops them all.
      */
     public static List<Result> run(List<Spec> cells, Settings settings, ScenarioRunner kafka, int jobs, Path out, PrintWriter progress,
             Listener listener) throws InfrastructureException, IOException {
         Result[] results = new Result[cells.size()];
-        if (settings.engine() == ScenarioRunner.Engine.kafka || jobs <= 1) {
+        boolean onKafka = settings.engine() == ScenarioRunner.Engine.kafka;
+        if ((onKafka && !kafka.runsConcurrently()) || jobs <= 1) {
             for (int i = 0; i < cells.size(); i++) {
                 results[i] = runOne(i, cells.get(i), settings, kafka, out, progress, listener);
             }
@@ -104,9 +107,23 @@ public final class Cells {
         });
         try {
             List<Future<Result>> futures = new ArrayList<>();
+            // a broker restart would pull the broker from under the other runs: such a cell takes it alone
+            java.util.concurrent.locks.ReadWriteLock broker = new java.util.concurrent.locks.ReentrantReadWriteLock(true);
             for (int i = 0; i < cells.size(); i++) {
                 int index = i;
-                futures.add(pool.submit(() -> runOne(index, cells.get(index), settings, null, out, progress, listener)));
+                futures.add(pool.submit(() -> {
+                    if (!onKafka) {
+                        return runOne(index, cells.get(index), settings, null, out, progress, listener);
+                    }
+                    java.util.concurrent.locks.Lock lock = ScenarioRunner.restartsTheBroker(cells.get(index).scenario())
+                            ? broker.writeLock() : broker.readLock();
+                    lock.lockInterruptibly();
+                    try {
+                        return runOne(index, cells.get(index), settings, kafka, out, progress, listener);
+                    } finally {
+                        lock.unlock();
+                    }
+                }));
             }
             for (int i = 0; i < cells.size(); i++) {
                 results[i] = futures.get(i).get();

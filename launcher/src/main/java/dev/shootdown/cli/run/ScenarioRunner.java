@@ -207,11 +207,32 @@ public final class ScenarioRunner implements AutoCloseable {
                 defaults.requestTimeout());
     }
 
-    /** A Kafka run's id: the scenario, arch and policy, the wall-clock time and a few random hex digits. */
+    /** Kafka runs this process started: part of their ids, so that runs started at once never share one. */
+    private static final java.util.concurrent.atomic.AtomicLong KAFKA_RUNS = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * A Kafka run's id: the scenario, arch and policy, the wall-clock time, a few random hex digits
+     * and, after the first, how many runs this process started before it.
+     */
     private static String kafkaRunId(Scenario scenario) {
+        long before = KAFKA_RUNS.getAndIncrement();
         return String.join("-", scenario.name(), scenario.arch().label(), scenario.policy(),
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")),
-                Long.toHexString(System.nanoTime() & 0xffff));
+                Long.toHexString(System.nanoTime() & 0xffff)) + (before == 0 ? "" : "-" + before);
+    }
+
+    /**
+     * Whether several runs may share this runner at once: on the deterministic engine each cell
+     * has a runner of its own; on Kafka with the nodes in this process each run has its own topics,
+     * Vert.x and clients; the nodes of `shootdown node` processes take one run at a time.
+     */
+    public boolean runsConcurrently() {
+        return engine == Engine.kafka && !clusterNodes;
+    }
+
+    /** Whether a run of {@code scenario} restarts the broker, and so may not share it with another run. */
+    public static boolean restartsTheBroker(Scenario scenario) {
+        return infrastructureFaults(scenario).stream().anyMatch(f -> f.kind() == FaultKind.BROKER_RESTART);
     }
 
     /**
