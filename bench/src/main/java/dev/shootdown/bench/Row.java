@@ -8,7 +8,8 @@ import java.util.Locale;
  * and how the row stands against the issue's goal.
  *
  * @param goal     the goal number: 1 to 5 from the benchmarks issue, 6 the bounded memory of "every run ends
- *                 honestly"
+ *                 honestly", 7 the trace and export of "seeing a run" (issue 18), 8 runs at once on one cluster
+ *                 (issue 19)
  * @param name     what was measured
  * @param workload the input: scenario, arch, policy, sizes
  * @param rate     the measured rate, in {@code unit}

@@ -49,7 +49,10 @@ public final class Suite implements Callable<Integer> {
     static final String RUN_END = "<!-- suite:run:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "engine", "audit", "trace", "run", "scale");
+    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "concurrency", "engine", "audit", "trace", "run", "scale");
+    /** The concurrency row's own section (goal 8), so that --only concurrency keeps the others. */
+    static final String CONCURRENCY_BEGIN = "<!-- suite:concurrency:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String CONCURRENCY_END = "<!-- suite:concurrency:end -->";
     /** The trace and export rows' own section (goal 7), so that --only trace keeps the others. */
     static final String TRACE_BEGIN = "<!-- suite:trace:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
     static final String TRACE_END = "<!-- suite:trace:end -->";
@@ -70,7 +73,7 @@ public final class Suite implements Callable<Integer> {
     Long auditEvents;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME",
-            description = "Run only these benchmarks: pipeline, latency, engine, audit, run, scale. Default: all.")
+            description = "Run only these benchmarks: pipeline, latency, concurrency, engine, audit, trace, run, scale. Default: all.")
     List<String> only;
 
     @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
@@ -105,6 +108,10 @@ public final class Suite implements Callable<Integer> {
             description = "The run benchmark's observation window, simulated ns (the audit's scenario: about 9.8 events per simulated us)."
                     + " Default: 1050000000 (about 10.3 million events), or 20000000 with --quick.")
     Long runWindowNs;
+
+    @Option(names = "--concurrency-jobs", defaultValue = "4", paramLabel = "N",
+            description = "The concurrency row's --jobs, against --jobs 1. Default: ${DEFAULT-VALUE}")
+    int concurrencyJobs;
 
     @Option(names = "--audit-scenario", defaultValue = GenerateLog.DEFAULT_SCENARIO, paramLabel = "FILE",
             description = "The scenario whose run the audit's log holds. Default: ${DEFAULT-VALUE}")
@@ -190,6 +197,12 @@ public final class Suite implements Callable<Integer> {
             rows.add(latency.row());
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
+        if (selected.contains("concurrency")) {
+            progress(stderr, "concurrency: shootdown matrix --engine kafka, --jobs 1 then --jobs " + concurrencyJobs
+                    + ", on an embedded broker");
+            rows.add(ConcurrencyBenchmark.measure(concurrencyJobs, work));
+            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+        }
         if (selected.contains("engine")) {
             for (EngineBenchmark.Cell cell : engineCells()) {
                 progress(stderr, "engine: " + cell + ", " + s + " s");
@@ -268,7 +281,11 @@ public final class Suite implements Callable<Integer> {
         String latencyText = "";
         String runText = "";
         List<Row> traceRows = new ArrayList<>();
+        List<Row> concurrencyRows = new ArrayList<>();
         for (Row r : rows) {
+            if (r.goal() == 8) {
+                concurrencyRows.add(r);
+            }
             if (r.goal() == 7) {
                 traceRows.add(r);
             }
@@ -289,11 +306,15 @@ public final class Suite implements Callable<Integer> {
             // The main table is written when this run measured more than the scale sweeps; the
             // sweeps' points and plot go to a section of their own, so that --only scale keeps the table.
             // Likewise the latency row has its own section, so that --only latency keeps the others.
-            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2 && r.goal() != 6 && r.goal() != 7)) {
+            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2 && r.goal() != 6 && r.goal() != 7 && r.goal() != 8)) {
                 write(out, section(table, command(), started, ended), BEGIN, END);
             }
             if (!latencyText.isEmpty()) {
                 write(out, section(latencyText, command(), started, ended, LATENCY_BEGIN, LATENCY_END), LATENCY_BEGIN, LATENCY_END);
+            }
+            if (!concurrencyRows.isEmpty()) {
+                write(out, section(table(concurrencyRows), command(), started, ended, CONCURRENCY_BEGIN, CONCURRENCY_END),
+                        CONCURRENCY_BEGIN, CONCURRENCY_END);
             }
             if (!traceRows.isEmpty()) {
                 write(out, section(table(traceRows), command(), started, ended, TRACE_BEGIN, TRACE_END), TRACE_BEGIN, TRACE_END);
