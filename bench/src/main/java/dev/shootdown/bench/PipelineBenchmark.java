@@ -49,6 +49,8 @@ final class PipelineBenchmark {
 
     /** The goal: at least half of Kafka's raw rate. */
     static final double GOAL_RATIO = 0.5;
+    /** Records of Kafka's EndToEndLatency for the critical path's bound. */
+    static final long E2E_RECORDS = 2_000;
     private static final long MIN_REFERENCE_RECORDS = 100_000;
 
     private PipelineBenchmark() {}
@@ -74,6 +76,11 @@ final class PipelineBenchmark {
             double kafkaRate = producerPerformance(broker.bootstrapServers(), kafkaTools, records, recordSize,
                     config.partitions(), config.replicationFactor());
             double ratio = rate / kafkaRate;
+            // The bound the run's critical path allows: its hops one after another, each at Kafka's own latency.
+            int hops = CriticalPath.hops(log.stream().map(RecordedEvent::envelope).toList());
+            LatencyBenchmark.EndToEnd e2e = LatencyBenchmark.endToEndLatency(broker.bootstrapServers(), kafkaTools, E2E_RECORDS,
+                    recordSize);
+            double boundSeconds = hops * e2e.avgMs() / 1e3;
             return new Row(1, "pipeline", String.format(Locale.ROOT, "%s (%d CPUs, %d IOMMUs, %d mms) x86 linux-6.6, "
                             + "%,d ns simulated, %,d events", scenario.name(), scenario.cpus(), scenario.iommus(), scenario.mms().size(),
                     windowNs, log.size()), rate, "events/s",
@@ -83,10 +90,13 @@ final class PipelineBenchmark {
                                     + "%.1f s (%s events/s with topics, deployment and shutdown); %,d RoundDone records (about %,.0f "
                                     + "rounds of %d nodes): %.1f events and %.1f ms per round on average; a round (its last "
                                     + "RoundDone to the next round's) took %d ms at p50, %d ms at p90 (the first %d rounds, while "
-                                    + "the JIT warms up, %.1f ms on average); reference %,d records",
+                                    + "the JIT warms up, %.1f ms on average); reference %,d records; critical path: %,d hops "
+                                    + "between nodes (CriticalPath), at Kafka's EndToEndLatency mean of %.3f ms (%,d records, "
+                                    + "acks=all) a bound of %.2f s, which the rounds took %.1f times",
                             roundsSeconds, seconds, Row.format(log.size() / seconds), r.records(), rounds, scenario.nodeIds().size(),
                             log.size() / rounds, roundsSeconds * 1e3 / rounds, r.roundMs().getValueAtPercentile(50),
-                            r.roundMs().getValueAtPercentile(90), WARM_UP_ROUNDS, r.warmUpMs() / (double) WARM_UP_ROUNDS, records));
+                            r.roundMs().getValueAtPercentile(90), WARM_UP_ROUNDS, r.warmUpMs() / (double) WARM_UP_ROUNDS, records,
+                            hops, e2e.avgMs(), e2e.records(), boundSeconds, roundsSeconds / Math.max(boundSeconds, 1e-9)));
         }
     }
 

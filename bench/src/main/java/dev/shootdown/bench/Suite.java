@@ -50,6 +50,9 @@ public final class Suite implements Callable<Integer> {
 
     /** The benchmarks, by the name {@code --only} takes. */
     static final List<String> BENCHMARKS = List.of("pipeline", "latency", "concurrency", "engine", "audit", "trace", "run", "scale");
+    /** The pipeline row's own section (goal 1), so that --only pipeline keeps the others. */
+    static final String PIPELINE_BEGIN = "<!-- suite:pipeline:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
+    static final String PIPELINE_END = "<!-- suite:pipeline:end -->";
     /** The concurrency row's own section (goal 8), so that --only concurrency keeps the others. */
     static final String CONCURRENCY_BEGIN = "<!-- suite:concurrency:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
     static final String CONCURRENCY_END = "<!-- suite:concurrency:end -->";
@@ -282,7 +285,11 @@ public final class Suite implements Callable<Integer> {
         String runText = "";
         List<Row> traceRows = new ArrayList<>();
         List<Row> concurrencyRows = new ArrayList<>();
+        List<Row> pipelineRows = new ArrayList<>();
         for (Row r : rows) {
+            if (r.goal() == 1) {
+                pipelineRows.add(r);
+            }
             if (r.goal() == 8) {
                 concurrencyRows.add(r);
             }
@@ -303,11 +310,19 @@ public final class Suite implements Callable<Integer> {
         stdout.flush();
         if (!noWrite) {
             Instant ended = Instant.now();
-            // The main table is written when this run measured more than the scale sweeps; the
-            // sweeps' points and plot go to a section of their own, so that --only scale keeps the table.
-            // Likewise the latency row has its own section, so that --only latency keeps the others.
-            if (rows.stream().anyMatch(r -> r.goal() != 5 && r.goal() != 2 && r.goal() != 6 && r.goal() != 7 && r.goal() != 8)) {
+            // The main table holds every row of one full run: a run of some benchmarks (--only) writes
+            // only the sections of its own (the scale sweeps, latency, pipeline, ...), so that no row of
+            // the full run is lost to a partial one; it writes the main table only where there is none yet.
+            boolean mainTableKept = Files.exists(out) && Files.readString(out).contains(BEGIN);
+            if (only == null || (!mainTableKept && rows.stream().anyMatch(r -> r.goal() == 3 || r.goal() == 4))) {
                 write(out, section(table, command(), started, ended), BEGIN, END);
+            } else if (rows.stream().anyMatch(r -> r.goal() == 3 || r.goal() == 4)) {
+                stderr.println("bench/run: the engine and audit rows go to the main table, which only a run of every benchmark "
+                        + "rewrites: printed above, not written");
+            }
+            if (!pipelineRows.isEmpty()) {
+                write(out, section(table(pipelineRows), command(), started, ended, PIPELINE_BEGIN, PIPELINE_END), PIPELINE_BEGIN,
+                        PIPELINE_END);
             }
             if (!latencyText.isEmpty()) {
                 write(out, section(latencyText, command(), started, ended, LATENCY_BEGIN, LATENCY_END), LATENCY_BEGIN, LATENCY_END);

@@ -27,6 +27,22 @@ class SuiteSmokeTest {
 
     @Test
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void aRunOfSomeBenchmarksKeepsTheFullRunsTable() throws Exception {
+        Path md = dir.resolve("BENCHMARKS.md");
+        String before = "# Benchmarks\n\n" + Suite.BEGIN + "\n| 3 | engine | the full run's row |\n" + Suite.END + "\n\nkept\n";
+        Files.writeString(md, before);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = new CommandLine(new Suite()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err))
+                .execute("--only", "engine", "--seconds", "0.3", "--cell", "munmap-dma:x86:linux-6.6", "--out", md.toString());
+        assertEquals(0, status, out.toString() + err);
+        assertTrue(out.toString().contains("| 3 | engine | munmap-dma x86 linux-6.6 |"), "printed: " + out);
+        assertEquals(before, Files.readString(md), "the full run's table is kept");
+        assertTrue(err.toString().contains("printed above, not written"), err.toString());
+    }
+
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void everyBenchmarkGivesARowWithARateAReferenceAndARatio() throws Exception {
         Path md = dir.resolve("BENCHMARKS.md");
         Files.writeString(md, "# Benchmarks\n\nA profile written by hand.\n");
