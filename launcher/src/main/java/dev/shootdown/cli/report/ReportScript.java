@@ -104,7 +104,7 @@ final class ReportScript {
         for (HtmlReport.Timeline t : page.timelines()) {
             panel(panels.addObject(), t);
         }
-        return EventCodec.mapper().valueToTree(root).toString().replace("</", "<\\/");
+        return root.toString().replace("<", "\\u003c"); // nothing in it can end or comment the script
     }
 
     private static void panel(ObjectNode out, HtmlReport.Timeline timeline) {
