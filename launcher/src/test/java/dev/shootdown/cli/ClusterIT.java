@@ -184,12 +184,15 @@ class ClusterIT {
     void aNodeKilledMidRunAndRestartedRejoinsAndTheRunEnds() throws Exception {
         Path out = dir.resolve("killed-mid-run");
         Path victimLog = cluster.resolve("logs/cpu2.log");
+        // cpu2 joined a run of the same scenario, arch and kernel in an earlier test: wait for one more join than that
+        String joined = "joined run kswapd-reclaim-x86-series-v2";
+        int joinedBefore = read(victimLog).split(joined, -1).length - 1;
         CompletableFuture<CliTest.Outcome> run = CompletableFuture.supplyAsync(() -> CliTest.shootdown("run", "--scenario",
                 "kswapd-reclaim", "--policy", "series-v2", "--bootstrap-servers", bootstrap, "--nodes", "cluster", "--run-timeout",
                 "90", "--out", out.toString()));
         // Kill cpu2, the thread reading the DMA buffer, once it has taken part in the run: its state is gone with the
         // process, and the new process rebuilds it from the log.
-        assertTrue(awaitLine(victimLog, "joined run kswapd-reclaim-x86-series-v2"), read(victimLog));
+        assertTrue(awaitCount(victimLog, joined, joinedBefore + 1), read(victimLog));
         Thread.sleep(1500);
         ProcessHandle victim = ProcessHandle.of(pids.get("cpu2")).orElseThrow();
         victim.destroyForcibly();
@@ -330,6 +333,18 @@ class ClusterIT {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
             if (count(read(log), text) >= times) {
+                return true;
+            }
+            Thread.sleep(100);
+        }
+        return false;
+    }
+
+    /** Whether {@code log} holds {@code text} {@code times} times within 30 s. */
+    private static boolean awaitCount(Path log, String text, int times) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (read(log).split(text, -1).length - 1 >= times) {
                 return true;
             }
             Thread.sleep(100);
