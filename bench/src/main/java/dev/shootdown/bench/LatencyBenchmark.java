@@ -91,7 +91,7 @@ final class LatencyBenchmark {
                 }
             };
             // Both clocks read together: the broker's record timestamps (ms since the epoch, set by
-            // this JVM's producers) and nanoTime, so that rounds can be placed between two events.
+            // this JVM's producers) and nanoTime, so that statuses can be placed between two events.
             long epochMsMinusNanoMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
             KafkaBenchRun run = KafkaBenchRun.run(config, scenario, "latency", observer);
             String runId = run.runId();
@@ -108,27 +108,27 @@ final class LatencyBenchmark {
                         + " started, " + measured.incomplete() + " incomplete, " + measured.unpublished() + " not seen published, "
                         + measured.notAfterPteChange() + " completed before their PTE change): a longer window?");
             }
-            List<Long> coordinatorRoundsMs = new ArrayList<>();
-            long roundRecords = roundRecords(broker.bootstrapServers(), runId, coordinatorRoundsMs);
+            List<Long> mmStatusesMs = new ArrayList<>();
+            long statusRecords = statusRecords(broker.bootstrapServers(), runId, mmStatusesMs);
 
             EndToEnd e2e = endToEndLatency(broker.bootstrapServers(), kafkaTools, e2eRecords, recordSize);
-            Row row = row(scenario, log.size(), recordSize, measured, e2e, coordinatorRoundsMs, epochMsMinusNanoMs,
-                    roundRecords, seconds);
+            Row row = row(scenario, log.size(), recordSize, measured, e2e, mmStatusesMs, epochMsMinusNanoMs,
+                    statusRecords, seconds);
             return new Result(row, latencyMs(measured), e2e, measured);
         }
     }
 
     /** The row: p50 latency beside the hops' Kafka p50, the verdict over p50, p99 and p999, and where the time went. */
     static Row row(Scenario scenario, int events, int recordSize, ShootdownLatencies.Result measured, EndToEnd e2e,
-            List<Long> coordinatorRoundsMs, long epochMsMinusNanoMs, long roundRecords, double seconds) {
+            List<Long> mmStatusesMs, long epochMsMinusNanoMs, long statusRecords, double seconds) {
         List<ShootdownLatencies.Sample> samples = measured.samples();
         Histogram latency = new Histogram(3);
         Histogram perHopRatio = new Histogram(3);
-        Histogram rounds = new Histogram(3);
+        Histogram statuses = new Histogram(3);
         TreeMap<Integer, Integer> hops = new TreeMap<>();
         List<Integer> hopList = new ArrayList<>();
-        List<Long> sortedRounds = new ArrayList<>(coordinatorRoundsMs);
-        Collections.sort(sortedRounds);
+        List<Long> sortedStatuses = new ArrayList<>(mmStatusesMs);
+        Collections.sort(sortedStatuses);
         for (ShootdownLatencies.Sample s : samples) {
             latency.recordValue(Math.max(1, s.latencyNs()));
             hops.merge(s.hops(), 1, Integer::sum);
@@ -136,7 +136,7 @@ final class LatencyBenchmark {
             // per shootdown: its latency over its own hops at Kafka's median, in hundredths
             double ownBudgetNs = Math.max(1, s.hops()) * e2e.ms(0) * 1e6;
             perHopRatio.recordValue(Math.max(1, Math.round(100 * s.latencyNs() / ownBudgetNs)));
-            rounds.recordValue(roundsBetween(sortedRounds, s, epochMsMinusNanoMs));
+            statuses.recordValue(statusesBetween(sortedStatuses, s, epochMsMinusNanoMs));
         }
         Collections.sort(hopList);
         int hopsMedian = Math.max(1, hopList.get((hopList.size() - 1) / 2));
@@ -145,11 +145,9 @@ final class LatencyBenchmark {
         for (int i = 0; i < PERCENTILES.length; i++) {
             ratio[i] = latencyMs[i] / (hopsMedian * e2e.ms(i));
         }
-        double nodes = scenario.nodeIds().size();
-        double runRounds = roundRecords / nodes;
-        // over the coordinator's rounds, first to last: no topic creation, deployment or shutdown
-        double msPerRound = sortedRounds.size() < 2 ? Double.NaN
-                : (double) (sortedRounds.get(sortedRounds.size() - 1) - sortedRounds.get(0)) / (sortedRounds.size() - 1);
+        // over the mm's statuses, first to last: no topic creation, deployment or shutdown
+        double msPerStatus = sortedStatuses.size() < 2 ? Double.NaN
+                : (double) (sortedStatuses.get(sortedStatuses.size() - 1) - sortedStatuses.get(0)) / (sortedStatuses.size() - 1);
         StringBuilder hopText = new StringBuilder();
         hops.forEach((h, n) -> hopText.append(hopText.length() == 0 ? "" : ", ").append(h).append(" hops: ").append(n));
         String workload = String.format(Locale.ROOT, "%s (%d CPUs, %d IOMMUs, %d mms) %s %s, %,d ns simulated, %,d events, "
@@ -163,17 +161,17 @@ final class LatencyBenchmark {
                         + "hops from the PTE change to the last completion: %s; Kafka's EndToEndLatency (%,d records, "
                         + "whole ms, truncated, each taken at the top of its ms, +1): p50 %d, p99 %d, p999 %d ms, mean %.2f ms; latency over "
                         + "(median hops x Kafka at the same percentile): p50 %.1fx, p99 %.1fx, p999 %.1fx; per shootdown, "
-                        + "latency over (its hops x Kafka p50): p50 %.1fx, p99 %.1fx, max %.1fx; coordinator rounds from "
-                        + "the PTE change to the last completion: p50 %d, p99 %d, max %d; %.1f ms per round (the coordinator's "
-                        + "first to last RoundDone); %,.0f rounds of %d nodes, the whole run %.1f s with topics, deployment "
-                        + "and shutdown",
+                        + "latency over (its hops x Kafka p50): p50 %.1fx, p99 %.1fx, max %.1fx; the mm's statuses from "
+                        + "the PTE change to the last completion: p50 %d, p99 %d, max %d; %.1f ms between the mm's statuses "
+                        + "(first to last); %,d status records of %d nodes (%.2f per event), the whole run %.1f s with topics, "
+                        + "deployment and shutdown",
                 latencyMs[0], latencyMs[1], latencyMs[2], latency.getMaxValue() / 1e6, samples.size(),
                 samples.size() < 1000 ? ": p999 is the max below 1,000" : "", measured.incomplete(), measured.unpublished(),
                 measured.notAfterPteChange(), hopText, e2e.records(), e2e.p50Ms(), e2e.p99Ms(), e2e.p999Ms(), e2e.avgMs(),
                 ratio[0], ratio[1], ratio[2], perHopRatio.getValueAtPercentile(50) / 100.0,
                 perHopRatio.getValueAtPercentile(99) / 100.0, perHopRatio.getMaxValue() / 100.0,
-                rounds.getValueAtPercentile(50), rounds.getValueAtPercentile(99), rounds.getMaxValue(), msPerRound, runRounds,
-                (int) nodes, seconds);
+                statuses.getValueAtPercentile(50), statuses.getValueAtPercentile(99), statuses.getMaxValue(), msPerStatus,
+                statusRecords, scenario.nodeIds().size(), statusRecords / (double) events, seconds);
         return new Row(2, "latency", workload, latencyMs[0], "ms (p50)", refName, hopsMedian * e2e.ms(0),
                 "≤ 2x Kafka's latency for the hops, at p50, p99 and p999", verdict(ratio), also);
     }
@@ -208,8 +206,8 @@ final class LatencyBenchmark {
                 worst / GOAL);
     }
 
-    /** Coordinator RoundDone records stored from the PTE change's publication to the last completion's. */
-    static long roundsBetween(List<Long> sortedMs, ShootdownLatencies.Sample s, long epochMsMinusNanoMs) {
+    /** The mm's status records stored from the PTE change's publication to the last completion's. */
+    static long statusesBetween(List<Long> sortedMs, ShootdownLatencies.Sample s, long epochMsMinusNanoMs) {
         long fromMs = s.pteChangeAtNs() / 1_000_000 + epochMsMinusNanoMs;
         long toMs = (s.pteChangeAtNs() + s.latencyNs()) / 1_000_000 + epochMsMinusNanoMs;
         return firstAtOrAfter(sortedMs, toMs + 1) - firstAtOrAfter(sortedMs, fromMs);
@@ -226,9 +224,9 @@ final class LatencyBenchmark {
         return i;
     }
 
-    /** The run's rounds topic: every RoundDone record; the coordinator's timestamps go to {@code coordinatorMs}. */
-    private static long roundRecords(String bootstrap, String runId, List<Long> coordinatorMs) {
-        TopicPartition tp = new TopicPartition(RunTopics.rounds(runId), 0);
+    /** The run's time topic: every status record; the mm's timestamps go to {@code coordinatorMs}. */
+    private static long statusRecords(String bootstrap, String runId, List<Long> coordinatorMs) {
+        TopicPartition tp = new TopicPartition(RunTopics.time(runId), 0);
         Map<String, Object> props = Map.of("bootstrap.servers", bootstrap, "key.deserializer", StringDeserializer.class.getName(),
                 "value.deserializer", StringDeserializer.class.getName(), "enable.auto.commit", "false");
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
@@ -246,7 +244,7 @@ final class LatencyBenchmark {
                 }
             }
             if (read < end) {
-                throw new IllegalStateException("read " + read + " of " + end + " RoundDone records of " + tp + " in 60 s");
+                throw new IllegalStateException("read " + read + " of " + end + " status records of " + tp + " in 60 s");
             }
             return end;
         }

@@ -31,11 +31,10 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * Goal 1: simulated events per second through the Kafka host (every node a verticle, every event
  * a record on the run's topics) on the embedded broker, for a workload with many concurrent
- * shootdowns. The rate is the run's events over the time its rounds took: from the run
- * controller's RoundDone on the run's rounds topic (said with RunStarted, once every node is
- * deployed) to the last RoundDone (the broker's timestamps), which leaves out topic creation,
- * deployment (a node says its round 0 as soon as it is up, before the others are) and shutdown;
- * the run's whole wall time is given beside it.
+ * shootdowns. The rate is the run's events over the time its simulation took: from the run
+ * controller's status on the run's time topic (said with RunStarted, once every node is
+ * deployed) to the last status (the broker's timestamps), which leaves out topic creation,
+ * deployment and shutdown; the run's whole wall time is given beside it.
  *
  * <p>The reference, on the same broker right after: Kafka's own
  * {@code org.apache.kafka.tools.ProducerPerformance}, in a JVM of its own (kafka-tools is
@@ -67,10 +66,9 @@ final class PipelineBenchmark {
             List<RecordedEvent> log = run.log();
             int recordSize = run.recordSize();
 
-            Rounds r = rounds(broker.bootstrapServers(), runId);
-            double rounds = (double) r.records() / scenario.nodeIds().size();
-            double roundsSeconds = Math.max(r.lastMs() - r.firstMs(), 1) / 1e3;
-            double rate = log.size() / roundsSeconds;
+            Statuses r = statuses(broker.bootstrapServers(), runId);
+            double runSeconds = Math.max(r.lastMs() - r.firstMs(), 1) / 1e3;
+            double rate = log.size() / runSeconds;
 
             long records = Math.max(log.size(), MIN_REFERENCE_RECORDS);
             double kafkaRate = producerPerformance(broker.bootstrapServers(), kafkaTools, records, recordSize,
@@ -86,32 +84,26 @@ final class PipelineBenchmark {
                     windowNs, log.size()), rate, "events/s",
                     "Kafka's ProducerPerformance, same broker, " + recordSize + "-byte records", kafkaRate,
                     "≥ 0.5 of Kafka's raw rate", Row.ratioAtLeast(ratio, GOAL_RATIO),
-                    String.format(Locale.ROOT, "rate over the rounds (from RunStarted's RoundDone, once every node is deployed, to the last, %.1f s); the whole run took "
-                                    + "%.1f s (%s events/s with topics, deployment and shutdown); %,d RoundDone records (about %,.0f "
-                                    + "rounds of %d nodes): %.1f events and %.1f ms per round on average; a round (its last "
-                                    + "RoundDone to the next round's) took %d ms at p50, %d ms at p90 (the first %d rounds, while "
-                                    + "the JIT warms up, %.1f ms on average); reference %,d records; critical path: %,d hops "
-                                    + "between nodes (CriticalPath), at Kafka's EndToEndLatency mean of %.3f ms (%,d records, "
-                                    + "acks=all) a bound of %.2f s, which the rounds took %.1f times",
-                            roundsSeconds, seconds, Row.format(log.size() / seconds), r.records(), rounds, scenario.nodeIds().size(),
-                            log.size() / rounds, roundsSeconds * 1e3 / rounds, r.roundMs().getValueAtPercentile(50),
-                            r.roundMs().getValueAtPercentile(90), WARM_UP_ROUNDS, r.warmUpMs() / (double) WARM_UP_ROUNDS, records,
-                            hops, e2e.avgMs(), e2e.records(), boundSeconds, roundsSeconds / Math.max(boundSeconds, 1e-9)));
+                    String.format(Locale.ROOT, "rate over the simulation (from the run controller's status, once every node is "
+                                    + "deployed, to the last status, %.1f s); the whole run took %.1f s (%s events/s with topics, "
+                                    + "deployment and shutdown); %,d status records (%.2f per event; the mm's: %,d); reference %,d "
+                                    + "records; critical path: %,d hops between nodes (CriticalPath), at Kafka's EndToEndLatency "
+                                    + "mean of %.3f ms (%,d records, acks=all) a bound of %.2f s, which the run took %.1f times",
+                            runSeconds, seconds, Row.format(log.size() / seconds), r.records(), r.records() / (double) log.size(),
+                            r.mm(), records, hops, e2e.avgMs(), e2e.records(), boundSeconds,
+                            runSeconds / Math.max(boundSeconds, 1e-9)));
         }
     }
 
     /**
-     * The run's rounds topic: how many RoundDone records, the broker's timestamp of the run
-     * controller's (RunStarted's round, said once every node is deployed and has said its round 0)
-     * and of the last record.
+     * The run's time topic: how many status records (the mm's among them), the broker's
+     * timestamp of the run controller's (said with RunStarted, once every node is deployed) and
+     * of the last record.
      */
-    record Rounds(long records, long firstMs, long lastMs, Histogram roundMs, long warmUpMs) {}
+    record Statuses(long records, long mm, long firstMs, long lastMs) {}
 
-    /** Rounds reported apart at the start of a run. */
-    static final int WARM_UP_ROUNDS = 100;
-
-    private static Rounds rounds(String bootstrap, String runId) {
-        TopicPartition tp = new TopicPartition(RunTopics.rounds(runId), 0);
+    static Statuses statuses(String bootstrap, String runId) {
+        TopicPartition tp = new TopicPartition(RunTopics.time(runId), 0);
         Map<String, Object> props = Map.of("bootstrap.servers", bootstrap, "key.deserializer", StringDeserializer.class.getName(),
                 "value.deserializer", StringDeserializer.class.getName(), "enable.auto.commit", "false");
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
@@ -121,7 +113,7 @@ final class PipelineBenchmark {
             long started = -1;
             long last = -1;
             long read = 0;
-            TreeMap<Long, Long> roundEndMs = new TreeMap<>(); // round -> its last RoundDone's timestamp
+            long mm = 0;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (read < end && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
@@ -129,33 +121,17 @@ final class PipelineBenchmark {
                     if (started < 0 && NodeIds.CONTROL.equals(r.key())) {
                         started = r.timestamp();
                     }
-                    last = r.timestamp();
-                    try {
-                        roundEndMs.merge(RunTopics.decodeRound(r.value()).round(), r.timestamp(), Math::max);
-                    } catch (LogFormatException e) {
-                        throw new IllegalStateException(tp + " offset " + r.offset() + ": " + e.getMessage(), e);
+                    if (NodeIds.COORDINATOR.equals(r.key())) {
+                        mm++;
                     }
+                    last = r.timestamp();
                 }
             }
             if (read < end || started < 0) {
-                throw new IllegalStateException("read " + read + " of " + end + " RoundDone records of " + tp
+                throw new IllegalStateException("read " + read + " of " + end + " status records of " + tp
                         + (started < 0 ? ", none from the run controller" : "") + " in 60 s");
             }
-            Histogram roundMs = new Histogram(3);
-            long warmUp = 0;
-            Long previous = null;
-            for (Map.Entry<Long, Long> e : roundEndMs.entrySet()) {
-                if (previous != null) {
-                    long ms = Math.max(0, e.getValue() - previous);
-                    if (e.getKey() <= WARM_UP_ROUNDS) {
-                        warmUp += ms;
-                    } else {
-                        roundMs.recordValue(ms);
-                    }
-                }
-                previous = e.getValue();
-            }
-            return new Rounds(end, started, last, roundMs, warmUp);
+            return new Statuses(end, mm, started, last);
         }
     }
 

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The latency row's parts that need no broker: Kafka's output parsed, the verdict, rounds between two events. */
+/** The latency row's parts that need no broker: Kafka's output parsed, the verdict, statuses between two events. */
 class LatencyBenchmarkTest {
 
     @Test
@@ -34,13 +34,13 @@ class LatencyBenchmarkTest {
     }
 
     @Test
-    void roundsBetweenCountTheCoordinatorsRoundsFromThePteChangeToTheLastCompletion() {
-        List<Long> roundsMs = new ArrayList<>(List.of(1000L, 1010L, 1010L, 1020L, 1035L, 1050L));
+    void statusesBetweenCountTheMmsStatusesFromThePteChangeToTheLastCompletion() {
+        List<Long> statusesMs = new ArrayList<>(List.of(1000L, 1010L, 1010L, 1020L, 1035L, 1050L));
         // published at 1_005 ms and 1_035 ms on the epoch clock (offset 1000 ms from nanoTime)
         ShootdownLatencies.Sample s = new ShootdownLatencies.Sample(1, "munmap", "coordinator#1", "iommu0#9", 5_000_000L,
                 30_000_000L, 3);
 
-        assertEquals(4, LatencyBenchmark.roundsBetween(roundsMs, s, 1000));
-        assertEquals(0, LatencyBenchmark.roundsBetween(List.of(), s, 1000));
+        assertEquals(4, LatencyBenchmark.statusesBetween(statusesMs, s, 1000));
+        assertEquals(0, LatencyBenchmark.statusesBetween(List.of(), s, 1000));
     }
 }

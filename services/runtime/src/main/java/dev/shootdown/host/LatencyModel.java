@@ -84,7 +84,7 @@ public final class LatencyModel {
     /**
      * The smallest latency of anything {@code from} can send {@code to}: nothing {@code from}
      * emits at time t reaches {@code to} before t + this; {@link Long#MAX_VALUE} when it never
-     * sends it anything. The hosts' time windows rest on it ({@code RoundClock}), and every host
+     * sends it anything. The hosts' time windows rest on it ({@link CausalClock}), and every host
      * checks each message against it ({@link #checkLink}).
      *
      * <p>It follows how the nodes are wired: the kernel's mm ({@code coordinator}) talks to every

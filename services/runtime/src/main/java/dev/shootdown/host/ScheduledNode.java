@@ -15,7 +15,6 @@ import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.ToLongFunction;
 
 /**
  * One node as every host runs it: its {@link NodeDriver}, and what waits for it (the inputs that
@@ -30,7 +29,7 @@ import java.util.function.ToLongFunction;
  * on both. A node emits nothing that reaches another node sooner than its link's
  * {@link LatencyModel#lookaheadNs(String, String) lookahead} after it (each message is checked
  * against it as it is sent): that is what lets the Kafka host run every node up to a time bound
- * without waiting for each message ({@code RoundClock}). An input due before something the node
+ * without waiting for each message ({@link CausalClock}). An input due before something the node
  * already took would mean a host broke that rule; it is refused, not taken late.
  *
  * <p>{@link #rebuild} is how a host restarts a node: a fresh instance re-executes the inputs the
@@ -62,9 +61,16 @@ public final class ScheduledNode {
     private final Map<String, Long> lastArrivalOut = new HashMap<>();
     /** Each destination's {@link LatencyModel#lookaheadNs(String, String)} from this node. */
     private final Map<String, Long> lookaheadTo = new HashMap<>();
-    /** When each message sent since the last report is due, by destination; kept only for a host that reports them. */
-    private final Map<String, List<Long>> sentArrivals = new HashMap<>();
-    private boolean reportsSent;
+    /**
+     * When each message this node sent is due at its destination, by destination, in link order
+     * (FIFO links: the times never decrease), from the first one the destination may not have
+     * received yet; kept only for a host that asks ({@link #dueAfter}).
+     */
+    private final Map<String, java.util.ArrayDeque<long[]>> sentArrivals = new HashMap<>();
+    private boolean tracksArrivals;
+    /** Told of each input as it is received, with when it is due. */
+    private ArrivalCheck arrivalCheck;
+    private long taken;
     /** When the last input or timer taken was due. */
     private long lastTakenNs = Long.MIN_VALUE;
     private final TreeMap<Long, Envelope> recordedAhead = new TreeMap<>();
@@ -94,13 +100,13 @@ public final class ScheduledNode {
     }
 
     /**
-     * {@link #rebuild}, for a host that reports what the node sent ({@link #takeSentArrivals}):
+     * {@link #rebuild}, for a host that asks when what the node sent is due ({@link #dueAfter}):
      * what re-execution emits counts, since what a crash cut off may still be on its way.
      */
     public static ScheduledNode rebuild(String runId, NodeStateMachine node, List<String> topology, LatencyModel latency,
-            Collection<Envelope> log, boolean reportsSent) {
+            Collection<Envelope> log, boolean tracksArrivals) {
         ScheduledNode n = new ScheduledNode(runId, node, topology, latency);
-        n.reportsSent = reportsSent;
+        n.tracksArrivals = tracksArrivals;
         TreeMap<Long, Envelope> own = new TreeMap<>();
         for (Envelope e : log) {
             if (!e.run().equals(runId)) {
@@ -248,6 +254,9 @@ public final class ScheduledNode {
             seeded = true;
         }
         long at = Math.max(in.timeNs() + latency.sampleNs(in, nodeId, seed), lastArrivalIn.getOrDefault(in.node(), 0L));
+        if (arrivalCheck != null) {
+            arrivalCheck.received(in, linkSeq, at);
+        }
         if (at <= lastTakenNs) {
             throw new IllegalStateException(nodeId + ": " + in.id() + " is due at " + at + " ns, but " + nodeId
                     + " already took what was due at " + lastTakenNs + " ns: its host let it run past an input still on its way");
@@ -294,6 +303,7 @@ public final class ScheduledNode {
         }
         due.poll();
         lastTakenNs = h.atNs();
+        taken++;
         NodeDriver.Output out = h.input() != null ? driver.offer(h.input(), h.atNs()) : driver.fire(h.key(), h.atNs());
         for (TimerRequest t : out.timers()) {
             if (!t.isCancel()) {
@@ -324,34 +334,51 @@ public final class ScheduledNode {
                 }
                 long at = Math.max(e.timeNs() + sampled, lastArrivalOut.getOrDefault(dest, 0L));
                 lastArrivalOut.put(dest, at);
-                if (reportsSent) {
-                    sentArrivals.computeIfAbsent(dest, d -> new ArrayList<>()).add(at);
+                if (tracksArrivals) {
+                    sentArrivals.computeIfAbsent(dest, d -> new java.util.ArrayDeque<>()).add(new long[] {e.links().get(dest), at});
                 }
             }
         }
     }
 
     /**
-     * For each node this node sent messages to since the last call, when the earliest of them
-     * still to be taken is due there: the earliest due at or after {@code takenBefore.applyAsLong(dest)}
-     * (those due earlier the destination has taken already; after a {@link #rebuild} they are
-     * most of what was re-emitted). Nodes with nothing left are not in the map.
+     * When the first message this node sent {@code dest} after its {@code received}-th on that
+     * link is due there, {@link Long#MAX_VALUE} when it sent none; forgets the ones before, so
+     * ask with a {@code received} that never decreases. Messages are due in link order.
      */
-    public Map<String, Long> takeSentArrivals(ToLongFunction<String> takenBefore) {
-        if (!reportsSent) {
-            throw new IllegalStateException(nodeId + " was not built to report what it sent");
+    public long dueAfter(String dest, long received) {
+        if (!tracksArrivals) {
+            throw new IllegalStateException(nodeId + " was not built to track when what it sent is due");
         }
-        Map<String, Long> out = new TreeMap<>();
-        sentArrivals.forEach((dest, arrivals) -> {
-            long notBefore = takenBefore.applyAsLong(dest);
-            for (long at : arrivals) {
-                if (at >= notBefore) {
-                    out.merge(dest, at, Math::min);
-                }
-            }
-        });
-        sentArrivals.clear();
-        return out;
+        java.util.ArrayDeque<long[]> sent = sentArrivals.get(dest);
+        if (sent == null) {
+            return Long.MAX_VALUE;
+        }
+        while (!sent.isEmpty() && sent.peekFirst()[0] <= received) {
+            sent.pollFirst();
+        }
+        return sent.isEmpty() ? Long.MAX_VALUE : sent.peekFirst()[1];
+    }
+
+    /** Told of each input this node receives (once, in link order), with when it is due. */
+    public interface ArrivalCheck {
+        /** @throws IllegalStateException when {@code in} may not be due at {@code atNs} */
+        void received(Envelope in, long linkSeq, long atNs);
+    }
+
+    /** Has {@code check} told of every input received from here on. */
+    public void checkArrivals(ArrivalCheck check) {
+        this.arrivalCheck = check;
+    }
+
+    /** How many inputs and timers this node has taken (a rebuild's included). */
+    public long taken() {
+        return taken;
+    }
+
+    /** The simulated time of the last input or timer taken ({@link Long#MIN_VALUE}: none). */
+    public long lastTakenNs() {
+        return lastTakenNs;
     }
 
     /** The events {@link #rebuild} re-emitted that the log did not hold; the host publishes them. */

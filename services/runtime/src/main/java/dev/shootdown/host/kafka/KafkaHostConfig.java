@@ -7,7 +7,7 @@ import java.util.Properties;
 
 /**
  * How the Kafka host reaches the cluster. (Simulated time does not follow the wall clock: the
- * hosts keep it in rounds, {@code RoundClock}.)
+ * nodes keep it by per-link promises, {@code CausalClock}.)
  *
  * @param bootstrapServers   the cluster, HOST:PORT[,HOST:PORT...]
  * @param clientProperties   extra Kafka client settings (security, tuning), applied to every client

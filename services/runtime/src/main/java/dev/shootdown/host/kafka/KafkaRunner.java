@@ -8,7 +8,7 @@ import dev.shootdown.event.Family;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.Routing;
 import dev.shootdown.host.NodeDriver;
-import dev.shootdown.host.RoundClock;
+import dev.shootdown.host.CausalClock;
 import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultSpec;
@@ -167,8 +167,8 @@ public final class KafkaRunner {
                 // The control topic tells when nodes quiesce; the others, with it, how far each node got.
                 List<String> watched = new ArrayList<>(pending.isEmpty() && planned.isEmpty() ? List.of(controlTopic)
                         : RunTopics.names(runId));
-                String roundsTopic = RunTopics.rounds(runId);
-                watched.add(roundsTopic);
+                String timeTopic = RunTopics.time(runId);
+                watched.add(timeTopic);
                 List<TopicPartition> partitions = new ArrayList<>();
                 for (String topic : watched) {
                     for (PartitionInfo info : consumer.partitionsFor(topic, config.requestTimeout())) {
@@ -192,24 +192,25 @@ public final class KafkaRunner {
                 Envelope start = control.emit(new ControlEvent.RunStarted(runId, seed, scenario, kernel), 0L);
                 producer.send(new ProducerRecord<>(controlTopic, Routing.key(start), EventCodec.encode(start)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
-                // Round 0 of the run controller: RunStarted, one event to each node, due at its delivery time.
+                // The run controller's status: RunStarted, one event to each node, due at its delivery time; nothing after.
                 Map<String, Long> runStartedDue = new java.util.TreeMap<>();
                 for (String node : host.topology()) {
                     runStartedDue.put(node, start.timeNs() + host.latency().sampleNs(start, node, seed));
                 }
-                RoundClock.RoundDone started = new RoundClock.RoundDone(NodeIds.CONTROL, 0, start.seq(), control.sentOnLinks(),
-                        Long.MAX_VALUE, runStartedDue, false);
-                producer.send(new ProducerRecord<>(roundsTopic, NodeIds.CONTROL, RunTopics.encode(started)))
+                CausalClock.Status started = new CausalClock.Status(NodeIds.CONTROL, start.seq(), 0, control.sentOnLinks(), Map.of(),
+                        Long.MAX_VALUE, Long.MAX_VALUE, runStartedDue, false, false);
+                producer.send(new ProducerRecord<>(timeTopic, NodeIds.CONTROL, RunTopics.encode(started)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
 
-                RoundClock clock = new RoundClock(host.topology(), host.latency());
+                Map<String, CausalClock.Status> latest = new HashMap<>();
                 NodeDriver injector = NodeDriver.source(runId, NodeIds.INJECTOR, host.topology());
                 long deadline = System.nanoTime() + runTimeout.toNanos();
                 while ((quiesced.size() < host.topology().size() && !stalled
                         || crashes.values().stream().anyMatch(Future::isComplete)) && System.nanoTime() < deadline) {
                     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
-                        if (r.topic().equals(roundsTopic)) {
-                            clock.onDone(RunTopics.decodeRound(r.value()));
+                        if (r.topic().equals(timeTopic)) {
+                            CausalClock.Status status = RunTopics.decodeStatus(r.value());
+                            latest.put(status.node(), status);
                             continue;
                         }
                         if (r.topic().equals(ClusterTopics.PRESENCE)) {
@@ -227,10 +228,11 @@ public final class KafkaRunner {
                             progress.accept(q.node());
                         }
                     }
-                    // Every node finished a round that left nothing to happen, yet some never quiesced. (When every
-                    // node's RoundDone says it quiesced, its NodeQuiesced, on the control topic, is still to be read:
-                    // the consumer hands each topic's records over in its own time.)
-                    stalled = quiesced.size() < host.topology().size() && clock.finished() && !clock.allQuiesced();
+                    // The mm worked out that nothing is left to happen anywhere, yet some node never quiesced. (When every
+                    // node's status says it quiesced, its NodeQuiesced, on the control topic, is still to be read: the
+                    // consumer hands each topic's records over in its own time.)
+                    stalled = quiesced.size() < host.topology().size() && finished(latest)
+                            && !host.topology().stream().allMatch(n -> latest.containsKey(n) && latest.get(n).quiesced());
                     java.util.Optional<String> failed = host.errors().firstFatal();
                     if (failed.isPresent()) {
                         throw new InfrastructureException("run " + runId + " stopped: " + failed.get());
@@ -254,7 +256,7 @@ public final class KafkaRunner {
                         Envelope injected = injector.emit(new InjectionEvent.FaultInjected(f.kind().kebab(),
                                 FaultKind.Layer.INFRASTRUCTURE.label(), node, killedAfter,
                                 node + " killed right after sending " + killedAfter + "; " + detail),
-                                clock.reachedNs());
+                                reachedNs(latest, host.topology()));
                         producer.send(new ProducerRecord<>(Routing.topic(runId, Family.INJECTION), Routing.key(injected),
                                 EventCodec.encode(injected))).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
                     }
@@ -269,7 +271,7 @@ public final class KafkaRunner {
                             String target = f.node() != null && lastEventOf.containsKey(f.node()) ? lastEventOf.get(f.node())
                                     : f.atEvent();
                             Envelope injected = injector.emit(new InjectionEvent.FaultInjected(f.kind().kebab(),
-                                    FaultKind.Layer.INFRASTRUCTURE.label(), where, target, detail), clock.reachedNs());
+                                    FaultKind.Layer.INFRASTRUCTURE.label(), where, target, detail), reachedNs(latest, host.topology()));
                             producer.send(new ProducerRecord<>(Routing.topic(runId, Family.INJECTION), Routing.key(injected),
                                     EventCodec.encode(injected))).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
                         }
@@ -310,6 +312,29 @@ public final class KafkaRunner {
         missing.removeAll(quiesced);
         return new Result(readBack ? RunLogReader.read(config, runId) : List.of(), missing.isEmpty(), missing,
                 List.copyOf(instances), stalled);
+    }
+
+    /** True when the mm's latest status says nothing is left to happen anywhere. */
+    private static boolean finished(Map<String, CausalClock.Status> latest) {
+        return latest.values().stream().anyMatch(CausalClock.Status::finished);
+    }
+
+    /**
+     * How far simulated time got everywhere, as the statuses read so far tell: the earliest time
+     * any node that has not quiesced may still emit something (0 before every node said one).
+     */
+    private static long reachedNs(Map<String, CausalClock.Status> latest, List<String> topology) {
+        long reached = Long.MAX_VALUE;
+        for (String node : topology) {
+            CausalClock.Status s = latest.get(node);
+            if (s == null) {
+                return 0;
+            }
+            if (!s.quiesced()) {
+                reached = Math.min(reached, s.promiseNs());
+            }
+        }
+        return reached == Long.MAX_VALUE || reached < 0 ? 0 : reached;
     }
 
     /** Does {@code f} and says what was done, in one line. */

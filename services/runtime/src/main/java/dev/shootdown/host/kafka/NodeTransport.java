@@ -5,7 +5,7 @@ import dev.shootdown.codec.LogFormatException;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Family;
 import dev.shootdown.event.Routing;
-import dev.shootdown.host.RoundClock;
+import dev.shootdown.host.CausalClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,10 +20,10 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * The Kafka clients of the nodes one process hosts for one run: a single idempotent producer
  * they all publish through, and a single consumer that reads the run's input topics and its
- * rounds topic once, decodes each record once, and hands it to each node it is addressed to
- * (a RoundDone to every node). Kafka's producer is made to be shared between threads, and one
+ * statuses topic once, decodes each record once, and hands it to each node it is addressed to
+ * (a status to every node). Kafka's producer is made to be shared between threads, and one
  * consumer per process instead of one per node spares the broker a fetch per node for every
- * record: with a dozen nodes in one process that was most of a round's time.
+ * record: with a dozen nodes in one process that was most of a step's time.
  *
  * <p>A node joins by {@link #attach}, after it rebuilt itself from the log. Each attach reads
  * the topics again from the beginning, so the newcomer misses nothing the consumer read before
@@ -44,8 +44,8 @@ public final class NodeTransport {
         /** An envelope addressed to the node; {@code storedAtMs} is when Kafka stored it. */
         void onInput(Envelope in, long storedAtMs);
 
-        /** A node said it finished a round. */
-        void onRound(RoundClock.RoundDone done);
+        /** A node (or the run controller) said its status. */
+        void onStatus(CausalClock.Status status);
     }
 
     /** A node's place at the transport, to give back with {@link #detach}. */
@@ -91,7 +91,7 @@ public final class NodeTransport {
                         partitions.add(new TopicPartition(topic, info.partition()));
                     }
                 }
-                partitions.add(new TopicPartition(RunTopics.rounds(runId), 0));
+                partitions.add(new TopicPartition(RunTopics.time(runId), 0));
                 consumer.assign(partitions);
                 consumer.seekToBeginning(partitions);
             } catch (RuntimeException e) {
@@ -164,7 +164,7 @@ public final class NodeTransport {
     }
 
     private void poll(KafkaConsumer<String, String> consumer) {
-        String roundsTopic = RunTopics.rounds(runId);
+        String timeTopic = RunTopics.time(runId);
         try {
             while (polling) {
                 if (rewind) {
@@ -172,7 +172,7 @@ public final class NodeTransport {
                     consumer.seekToBeginning(consumer.assignment());
                 }
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(20))) {
-                    dispatch(r, roundsTopic);
+                    dispatch(r, timeTopic);
                 }
             }
         } catch (RuntimeException e) {
@@ -182,12 +182,12 @@ public final class NodeTransport {
         }
     }
 
-    private void dispatch(ConsumerRecord<String, String> r, String roundsTopic) {
+    private void dispatch(ConsumerRecord<String, String> r, String timeTopic) {
         try {
-            if (r.topic().equals(roundsTopic)) {
-                RoundClock.RoundDone done = RunTopics.decodeRound(r.value());
+            if (r.topic().equals(timeTopic)) {
+                CausalClock.Status status = RunTopics.decodeStatus(r.value());
                 for (Attachment a : attached) {
-                    a.listener.onRound(done);
+                    a.listener.onStatus(status);
                 }
                 return;
             }

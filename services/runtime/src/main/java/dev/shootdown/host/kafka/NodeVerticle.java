@@ -4,17 +4,13 @@ import dev.shootdown.codec.EventCodec;
 import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.Routing;
-import dev.shootdown.event.NodeIds;
-import dev.shootdown.host.NodeDriver;
-import dev.shootdown.host.RoundClock;
+import dev.shootdown.host.CausalClock;
 import dev.shootdown.host.ScheduledNode;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.OptionalLong;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -25,17 +21,17 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * of its process share ({@link NodeTransport}: an idempotent {@code acks=all} producer, and a
  * consumer that hands each node what is addressed to it).
  *
- * <p>Simulated time is kept in rounds ({@link RoundClock}) on the run's rounds topic: the node
- * takes what is due before the round's bound once it has received everything the other nodes
- * said they sent it, publishes what that produced, and says it finished the round right behind
- * it, without waiting for the cluster's acknowledgements. No wall clock enters the simulation: a
- * node that is slow, paused, killed or cut off from the broker holds everyone's simulated time
- * still until it is back, and the log comes out the same as on the deterministic engine for the
- * same seed.
+ * <p>Simulated time is kept by per-link promises ({@link CausalClock}) on the run's time topic:
+ * whenever it received something, the node takes what is due before its bound (nothing still on
+ * its way can be due sooner), publishes what that produced, and says its status right behind it,
+ * without waiting for the cluster's acknowledgements. No wall clock enters the simulation: a node
+ * that is slow, paused, killed or cut off from the broker holds still the simulated time of
+ * those who wait for it until it is back, and the log comes out the same as on the deterministic
+ * engine for the same seed.
  *
  * <p>Every start is a recovery: the node is rebuilt by re-executing the inputs the run's topics
  * hold for it ({@link ScheduledNode#rebuild}; nothing for a first start), publishes what a crash
- * cut off, and resumes at the round after the last one it said it finished. The transport reads
+ * cut off, says its status, and goes on. The transport reads
  * the input topics from the beginning when it joins, and the node drops what it already received
  * by link sequence numbers, so no input is lost or taken twice, and no consumer group or
  * committed offset is involved. Stopping stops taking inputs, then waits until the cluster
@@ -46,19 +42,21 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * by a process whose writes had left it; in a cluster, where each node is a process of its own,
  * {@code kill -9} loses the producer's buffer too, and the successor re-emits what was lost.
  *
- * <p>Threads: the node, the round bookkeeping and the sends run on the verticle's context; the
+ * <p>Threads: the node, the time bookkeeping and the sends run on the verticle's context; the
  * transport's consumer thread and the producer's callbacks hop to it.
  */
 public class NodeVerticle extends VerticleBase {
 
     private final NodeHost host;
     private final NodeStateMachine machine;
+    private final long promiseSkewNs;
     private ScheduledNode node;
-    private RoundClock clock;
-    private List<String> senders;
-    /** The last round this instance (or, before a restart, its predecessor) said it finished; -1: none. */
-    private long round = -1;
-    /** What a restart cut off is being published again; no round starts before it is acknowledged. */
+    private CausalClock clock;
+    /** The last status this instance said (null: none yet). */
+    private CausalClock.Status said;
+    /** An {@link #advance} is queued on the context. */
+    private boolean advancing;
+    /** What a restart cut off is being published again; nothing is taken before it is acknowledged. */
     private boolean busy;
     private long recoveredEvents;
     private KafkaProducer<String, String> producer;
@@ -87,8 +85,17 @@ public class NodeVerticle extends VerticleBase {
     }
 
     public NodeVerticle(NodeHost host, NodeStateMachine machine) {
+        this(host, machine, 0);
+    }
+
+    /**
+     * A node whose every promise is {@code promiseSkewNs} later than it can keep: a wrong
+     * promise, which the others must catch and stop the run for (tests and fault experiments).
+     */
+    public NodeVerticle(NodeHost host, NodeStateMachine machine, long promiseSkewNs) {
         this.host = host;
         this.machine = machine;
+        this.promiseSkewNs = promiseSkewNs;
     }
 
     public String nodeId() {
@@ -100,7 +107,7 @@ public class NodeVerticle extends VerticleBase {
         return recoveredEvents;
     }
 
-    private record Recovered(ScheduledNode node, List<RoundClock.RoundDone> rounds) {}
+    private record Recovered(ScheduledNode node, List<CausalClock.Status> statuses) {}
 
     @Override
     public Future<?> start() {
@@ -114,16 +121,13 @@ public class NodeVerticle extends VerticleBase {
                 log.add(r.envelope());
             }
             recoveredEvents = log.stream().filter(e -> e.node().equals(machine.nodeId())).count();
-            List<RoundClock.RoundDone> rounds = RunLogReader.readRounds(host.config(), host.runId());
-            return new Recovered(ScheduledNode.rebuild(host.runId(), machine, host.topology(), host.latency(), log, true), rounds);
+            List<CausalClock.Status> statuses = RunLogReader.readStatuses(host.config(), host.runId());
+            return new Recovered(ScheduledNode.rebuild(host.runId(), machine, host.topology(), host.latency(), log, true), statuses);
         }).compose(recovered -> {
             node = recovered.node();
-            clock = new RoundClock(host.topology(), host.latency());
-            recovered.rounds().forEach(clock::onDone);
-            round = clock.lastRound(machine.nodeId());
-            senders = new ArrayList<>(host.topology());
-            senders.add(NodeIds.CONTROL);
-            senders.remove(machine.nodeId());
+            clock = new CausalClock(machine.nodeId(), host.topology(), host.latency(), promiseSkewNs);
+            recovered.statuses().forEach(clock::onStatus);
+            node.checkArrivals(clock::checkArrival);
             return vertx.executeBlocking(() -> host.transport().attach(machine.nodeId(), new NodeTransport.Listener() {
                 @Override
                 public void onInput(Envelope in, long storedAtMs) {
@@ -131,8 +135,8 @@ public class NodeVerticle extends VerticleBase {
                 }
 
                 @Override
-                public void onRound(RoundClock.RoundDone done) {
-                    context.runOnContext(v -> onRoundDone(done));
+                public void onStatus(CausalClock.Status status) {
+                    context.runOnContext(v -> onStatusSaid(status));
                 }
             }));
         }).compose(attached -> {
@@ -140,24 +144,24 @@ public class NodeVerticle extends VerticleBase {
             producer = host.transport().producer();
             List<Envelope> cutOff = node.takeUnpublished();
             if (cutOff.isEmpty()) {
-                maybeAdvance();
+                advance();
             } else {
                 busy = true;
                 publish(cutOff).onComplete(v -> {
                     busy = false;
-                    maybeAdvance();
+                    advance();
                 });
             }
             return Future.succeededFuture();
         });
     }
 
-    private void onRoundDone(RoundClock.RoundDone done) {
+    private void onStatusSaid(CausalClock.Status status) {
         if (stopping) {
             return; // not taken: the next instance reads it again
         }
-        clock.onDone(done);
-        maybeAdvance();
+        clock.onStatus(status);
+        scheduleAdvance();
     }
 
     private void onRecord(Envelope in, long storedAtMs) {
@@ -196,9 +200,9 @@ public class NodeVerticle extends VerticleBase {
         try {
             host.observer().onInput(machine.nodeId(), in, storedAtMs);
             node.receive(in);
-            maybeAdvance();
+            scheduleAdvance();
         } catch (RuntimeException e) {
-            failed("state machine failed on " + in.id(), e);
+            failed("refused " + in.id(), e);
         }
     }
 
@@ -214,7 +218,7 @@ public class NodeVerticle extends VerticleBase {
 
     /**
      * Dies as {@code kill -9} would right after handing its event {@code seq} to the producer, in
-     * the middle of whatever it was publishing: the rest of the round is never sent. Completes
+     * the middle of whatever it was publishing: the rest of the batch is never sent. Completes
      * with that event's id once it happened.
      */
     public Future<String> crashAfter(long seq) {
@@ -244,7 +248,7 @@ public class NodeVerticle extends VerticleBase {
                 List<Runnable> backlog = List.copyOf(pausedBacklog);
                 pausedBacklog.clear();
                 backlog.forEach(Runnable::run);
-                maybeAdvance();
+                scheduleAdvance();
             });
         });
     }
@@ -273,39 +277,42 @@ public class NodeVerticle extends VerticleBase {
         return done.future();
     }
 
+    /** Has {@link #advance} run once the context is free: what arrived meanwhile is taken in one go. */
+    private void scheduleAdvance() {
+        if (!advancing) {
+            advancing = true;
+            context.runOnContext(v -> {
+                advancing = false;
+                advance();
+            });
+        }
+    }
+
     /**
-     * Starts the next round when it can: every node said it finished the previous one, and everything the others said they sent this node has arrived.
+     * Takes everything due before the bound (again while taking widens it), publishes what that
+     * produced, and says the node's status behind it when it tells the others something new.
      */
-    private void maybeAdvance() {
+    private void advance() {
         if (stopping || busy) {
             return;
         }
-        if (round < 0) {
-            sayDone(0);
-            return;
-        }
-        long k = round + 1;
-        if (!clock.active(machine.nodeId(), k)) {
-            return; // quiesced
-        }
-        OptionalLong bound = clock.bound(k, machine.nodeId());
-        if (bound.isEmpty() || bound.getAsLong() == Long.MAX_VALUE) {
-            return; // a node has not finished round k - 1, or nothing is left to happen
-        }
-        for (String sender : senders) {
-            if (node.receivedOn(sender) < clock.expected(sender, machine.nodeId())) {
-                return;
-            }
-        }
-        List<Envelope> out;
+        List<Envelope> out = new ArrayList<>();
+        long bound;
         try {
-            out = node.runUntil(bound.getAsLong());
+            bound = clock.bound(node);
+            while (node.nextAtNs() < bound) {
+                out.addAll(node.runUntil(bound));
+                bound = clock.bound(node);
+            }
         } catch (RuntimeException e) {
-            failed("state machine failed in round " + k, e);
+            failed("state machine failed", e);
             return;
         }
         publish(out);
-        sayDone(k);
+        CausalClock.Status status = clock.status(node, bound);
+        if (clock.worthSaying(status, said)) {
+            say(status);
+        }
     }
 
     /** The state machine threw: its state may hold what it never published, so it takes nothing more for this run. */
@@ -333,7 +340,7 @@ public class NodeVerticle extends VerticleBase {
                 if (error != null && !crashed) { // a killed process records nothing; its successor re-publishes
                     host.errors().record(machine.nodeId(), "event " + e.id() + " was not recorded", error);
                 }
-                acked.complete(); // a failure is recorded; the round goes on (the run is then marked failed)
+                acked.complete(); // a failure is recorded; the node goes on (the run is then marked failed)
             }));
             if (e.seq() == crashAtSeq) {
                 crashNow();
@@ -344,36 +351,26 @@ public class NodeVerticle extends VerticleBase {
     }
 
     /**
-     * Says this node finished round {@code k} and goes on at once: neither the round's events nor
-     * this RoundDone wait for the cluster's acknowledgement. The others read the RoundDone's link
-     * counts and wait for those events anyway, and the idempotent producer keeps each partition in
-     * order, so waiting here would only put a produce round trip on every round's critical path.
-     * If the process dies before they are recorded, its next instance rebuilds from what was:
-     * events lost with it are emitted again by re-execution, and a lost RoundDone is said again,
-     * its counts and next time taken from where the rebuilt node stands (every one of its sends
-     * is counted and every one in flight is in its next time, so the bounds stay safe).
+     * Says this node's status and goes on at once: neither the events before it nor the status
+     * wait for the cluster's acknowledgement. The others read the status's link counts and wait
+     * for those events anyway, and the idempotent producer keeps each partition in order, so
+     * waiting here would only put a produce round trip on every step's critical path. If the
+     * process dies before they are recorded, its next instance rebuilds from what was: events
+     * lost with it are emitted again by re-execution, and its status is said again from where the
+     * rebuilt node stands. Every status is a claim about a deterministic future, so one said by a
+     * predecessor stays true for its successor.
      */
-    private void sayDone(long k) {
+    private void say(CausalClock.Status status) {
         if (crashed) {
             return;
         }
-        NodeDriver driver = node.driver();
-        // What it sent this round (and, after a restart, what re-execution sent) that a destination may not have taken:
-        // due at or after that destination's bound of this round.
-        Map<String, Long> inFlight = node.takeSentArrivals(dest -> k == 0 ? Long.MIN_VALUE
-                : clock.bound(k, dest).orElse(Long.MIN_VALUE));
-        RoundClock.RoundDone done = new RoundClock.RoundDone(machine.nodeId(), k, driver.seq(), driver.sentOnLinks(),
-                node.nextAtNs(), inFlight, driver.quiesced());
-        producer.send(new ProducerRecord<>(RunTopics.rounds(host.runId()), machine.nodeId(), RunTopics.encode(done)),
+        said = status;
+        producer.send(new ProducerRecord<>(RunTopics.time(host.runId()), machine.nodeId(), RunTopics.encode(status)),
                 (metadata, error) -> {
                     if (error != null && !crashed) { // a killed process records nothing
-                        context.runOnContext(v -> host.errors().record(machine.nodeId(), "round " + k + " was not recorded", error));
+                        context.runOnContext(v -> host.errors().record(machine.nodeId(), "status " + status.seq() + " was not recorded", error));
                     }
                 });
-        round = k;
-        clock.onDone(done);
-        clock.forgetBefore(k);
-        context.runOnContext(v -> maybeAdvance()); // not a recursion: a node left alone goes on round after round
     }
 
     @Override

@@ -2,7 +2,7 @@ package dev.shootdown.host.kafka;
 
 import dev.shootdown.codec.EventCodec;
 import dev.shootdown.codec.LogFormatException;
-import dev.shootdown.host.RoundClock;
+import dev.shootdown.host.CausalClock;
 import dev.shootdown.log.CausalOrder;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -207,20 +207,20 @@ public final class RunLogReader {
         return events;
     }
 
-    /** Every {@link RoundClock.RoundDone} of the run so far, in the order they were recorded. */
-    public static List<RoundClock.RoundDone> readRounds(KafkaHostConfig config, String runId) throws InfrastructureException {
-        List<RoundClock.RoundDone> rounds = new ArrayList<>();
-        String topic = RunTopics.rounds(runId);
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-rounds-" + runId))) {
-            readToEnd(consumer, List.of(new TopicPartition(topic, 0)), config, "reading the rounds of run " + runId, r -> {
+    /** Every {@link CausalClock.Status} of the run so far, in the order they were recorded. */
+    public static List<CausalClock.Status> readStatuses(KafkaHostConfig config, String runId) throws InfrastructureException {
+        List<CausalClock.Status> statuses = new ArrayList<>();
+        String topic = RunTopics.time(runId);
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-time-" + runId))) {
+            readToEnd(consumer, List.of(new TopicPartition(topic, 0)), config, "reading the statuses of run " + runId, r -> {
                 try {
-                    rounds.add(RunTopics.decodeRound(r.value()));
+                    statuses.add(RunTopics.decodeStatus(r.value()));
                 } catch (LogFormatException e) {
                     throw new InfrastructureException(topic + " offset " + r.offset() + ": " + e.getMessage(), e);
                 }
             });
         }
-        return rounds;
+        return statuses;
     }
 
     /** What is done with each record read. */

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.shootdown.codec.LogFormatException;
 import dev.shootdown.event.Family;
-import dev.shootdown.host.RoundClock;
+import dev.shootdown.host.CausalClock;
 import dev.shootdown.event.Routing;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,7 +20,7 @@ import org.apache.kafka.common.TopicPartition;
 
 /**
  * The topics of one run: {@code shootdown.<run>.<family>} for every family, which hold its log,
- * and {@code shootdown.<run>.rounds}, where the hosts keep simulated time ({@link RoundClock}):
+ * and {@code shootdown.<run>.time}, where the nodes say how far they got ({@link CausalClock}):
  * host bookkeeping, never part of the log, so replay and audit do not read it.
  */
 public final class RunTopics {
@@ -29,12 +29,12 @@ public final class RunTopics {
 
     private RunTopics() {}
 
-    /** The topic of the run's {@link RoundClock.RoundDone} records (one partition: a total order). */
-    public static String rounds(String runId) {
-        return "shootdown." + runId + ".rounds";
+    /** The topic of the run's {@link CausalClock.Status} records (one partition: a total order). */
+    public static String time(String runId) {
+        return "shootdown." + runId + ".time";
     }
 
-    public static String encode(RoundClock.RoundDone done) {
+    public static String encode(CausalClock.Status done) {
         try {
             return JSON.writeValueAsString(done);
         } catch (JsonProcessingException e) {
@@ -42,12 +42,12 @@ public final class RunTopics {
         }
     }
 
-    /** @throws LogFormatException when {@code json} is not a RoundDone */
-    public static RoundClock.RoundDone decodeRound(String json) throws LogFormatException {
+    /** @throws LogFormatException when {@code json} is not a status */
+    public static CausalClock.Status decodeStatus(String json) throws LogFormatException {
         try {
-            return JSON.readValue(json, RoundClock.RoundDone.class);
+            return JSON.readValue(json, CausalClock.Status.class);
         } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
-            throw new LogFormatException("not a round record: " + e.getMessage(), e);
+            throw new LogFormatException("not a status record: " + e.getMessage(), e);
         }
     }
 
@@ -107,7 +107,7 @@ public final class RunTopics {
         for (String name : names(runId)) {
             topics.add(new NewTopic(name, config.partitions(), config.replicationFactor()));
         }
-        topics.add(new NewTopic(rounds(runId), 1, config.replicationFactor()));
+        topics.add(new NewTopic(time(runId), 1, config.replicationFactor()));
         long timeoutMs = config.requestTimeout().toMillis();
         try {
             admin.createTopics(topics).all().get(timeoutMs, TimeUnit.MILLISECONDS);
@@ -117,7 +117,7 @@ public final class RunTopics {
                     request.put(new TopicPartition(name, p), OffsetSpec.latest());
                 }
             }
-            request.put(new TopicPartition(rounds(runId), 0), OffsetSpec.latest());
+            request.put(new TopicPartition(time(runId), 0), OffsetSpec.latest());
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
             while (true) {
                 try {

@@ -1,0 +1,238 @@
+package dev.shootdown.simulation;
+
+import dev.shootdown.codec.EventCodec;
+import dev.shootdown.event.Envelope;
+import dev.shootdown.event.NodeIds;
+import dev.shootdown.host.CausalClock;
+import dev.shootdown.host.LatencyModel;
+import dev.shootdown.host.NodeDriver;
+import dev.shootdown.host.ScheduledNode;
+import dev.shootdown.host.sim.SimEngine;
+import dev.shootdown.scenario.Arch;
+import dev.shootdown.scenario.Scenario;
+import dev.shootdown.scenario.Scenarios;
+import dev.shootdown.testing.TestRuns;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Kafka host's time protocol ({@link CausalClock}) without Kafka, under an adversarial
+ * network: each node's {@link ScheduledNode} runs to its bound and says its status as
+ * {@code NodeVerticle} does, but every event reaches its destination after any delay, in any
+ * order across links (they travel on different topics), and every status reaches each node in
+ * the order the one-partition statuses topic holds them, early or late against the events it
+ * counts. Nodes step whenever the network lets them, not in any order. The log must be the
+ * deterministic engine's, byte for byte, on every scenario the seed thread is about; a promise
+ * made one microsecond too late must be caught and stop the run, never change it.
+ */
+class PromiseProtocolTest {
+
+    static Stream<Arguments> cells() {
+        List<Arguments> cells = new ArrayList<>();
+        String[][] matrix = {
+            {"munmap-dma", "x86", "linux-6.6"},
+            {"smmu-permission-upgrade", "arm64", "linux-6.5"},
+            {"smmu-permission-upgrade", "arm64", "linux-6.6"},
+            {"kswapd-reclaim", "x86", "series-v2"},
+            {"direct-reclaim-cross-mm", "x86", "series-v2"},
+            {"mprotect-downgrade", "x86", "linux-6.6"},
+        };
+        for (String[] c : matrix) {
+            for (long seed = 1; seed <= 3; seed++) {
+                cells.add(Arguments.of(c[0], c[1], c[2], seed));
+            }
+        }
+        return cells.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1} {2} seed {3}")
+    @MethodSource("cells")
+    void promisesGiveTheDeterministicEnginesLog(String name, String arch, String policy, long seed) {
+        Scenario s = Scenarios.builtIn(name).orElseThrow().with(Arch.of(arch), policy);
+        String runId = name + "-promises-s" + seed;
+        SimEngine.Result sim = new SimEngine(runId, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
+                .run(2_000_000);
+        for (long network = 1; network <= 3; network++) {
+            Run run = run(runId, seed, s, 0, network);
+            assertSameLog(sim.log(), run.log(), "network " + network);
+            if (System.getenv("PROMISE_DEBUG") != null) {
+                System.err.println("RATIO " + name + " " + run.statuses() + " statuses " + run.log().size() + " events");
+            }
+            // Statuses follow what happens, not rounds of every node: fewer than two per event taken.
+            assertTrue(run.statuses() < 2L * run.log().size(), run.statuses() + " statuses for " + run.log().size() + " events");
+        }
+    }
+
+    /**
+     * The mm's promises 1 us too late: a node that receives an input due before what was promised
+     * stops the run, whether or not it would have taken anything out of order. Where no input
+     * falls inside the extra microsecond, the log must be the deterministic engine's.
+     */
+    @ParameterizedTest(name = "{0} {1} {2} seed {3}")
+    @MethodSource("cells")
+    void aWrongPromiseStopsTheRunNeverChangesIt(String name, String arch, String policy, long seed) {
+        Scenario s = Scenarios.builtIn(name).orElseThrow().with(Arch.of(arch), policy);
+        refusedOrSame(name, seed, s);
+    }
+
+    /** The check must bite: on most cells a promise 1 us too late is caught. */
+    @Test
+    void aWrongPromiseIsCaughtOnMostCells() {
+        long refused = cells().filter(a -> {
+            Object[] c = a.get();
+            Scenario s = Scenarios.builtIn((String) c[0]).orElseThrow().with(Arch.of((String) c[1]), (String) c[2]);
+            return refusedOrSame((String) c[0], (Long) c[3], s);
+        }).count();
+        assertTrue(refused * 2 > cells().count(), refused + " of " + cells().count() + " cells caught a promise 1 us too late");
+    }
+
+    /** True when the wrong promise was caught, false when the run gave the deterministic engine's log; fails otherwise. */
+    private static boolean refusedOrSame(String name, long seed, Scenario s) {
+        String runId = name + "-wrong-s" + seed;
+        try {
+            Run run = run(runId, seed, s, 1_000, 1);
+            SimEngine.Result sim = new SimEngine(runId, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
+                    .run(2_000_000);
+            assertSameLog(sim.log(), run.log(), "a wrong promise was taken and changed the run");
+            return false;
+        } catch (IllegalStateException e) {
+            if (System.getenv("PROMISE_DEBUG") != null) {
+                System.err.println("CAUGHT " + e.getMessage());
+            }
+            assertTrue(e.getMessage().contains("a wrong promise, the run stops")
+                    || e.getMessage().contains("let it run past an input still on its way"), e.getMessage());
+            return true;
+        }
+    }
+
+    record Run(List<Envelope> log, long statuses) {}
+
+    /**
+     * Runs the protocol over a network driven by {@code network} (a seed for its choices), the
+     * mm's promises made {@code skewNs} too late.
+     */
+    static Run run(String runId, long seed, Scenario s, long skewNs, long network) {
+        LatencyModel latency = LatencyModel.defaults();
+        List<String> topology = s.nodeIds();
+        Random random = new Random(network * 1_000_003 + seed);
+        Map<String, ScheduledNode> nodes = new LinkedHashMap<>();
+        Map<String, CausalClock> clocks = new LinkedHashMap<>();
+        Map<String, CausalClock.Status> said = new TreeMap<>();
+        Map<String, List<Envelope>> events = new TreeMap<>(); // in flight to each node, in no order
+        Map<String, ArrayDeque<CausalClock.Status>> statuses = new TreeMap<>(); // in flight to each node, in topic order
+        for (String id : topology) {
+            ScheduledNode n = ScheduledNode.rebuild(runId, Machine.fresh(id), topology, latency, List.of(), true);
+            CausalClock c = new CausalClock(id, topology, latency, id.equals(NodeIds.COORDINATOR) ? skewNs : 0);
+            n.checkArrivals(c::checkArrival);
+            nodes.put(id, n);
+            clocks.put(id, c);
+            events.put(id, new ArrayList<>());
+            statuses.put(id, new ArrayDeque<>());
+        }
+        List<Envelope> log = new ArrayList<>();
+        NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, topology);
+        Envelope start = control.emit(TestRuns.runStarted(runId, seed, s), 0L);
+        log.add(start);
+        Map<String, Long> due = new TreeMap<>();
+        for (String id : topology) {
+            due.put(id, start.timeNs() + latency.sampleNs(start, id, seed));
+            events.get(id).add(start);
+        }
+        CausalClock.Status started = new CausalClock.Status(NodeIds.CONTROL, start.seq(), 0, control.sentOnLinks(), Map.of(),
+                Long.MAX_VALUE, Long.MAX_VALUE, due, false, false);
+        statuses.values().forEach(q -> q.add(started));
+        long count = 0;
+        List<String> ids = List.copyOf(topology);
+        for (long step = 0; ; step++) {
+            if (step > 20_000_000) {
+                throw new AssertionError("no end after " + step + " steps");
+            }
+            String id = ids.get(random.nextInt(ids.size()));
+            int what = random.nextInt(3);
+            if (what == 0 && !events.get(id).isEmpty()) {
+                List<Envelope> bag = events.get(id);
+                nodes.get(id).receive(bag.remove(random.nextInt(bag.size())));
+                continue;
+            }
+            if (what == 1 && !statuses.get(id).isEmpty()) {
+                clocks.get(id).onStatus(statuses.get(id).poll());
+                continue;
+            }
+            if (what == 2) {
+                ScheduledNode n = nodes.get(id);
+                CausalClock c = clocks.get(id);
+                List<Envelope> out = new ArrayList<>();
+                long bound = c.bound(n);
+                while (n.nextAtNs() < bound) {
+                    out.addAll(n.runUntil(bound));
+                    bound = c.bound(n);
+                }
+                for (Envelope e : out) {
+                    log.add(e);
+                    for (String dest : e.links().keySet()) {
+                        if (events.containsKey(dest)) {
+                            events.get(dest).add(e);
+                        }
+                    }
+                }
+                CausalClock.Status status = c.status(n, bound);
+                if (c.worthSaying(status, said.get(id))) {
+                    said.put(id, status);
+                    count++;
+                    statuses.values().forEach(q -> q.add(status));
+                }
+                continue;
+            }
+            if (events.values().stream().allMatch(List::isEmpty) && statuses.values().stream().allMatch(ArrayDeque::isEmpty)
+                    && idle(nodes, clocks, said)) {
+                if (System.getenv("PROMISE_DEBUG") != null) {
+                    nodes.forEach((k, n) -> System.err.println(k + " next=" + n.nextAtNs() + " bound=" + clocks.get(k).bound(n)
+                            + " quiesced=" + n.driver().quiesced() + " said=" + said.get(k)));
+                }
+                return new Run(log, count);
+            }
+        }
+    }
+
+    /** True when no node can take anything more or has anything new to say (every status and event delivered). */
+    private static boolean idle(Map<String, ScheduledNode> nodes, Map<String, CausalClock> clocks, Map<String, CausalClock.Status> said) {
+        for (Map.Entry<String, ScheduledNode> e : nodes.entrySet()) {
+            ScheduledNode n = e.getValue();
+            CausalClock c = clocks.get(e.getKey());
+            long bound = c.bound(n);
+            if (n.nextAtNs() < bound || c.worthSaying(c.status(n, bound), said.get(e.getKey()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The two logs hold the same events, byte for byte; a failure names the first difference, not both logs. */
+    static void assertSameLog(List<Envelope> expected, List<Envelope> actual, String what) {
+        List<String> a = sorted(expected);
+        List<String> b = sorted(actual);
+        for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
+            if (!a.get(i).equals(b.get(i))) {
+                throw new AssertionError(what + ": event " + i + " of the sorted logs differs:\n  expected " + a.get(i)
+                        + "\n  but was  " + b.get(i));
+            }
+        }
+        assertEquals(a.size(), b.size(), what + ": the logs hold different numbers of events (the rest is the same)");
+    }
+
+    private static List<String> sorted(List<Envelope> log) {
+        return log.stream().map(EventCodec::encode).sorted().toList();
+    }
+}
