@@ -126,6 +126,6 @@ class KafkaNodeFailureIT {
         CliTest.Outcome kafka = CliTest.shootdown("run", "--scenario", "munmap-dma", "--bootstrap-servers",
                 BROKER.bootstrapServers(), "--faults", plan.toString(), "--out", dir.resolve("kafka").toString());
         assertEquals(Shootdown.EXIT_INFRASTRUCTURE, kafka.status(), kafka.out() + kafka.err());
-        assertTrue(kafka.err().endsWith(" stopped: " + String.format(bug, " in round 63")), kafka.err());
+        assertTrue(kafka.err().endsWith(" stopped: " + String.format(bug, "")), kafka.err()); // the same line as on the deterministic engine
     }
 }

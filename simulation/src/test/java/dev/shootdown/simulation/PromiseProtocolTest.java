@@ -12,7 +12,6 @@ import dev.shootdown.scenario.Arch;
 import dev.shootdown.scenario.Scenario;
 import dev.shootdown.scenario.Scenarios;
 import dev.shootdown.testing.TestRuns;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code NodeVerticle} does, but every event reaches its destination after any delay, in any
  * order across links (they travel on different topics), and every status reaches each node in
  * the order the one-partition statuses topic holds them, early or late against the events it
- * counts. Nodes step whenever the network lets them, not in any order. The log must be the
+ * counts; now and then a node reads everything again from the beginning (a rewind, a restart's
+ * catching up). Nodes step whenever the network lets them, not in any order. The log must be the
  * deterministic engine's, byte for byte, on every scenario the seed thread is about; a promise
  * made one microsecond too late must be caught and stop the run, never change it.
  */
@@ -131,7 +131,8 @@ class PromiseProtocolTest {
         Map<String, CausalClock> clocks = new LinkedHashMap<>();
         Map<String, CausalClock.Status> said = new TreeMap<>();
         Map<String, List<Envelope>> events = new TreeMap<>(); // in flight to each node, in no order
-        Map<String, ArrayDeque<CausalClock.Status>> statuses = new TreeMap<>(); // in flight to each node, in topic order
+        List<CausalClock.Status> topic = new ArrayList<>(); // every status, at its offset
+        Map<String, Integer> read = new TreeMap<>(); // how far each node has read the topic
         for (String id : topology) {
             ScheduledNode n = ScheduledNode.rebuild(runId, Machine.fresh(id), topology, latency, List.of(), true);
             CausalClock c = new CausalClock(id, topology, latency, id.equals(NodeIds.COORDINATOR) ? skewNs : 0);
@@ -139,7 +140,7 @@ class PromiseProtocolTest {
             nodes.put(id, n);
             clocks.put(id, c);
             events.put(id, new ArrayList<>());
-            statuses.put(id, new ArrayDeque<>());
+            read.put(id, 0);
         }
         List<Envelope> log = new ArrayList<>();
         NodeDriver control = NodeDriver.source(runId, NodeIds.CONTROL, topology);
@@ -152,8 +153,10 @@ class PromiseProtocolTest {
         }
         CausalClock.Status started = new CausalClock.Status(NodeIds.CONTROL, start.seq(), 0, control.sentOnLinks(), Map.of(),
                 Long.MAX_VALUE, Long.MAX_VALUE, due, false, false);
-        statuses.values().forEach(q -> q.add(started));
+        topic.add(started);
+        List<Envelope> published = new ArrayList<>(List.of(start));
         long count = 0;
+        int rewinds = 0;
         List<String> ids = List.copyOf(topology);
         for (long step = 0; ; step++) {
             if (step > 20_000_000) {
@@ -161,13 +164,26 @@ class PromiseProtocolTest {
             }
             String id = ids.get(random.nextInt(ids.size()));
             int what = random.nextInt(3);
+            if (rewinds < 24 && random.nextInt(2_000) == 0) {
+                rewinds++;
+                // A rewind: the node's consumer reads every topic again from the beginning.
+                read.put(id, 0);
+                for (Envelope e : published) {
+                    if (e.links().containsKey(id)) {
+                        events.get(id).add(e);
+                    }
+                }
+                continue;
+            }
             if (what == 0 && !events.get(id).isEmpty()) {
                 List<Envelope> bag = events.get(id);
                 nodes.get(id).receive(bag.remove(random.nextInt(bag.size())));
                 continue;
             }
-            if (what == 1 && !statuses.get(id).isEmpty()) {
-                clocks.get(id).onStatus(statuses.get(id).poll());
+            if (what == 1 && read.get(id) < topic.size()) {
+                int offset = read.get(id);
+                clocks.get(id).onStatus(topic.get(offset), offset);
+                read.put(id, offset + 1);
                 continue;
             }
             if (what == 2) {
@@ -181,6 +197,7 @@ class PromiseProtocolTest {
                 }
                 for (Envelope e : out) {
                     log.add(e);
+                    published.add(e);
                     for (String dest : e.links().keySet()) {
                         if (events.containsKey(dest)) {
                             events.get(dest).add(e);
@@ -191,11 +208,11 @@ class PromiseProtocolTest {
                 if (c.worthSaying(status, said.get(id))) {
                     said.put(id, status);
                     count++;
-                    statuses.values().forEach(q -> q.add(status));
+                    topic.add(status);
                 }
                 continue;
             }
-            if (events.values().stream().allMatch(List::isEmpty) && statuses.values().stream().allMatch(ArrayDeque::isEmpty)
+            if (events.values().stream().allMatch(List::isEmpty) && read.values().stream().allMatch(r -> r == topic.size())
                     && idle(nodes, clocks, said)) {
                 if (System.getenv("PROMISE_DEBUG") != null) {
                     nodes.forEach((k, n) -> System.err.println(k + " next=" + n.nextAtNs() + " bound=" + clocks.get(k).bound(n)

@@ -92,6 +92,8 @@ public final class CausalClock {
     private final Map<String, Status> applied = new HashMap<>();
     /** Per sender, its statuses still waiting for events they say were sent to this node, in order. */
     private final Map<String, ArrayDeque<Status>> waiting = new HashMap<>();
+    /** The position on the statuses topic of the last status taken (a rewind hands them over again). */
+    private long lastPosition = -1;
     /** The hub's shortest round trip through a leaf. */
     private final long roundTripNs;
     private final Map<String, Floor> floors = new HashMap<>();
@@ -164,8 +166,18 @@ public final class CausalClock {
         return isHub;
     }
 
-    /** Takes a status said by any node of the run (or the run controller), in the order the statuses topic holds them. */
-    public void onStatus(Status s) {
+    /**
+     * Takes a status said by any node of the run (or the run controller), at {@code position} on
+     * the statuses topic (its offset). One at or before a position already taken is dropped:
+     * statuses come again whenever the topic is read from the beginning (a restart, a newcomer
+     * in the same process, a rewind), and an older one taken after a newer one would undo what
+     * the newer one told.
+     */
+    public void onStatus(Status s, long position) {
+        if (position <= lastPosition) {
+            return;
+        }
+        lastPosition = position;
         if (s.node().equals(self)) {
             return;
         }

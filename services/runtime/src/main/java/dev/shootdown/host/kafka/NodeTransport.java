@@ -44,8 +44,8 @@ public final class NodeTransport {
         /** An envelope addressed to the node; {@code storedAtMs} is when Kafka stored it. */
         void onInput(Envelope in, long storedAtMs);
 
-        /** A node (or the run controller) said its status. */
-        void onStatus(CausalClock.Status status);
+        /** A node (or the run controller) said its status, at {@code offset} on the statuses topic. */
+        void onStatus(CausalClock.Status status, long offset);
     }
 
     /** A node's place at the transport, to give back with {@link #detach}. */
@@ -187,7 +187,7 @@ public final class NodeTransport {
             if (r.topic().equals(timeTopic)) {
                 CausalClock.Status status = RunTopics.decodeStatus(r.value());
                 for (Attachment a : attached) {
-                    a.listener.onStatus(status);
+                    a.listener.onStatus(status, r.offset());
                 }
                 return;
             }

@@ -107,7 +107,7 @@ public class NodeVerticle extends VerticleBase {
         return recoveredEvents;
     }
 
-    private record Recovered(ScheduledNode node, List<CausalClock.Status> statuses) {}
+    private record Recovered(ScheduledNode node, List<RunLogReader.StatusRecord> statuses) {}
 
     @Override
     public Future<?> start() {
@@ -121,12 +121,12 @@ public class NodeVerticle extends VerticleBase {
                 log.add(r.envelope());
             }
             recoveredEvents = log.stream().filter(e -> e.node().equals(machine.nodeId())).count();
-            List<CausalClock.Status> statuses = RunLogReader.readStatuses(host.config(), host.runId());
+            List<RunLogReader.StatusRecord> statuses = RunLogReader.readStatuses(host.config(), host.runId());
             return new Recovered(ScheduledNode.rebuild(host.runId(), machine, host.topology(), host.latency(), log, true), statuses);
         }).compose(recovered -> {
             node = recovered.node();
             clock = new CausalClock(machine.nodeId(), host.topology(), host.latency(), promiseSkewNs);
-            recovered.statuses().forEach(clock::onStatus);
+            recovered.statuses().forEach(r -> clock.onStatus(r.status(), r.offset()));
             node.checkArrivals(clock::checkArrival);
             return vertx.executeBlocking(() -> host.transport().attach(machine.nodeId(), new NodeTransport.Listener() {
                 @Override
@@ -135,8 +135,8 @@ public class NodeVerticle extends VerticleBase {
                 }
 
                 @Override
-                public void onStatus(CausalClock.Status status) {
-                    context.runOnContext(v -> onStatusSaid(status));
+                public void onStatus(CausalClock.Status status, long offset) {
+                    context.runOnContext(v -> onStatusSaid(status, offset));
                 }
             }));
         }).compose(attached -> {
@@ -156,11 +156,11 @@ public class NodeVerticle extends VerticleBase {
         });
     }
 
-    private void onStatusSaid(CausalClock.Status status) {
+    private void onStatusSaid(CausalClock.Status status, long offset) {
         if (stopping) {
             return; // not taken: the next instance reads it again
         }
-        clock.onStatus(status);
+        clock.onStatus(status, offset);
         scheduleAdvance();
     }
 

@@ -207,14 +207,17 @@ public final class RunLogReader {
         return events;
     }
 
-    /** Every {@link CausalClock.Status} of the run so far, in the order they were recorded. */
-    public static List<CausalClock.Status> readStatuses(KafkaHostConfig config, String runId) throws InfrastructureException {
-        List<CausalClock.Status> statuses = new ArrayList<>();
+    /** A status and its offset on the run's time topic. */
+    public record StatusRecord(long offset, CausalClock.Status status) {}
+
+    /** Every {@link CausalClock.Status} of the run so far, in the order they were recorded, with their offsets. */
+    public static List<StatusRecord> readStatuses(KafkaHostConfig config, String runId) throws InfrastructureException {
+        List<StatusRecord> statuses = new ArrayList<>();
         String topic = RunTopics.time(runId);
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config.consumerProperties("shootdown-time-" + runId))) {
             readToEnd(consumer, List.of(new TopicPartition(topic, 0)), config, "reading the statuses of run " + runId, r -> {
                 try {
-                    statuses.add(RunTopics.decodeStatus(r.value()));
+                    statuses.add(new StatusRecord(r.offset(), RunTopics.decodeStatus(r.value())));
                 } catch (LogFormatException e) {
                     throw new InfrastructureException(topic + " offset " + r.offset() + ": " + e.getMessage(), e);
                 }
