@@ -110,6 +110,30 @@ class KafkaNodeFailureIT {
                 "logged once: " + errors.distinct());
     }
 
+    /**
+     * The mm's promises 1 us later than it can keep: a node that receives an event due before
+     * what was promised stops the run at once, naming the link, the event and the promise, and
+     * takes nothing out of order.
+     */
+    @Test
+    void aWrongPromiseStopsTheRunLoudly() {
+        Scenario scenario = Scenarios.munmapDma();
+        String runId = "wrong-promise-" + Long.toHexString(System.nanoTime());
+        KafkaHostConfig config = KafkaHostConfig.defaults(BROKER.bootstrapServers());
+        ErrorLog errors = new ErrorLog();
+        NodeHost host = new NodeHost(runId, scenario.nodeIds(), config, LatencyModel.defaults(), errors);
+
+        InfrastructureException e = assertThrows(InfrastructureException.class, () -> new KafkaRunner(config).run(host, 1,
+                scenario, Machine.kernel(scenario),
+                n -> n.equals("coordinator") ? new NodeVerticle(host, Machine.fresh(n), 1_000) : Machine.verticle(host, n),
+                List.of(), Duration.ofSeconds(120), n -> { }));
+
+        assertTrue(e.getMessage().startsWith("run " + runId + " stopped: "), e.getMessage());
+        assertTrue(e.getMessage().matches(".*: event \\d+ from coordinator on its link is due at \\d+ ns, but after its event \\d+ "
+                + "nothing was to be due before \\d+ ns \\(coordinator promised to emit nothing before \\d+ ns\\): a wrong "
+                + "promise, the run stops\\)"), e.getMessage());
+    }
+
     @Test
     void aNodeBugInTheFaultPlanEndsARunWithExitThreeOnBothEngines(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
             throws Exception {
