@@ -4,14 +4,17 @@ import dev.shootdown.core.Decider;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.NodeStateMachine;
+import dev.shootdown.core.Reaction;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
+import dev.shootdown.event.EventType;
+import dev.shootdown.event.Family;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.InjectionEvent;
-import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.IpiEvent.FlushKind;
+import dev.shootdown.event.IpiEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SyscallEvent;
@@ -193,6 +196,20 @@ public final class Cpu implements NodeStateMachine {
                     TRACE_IMPORTED, NODE_QUIESCED, FAULT_INJECTED -> false;
         };
         return d.decision();
+    }
+
+    /**
+     * A flush IPI or a broadcast TLBI is answered with its acknowledgement (an IPI) and nothing
+     * else ({@link #flushTlbFunc}, {@link #onTlbi}; a lost IPI sends nothing); a scheduled task
+     * starts with a step timer, {@code cpuStepNs} later. Anything else: anything, at once.
+     */
+    @Override
+    public Reaction reactionTo(EventType type) {
+        return switch (type) {
+            case FLUSH_TLB, TLBI -> Reaction.sends(Family.IPI);
+            case TASK_SCHEDULED -> Reaction.timersAfter(cpuStepNs);
+            default -> Reaction.ANY;
+        };
     }
 
     /** The scheduler woke a task here: switch_mm_irqs_off to its mm, then start its program. */

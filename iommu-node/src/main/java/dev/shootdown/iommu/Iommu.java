@@ -4,17 +4,19 @@ import dev.shootdown.core.Decider;
 import dev.shootdown.core.Decision;
 import dev.shootdown.core.Lifecycle;
 import dev.shootdown.core.NodeStateMachine;
+import dev.shootdown.core.Reaction;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.Access;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
+import dev.shootdown.event.EventType;
 import dev.shootdown.event.FaultEvent;
 import dev.shootdown.event.InjectionEvent;
 import dev.shootdown.event.Kernel;
 import dev.shootdown.event.NodeIds;
 import dev.shootdown.event.SecondaryTlbEvent;
-import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.TraceEvent.TranslationSource;
+import dev.shootdown.event.TraceEvent;
 import dev.shootdown.event.WalkEvent;
 import dev.shootdown.fault.FaultKind;
 import dev.shootdown.fault.FaultMatcher;
@@ -310,6 +312,16 @@ public final class Iommu implements NodeStateMachine {
             d.emit(new TraceEvent.DmaAborted(nodeId, dev.id, dev.pasid, response.va(), dev.dma.access(dev.cursor)));
             d.timer(DMA_TIMER_PREFIX + dev.id, nowNs + dev.dma.periodNs());
         }
+    }
+
+    /**
+     * An invalidation is answered after its CMD_SYNC: it only writes commands to the queue and
+     * arms the sync's timer, {@code cmdqSyncNs} later or more ({@link #issue}). Anything else:
+     * anything, at once.
+     */
+    @Override
+    public Reaction reactionTo(EventType type) {
+        return type == EventType.INVALIDATE_SECONDARY_TLBS ? Reaction.timersAfter(cmdqSyncNs) : Reaction.ANY;
     }
 
     /**

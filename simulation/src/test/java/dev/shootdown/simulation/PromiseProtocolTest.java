@@ -98,6 +98,89 @@ class PromiseProtocolTest {
         assertTrue(refused * 2 > cells().count(), refused + " of " + cells().count() + " cells caught a promise 1 us too late");
     }
 
+    /**
+     * A CPU whose state machine claims it answers every input no sooner than 10 us later: the mm
+     * works out that nothing from it can come sooner and runs ahead; an answer that comes sooner
+     * stops the run. Where none does (the CPU's answers happen to come later, or the mm's other
+     * bounds were tighter), the log must be the deterministic engine's.
+     */
+    @ParameterizedTest(name = "{0} {1} {2} seed {3}")
+    @MethodSource("cells")
+    void aStateMachineThatClaimsTooMuchStopsTheRunNeverChangesIt(String name, String arch, String policy, long seed) {
+        Scenario s = Scenarios.builtIn(name).orElseThrow().with(Arch.of(arch), policy);
+        liarCaughtOrSame(name, seed, s);
+    }
+
+    /** The check must bite: on most cells the lying CPU is caught. */
+    @Test
+    void aStateMachineThatClaimsTooMuchIsCaughtOnMostCells() {
+        long caught = cells().filter(a -> {
+            Object[] c = a.get();
+            Scenario s = Scenarios.builtIn((String) c[0]).orElseThrow().with(Arch.of((String) c[1]), (String) c[2]);
+            return liarCaughtOrSame((String) c[0], (Long) c[3], s);
+        }).count();
+        assertTrue(caught * 2 > cells().count(), caught + " of " + cells().count() + " cells caught the lying CPU");
+    }
+
+    private static boolean liarCaughtOrSame(String name, long seed, Scenario s) {
+        String runId = name + "-liar-s" + seed;
+        try {
+            Run run = run(runId, seed, s, 0, 1, "cpu0");
+            SimEngine.Result sim = new SimEngine(runId, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
+                    .run(2_000_000);
+            assertSameLog(sim.log(), run.log(), "a state machine's wrong claim was taken and changed the run");
+            return false;
+        } catch (IllegalStateException e) {
+            assertTrue(e.getMessage().matches("coordinator: event \\d+ from cpu0 on its link is due at \\d+ ns, but after its event "
+                    + "\\d+ nothing was to be due before \\d+ ns \\(from cpu0's status .*\\): a wrong promise, the run stops"),
+                    e.getMessage());
+            return true;
+        }
+    }
+
+    /** Says every input is answered 10 us later at the soonest; does what {@code inner} does. */
+    private record Lying(dev.shootdown.core.NodeStateMachine inner) implements dev.shootdown.core.NodeStateMachine {
+        @Override
+        public String nodeId() {
+            return inner.nodeId();
+        }
+
+        @Override
+        public dev.shootdown.core.Lifecycle lifecycle() {
+            return inner.lifecycle();
+        }
+
+        @Override
+        public dev.shootdown.core.Decision onEvent(dev.shootdown.event.Event input, long nowNs) {
+            return inner.onEvent(input, nowNs);
+        }
+
+        @Override
+        public void evolve(dev.shootdown.event.Event event) {
+            inner.evolve(event);
+        }
+
+        @Override
+        public void evolve(dev.shootdown.event.Event event, long timeNs) {
+            inner.evolve(event, timeNs);
+        }
+
+        @Override
+        public boolean keepsInput(dev.shootdown.event.Event input) {
+            return inner.keepsInput(input);
+        }
+
+        @Override
+        public List<dev.shootdown.core.TimerRequest> timersAfterRecovery(long nowNs) {
+            return inner.timersAfterRecovery(nowNs);
+        }
+
+        @Override
+        public dev.shootdown.core.Reaction reactionTo(dev.shootdown.event.EventType type) {
+            return dev.shootdown.core.Reaction.timersAfter(10_000);
+        }
+    }
+
     /** True when the wrong promise was caught, false when the run gave the deterministic engine's log; fails otherwise. */
     private static boolean refusedOrSame(String name, long seed, Scenario s) {
         String runId = name + "-wrong-s" + seed;
@@ -124,6 +207,11 @@ class PromiseProtocolTest {
      * mm's promises made {@code skewNs} too late.
      */
     static Run run(String runId, long seed, Scenario s, long skewNs, long network) {
+        return run(runId, seed, s, skewNs, network, null);
+    }
+
+    /** As above, {@code liar} (when not null) saying every input it takes is answered no sooner than 10 us later. */
+    static Run run(String runId, long seed, Scenario s, long skewNs, long network, String liar) {
         LatencyModel latency = LatencyModel.defaults();
         List<String> topology = s.nodeIds();
         Random random = new Random(network * 1_000_003 + seed);
@@ -134,7 +222,8 @@ class PromiseProtocolTest {
         List<CausalClock.Status> topic = new ArrayList<>(); // every status, at its offset
         Map<String, Integer> read = new TreeMap<>(); // how far each node has read the topic
         for (String id : topology) {
-            ScheduledNode n = ScheduledNode.rebuild(runId, Machine.fresh(id), topology, latency, List.of(), true);
+            dev.shootdown.core.NodeStateMachine machine = id.equals(liar) ? new Lying(Machine.fresh(id)) : Machine.fresh(id);
+            ScheduledNode n = ScheduledNode.rebuild(runId, machine, topology, latency, List.of(), true);
             CausalClock c = new CausalClock(id, topology, latency, id.equals(NodeIds.COORDINATOR) ? skewNs : 0);
             n.checkArrivals(c::checkArrival);
             nodes.put(id, n);
@@ -152,7 +241,7 @@ class PromiseProtocolTest {
             events.get(id).add(start);
         }
         CausalClock.Status started = new CausalClock.Status(NodeIds.CONTROL, start.seq(), 0, control.sentOnLinks(), Map.of(),
-                Long.MAX_VALUE, Long.MAX_VALUE, due, false, false);
+                Long.MAX_VALUE, Long.MAX_VALUE, due, Map.of(), false, false);
         topic.add(started);
         List<Envelope> published = new ArrayList<>(List.of(start));
         long count = 0;

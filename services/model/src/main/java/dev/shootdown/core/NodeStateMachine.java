@@ -2,6 +2,7 @@ package dev.shootdown.core;
 
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Event;
+import dev.shootdown.event.EventType;
 import java.util.List;
 
 /**
@@ -55,5 +56,15 @@ public interface NodeStateMachine {
      */
     default List<TimerRequest> timersAfterRecovery(long nowNs) {
         return List.of();
+    }
+
+    /**
+     * What taking an input of {@code type} can lead to at the soonest, from now on, whatever else
+     * this node's state holds: the families of the events it may send at once, and how soon any
+     * timer it arms may fire. The Kafka host's time protocol lets the node's neighbours run ahead
+     * of it by as much; a claim the node breaks stops the run loudly. By default: anything, at once.
+     */
+    default Reaction reactionTo(EventType type) {
+        return Reaction.ANY;
     }
 }

@@ -56,16 +56,20 @@ public final class CausalClock {
      * from each sender {@code s}; its own next input or timer is due at {@code nextNs}
      * ({@link Long#MAX_VALUE}: none); it will emit nothing before {@code promiseNs}. {@code dueNs}:
      * when the last message it sent each destination is due there (the run controller's
-     * RunStarted; empty for the nodes). {@code finished} (the mm only): nothing is left to happen
-     * anywhere.
+     * RunStarted; empty for the nodes). {@code replyNs} (a CPU or an IOMMU): for the kinds of
+     * input whose answer its state machine says comes later than any message could
+     * ({@link dev.shootdown.core.NodeStateMachine#reactionTo}), how long after taking one the
+     * first thing it sends reaches the mm at the soonest. {@code finished} (the mm only): nothing
+     * is left to happen anywhere.
      */
     public record Status(String node, long seq, long taken, Map<String, Long> sent, Map<String, Long> received, long nextNs,
-            long promiseNs, Map<String, Long> dueNs, boolean quiesced, boolean finished) {
+            long promiseNs, Map<String, Long> dueNs, Map<String, Long> replyNs, boolean quiesced, boolean finished) {
         public Status {
             Objects.requireNonNull(node, "node");
             sent = sent == null ? Map.of() : Map.copyOf(sent);
             received = received == null ? Map.of() : Map.copyOf(received);
             dueNs = dueNs == null ? Map.of() : Map.copyOf(dueNs);
+            replyNs = replyNs == null ? Map.of() : Map.copyOf(replyNs);
         }
 
         /** How many events this status says its node sent {@code dest}. */
@@ -219,18 +223,23 @@ public final class CausalClock {
             return Math.min(bound, floor(node, hub, mm.sentTo(self), plus(mm.promiseNs(), latency.lookaheadNs(hub, self)),
                     () -> hub + " promised to emit nothing before " + mm.promiseNs() + " ns"));
         }
-        // What each leaf can emit at the earliest from its last status, leaving out what the mm sends it from now on.
+        // When what each leaf does from its last status on reaches the mm at the earliest, leaving out what the mm sends it
+        // from now on: its own next input or timer, its answer to each message the mm sent it that it had not received then
+        // (as soon as its state machine says it can answer that kind), or to RunStarted.
         long[] earliest = new long[leaves.size()];
         for (int i = 0; i < leaves.size(); i++) {
             String leaf = leaves.get(i);
             Status s = applied.get(leaf);
-            long e = s == null ? Long.MAX_VALUE : s.nextNs();
-            e = Math.min(e, node.dueAfter(leaf, s == null ? 0 : s.receivedFrom(self)));
+            long toMm = latency.lookaheadNs(leaf, self);
+            long e = s == null ? Long.MAX_VALUE : plus(s.nextNs(), toMm);
+            Map<String, Long> reply = s == null ? Map.of() : s.replyNs();
+            e = Math.min(e, node.earliestReply(leaf, s == null ? 0 : s.receivedFrom(self),
+                    type -> reply.getOrDefault(type.typeName(), toMm)));
             if ((s == null ? 0 : s.receivedFrom(NodeIds.CONTROL)) < control.sentTo(leaf)) {
-                e = Math.min(e, control.dueNs().getOrDefault(leaf, Long.MIN_VALUE));
+                e = Math.min(e, plus(control.dueNs().getOrDefault(leaf, Long.MIN_VALUE), toMm));
             }
             earliest[i] = e;
-            bound = Math.min(bound, plus(e, latency.lookaheadNs(leaf, self)));
+            bound = Math.min(bound, e);
         }
         // What the mm sends from now on is sent no sooner than its next input or timer, and comes back a round trip later.
         bound = Math.min(bound, plus(node.nextAtNs(), roundTripNs));
@@ -238,13 +247,11 @@ public final class CausalClock {
         for (int i = 0; i < leaves.size(); i++) {
             String leaf = leaves.get(i);
             Status s = applied.get(leaf);
-            long fromLeaf = Math.min(plus(earliest[i], latency.lookaheadNs(leaf, self)),
-                    plus(plus(sends, latency.lookaheadNs(self, leaf)), latency.lookaheadNs(leaf, self)));
-            long e = earliest[i];
+            long fromLeaf = Math.min(earliest[i], plus(plus(sends, latency.lookaheadNs(self, leaf)), latency.lookaheadNs(leaf, self)));
             floor(node, leaf, s == null ? 0 : s.sentTo(self), fromLeaf, () -> "from " + leaf + "'s status (next input or timer at "
                     + (s == null ? "-" : s.nextNs()) + " ns, " + (s == null ? 0 : s.receivedFrom(self))
-                    + " of the mm's events received) and the mm's own next at " + sends + " ns, the mm worked out that "
-                    + leaf + " emits nothing before " + Math.min(e, plus(sends, latency.lookaheadNs(self, leaf))) + " ns");
+                    + " of the mm's events received, answers " + (s == null ? "{}" : s.replyNs()) + ") and the mm's own next at "
+                    + sends + " ns, the mm worked out that nothing from " + leaf + " reaches it before " + fromLeaf + " ns");
         }
         return bound;
     }
@@ -312,8 +319,32 @@ public final class CausalClock {
         } else {
             received.put(hub, node.receivedOn(hub));
         }
-        return new Status(self, d.seq(), node.taken(), d.sentOnLinks(), received, next, promise, Map.of(), d.quiesced(),
-                isHub && bound == Long.MAX_VALUE && next == Long.MAX_VALUE);
+        return new Status(self, d.seq(), node.taken(), d.sentOnLinks(), received, next, promise, Map.of(),
+                isHub ? Map.of() : replyNs(d), d.quiesced(), isHub && bound == Long.MAX_VALUE && next == Long.MAX_VALUE);
+    }
+
+    /**
+     * For each kind of input the node's state machine says it answers later than at once with
+     * anything ({@link dev.shootdown.core.NodeStateMachine#reactionTo}): how long after taking
+     * one the first thing it sends reaches the mm at the soonest.
+     */
+    private Map<String, Long> replyNs(NodeDriver d) {
+        long toMm = latency.lookaheadNs(self, hub);
+        Map<String, Long> out = new java.util.TreeMap<>();
+        for (dev.shootdown.event.EventType type : dev.shootdown.event.EventType.values()) {
+            dev.shootdown.core.Reaction r = d.reactionTo(type);
+            if (r.equals(dev.shootdown.core.Reaction.ANY)) {
+                continue;
+            }
+            long ns = plus(r.timersAfterNs(), toMm);
+            for (dev.shootdown.event.Family f : r.sends()) {
+                ns = Math.min(ns, latency.baseNs(f));
+            }
+            if (ns > toMm) {
+                out.put(type.typeName(), ns);
+            }
+        }
+        return out;
     }
 
     /**

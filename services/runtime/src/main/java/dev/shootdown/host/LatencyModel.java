@@ -44,6 +44,11 @@ public final class LatencyModel {
         return baseNs.get(event.family());
     }
 
+    /** The nominal latency of an event of {@code family} (not the initiator's own flush_tlb_func). */
+    public long baseNs(Family family) {
+        return baseNs.get(family);
+    }
+
     /** The base latency plus uniform jitter in [0, base/2], drawn from {@code random}. */
     public long sampleNs(Event event, RandomGenerator random) {
         long base = baseNs(event);

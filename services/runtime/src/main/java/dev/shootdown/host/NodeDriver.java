@@ -172,6 +172,11 @@ public final class NodeDriver {
         return new TreeMap<>(sentOnLink);
     }
 
+    /** What the node says taking an input of {@code type} can lead to at the soonest (a source: anything). */
+    public dev.shootdown.core.Reaction reactionTo(dev.shootdown.event.EventType type) {
+        return node == null ? dev.shootdown.core.Reaction.ANY : node.reactionTo(type);
+    }
+
     /** True once the node handled RunCompleted: it takes no more inputs or timers. */
     public boolean quiesced() {
         return node != null && node.lifecycle() == Lifecycle.QUIESCED;

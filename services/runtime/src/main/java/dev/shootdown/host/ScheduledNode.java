@@ -4,6 +4,7 @@ import dev.shootdown.core.NodeStateMachine;
 import dev.shootdown.core.TimerRequest;
 import dev.shootdown.event.ControlEvent;
 import dev.shootdown.event.Envelope;
+import dev.shootdown.event.EventType;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -64,7 +65,7 @@ public final class ScheduledNode {
     /**
      * When each message this node sent is due at its destination, by destination, in link order
      * (FIFO links: the times never decrease), from the first one the destination may not have
-     * received yet; kept only for a host that asks ({@link #dueAfter}).
+     * received yet; kept only for a host that asks ({@link #earliestReply}).
      */
     private final Map<String, java.util.ArrayDeque<long[]>> sentArrivals = new HashMap<>();
     private boolean tracksArrivals;
@@ -100,7 +101,7 @@ public final class ScheduledNode {
     }
 
     /**
-     * {@link #rebuild}, for a host that asks when what the node sent is due ({@link #dueAfter}):
+     * {@link #rebuild}, for a host that asks when what the node sent is due ({@link #earliestReply}):
      * what re-execution emits counts, since what a crash cut off may still be on its way.
      */
     public static ScheduledNode rebuild(String runId, NodeStateMachine node, List<String> topology, LatencyModel latency,
@@ -335,18 +336,20 @@ public final class ScheduledNode {
                 long at = Math.max(e.timeNs() + sampled, lastArrivalOut.getOrDefault(dest, 0L));
                 lastArrivalOut.put(dest, at);
                 if (tracksArrivals) {
-                    sentArrivals.computeIfAbsent(dest, d -> new java.util.ArrayDeque<>()).add(new long[] {e.links().get(dest), at});
+                    sentArrivals.computeIfAbsent(dest, d -> new java.util.ArrayDeque<>())
+                            .add(new long[] {e.links().get(dest), at, e.event().type().ordinal()});
                 }
             }
         }
     }
 
     /**
-     * When the first message this node sent {@code dest} after its {@code received}-th on that
-     * link is due there, {@link Long#MAX_VALUE} when it sent none; forgets the ones before, so
-     * ask with a {@code received} that never decreases. Messages are due in link order.
+     * The earliest {@code dest} can answer the messages this node sent it after its
+     * {@code received}-th on that link: the least of each one's due time plus
+     * {@code replyNs} of its type; {@link Long#MAX_VALUE} when it sent none. Forgets the ones
+     * before, so ask with a {@code received} that never decreases. Messages are due in link order.
      */
-    public long dueAfter(String dest, long received) {
+    public long earliestReply(String dest, long received, java.util.function.ToLongFunction<EventType> replyNs) {
         if (!tracksArrivals) {
             throw new IllegalStateException(nodeId + " was not built to track when what it sent is due");
         }
@@ -357,8 +360,17 @@ public final class ScheduledNode {
         while (!sent.isEmpty() && sent.peekFirst()[0] <= received) {
             sent.pollFirst();
         }
-        return sent.isEmpty() ? Long.MAX_VALUE : sent.peekFirst()[1];
+        long earliest = Long.MAX_VALUE;
+        for (long[] m : sent) {
+            long reply = replyNs.applyAsLong(TYPES[(int) m[2]]);
+            if (reply != Long.MAX_VALUE) {
+                earliest = Math.min(earliest, m[1] > Long.MAX_VALUE - reply ? Long.MAX_VALUE : m[1] + reply);
+            }
+        }
+        return earliest;
     }
+
+    private static final EventType[] TYPES = EventType.values();
 
     /** Told of each input this node receives (once, in link order), with when it is due. */
     public interface ArrivalCheck {

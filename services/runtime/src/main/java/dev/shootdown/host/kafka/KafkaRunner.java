@@ -198,7 +198,7 @@ public final class KafkaRunner {
                     runStartedDue.put(node, start.timeNs() + host.latency().sampleNs(start, node, seed));
                 }
                 CausalClock.Status started = new CausalClock.Status(NodeIds.CONTROL, start.seq(), 0, control.sentOnLinks(), Map.of(),
-                        Long.MAX_VALUE, Long.MAX_VALUE, runStartedDue, false, false);
+                        Long.MAX_VALUE, Long.MAX_VALUE, runStartedDue, Map.of(), false, false);
                 producer.send(new ProducerRecord<>(timeTopic, NodeIds.CONTROL, RunTopics.encode(started)))
                         .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
 
