@@ -49,7 +49,8 @@ public final class Suite implements Callable<Integer> {
     static final String RUN_END = "<!-- suite:run:end -->";
 
     /** The benchmarks, by the name {@code --only} takes. */
-    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "concurrency", "engine", "audit", "trace", "run", "scale");
+    static final List<String> BENCHMARKS = List.of("pipeline", "latency", "concurrency", "cluster", "engine", "audit", "trace", "run",
+            "scale");
     /** The pipeline row's own section (goal 1), so that --only pipeline keeps the others. */
     static final String PIPELINE_BEGIN = "<!-- suite:pipeline:begin (written by dev.shootdown.bench.Suite; edit outside the markers) -->";
     static final String PIPELINE_END = "<!-- suite:pipeline:end -->";
@@ -76,7 +77,8 @@ public final class Suite implements Callable<Integer> {
     Long auditEvents;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME",
-            description = "Run only these benchmarks: pipeline, latency, concurrency, engine, audit, trace, run, scale. Default: all.")
+            description = "Run only these benchmarks: pipeline, latency, concurrency, cluster, engine, audit, trace, run, scale. "
+                    + "Default: all.")
     List<String> only;
 
     @Option(names = "--cell", paramLabel = "SCENARIO:ARCH:POLICY",
@@ -90,6 +92,14 @@ public final class Suite implements Callable<Integer> {
     @Option(names = "--pipeline-window-ns", paramLabel = "NS",
             description = "Simulated time of the pipeline's run. Default: 100000, or 20000 with --quick.")
     Long pipelineWindowNs;
+
+    @Option(names = "--pipeline-wide-scenario", defaultValue = "bench/scenarios/pipeline-wide.yaml", paramLabel = "FILE",
+            description = "The pipeline benchmark's wide workload (64 CPUs, 8 IOMMUs, 256 mms). Default: ${DEFAULT-VALUE}")
+    Path pipelineWideScenario;
+
+    @Option(names = "--pipeline-wide-window-ns", paramLabel = "NS",
+            description = "Simulated time of the wide workload's run. Default: 100000, or 10000 with --quick.")
+    Long pipelineWideWindowNs;
 
     @Option(names = "--latency-scenario", defaultValue = "bench/scenarios/latency-munmap.yaml", paramLabel = "FILE",
             description = "The latency benchmark's workload. Default: ${DEFAULT-VALUE}")
@@ -191,6 +201,9 @@ public final class Suite implements Callable<Integer> {
             long window = pipelineWindowNs != null ? pipelineWindowNs : quick ? 20_000 : 100_000;
             progress(stderr, "pipeline: " + pipelineScenario + ", " + window + " ns simulated, on an embedded broker");
             rows.add(PipelineBenchmark.measure(pipelineScenario, window, kafkaTools));
+            long wideWindow = pipelineWideWindowNs != null ? pipelineWideWindowNs : quick ? 10_000 : 100_000;
+            progress(stderr, "pipeline: " + pipelineWideScenario + ", " + wideWindow + " ns simulated, on an embedded broker");
+            rows.add(PipelineBenchmark.measure(pipelineWideScenario, wideWindow, kafkaTools));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
         if (selected.contains("latency")) {
@@ -204,6 +217,11 @@ public final class Suite implements Callable<Integer> {
             progress(stderr, "concurrency: shootdown matrix --engine kafka, --jobs 1 then --jobs " + concurrencyJobs
                     + ", on an embedded broker");
             rows.add(ConcurrencyBenchmark.measure(concurrencyJobs, work));
+            progress(stderr, "  " + line(rows.get(rows.size() - 1)));
+        }
+        if (selected.contains("cluster")) {
+            progress(stderr, "cluster: " + ClusterBenchmark.SCENARIO + " on `shootdown cluster up`, then in one process");
+            rows.add(ClusterBenchmark.measure(work));
             progress(stderr, "  " + line(rows.get(rows.size() - 1)));
         }
         if (selected.contains("engine")) {
@@ -290,7 +308,7 @@ public final class Suite implements Callable<Integer> {
             if (r.goal() == 1) {
                 pipelineRows.add(r);
             }
-            if (r.goal() == 8) {
+            if (r.goal() == 8 || r.goal() == 9) {
                 concurrencyRows.add(r);
             }
             if (r.goal() == 7) {

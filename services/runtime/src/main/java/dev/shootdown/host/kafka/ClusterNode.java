@@ -68,6 +68,13 @@ public final class ClusterNode implements AutoCloseable {
     private final Consumer<String> log;
     private final Vertx vertx = Vertx.vertx();
     private final Map<String, Run> runs = new LinkedHashMap<>();
+    /**
+     * The nodes of each run announced on {@value ClusterTopics#RUNS}. Only those runs are joined: a
+     * run whose controller hosts its own nodes (no {@code --nodes cluster}) is never announced,
+     * and a second instance of its nodes would break its time protocol (the mm's promises rest on
+     * knowing everything it sent).
+     */
+    private final Map<String, List<String>> announcedTopology = new java.util.HashMap<>();
     private KafkaProducer<String, String> presence;
     private volatile boolean closed;
     private volatile boolean ready;
@@ -249,6 +256,7 @@ public final class ClusterNode implements AutoCloseable {
         assigned.addAll(partitions);
         consumer.assign(assigned);
         consumer.seekToBeginning(partitions);
+        run.topology = announcedTopology.get(runId);
         synchronized (this) {
             runs.put(runId, run);
         }
@@ -334,6 +342,7 @@ public final class ClusterNode implements AutoCloseable {
         if (!announced.topology().contains(nodeId)) {
             return;
         }
+        announcedTopology.put(announced.run(), List.copyOf(announced.topology()));
         if (!runs.containsKey(announced.run())) {
             watch(announced.run(), consumer, assigned);
         }
@@ -355,9 +364,7 @@ public final class ClusterNode implements AutoCloseable {
         if (run == null) {
             return;
         }
-        if (e.event() instanceof ControlEvent.RunStarted s) {
-            run.topology = s.scenario().nodeIds();
-        } else if (e.event() instanceof ControlEvent.NodeQuiesced q && q.node().equals(nodeId)) {
+        if (e.event() instanceof ControlEvent.NodeQuiesced q && q.node().equals(nodeId)) {
             run.quiescedHere = true;
             if (run.deployment != null) {
                 leave(run, "quiesced");
