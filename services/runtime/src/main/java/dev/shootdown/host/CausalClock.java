@@ -230,6 +230,10 @@ public final class CausalClock {
         for (int i = 0; i < leaves.size(); i++) {
             String leaf = leaves.get(i);
             Status s = applied.get(leaf);
+            if (s != null && s.quiesced()) {
+                earliest[i] = Long.MAX_VALUE; // it emits nothing ever again
+                continue;
+            }
             long toMm = latency.lookaheadNs(leaf, self);
             long e = s == null ? Long.MAX_VALUE : plus(s.nextNs(), toMm);
             Map<String, Long> reply = s == null ? Map.of() : s.replyNs();
@@ -306,7 +310,9 @@ public final class CausalClock {
     public Status status(ScheduledNode node, long bound) {
         NodeDriver d = node.driver();
         long next = node.nextAtNs();
-        long promise = Math.min(next, bound);
+        // A node that quiesced emits nothing ever again, whatever it receives: a promise that needs no more saying (the
+        // mm leaves a cluster's run once it quiesced, and the leaves still need to hear it to take its RunCompleted).
+        long promise = d.quiesced() ? Long.MAX_VALUE : Math.min(next, bound);
         if (promise != Long.MAX_VALUE && promise != Long.MIN_VALUE) {
             promise += skewNs;
         }
