@@ -79,7 +79,7 @@ final class LatencyBenchmark {
                     + " -DskipTests copies Kafka's tools there)");
         }
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
-            KafkaHostConfig config = KafkaHostConfig.defaults(broker.bootstrapServers());
+            KafkaHostConfig config = BenchKafka.config(broker.bootstrapServers());
             Map<String, Long> publishedNs = new ConcurrentHashMap<>();
             NodeObserver observer = new NodeObserver() {
                 @Override
@@ -171,7 +171,7 @@ final class LatencyBenchmark {
                 ratio[0], ratio[1], ratio[2], perHopRatio.getValueAtPercentile(50) / 100.0,
                 perHopRatio.getValueAtPercentile(99) / 100.0, perHopRatio.getMaxValue() / 100.0,
                 statuses.getValueAtPercentile(50), statuses.getValueAtPercentile(99), statuses.getMaxValue(), msPerStatus,
-                statusRecords, scenario.nodeIds().size(), statusRecords / (double) events, seconds);
+                statusRecords, scenario.nodeIds().size(), statusRecords / (double) events, seconds) + PipelineBenchmark.clientSettings();
         return new Row(2, "latency", workload, latencyMs[0], "ms (p50)", refName, hopsMedian * e2e.ms(0),
                 "≤ 2x Kafka's latency for the hops, at p50, p99 and p999", verdict(ratio), also);
     }

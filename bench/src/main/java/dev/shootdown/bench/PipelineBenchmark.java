@@ -59,7 +59,7 @@ final class PipelineBenchmark {
         Scenario loaded = ScenarioFiles.load(scenarioFile);
         Scenario scenario = loaded.withEnd(new Scenario.EndCondition(loaded.end().deviceFaults(), windowNs));
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
-            KafkaHostConfig config = KafkaHostConfig.defaults(broker.bootstrapServers());
+            KafkaHostConfig config = BenchKafka.config(broker.bootstrapServers());
             KafkaBenchRun run = KafkaBenchRun.run(config, scenario, "bench", NodeObserver.NONE);
             String runId = run.runId();
             double seconds = run.seconds();
@@ -91,8 +91,13 @@ final class PipelineBenchmark {
                                     + "mean of %.3f ms (%,d records, acks=all) a bound of %.2f s, which the run took %.1f times",
                             runSeconds, seconds, Row.format(log.size() / seconds), r.records(), r.records() / (double) log.size(),
                             r.mm(), records, hops, e2e.avgMs(), e2e.records(), boundSeconds,
-                            runSeconds / Math.max(boundSeconds, 1e-9)));
+                            runSeconds / Math.max(boundSeconds, 1e-9)) + clientSettings());
         }
+    }
+
+    /** The suite's client settings over the host's defaults, as the row's last words (nothing without any). */
+    static String clientSettings() {
+        return BenchKafka.overrides().isEmpty() ? "" : "; Kafka client settings over the host's defaults: " + BenchKafka.overrides();
     }
 
     /**

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -92,6 +93,11 @@ public final class Suite implements Callable<Integer> {
     @Option(names = "--pipeline-window-ns", paramLabel = "NS",
             description = "Simulated time of the pipeline's run. Default: 100000, or 20000 with --quick.")
     Long pipelineWindowNs;
+
+    @Option(names = "--kafka-client", paramLabel = "KEY=VALUE",
+            description = "A Kafka client setting for the pipeline and latency rows' runs, over the host's defaults (repeatable), "
+                    + "e.g. linger.ms=5 or fetch.max.wait.ms=10: what one setting buys.")
+    Map<String, String> kafkaClient;
 
     @Option(names = "--pipeline-wide-scenario", defaultValue = "bench/scenarios/pipeline-wide.yaml", paramLabel = "FILE",
             description = "The pipeline benchmark's wide workload (64 CPUs, 8 IOMMUs, 256 mms). Default: ${DEFAULT-VALUE}")
@@ -197,6 +203,7 @@ public final class Suite implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--latency-e2e-records must be positive, got " + records);
         }
         Instant started = Instant.now();
+        BenchKafka.override(kafkaClient);
         if (selected.contains("pipeline")) {
             long window = pipelineWindowNs != null ? pipelineWindowNs : quick ? 20_000 : 100_000;
             progress(stderr, "pipeline: " + pipelineScenario + ", " + window + " ns simulated, on an embedded broker");

@@ -62,7 +62,7 @@ class KafkaRunIT {
         assertEquals(Family.values().length, RunTopics.names(runId).size(), "the run has a topic per event family");
         assertSameLines(sorted(lines), sorted(consumed));
 
-        // Simulated time is kept in rounds, not by the wall clock: the deterministic engine, given the
+        // Simulated time is kept by per-link promises, not by the wall clock: the deterministic engine, given the
         // same run id and seed, writes the very same log.
         ControlEvent.RunStarted started = (ControlEvent.RunStarted) log.get(0).event();
         SimEngine.Result sim = new SimEngine(runId, started.seed(), started.scenario(), started.kernel(), Machine.stateMachines(started.scenario()),
