@@ -37,6 +37,16 @@ class KafkaConfigFileTest {
     }
 
     @Test
+    void aTuningSettingOverTheHostsOwnReachesTheClients() throws Exception {
+        Path file = dir.resolve("client.properties");
+        Files.writeString(file, "linger.ms=7\nfetch.max.wait.ms=9\n");
+        KafkaHostConfig config = KafkaConfigFile.config("b:1", file);
+        assertEquals("7", config.producerProperties("p").getProperty("linger.ms"), "the host sends at once unless told otherwise");
+        assertEquals("9", config.consumerProperties("c").getProperty("fetch.max.wait.ms"));
+        assertEquals("0", KafkaHostConfig.defaults("b:1").producerProperties("p").getProperty("linger.ms"));
+    }
+
+    @Test
     void aSettingShootdownOwnsIsRefusedByKeyWithoutItsValue() throws Exception {
         Path file = dir.resolve("client.properties");
         Files.writeString(file, "sasl.jaas.config=" + JAAS + "\nacks=0\n");

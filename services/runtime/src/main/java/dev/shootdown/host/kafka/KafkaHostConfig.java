@@ -44,15 +44,21 @@ public record KafkaHostConfig(
         return p;
     }
 
-    /** Idempotent producer, acks=all: no loss, no duplicates on retry. */
+    /**
+     * Idempotent producer, acks=all: no loss, no duplicates on retry. The host sends each record
+     * as soon as it has it ({@code linger.ms=0}: a step's events and status go out at once; the
+     * Kafka 4 default of 5 ms would wait on every hop); the user's settings come over those, but
+     * never over what the guarantees rest on (acks, idempotence, the serializers).
+     */
     public Properties producerProperties(String clientId) {
         Properties p = baseProperties();
         p.put("client.id", clientId);
-        p.put("acks", "all");
-        p.put("enable.idempotence", "true");
         p.put("linger.ms", "0");
         p.put("max.block.ms", Long.toString(requestTimeout.toMillis()));
         p.put("delivery.timeout.ms", Long.toString(Math.max(30_000, requestTimeout.toMillis() * 2)));
+        p.putAll(clientProperties);
+        p.put("acks", "all");
+        p.put("enable.idempotence", "true");
         p.put("key.serializer", "org.apache.kafka.common.serialization.StringSerializer");
         p.put("value.serializer", "org.apache.kafka.common.serialization.StringSerializer");
         return p;
@@ -60,11 +66,13 @@ public record KafkaHostConfig(
 
     /**
      * A consumer without a group: hosts assign partitions and seek themselves, and know what they
-     * delivered from the log (link sequence numbers), not from committed offsets.
+     * delivered from the log (link sequence numbers), not from committed offsets. The user's
+     * settings come over the host's, but never over those.
      */
     public Properties consumerProperties(String clientId) {
         Properties p = baseProperties();
         p.put("client.id", clientId);
+        p.putAll(clientProperties);
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");
         p.put("isolation.level", "read_committed");
