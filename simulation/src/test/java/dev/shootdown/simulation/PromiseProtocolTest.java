@@ -122,22 +122,6 @@ class PromiseProtocolTest {
         assertTrue(caught * 2 > cells().count(), caught + " of " + cells().count() + " cells caught the lying CPU");
     }
 
-    private static boolean liarCaughtOrSame(String name, long seed, Scenario s) {
-        String runId = name + "-liar-s" + seed;
-        try {
-            Run run = run(runId, seed, s, 0, 1, "cpu0");
-            SimEngine.Result sim = new SimEngine(runId, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
-                    .run(2_000_000);
-            assertSameLog(sim.log(), run.log(), "a state machine's wrong claim was taken and changed the run");
-            return false;
-        } catch (IllegalStateException e) {
-            assertTrue(e.getMessage().matches("coordinator: event \\d+ from cpu0 on its link is due at \\d+ ns, but after its event "
-                    + "\\d+ nothing was to be due before \\d+ ns \\(from cpu0's status .*\\): a wrong promise, the run stops"),
-                    e.getMessage());
-            return true;
-        }
-    }
-
     /** Says every input is answered 10 us later at the soonest; does what {@code inner} does. */
     private record Lying(dev.shootdown.core.NodeStateMachine inner) implements dev.shootdown.core.NodeStateMachine {
         @Override
@@ -181,21 +165,36 @@ class PromiseProtocolTest {
         }
     }
 
-    /** True when the wrong promise was caught, false when the run gave the deterministic engine's log; fails otherwise. */
+    /** True when the mm's promise 1 us too late was caught, false when the run gave the deterministic engine's log. */
     private static boolean refusedOrSame(String name, long seed, Scenario s) {
-        String runId = name + "-wrong-s" + seed;
+        return caughtOrSame(name + "-wrong-s" + seed, seed, s, 1_000, null, "a wrong promise was taken and changed the run",
+                "(.*a wrong promise, the run stops.*|.*let it run past an input still on its way.*)");
+    }
+
+    /** True when the lying CPU was caught, false when the run gave the deterministic engine's log. */
+    private static boolean liarCaughtOrSame(String name, long seed, Scenario s) {
+        return caughtOrSame(name + "-liar-s" + seed, seed, s, 0, "cpu0", "a state machine's wrong claim was taken and changed the run",
+                "coordinator: event \\d+ from cpu0 on its link is due at \\d+ ns, but after its event \\d+ nothing was to be due "
+                        + "before \\d+ ns \\(from cpu0's status .*\\): a wrong promise, the run stops");
+    }
+
+    /**
+     * Runs the protocol with the mm's promises {@code skewNs} too late, or {@code liar} lying: true
+     * when it stopped with a message that matches {@code caught}, false when it gave the
+     * deterministic engine's log; fails otherwise.
+     */
+    private static boolean caughtOrSame(String runId, long seed, Scenario s, long skewNs, String liar, String changed, String caught) {
         try {
-            Run run = run(runId, seed, s, 1_000, 1);
+            Run run = run(runId, seed, s, skewNs, 1, liar);
             SimEngine.Result sim = new SimEngine(runId, seed, s, Machine.kernel(s), Machine.stateMachines(s), LatencyModel.defaults())
                     .run(2_000_000);
-            assertSameLog(sim.log(), run.log(), "a wrong promise was taken and changed the run");
+            assertSameLog(sim.log(), run.log(), changed);
             return false;
         } catch (IllegalStateException e) {
             if (System.getenv("PROMISE_DEBUG") != null) {
                 System.err.println("CAUGHT " + e.getMessage());
             }
-            assertTrue(e.getMessage().contains("a wrong promise, the run stops")
-                    || e.getMessage().contains("let it run past an input still on its way"), e.getMessage());
+            assertTrue(e.getMessage().matches(caught), e.getMessage());
             return true;
         }
     }

@@ -285,7 +285,7 @@ public final class CausalClock {
      * Checks an input as {@code node} receives it against what its sender promised, or what was
      * worked out for it: nothing after the promise's count is due before the promised time.
      *
-     * @throws IllegalStateException when it is: a promise was wrong, and the run must stop
+     * @throws WrongPromiseException when it is: a promise was wrong, and the run must stop
      */
     public void checkArrival(Envelope in, long linkSeq, long atNs) {
         Floor f = floors.get(in.node());
@@ -297,8 +297,8 @@ public final class CausalClock {
         }
     }
 
-    private IllegalStateException wrongPromise(String sender, long linkSeq, long atNs, Floor f) {
-        return new IllegalStateException(self + ": event " + linkSeq + " from " + sender + " on its link is due at " + atNs
+    private WrongPromiseException wrongPromise(String sender, long linkSeq, long atNs, Floor f) {
+        return new WrongPromiseException(self + ": event " + linkSeq + " from " + sender + " on its link is due at " + atNs
                 + " ns, but after its event " + f.count() + " nothing was to be due before " + f.atNs() + " ns (" + f.why().get()
                 + "): a wrong promise, the run stops");
     }

@@ -304,6 +304,9 @@ public class NodeVerticle extends VerticleBase {
                 out.addAll(node.runUntil(bound));
                 bound = clock.bound(node);
             }
+        } catch (dev.shootdown.host.WrongPromiseException e) {
+            failed("the time protocol stopped the run", e);
+            return;
         } catch (RuntimeException e) {
             failed("state machine failed", e);
             return;
