@@ -13,7 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * The suite's pipeline benchmark on a short window: an embedded broker, the Kafka host, and
+ * The suite's pipeline benchmark, pipeline-many and the wide workload, on short windows: an embedded broker, the Kafka host, and
  * Kafka's ProducerPerformance (copied into target/kafka-tools at package, before this runs).
  */
 class SuitePipelineIT {
@@ -29,15 +29,19 @@ class SuitePipelineIT {
         StringWriter err = new StringWriter();
         int status = new CommandLine(suite).setOut(new PrintWriter(out)).setErr(new PrintWriter(err))
                 .execute("--only", "pipeline", "--pipeline-window-ns", "5000", "--pipeline-scenario", "scenarios/pipeline-many.yaml",
+                        "--pipeline-wide-scenario", "scenarios/pipeline-wide.yaml", "--pipeline-wide-window-ns", "2000",
                         "--kafka-tools", "target/kafka-tools", "--work", dir.resolve("work").toString(),
                         "--out", dir.resolve("BENCHMARKS.md").toString());
         assertEquals(0, status, out + "\n" + err);
-        assertEquals(1, suite.rows.size());
-        Row r = suite.rows.get(0);
-        assertEquals("pipeline", r.name());
-        assertTrue(r.workload().startsWith("pipeline-many (9 CPUs, 2 IOMMUs, 4 mms)"), r.workload());
-        assertTrue(r.rate() > 0 && r.refRate() > 0 && r.ratio() > 0, r.toString());
-        assertTrue(r.refName().startsWith("Kafka's ProducerPerformance, same broker, "), r.refName());
+        assertEquals(2, suite.rows.size(), suite.rows.toString());
+        for (Row r : suite.rows) {
+            assertEquals("pipeline", r.name());
+            assertTrue(r.rate() > 0 && r.refRate() > 0 && r.ratio() > 0, r.toString());
+            assertTrue(r.refName().startsWith("Kafka's ProducerPerformance, same broker, "), r.refName());
+            assertTrue(r.also().matches(".*; [0-9,]+ status records \\([0-9.]+ per event; the mm's: [0-9,]+\\);.*"), r.also());
+        }
+        assertTrue(suite.rows.get(0).workload().startsWith("pipeline-many (9 CPUs, 2 IOMMUs, 4 mms)"), suite.rows.get(0).workload());
+        assertTrue(suite.rows.get(1).workload().startsWith("pipeline-wide (64 CPUs, 8 IOMMUs, 256 mms)"), suite.rows.get(1).workload());
         assertTrue(out.toString().contains("| 1 | pipeline | "), out.toString());
     }
 }
