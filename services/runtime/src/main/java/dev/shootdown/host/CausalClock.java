@@ -160,16 +160,6 @@ public final class CausalClock {
                 + topology + " otherwise");
     }
 
-    /** The node this clock keeps time for. */
-    public String node() {
-        return self;
-    }
-
-    /** True when this is the mm's clock. */
-    public boolean isHub() {
-        return isHub;
-    }
-
     /**
      * Takes a status said by any node of the run (or the run controller), at {@code position} on
      * the statuses topic (its offset). One at or before a position already taken is dropped:
@@ -364,11 +354,6 @@ public final class CausalClock {
             return true;
         }
         return isHub ? now.promiseNs() > before.promiseNs() : now.taken() != before.taken();
-    }
-
-    /** The latest status of {@code sender} this node uses, or null. */
-    public Status applied(String sender) {
-        return applied.get(sender);
     }
 
     private static long plus(long a, long b) {

@@ -388,11 +388,6 @@ public final class ScheduledNode {
         return taken;
     }
 
-    /** The simulated time of the last input or timer taken ({@link Long#MIN_VALUE}: none). */
-    public long lastTakenNs() {
-        return lastTakenNs;
-    }
-
     /** The events {@link #rebuild} re-emitted that the log did not hold; the host publishes them. */
     public List<Envelope> takeUnpublished() {
         List<Envelope> out = List.copyOf(unpublished);
