@@ -2,7 +2,9 @@ package dev.shootdown.mm;
 
 import dev.shootdown.core.Decider;
 import dev.shootdown.event.NodeIds;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * drivers/iommu/io-pgfault.c: device page requests are handled by a work item on the IOPF
@@ -27,20 +29,21 @@ final class IoPgfault {
 
     /** Device faults whose IOPF work waits for a CPU ({@link Memory#handleMmFault}) run once one can take it. */
     void maybeRunQueued(Decider d) {
+        Set<String> waiting = null; // the faults a shootdown holds: gathered once, again after each fault handled
         for (String key : List.copyOf(k.state.pendingFaults.keySet())) {
-            if (key.startsWith("dev:") && !awaitsShootdown(key) && cpu() != null) {
+            if (!key.startsWith("dev:")) {
+                continue;
+            }
+            if (waiting == null) {
+                waiting = new HashSet<>();
+                for (Shootdown sd : k.state.shootdowns.values()) {
+                    waiting.add(sd.waiter);
+                }
+            }
+            if (!waiting.contains(key) && cpu() != null) {
                 k.memory.handleMmFault(d, key, false);
+                waiting = null; // handling it may have started a shootdown, or ended one
             }
         }
-    }
-
-    /** Whether a shootdown (a reclaim it started, a flush_tlb_page) is what the fault {@code key} waits on. */
-    private boolean awaitsShootdown(String key) {
-        for (Shootdown sd : k.state.shootdowns.values()) {
-            if (sd.waiter.equals(key)) {
-                return true;
-            }
-        }
-        return false;
     }
 }

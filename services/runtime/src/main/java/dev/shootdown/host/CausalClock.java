@@ -172,11 +172,8 @@ public final class CausalClock {
             return;
         }
         lastPosition = position;
-        if (s.node().equals(self)) {
-            return;
-        }
-        if (!s.node().equals(NodeIds.CONTROL) && !isHub && !s.node().equals(hub)) {
-            return; // a leaf hears only from the mm and the run controller
+        if (!hears(s.node())) {
+            return; // its own, or (a leaf) another leaf's
         }
         waiting.computeIfAbsent(s.node(), k -> new ArrayDeque<>()).add(s);
     }
@@ -300,12 +297,7 @@ public final class CausalClock {
     public Status status(ScheduledNode node, long bound) {
         NodeDriver d = node.driver();
         long next = node.nextAtNs();
-        // A node that quiesced emits nothing ever again, whatever it receives: a promise that needs no more saying (the
-        // mm leaves a cluster's run once it quiesced, and the leaves still need to hear it to take its RunCompleted).
-        long promise = d.quiesced() ? Long.MAX_VALUE : Math.min(next, bound);
-        if (promise != Long.MAX_VALUE && promise != Long.MIN_VALUE) {
-            promise += skewNs;
-        }
+        long promise = promise(d, next, bound);
         Map<String, Long> received = new HashMap<>();
         received.put(NodeIds.CONTROL, node.receivedOn(NodeIds.CONTROL));
         if (isHub) {
@@ -316,7 +308,50 @@ public final class CausalClock {
             received.put(hub, node.receivedOn(hub));
         }
         return new Status(self, d.seq(), node.taken(), d.sentOnLinks(), received, next, promise, Map.of(),
-                isHub ? Map.of() : replyNs(d), d.quiesced(), isHub && bound == Long.MAX_VALUE && next == Long.MAX_VALUE);
+                isHub ? Map.of() : replyNs(d), d.quiesced(), finished(next, bound));
+    }
+
+    /** The earlier of the node's next input or timer and its bound, as said (skewed for tests). */
+    private long promise(NodeDriver d, long next, long bound) {
+        // A node that quiesced emits nothing ever again, whatever it receives: a promise that needs no more saying (the
+        // mm leaves a cluster's run once it quiesced, and the leaves still need to hear it to take its RunCompleted).
+        long promise = d.quiesced() ? Long.MAX_VALUE : Math.min(next, bound);
+        if (promise != Long.MAX_VALUE && promise != Long.MIN_VALUE) {
+            promise += skewNs;
+        }
+        return promise;
+    }
+
+    private boolean finished(long next, long bound) {
+        return isHub && bound == Long.MAX_VALUE && next == Long.MAX_VALUE;
+    }
+
+    /**
+     * {@link #status}, when it is {@link #worthSaying} after {@code before}; null when not. Cheaper
+     * than the two: the link counts are gathered only for a status that will be said (a node
+     * asks after everything it took or heard).
+     */
+    public Status statusWorthSaying(ScheduledNode node, long bound, Status before) {
+        if (before != null) {
+            NodeDriver d = node.driver();
+            long next = node.nextAtNs();
+            boolean same = d.seq() == before.seq() && d.quiesced() == before.quiesced()
+                    && finished(next, bound) == before.finished()
+                    && (isHub ? promise(d, next, bound) <= before.promiseNs() : node.taken() == before.taken());
+            if (same) {
+                return null;
+            }
+        }
+        return status(node, bound);
+    }
+
+    /**
+     * Whether this node uses statuses said by {@code node}: a leaf hears only the mm and the run
+     * controller, the mm everyone. A host may leave the others undelivered (it must still hand
+     * over the ones heard in the order of their positions). Safe from any thread.
+     */
+    public boolean hears(String node) {
+        return !node.equals(self) && (isHub || node.equals(hub) || node.equals(NodeIds.CONTROL));
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.shootdown.host;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -63,6 +64,16 @@ class CausalClockTest {
         assertEquals(Long.MAX_VALUE, LATENCY.lookaheadNs("coordinator", "coordinator"));
         assertEquals(50, LATENCY.lookaheadNs(NodeIds.CONTROL, "cpu1"));
         assertEquals("coordinator", CausalClock.hubOf(NODES, LATENCY), "the star's hub is the mm");
+    }
+
+    @Test
+    void aLeafHearsOnlyTheMmAndTheRunControllerAndTheMmHearsEveryoneElse() {
+        CausalClock leaf = new CausalClock("cpu1", NODES, LATENCY);
+        assertTrue(leaf.hears("coordinator") && leaf.hears(NodeIds.CONTROL));
+        assertFalse(leaf.hears("cpu0") || leaf.hears("iommu0") || leaf.hears("cpu1"), "another leaf's statuses, or its own");
+        CausalClock mm = new CausalClock("coordinator", NODES, LATENCY);
+        assertTrue(mm.hears("cpu0") && mm.hears("cpu1") && mm.hears("iommu0") && mm.hears(NodeIds.CONTROL));
+        assertFalse(mm.hears("coordinator"), "its own");
     }
 
     @Test

@@ -46,6 +46,14 @@ public final class NodeTransport {
 
         /** A node (or the run controller) said its status, at {@code offset} on the statuses topic. */
         void onStatus(CausalClock.Status status, long offset);
+
+        /**
+         * Whether the node uses the statuses {@code node} says ({@link CausalClock#hears}); those it
+         * does not are not handed over. Called on the transport's thread.
+         */
+        default boolean hears(String node) {
+            return true;
+        }
     }
 
     /** A node's place at the transport, to give back with {@link #detach}. */
@@ -185,9 +193,15 @@ public final class NodeTransport {
     private void dispatch(ConsumerRecord<String, String> r, String timeTopic) {
         try {
             if (r.topic().equals(timeTopic)) {
-                CausalClock.Status status = RunTopics.decodeStatus(r.value());
+                // statuses are keyed by the node that said them; each is decoded once, if anyone here hears it
+                CausalClock.Status status = r.key() == null ? RunTopics.decodeStatus(r.value()) : null;
                 for (Attachment a : attached) {
-                    a.listener.onStatus(status, r.offset());
+                    if (a.listener.hears(status == null ? r.key() : status.node())) {
+                        if (status == null) {
+                            status = RunTopics.decodeStatus(r.value());
+                        }
+                        a.listener.onStatus(status, r.offset());
+                    }
                 }
                 return;
             }

@@ -128,6 +128,7 @@ public class NodeVerticle extends VerticleBase {
             clock = new CausalClock(machine.nodeId(), host.topology(), host.latency(), promiseSkewNs);
             recovered.statuses().forEach(r -> clock.onStatus(r.status(), r.offset()));
             node.checkArrivals(clock::checkArrival);
+            CausalClock hearing = clock; // read on the transport's thread: only its final fields
             return vertx.executeBlocking(() -> host.transport().attach(machine.nodeId(), new NodeTransport.Listener() {
                 @Override
                 public void onInput(Envelope in, long storedAtMs) {
@@ -137,6 +138,11 @@ public class NodeVerticle extends VerticleBase {
                 @Override
                 public void onStatus(CausalClock.Status status, long offset) {
                     context.runOnContext(v -> onStatusSaid(status, offset));
+                }
+
+                @Override
+                public boolean hears(String node) {
+                    return hearing.hears(node);
                 }
             }));
         }).compose(attached -> {
@@ -312,8 +318,8 @@ public class NodeVerticle extends VerticleBase {
             return;
         }
         publish(out);
-        CausalClock.Status status = clock.status(node, bound);
-        if (clock.worthSaying(status, said)) {
+        CausalClock.Status status = clock.statusWorthSaying(node, bound, said);
+        if (status != null) {
             say(status);
         }
     }
