@@ -66,6 +66,14 @@ public final class Iommu implements NodeStateMachine {
     private final String nodeId;
     private Lifecycle lifecycle = Lifecycle.CREATED;
     private long cmdqSyncNs = 500;
+    /**
+     * The CMD_SYNCs every invalidation waits for before it is answered: two when each PASID the
+     * run binds on this IOMMU has an ATS device (the TLBI's sync, then the ATC_INVs'; the first
+     * completion sends the mm nothing), else one. The mm subscribes an IOMMU only for the PASIDs
+     * of the devices bound there (mmu_notifier, from SvaBound), so no invalidation comes for
+     * another; set from the run's scenario, never changed.
+     */
+    private int syncsPerInvalidation = 1;
     /** The IOMMU follows its architecture's TLB rules (see {@link #dmaAccess}). */
     private boolean arm64;
     private final Map<Integer, TreeMap<Long, Entry>> iotlb = new HashMap<>();
@@ -316,12 +324,14 @@ public final class Iommu implements NodeStateMachine {
 
     /**
      * An invalidation is answered after its CMD_SYNC: it only writes commands to the queue and
-     * arms the sync's timer, {@code cmdqSyncNs} later or more ({@link #issue}). Anything else:
+     * arms the sync's timer, {@code cmdqSyncNs} later or more ({@link #issue}); where every PASID
+     * has an ATS device, after the ATC_INVs' CMD_SYNC too, which is issued only once the TLBI's
+     * completed (or, with {@code atc-before-iotlb}, before it): twice that. Anything else:
      * anything, at once.
      */
     @Override
     public Reaction reactionTo(EventType type) {
-        return type == EventType.INVALIDATE_SECONDARY_TLBS ? Reaction.timersAfter(cmdqSyncNs) : Reaction.ANY;
+        return type == EventType.INVALIDATE_SECONDARY_TLBS ? Reaction.timersAfter(syncsPerInvalidation * cmdqSyncNs) : Reaction.ANY;
     }
 
     /**
@@ -488,11 +498,14 @@ public final class Iommu implements NodeStateMachine {
                 cmdqSyncNs = started.scenario().timing().cmdqSyncNs();
                 arm64 = started.scenario().arch() == Arch.ARM64;
                 faults = started.scenario().faults().matcherFor(nodeId, started.seed());
+                Map<Integer, Boolean> pasidHasAts = new TreeMap<>();
                 for (var spec : started.scenario().devices()) {
                     if (NodeIds.iommu(spec.iommu()).equals(nodeId)) {
                         dmaPrograms.put(spec.id(), spec.dma());
+                        pasidHasAts.merge(spec.pasid(), spec.ats(), Boolean::logicalOr);
                     }
                 }
+                syncsPerInvalidation = !pasidHasAts.isEmpty() && !pasidHasAts.containsValue(false) ? 2 : 1;
                 yield true;
             }
             case NODE_QUIESCED -> {

@@ -21,6 +21,7 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Pure tests of the SMMUv3-like IOMMU: IOTLB and ATC fills, the command queue of
@@ -66,6 +67,34 @@ class IommuTest extends NodeFixture<Iommu> {
     private void givenBoundDevice(boolean ats, int pages, Access access) {
         assertEquals(Decision.NONE, on(TestRuns.runStarted("r", 1, scenario(List.of(device(DEV, ats, pages, access))))));
         on(new SecondaryTlbEvent.SvaBound(IOMMU, DEV, PASID, MM, ats));
+    }
+
+    @Test
+    void anInvalidationIsAnsweredAfterBothSyncsWhereEveryPasidHasAnAtsDeviceAndAfterOneElse() {
+        on(TestRuns.runStarted("r", 1, scenario(List.of(device(DEV, true, 1, Access.READ)))));
+        assertEquals(dev.shootdown.core.Reaction.timersAfter(2 * SYNC_NS),
+                iommu.reactionTo(dev.shootdown.event.EventType.INVALIDATE_SECONDARY_TLBS), "the TLBI's CMD_SYNC, then the ATC_INVs'");
+        Iommu mixed = new Iommu(IOMMU);
+        mixed.evolve(TestRuns.runStarted("r", 1, scenario(List.of(device(DEV, true, 1, Access.READ),
+                new Scenario.DeviceSpec(DEV1, 0, PASID + 1, MM, false, new Scenario.DmaProgram(BUF, 1, Access.READ, PERIOD_NS))))));
+        assertEquals(dev.shootdown.core.Reaction.timersAfter(SYNC_NS),
+                mixed.reactionTo(dev.shootdown.event.EventType.INVALIDATE_SECONDARY_TLBS), "a PASID without ATS: one CMD_SYNC");
+    }
+
+    @Test
+    void bothSyncsComeBeforeTheAnswerAsClaimed() {
+        givenBoundDevice(true, 1, Access.READ);
+        long start = now;
+        on(new SecondaryTlbEvent.InvalidateSecondaryTlbs(IOMMU, MM, PASID, BUF, BUF + PAGE, 7));
+        String sync = Iommu.CMDQ_TIMER_PREFIX + Iommu.invalidationKey(7, PASID);
+        now = start + SYNC_NS;
+        Decision first = fire(sync);
+        assertTrue(first.events().stream().allMatch(e -> e instanceof SecondaryTlbEvent.IotlbInvalidated
+                || e instanceof SecondaryTlbEvent.CommandsIssued), "the first CMD_SYNC sends the mm nothing: " + first.events());
+        now = start + 2 * SYNC_NS;
+        Decision second = fire(sync);
+        assertTrue(second.events().stream().anyMatch(e -> e instanceof SecondaryTlbEvent.SecondaryTlbsInvalidated),
+                "answered after the second: " + second.events());
     }
 
     private static WalkEvent.PageWalkCompleted present(long va, long frame, boolean writable) {

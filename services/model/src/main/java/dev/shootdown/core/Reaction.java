@@ -7,8 +7,9 @@ import java.util.Set;
 
 /**
  * What taking one kind of input can lead to at the soonest: the families of the events a node
- * may send other nodes while it takes it, and how long after it any timer it arms may fire at
- * the earliest ({@link Long#MAX_VALUE}: it arms none). A node states it for the host's time
+ * may send other nodes while it takes it, and how long after it the first of the timers it arms
+ * that can send another node anything may fire ({@link Long#MAX_VALUE}: none; timers that only
+ * move the node's own state on, such as a first CMD_SYNC, may fire sooner). A node states it for the host's time
  * protocol, which lets the node's neighbours run ahead of it by as much (a CPU taking a flush IPI
  * answers with its acknowledgement, an IPI, and nothing sooner; an IOMMU taking an invalidation
  * answers after its CMD_SYNC). A claim the node breaks stops the run; it never changes it.
@@ -31,7 +32,7 @@ public record Reaction(Set<Family> sends, long timersAfterNs) {
         return new Reaction(EnumSet.of(first, rest), Long.MAX_VALUE);
     }
 
-    /** Sends nothing at once; the timers it arms fire {@code ns} after it at the soonest. */
+    /** Sends nothing at once; the timers it arms send other nodes nothing sooner than {@code ns} after it. */
     public static Reaction timersAfter(long ns) {
         return new Reaction(Set.of(), ns);
     }

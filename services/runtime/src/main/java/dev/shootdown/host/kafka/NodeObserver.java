@@ -1,10 +1,12 @@
 package dev.shootdown.host.kafka;
 
 import dev.shootdown.event.Envelope;
+import dev.shootdown.host.CausalClock;
 
 /**
  * What a node verticle reports as it works, for a service's metrics: each input it delivers to
- * its state machine and each event it publishes. Called on the verticle's thread; must be quick.
+ * its state machine, each event it publishes, and the statuses of the time protocol it says and
+ * hears. Called on the verticle's thread; must be quick.
  */
 public interface NodeObserver {
 
@@ -13,6 +15,16 @@ public interface NodeObserver {
 
     /** The node published {@code out}. */
     void onOutput(String node, Envelope out);
+
+    /** The node said {@code status} on the run's time topic ({@link CausalClock}); called just before it is sent. */
+    default void onStatusSaid(String node, CausalClock.Status status) {}
+
+    /**
+     * The node took {@code status}, said by another node (one it {@linkplain CausalClock#hears
+     * hears}); the process's consumer had handed it over at {@code handedOverNs}
+     * ({@link System#nanoTime}).
+     */
+    default void onStatusHeard(String node, CausalClock.Status status, long handedOverNs) {}
 
     NodeObserver NONE = new NodeObserver() {
         @Override

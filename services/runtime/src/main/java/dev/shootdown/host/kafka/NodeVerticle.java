@@ -137,7 +137,8 @@ public class NodeVerticle extends VerticleBase {
 
                 @Override
                 public void onStatus(CausalClock.Status status, long offset) {
-                    context.runOnContext(v -> onStatusSaid(status, offset));
+                    long handedOverNs = System.nanoTime();
+                    context.runOnContext(v -> onStatusSaid(status, offset, handedOverNs));
                 }
 
                 @Override
@@ -162,11 +163,12 @@ public class NodeVerticle extends VerticleBase {
         });
     }
 
-    private void onStatusSaid(CausalClock.Status status, long offset) {
+    private void onStatusSaid(CausalClock.Status status, long offset, long handedOverNs) {
         if (stopping) {
             return; // not taken: the next instance reads it again
         }
         clock.onStatus(status, offset);
+        host.observer().onStatusHeard(machine.nodeId(), status, handedOverNs);
         scheduleAdvance();
     }
 
@@ -374,6 +376,7 @@ public class NodeVerticle extends VerticleBase {
             return;
         }
         said = status;
+        host.observer().onStatusSaid(machine.nodeId(), status);
         producer.send(new ProducerRecord<>(RunTopics.time(host.runId()), machine.nodeId(), RunTopics.encode(status)),
                 (metadata, error) -> {
                     if (error != null && !crashed) { // a killed process records nothing
