@@ -5,6 +5,7 @@ import dev.shootdown.audit.Auditor;
 import dev.shootdown.broker.EmbeddedKafkaBroker;
 import dev.shootdown.event.Envelope;
 import dev.shootdown.event.NodeIds;
+import dev.shootdown.host.CausalClock;
 import dev.shootdown.host.kafka.KafkaHostConfig;
 import dev.shootdown.host.kafka.NodeObserver;
 import dev.shootdown.host.kafka.RecordedEvent;
@@ -36,7 +37,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * broker for as many hops as the shootdown's causal path crossed.
  *
  * <p>The workload runs through the Kafka host ({@code KafkaRunner}, every node a verticle) on a
- * fresh embedded broker; a {@link NodeObserver} notes {@link System#nanoTime} when each node hands
+ * fresh embedded broker, once unmeasured (the JVM's warm-up) and then measured; a {@link NodeObserver} notes {@link System#nanoTime} when each node hands
  * each event to its producer. The reference, on the same broker right after: Kafka's
  * {@code org.apache.kafka.tools.EndToEndLatency} in a JVM of its own (send one record with
  * {@code acks=all}, wait for it to be acknowledged and fetched back, then the next), records of
@@ -81,6 +82,7 @@ final class LatencyBenchmark {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
             KafkaHostConfig config = BenchKafka.config(broker.bootstrapServers());
             Map<String, Long> publishedNs = new ConcurrentHashMap<>();
+            StatusTimes legs = new StatusTimes();
             NodeObserver observer = new NodeObserver() {
                 @Override
                 public void onInput(String node, Envelope in, long recordTimestampMs) {}
@@ -89,11 +91,26 @@ final class LatencyBenchmark {
                 public void onOutput(String node, Envelope out) {
                     publishedNs.putIfAbsent(out.id(), System.nanoTime());
                 }
+
+                @Override
+                public void onStatusSaid(String node, CausalClock.Status status) {
+                    legs.said(node, status, System.nanoTime());
+                }
+
+                @Override
+                public void onStatusHeard(String node, CausalClock.Status status, long handedOverNs) {
+                    legs.heard(node, status, handedOverNs, System.nanoTime());
+                }
             };
             // Both clocks read together: the broker's record timestamps (ms since the epoch, set by
             // this JVM's producers) and nanoTime, so that statuses can be placed between two events.
             long epochMsMinusNanoMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
+            // Once first, unmeasured, as the pipeline row does: the JIT compilers of this JVM (the broker's, the clients' and
+            // the nodes') otherwise take most of its processor time through the first run (CpuUse, 2026-12-04: 9.3 of 13.2 s).
+            KafkaBenchRun.run(config, scenario, "warmup", NodeObserver.NONE);
+            CpuUse before = CpuUse.now();
             KafkaBenchRun run = KafkaBenchRun.run(config, scenario, "latency", observer);
+            CpuUse used = CpuUse.now().since(before);
             String runId = run.runId();
             double seconds = run.seconds();
             int recordSize = run.recordSize();
@@ -114,6 +131,8 @@ final class LatencyBenchmark {
             EndToEnd e2e = endToEndLatency(broker.bootstrapServers(), kafkaTools, e2eRecords, recordSize);
             Row row = row(scenario, log.size(), recordSize, measured, e2e, mmStatusesMs, epochMsMinusNanoMs,
                     statusRecords, seconds);
+            row = row.withAlso(row.also() + "; measured on the second run of the workload, the first the JVM's warm-up; " + legs.describe()
+                    + "; " + used.describe("this JVM (the broker, the clients, every node)"));
             return new Result(row, latencyMs(measured), e2e, measured);
         }
     }

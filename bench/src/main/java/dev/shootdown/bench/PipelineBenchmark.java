@@ -54,25 +54,43 @@ final class PipelineBenchmark {
 
     private PipelineBenchmark() {}
 
-    /** Runs {@code scenarioFile} with a window of {@code windowNs} on a fresh embedded broker, then the reference. */
+    /**
+     * Runs {@code scenarioFile} with a window of {@code windowNs} on a fresh embedded broker, twice
+     * (the first, unmeasured, warms the JVM up), then the reference.
+     */
     static Row measure(Path scenarioFile, long windowNs, Path kafkaTools) throws Exception {
         Scenario loaded = ScenarioFiles.load(scenarioFile);
         Scenario scenario = loaded.withEnd(new Scenario.EndCondition(loaded.end().deviceFaults(), windowNs));
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(null)) {
             KafkaHostConfig config = BenchKafka.config(broker.bootstrapServers());
+            // Once first, as a throughput benchmark's warm-up: this JVM hosts the broker, its clients and every node, and
+            // its JIT compilers took about a third of the two cores' time through the first runs (JFR, 2026-12-04).
+            KafkaBenchRun cold = KafkaBenchRun.run(config, scenario, "warmup", NodeObserver.NONE);
+            Statuses coldStatuses = statuses(broker.bootstrapServers(), cold.runId());
+            double coldRate = cold.log().size() / (Math.max(coldStatuses.lastMs() - coldStatuses.firstMs(), 1) / 1e3);
+            CpuUse before = CpuUse.now();
             KafkaBenchRun run = KafkaBenchRun.run(config, scenario, "bench", NodeObserver.NONE);
+            CpuUse used = CpuUse.now().since(before);
             String runId = run.runId();
             double seconds = run.seconds();
             List<RecordedEvent> log = run.log();
             int recordSize = run.recordSize();
+            if (log.size() != cold.log().size()) {
+                throw new IllegalStateException("the same seed gave " + cold.log().size() + " events, then " + log.size());
+            }
 
             Statuses r = statuses(broker.bootstrapServers(), runId);
             double runSeconds = Math.max(r.lastMs() - r.firstMs(), 1) / 1e3;
             double rate = log.size() / runSeconds;
 
             long records = Math.max(log.size(), MIN_REFERENCE_RECORDS);
+            CpuUse beforeReference = CpuUse.now();
             double kafkaRate = producerPerformance(broker.bootstrapServers(), kafkaTools, records, recordSize,
                     config.partitions(), config.replicationFactor());
+            CpuUse duringReference = CpuUse.now().since(beforeReference);
+            // What a design that consumes each event once must also pay: Kafka's own consumer over the same records.
+            double consumeRate = consumerPerformance(broker.bootstrapServers(), kafkaTools, records);
+            double produceAndConsume = 1 / (1 / kafkaRate + 1 / consumeRate);
             double ratio = rate / kafkaRate;
             // The bound the run's critical path allows: its hops one after another, each at Kafka's own latency.
             int hops = CriticalPath.hops(log.stream().map(RecordedEvent::envelope).toList());
@@ -88,10 +106,20 @@ final class PipelineBenchmark {
                                     + "deployed, to the last status, %.1f s); the whole run took %.1f s (%s events/s with topics, "
                                     + "deployment and shutdown); %,d status records (%.2f per event; the mm's: %,d); reference %,d "
                                     + "records; critical path: %,d hops between nodes (CriticalPath), at Kafka's EndToEndLatency "
-                                    + "mean of %.3f ms (%,d records, acks=all) a bound of %.2f s, which the run took %.1f times",
+                                    + "mean of %.3f ms (%,d records, acks=all) a bound of %.2f s, which the run took %.1f times; "
+                                    + "the same run just before it, as the warm-up (not the row's rate): %s events/s; over the measured run "
+                                    + "%s; during the reference %s; Kafka's ConsumerPerformance over the reference's records "
+                                    + "(fetch rate, same broker): %s records/s, so producing and then consuming each record once "
+                                    + "(every event of the run is consumed at least once, by its node's process) runs at "
+                                    + "1 / (1/produce + 1/consume) = %s records/s on these cores, %.2f of the raw rate, against the "
+                                    + "run's %.3f",
                             runSeconds, seconds, Row.format(log.size() / seconds), r.records(), r.records() / (double) log.size(),
                             r.mm(), records, hops, e2e.avgMs(), e2e.records(), boundSeconds,
-                            runSeconds / Math.max(boundSeconds, 1e-9)) + clientSettings());
+                            runSeconds / Math.max(boundSeconds, 1e-9), Row.format(coldRate),
+                            used.describe("this JVM (the broker, the clients, every node)"),
+                            duringReference.describe("this JVM (the broker; ProducerPerformance runs in its own)"),
+                            Row.format(consumeRate), Row.format(produceAndConsume), produceAndConsume / kafkaRate, ratio)
+                            + clientSettings());
         }
     }
 
@@ -142,6 +170,50 @@ final class PipelineBenchmark {
 
     private static final Pattern RATE = Pattern.compile("records sent, ([0-9.]+) records/sec");
 
+    /**
+     * Kafka's ConsumerPerformance against {@code bootstrap}, reading the {@code records} records
+     * {@link #producerPerformance} wrote, in a JVM of its own; returns its fetch rate (records per
+     * second, its join of the group left out).
+     */
+    static double consumerPerformance(String bootstrap, Path kafkaTools, long records) throws IOException, InterruptedException {
+        Path stdout = Files.createTempFile("consumer-performance", ".out");
+        Path stderr = Files.createTempFile("consumer-performance", ".err");
+        try {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                    "-cp", kafkaTools.toAbsolutePath() + "/*", "org.apache.kafka.tools.ConsumerPerformance",
+                    "--bootstrap-server", bootstrap, "--topic", PRODUCER_TOPIC, "--num-records", Long.toString(records),
+                    "--timeout", "60000")
+                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("ConsumerPerformance did not finish in 10 minutes");
+            }
+            String out = Files.readString(stdout);
+            // a header line, then: start.time, end.time, MB, MB.sec, nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms,
+            // fetch.MB.sec, fetch.nMsg.sec
+            double fetchRate = -1;
+            long consumed = -1;
+            for (String line : out.split("\\R")) {
+                String[] f = line.split(",\\s*");
+                if (f.length >= 10 && f[4].trim().matches("[0-9]+")) {
+                    consumed = Long.parseLong(f[4].trim());
+                    fetchRate = Double.parseDouble(f[9].trim());
+                }
+            }
+            if (p.exitValue() != 0 || fetchRate <= 0 || consumed < records) {
+                String err = Files.readString(stderr);
+                throw new IllegalStateException("ConsumerPerformance failed (exit " + p.exitValue() + ", " + consumed + " of "
+                        + records + " records): " + out + err.substring(0, Math.min(2000, err.length())));
+            }
+            return fetchRate;
+        } finally {
+            Files.deleteIfExists(stdout);
+            Files.deleteIfExists(stderr);
+        }
+    }
+
+    private static final String PRODUCER_TOPIC = "bench-producer-performance";
+
     /** Kafka's ProducerPerformance against {@code bootstrap}; returns its records per second. */
     static double producerPerformance(String bootstrap, Path kafkaTools, long records, int recordSize, int partitions,
             short replication) throws IOException, InterruptedException {
@@ -149,7 +221,7 @@ final class PipelineBenchmark {
             throw new IllegalStateException("no " + kafkaTools.toAbsolutePath() + ": build bench first (mvn -B -q install"
                     + " -DskipTests copies Kafka's tools there)");
         }
-        String topic = "bench-producer-performance";
+        String topic = PRODUCER_TOPIC;
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             admin.createTopics(List.of(new NewTopic(topic, partitions, replication))).all().get(30, TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {

@@ -29,6 +29,11 @@ public record Row(int goal, String name, String workload, double rate, String un
         }
     }
 
+    /** This row with other notes. */
+    Row withAlso(String notes) {
+        return new Row(goal, name, workload, rate, unit, refName, refRate, target, verdict, notes);
+    }
+
     /** The measured rate over the reference's. */
     public double ratio() {
         return rate / refRate;
