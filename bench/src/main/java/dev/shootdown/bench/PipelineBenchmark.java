@@ -85,11 +85,15 @@ final class PipelineBenchmark {
 
             long records = Math.max(log.size(), MIN_REFERENCE_RECORDS);
             CpuUse beforeReference = CpuUse.now();
-            double kafkaRate = producerPerformance(broker.bootstrapServers(), kafkaTools, records, recordSize,
+            ToolRun producer = producerPerformance(broker.bootstrapServers(), kafkaTools, records, recordSize,
                     config.partitions(), config.replicationFactor());
+            double kafkaRate = producer.rate();
             CpuUse duringReference = CpuUse.now().since(beforeReference);
             // What a design that consumes each event once must also pay: Kafka's own consumer over the same records.
-            double consumeRate = consumerPerformance(broker.bootstrapServers(), kafkaTools, records);
+            double consumeRate = consumerPerformance(broker.bootstrapServers(), kafkaTools, records).rate();
+            // processor time per event against the reference's per record: both runs keep the cores busy
+            double ourUsPerEvent = used.cpuNs() / 1e3 / log.size();
+            double refUsPerRecord = (duringReference.cpuNs() + producer.cpuNs()) / 1e3 / records;
             double produceAndConsume = 1 / (1 / kafkaRate + 1 / consumeRate);
             double ratio = rate / kafkaRate;
             // The bound the run's critical path allows: its hops one after another, each at Kafka's own latency.
@@ -112,13 +116,16 @@ final class PipelineBenchmark {
                                     + "(fetch rate, same broker): %s records/s, so producing and then consuming each record once "
                                     + "(every event of the run is consumed at least once, by its node's process) runs at "
                                     + "1 / (1/produce + 1/consume) = %s records/s on these cores, %.2f of the raw rate, against the "
-                                    + "run's %.3f",
+                                    + "run's %.3f; processor time per event, this JVM over the measured run (with deployment and "
+                                    + "shutdown): %.0f us, against the reference's per record (the broker's, and ProducerPerformance's "
+                                    + "JVM's as last seen before it exited): %.0f us, %.1f times",
                             runSeconds, seconds, Row.format(log.size() / seconds), r.records(), r.records() / (double) log.size(),
                             r.mm(), records, hops, e2e.avgMs(), e2e.records(), boundSeconds,
                             runSeconds / Math.max(boundSeconds, 1e-9), Row.format(coldRate),
                             used.describe("this JVM (the broker, the clients, every node)"),
                             duringReference.describe("this JVM (the broker; ProducerPerformance runs in its own)"),
-                            Row.format(consumeRate), Row.format(produceAndConsume), produceAndConsume / kafkaRate, ratio)
+                            Row.format(consumeRate), Row.format(produceAndConsume), produceAndConsume / kafkaRate, ratio,
+                            ourUsPerEvent, refUsPerRecord, ourUsPerEvent / refUsPerRecord)
                             + clientSettings());
         }
     }
@@ -175,7 +182,7 @@ final class PipelineBenchmark {
      * {@link #producerPerformance} wrote, in a JVM of its own; returns its fetch rate (records per
      * second, its join of the group left out).
      */
-    static double consumerPerformance(String bootstrap, Path kafkaTools, long records) throws IOException, InterruptedException {
+    static ToolRun consumerPerformance(String bootstrap, Path kafkaTools, long records) throws IOException, InterruptedException {
         Path stdout = Files.createTempFile("consumer-performance", ".out");
         Path stderr = Files.createTempFile("consumer-performance", ".err");
         try {
@@ -184,6 +191,7 @@ final class PipelineBenchmark {
                     "--bootstrap-server", bootstrap, "--topic", PRODUCER_TOPIC, "--num-records", Long.toString(records),
                     "--timeout", "60000")
                     .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+            long cpuNs = watchCpu(p);
             if (!p.waitFor(10, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
                 throw new IllegalStateException("ConsumerPerformance did not finish in 10 minutes");
@@ -205,7 +213,7 @@ final class PipelineBenchmark {
                 throw new IllegalStateException("ConsumerPerformance failed (exit " + p.exitValue() + ", " + consumed + " of "
                         + records + " records): " + out + err.substring(0, Math.min(2000, err.length())));
             }
-            return fetchRate;
+            return new ToolRun(fetchRate, cpuNs);
         } finally {
             Files.deleteIfExists(stdout);
             Files.deleteIfExists(stderr);
@@ -215,7 +223,27 @@ final class PipelineBenchmark {
     private static final String PRODUCER_TOPIC = "bench-producer-performance";
 
     /** Kafka's ProducerPerformance against {@code bootstrap}; returns its records per second. */
-    static double producerPerformance(String bootstrap, Path kafkaTools, long records, int recordSize, int partitions,
+    /** What one of Kafka's tools measured, and the processor time its JVM had used when last seen before it exited. */
+    record ToolRun(double rate, long cpuNs) {}
+
+    /**
+     * Follows {@code p} until it exits, every 20 ms, and returns the processor time it had used
+     * when last seen (the last 20 ms or less are not seen: a lower bound).
+     */
+    static long watchCpu(Process p) throws InterruptedException {
+        long cpuNs = 0;
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+        while (p.isAlive() && System.nanoTime() < deadline) {
+            java.util.Optional<Duration> used = p.toHandle().info().totalCpuDuration();
+            if (used.isPresent()) {
+                cpuNs = Math.max(cpuNs, used.get().toNanos());
+            }
+            Thread.sleep(20);
+        }
+        return cpuNs;
+    }
+
+    static ToolRun producerPerformance(String bootstrap, Path kafkaTools, long records, int recordSize, int partitions,
             short replication) throws IOException, InterruptedException {
         if (!Files.isDirectory(kafkaTools)) {
             throw new IllegalStateException("no " + kafkaTools.toAbsolutePath() + ": build bench first (mvn -B -q install"
@@ -235,6 +263,7 @@ final class PipelineBenchmark {
                     "--topic", topic, "--num-records", Long.toString(records), "--record-size", Integer.toString(recordSize),
                     "--throughput", "-1", "--producer-props", "bootstrap.servers=" + bootstrap)
                     .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+            long cpuNs = watchCpu(p);
             if (!p.waitFor(10, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
                 throw new IllegalStateException("ProducerPerformance did not finish in 10 minutes");
@@ -250,7 +279,7 @@ final class PipelineBenchmark {
                 throw new IllegalStateException("ProducerPerformance failed (exit " + p.exitValue() + "): "
                         + out + err.substring(0, Math.min(2000, err.length())));
             }
-            return last;
+            return new ToolRun(last, cpuNs);
         } finally {
             Files.deleteIfExists(stdout);
             Files.deleteIfExists(stderr);
