@@ -275,30 +275,14 @@ final class LatencyBenchmark {
     /** Kafka's EndToEndLatency against {@code bootstrap}, {@code acks=all}, in a JVM of its own. */
     static EndToEnd endToEndLatency(String bootstrap, Path kafkaTools, long records, int recordSize)
             throws IOException, InterruptedException {
-        Path stdout = Files.createTempFile("end-to-end-latency", ".out");
-        Path stderr = Files.createTempFile("end-to-end-latency", ".err");
-        try {
-            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                    "-cp", kafkaTools.toAbsolutePath() + "/*", "org.apache.kafka.tools.EndToEndLatency",
-                    "--bootstrap-server", bootstrap, "--topic", "bench-end-to-end-latency", "--num-records", Long.toString(records),
-                    "--producer-acks", "all", "--record-size", Integer.toString(recordSize))
-                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("EndToEndLatency did not finish in 10 minutes");
-            }
-            String out = Files.readString(stdout);
-            EndToEnd parsed = parse(out, records);
-            if (p.exitValue() != 0 || parsed == null) {
-                String err = Files.readString(stderr);
-                throw new IllegalStateException("EndToEndLatency failed (exit " + p.exitValue() + "): "
-                        + out.substring(Math.max(0, out.length() - 2000)) + err.substring(0, Math.min(2000, err.length())));
-            }
-            return parsed;
-        } finally {
-            Files.deleteIfExists(stdout);
-            Files.deleteIfExists(stderr);
+        KafkaTool.Output run = KafkaTool.run(kafkaTools, "EndToEndLatency", "--bootstrap-server", bootstrap, "--topic",
+                "bench-end-to-end-latency", "--num-records", Long.toString(records), "--producer-acks", "all", "--record-size",
+                Integer.toString(recordSize));
+        EndToEnd parsed = parse(run.out(), records);
+        if (run.exit() != 0 || parsed == null) {
+            throw run.failed("");
         }
+        return parsed;
     }
 
     /** EndToEndLatency's summary lines, or null when they are missing. */

@@ -179,110 +179,54 @@ final class PipelineBenchmark {
 
     /**
      * Kafka's ConsumerPerformance against {@code bootstrap}, reading the {@code records} records
-     * {@link #producerPerformance} wrote, in a JVM of its own; returns its fetch rate (records per
-     * second, its join of the group left out).
+     * {@link #producerPerformance} wrote; returns its fetch rate (records per second, its join of
+     * the group left out).
      */
     static ToolRun consumerPerformance(String bootstrap, Path kafkaTools, long records) throws IOException, InterruptedException {
-        Path stdout = Files.createTempFile("consumer-performance", ".out");
-        Path stderr = Files.createTempFile("consumer-performance", ".err");
-        try {
-            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                    "-cp", kafkaTools.toAbsolutePath() + "/*", "org.apache.kafka.tools.ConsumerPerformance",
-                    "--bootstrap-server", bootstrap, "--topic", PRODUCER_TOPIC, "--num-records", Long.toString(records),
-                    "--timeout", "60000")
-                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
-            long cpuNs = watchCpu(p);
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("ConsumerPerformance did not finish in 10 minutes");
+        KafkaTool.Output run = KafkaTool.run(kafkaTools, "ConsumerPerformance", "--bootstrap-server", bootstrap, "--topic",
+                PRODUCER_TOPIC, "--num-records", Long.toString(records), "--timeout", "60000");
+        // a header line, then: start.time, end.time, MB, MB.sec, nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms,
+        // fetch.MB.sec, fetch.nMsg.sec
+        double fetchRate = -1;
+        long consumed = -1;
+        for (String line : run.out().split("\\R")) {
+            String[] f = line.split(",\\s*");
+            if (f.length >= 10 && f[4].trim().matches("[0-9]+")) {
+                consumed = Long.parseLong(f[4].trim());
+                fetchRate = Double.parseDouble(f[9].trim());
             }
-            String out = Files.readString(stdout);
-            // a header line, then: start.time, end.time, MB, MB.sec, nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms,
-            // fetch.MB.sec, fetch.nMsg.sec
-            double fetchRate = -1;
-            long consumed = -1;
-            for (String line : out.split("\\R")) {
-                String[] f = line.split(",\\s*");
-                if (f.length >= 10 && f[4].trim().matches("[0-9]+")) {
-                    consumed = Long.parseLong(f[4].trim());
-                    fetchRate = Double.parseDouble(f[9].trim());
-                }
-            }
-            if (p.exitValue() != 0 || fetchRate <= 0 || consumed < records) {
-                String err = Files.readString(stderr);
-                throw new IllegalStateException("ConsumerPerformance failed (exit " + p.exitValue() + ", " + consumed + " of "
-                        + records + " records): " + out + err.substring(0, Math.min(2000, err.length())));
-            }
-            return new ToolRun(fetchRate, cpuNs);
-        } finally {
-            Files.deleteIfExists(stdout);
-            Files.deleteIfExists(stderr);
         }
+        if (run.exit() != 0 || fetchRate <= 0 || consumed < records) {
+            throw run.failed(consumed + " of " + records + " records");
+        }
+        return new ToolRun(fetchRate, run.cpuNs());
     }
 
     private static final String PRODUCER_TOPIC = "bench-producer-performance";
 
-    /** Kafka's ProducerPerformance against {@code bootstrap}; returns its records per second. */
     /** What one of Kafka's tools measured, and the processor time its JVM had used when last seen before it exited. */
     record ToolRun(double rate, long cpuNs) {}
 
-    /**
-     * Follows {@code p} until it exits, every 20 ms, and returns the processor time it had used
-     * when last seen (the last 20 ms or less are not seen: a lower bound).
-     */
-    static long watchCpu(Process p) throws InterruptedException {
-        long cpuNs = 0;
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-        while (p.isAlive() && System.nanoTime() < deadline) {
-            java.util.Optional<Duration> used = p.toHandle().info().totalCpuDuration();
-            if (used.isPresent()) {
-                cpuNs = Math.max(cpuNs, used.get().toNanos());
-            }
-            Thread.sleep(20);
-        }
-        return cpuNs;
-    }
-
+    /** Kafka's ProducerPerformance against {@code bootstrap}, as fast as it can; returns its records per second. */
     static ToolRun producerPerformance(String bootstrap, Path kafkaTools, long records, int recordSize, int partitions,
             short replication) throws IOException, InterruptedException {
-        if (!Files.isDirectory(kafkaTools)) {
-            throw new IllegalStateException("no " + kafkaTools.toAbsolutePath() + ": build bench first (mvn -B -q install"
-                    + " -DskipTests copies Kafka's tools there)");
-        }
         String topic = PRODUCER_TOPIC;
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
             admin.createTopics(List.of(new NewTopic(topic, partitions, replication))).all().get(30, TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("cannot create topic " + topic + ": " + e, e);
         }
-        Path stdout = Files.createTempFile("producer-performance", ".out");
-        Path stderr = Files.createTempFile("producer-performance", ".err");
-        try {
-            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                    "-cp", kafkaTools.toAbsolutePath() + "/*", "org.apache.kafka.tools.ProducerPerformance",
-                    "--topic", topic, "--num-records", Long.toString(records), "--record-size", Integer.toString(recordSize),
-                    "--throughput", "-1", "--producer-props", "bootstrap.servers=" + bootstrap)
-                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
-            long cpuNs = watchCpu(p);
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("ProducerPerformance did not finish in 10 minutes");
-            }
-            String out = Files.readString(stdout);
-            Matcher m = RATE.matcher(out);
-            double last = -1;
-            while (m.find()) {
-                last = Double.parseDouble(m.group(1)); // the final summary is the last such line
-            }
-            if (p.exitValue() != 0 || last <= 0) {
-                String err = Files.readString(stderr);
-                throw new IllegalStateException("ProducerPerformance failed (exit " + p.exitValue() + "): "
-                        + out + err.substring(0, Math.min(2000, err.length())));
-            }
-            return new ToolRun(last, cpuNs);
-        } finally {
-            Files.deleteIfExists(stdout);
-            Files.deleteIfExists(stderr);
+        KafkaTool.Output run = KafkaTool.run(kafkaTools, "ProducerPerformance", "--topic", topic, "--num-records",
+                Long.toString(records), "--record-size", Integer.toString(recordSize), "--throughput", "-1", "--producer-props",
+                "bootstrap.servers=" + bootstrap);
+        Matcher m = RATE.matcher(run.out());
+        double last = -1;
+        while (m.find()) {
+            last = Double.parseDouble(m.group(1)); // the final summary is the last such line
         }
+        if (run.exit() != 0 || last <= 0) {
+            throw run.failed("");
+        }
+        return new ToolRun(last, run.cpuNs());
     }
 }

@@ -44,6 +44,9 @@ class SuiteLatencyIT {
         assertTrue(r.workload().startsWith("latency-munmap (4 CPUs, 1 IOMMUs, 1 mms) x86 linux-6.6, 30,000 ns simulated"), r.workload());
         assertTrue(r.refName().startsWith("Kafka's EndToEndLatency, same broker, acks=all, "), r.refName());
         assertTrue(r.verdict().startsWith("met") || r.verdict().startsWith("missed"), r.verdict());
+        // the nodes reported the statuses they said and took: both legs through Kafka were timed
+        assertTrue(r.also().matches(".*to a leaf's consumer [0-9.]+ ms \\([1-9][0-9,]*\\), a leaf's to the mm's [0-9.]+ ms "
+                + "\\([1-9][0-9,]*\\).*"), r.also());
 
         LatencyBenchmark.Result l = suite.latency;
         assertNotNull(l);

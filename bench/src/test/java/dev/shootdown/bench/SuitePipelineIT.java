@@ -39,6 +39,16 @@ class SuitePipelineIT {
             assertTrue(r.rate() > 0 && r.refRate() > 0 && r.ratio() > 0, r.toString());
             assertTrue(r.refName().startsWith("Kafka's ProducerPerformance, same broker, "), r.refName());
             assertTrue(r.also().matches(".*; [0-9,]+ status records \\([0-9.]+ per event; the mm's: [0-9,]+\\);.*"), r.also());
+            // the warm-up ran, and producing then consuming a record costs more than producing it alone
+            assertTrue(r.also().matches(".*the same run just before it, as the warm-up \\(not the row's rate\\): [0-9.,]+ events/s;.*"),
+                    r.also());
+            java.util.regex.Matcher both = java.util.regex.Pattern.compile("1/consume\\) = [0-9.,]+ records/s on these cores, ([0-9.]+) of the raw rate")
+                    .matcher(r.also());
+            assertTrue(both.find(), r.also());
+            double share = Double.parseDouble(both.group(1));
+            assertTrue(share > 0 && share < 1, r.also());
+            assertTrue(r.also().matches(".*this JVM \\(the broker, the clients, every node\\) used [0-9.]+ s of processor time in .*"),
+                    r.also());
         }
         assertTrue(suite.rows.get(0).workload().startsWith("pipeline-many (9 CPUs, 2 IOMMUs, 4 mms)"), suite.rows.get(0).workload());
         assertTrue(suite.rows.get(1).workload().startsWith("pipeline-wide (64 CPUs, 8 IOMMUs, 256 mms)"), suite.rows.get(1).workload());
